@@ -1,0 +1,314 @@
+// The runtime every kernel dispatches through: one pending command encoder per step (no submit per kernel), uniforms
+// packed by member name from the shader's own struct, buffers from the pool, reads that are explicit and async.
+// GPU validation errors and device loss are collected and thrown at the next sync point, naming the kernel.
+import { BufferPool, Scope, type BufferStats } from './buffers.ts';
+import { DeviceError, ShaderError, ShapeError } from './errors.ts';
+import { PipelineCache, type CompiledKernel, type Kernel } from './pipelines.ts';
+
+export type { Kernel } from './pipelines.ts';
+
+// WebGPU's numeric flags, spelled out so this module loads before Dawn installs the GPU* globals in Node.
+const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE_BIT = 0x80, MAP_MODE_READ = 0x1;
+export const STORAGE = STORAGE_BIT | COPY_SRC | COPY_DST;
+const UNIFORM_SLOT = 256;
+const UNIFORM_CHUNK = 64 * 1024;
+
+export interface GpuStats extends BufferStats {
+  pipelines: number;
+  submits: number;
+}
+
+export type Workgroups = number | [number, number?, number?];
+export type Uniforms = Record<string, number>;
+
+export interface DispatchTiming {
+  /** Called with the kernel name and a [begin, end] timestamp pair index when timing is on. */
+  querySet: GPUQuerySet;
+  next: number;
+}
+
+export class Gpu {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly description: string;
+  readonly software: boolean;
+  readonly hasTimestamps: boolean;
+  private encoder: GPUCommandEncoder | null = null;
+  private uniformChunks: GPUBuffer[] = [];
+  private uniformData = new Uint8Array(UNIFORM_CHUNK);
+  private uniformUsed = 0; // bytes of the current batch, across chunks
+  private readonly errors: string[] = [];
+  private submits = 0;
+  private disposed = false;
+  /** Set by bench code to get a [begin, end] GPU timestamp pair per dispatch. */
+  timing: DispatchTiming | null = null;
+
+  constructor(
+    readonly device: GPUDevice,
+    info: { description: string; software: boolean },
+  ) {
+    this.description = info.description;
+    this.software = info.software;
+    this.hasTimestamps = device.features.has('timestamp-query');
+    this.pool = new BufferPool(device);
+    this.pipelines = new PipelineCache(device, device.limits.maxStorageBuffersPerShaderStage);
+    device.addEventListener('uncapturederror', (event) => {
+      this.errors.push((event as GPUUncapturedErrorEvent).error.message);
+    });
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.errors.push(`device lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  // ---- buffers -------------------------------------------------------------------------------------------------
+
+  /** A storage buffer of `bytes`, owned by the current scope if one is open. Contents are undefined. */
+  alloc(label: string, bytes: number): GPUBuffer {
+    this.checkAlive();
+    const max = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes > max) {
+      throw new ShapeError(
+        `${label}: buffer size, expected at most ${max} bytes (device maxStorageBufferBindingSize), got ${bytes}`,
+        'this GPU cannot hold the tensor in one binding; try a smaller model',
+      );
+    }
+    return this.pool.alloc(label, bytes, STORAGE);
+  }
+
+  /** A storage buffer holding `data`. */
+  upload(label: string, data: ArrayBufferView): GPUBuffer {
+    const buf = this.alloc(label, data.byteLength);
+    this.write(buf, data);
+    return buf;
+  }
+
+  /** Write CPU data into a buffer. Flushes pending work first so queue order keeps earlier readers correct. */
+  write(buf: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.flush();
+    this.device.queue.writeBuffer(buf, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  release(buf: GPUBuffer): void {
+    this.pool.release(buf);
+  }
+
+  destroy(buf: GPUBuffer): void {
+    this.pool.destroy(buf);
+  }
+
+  /** Record a zero fill of the first `bytes` (default: all). */
+  clear(buf: GPUBuffer, bytes?: number): void {
+    const size = bytes ?? buf.size;
+    this.encode().clearBuffer(buf, 0, Math.ceil(size / 4) * 4);
+  }
+
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.encode().copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
+  }
+
+  /** Open a scope: buffers allocated until it is disposed are released then, unless kept. Use with `using`. */
+  scope(name: string): Scope {
+    return this.pool.pushScope(name);
+  }
+
+  /** Run fn inside a scope; the buffers it returns (one or an array) are kept. */
+  tidy<T extends GPUBuffer | GPUBuffer[] | void>(name: string, fn: (scope: Scope) => T): T {
+    const scope = this.scope(name);
+    try {
+      const out = fn(scope);
+      if (out) for (const b of Array.isArray(out) ? out : [out]) scope.keep(b);
+      return out;
+    } finally {
+      scope[Symbol.dispose]();
+    }
+  }
+
+  /** Read a buffer back to the CPU (flushes pending work). */
+  async read(buf: GPUBuffer, type: 'f32', count?: number): Promise<Float32Array>;
+  async read(buf: GPUBuffer, type: 'i32', count?: number): Promise<Int32Array>;
+  async read(buf: GPUBuffer, type: 'u32', count?: number): Promise<Uint32Array>;
+  async read(buf: GPUBuffer, type: 'f32' | 'i32' | 'u32', count?: number): Promise<Float32Array | Int32Array | Uint32Array> {
+    const meta = this.pool.meta(buf);
+    const bytes = count !== undefined ? count * 4 : (meta?.bytes ?? buf.size);
+    const staging = this.device.createBuffer({
+      label: `read ${buf.label}`,
+      size: Math.max(4, bytes),
+      usage: MAP_READ | COPY_DST,
+    });
+    if (bytes > 0) this.encode().copyBufferToBuffer(buf, 0, staging, 0, bytes);
+    this.flush();
+    try {
+      await staging.mapAsync(MAP_MODE_READ);
+      const copy = staging.getMappedRange(0, bytes).slice(0);
+      staging.unmap();
+      await this.throwErrors();
+      return type === 'f32' ? new Float32Array(copy) : type === 'i32' ? new Int32Array(copy) : new Uint32Array(copy);
+    } catch (e) {
+      await this.throwErrors();
+      throw e;
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------------------------------
+
+  compiled(kernel: Kernel): CompiledKernel {
+    this.checkAlive();
+    return this.pipelines.get(kernel);
+  }
+
+  /** Compile a kernel now and wait for the driver's verdict (throws a ShaderError naming it). */
+  async compile(kernel: Kernel): Promise<void> {
+    await this.compiled(kernel).ready;
+  }
+
+  /**
+   * Record one compute dispatch. `buffers` binds storage buffers by their WGSL variable name; `uniforms` fills the
+   * kernel's uniform struct by member name (every member must be given, none extra).
+   */
+  dispatch(kernel: Kernel, buffers: Record<string, GPUBuffer>, uniforms: Uniforms, workgroups: Workgroups): void {
+    const compiled = this.compiled(kernel);
+    const [x, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new ShapeError(`${kernel.name}: workgroups, expected each ≤ ${maxGroups}, got [${x}, ${y}, ${z}]`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const entries: GPUBindGroupEntry[] = [];
+    const seen = new Set<string>();
+    for (const b of compiled.bindings) {
+      if (b.kind === 'uniform') {
+        entries.push({ binding: b.binding, resource: this.packUniform(kernel, b.members ?? [], uniforms) });
+        continue;
+      }
+      const buf = buffers[b.name];
+      if (!buf) {
+        throw new ShapeError(`${kernel.name}: binding '${b.name}', expected a GPUBuffer, got ${String(buf)}`);
+      }
+      seen.add(b.name);
+      entries.push({ binding: b.binding, resource: { buffer: buf } });
+    }
+    for (const name of Object.keys(buffers)) {
+      if (!seen.has(name)) {
+        const names = compiled.bindings.map((b) => b.name).join(', ');
+        throw new ShapeError(`${kernel.name}: binding '${name}', expected one of [${names}], got an unknown name`);
+      }
+    }
+    const bindGroup = this.device.createBindGroup({ label: kernel.name, layout: compiled.bindGroupLayout, entries });
+    const encoder = this.encode();
+    let timestampWrites: GPUComputePassTimestampWrites | undefined;
+    if (this.timing) {
+      const i = this.timing.next;
+      this.timing.next += 2;
+      timestampWrites = { querySet: this.timing.querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 };
+    }
+    const pass = encoder.beginComputePass({ label: kernel.name, timestampWrites });
+    pass.setPipeline(compiled.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+  }
+
+  private packUniform(kernel: Kernel, members: { name: string; offset: number; type: string }[], values: Uniforms): GPUBufferBinding {
+    const slot = this.uniformUsed;
+    const chunk = Math.floor(slot / UNIFORM_CHUNK);
+    const offset = slot % UNIFORM_CHUNK;
+    if (offset + UNIFORM_SLOT > UNIFORM_CHUNK) throw new Error('unreachable: uniform slot crosses a chunk');
+    while (this.uniformChunks.length <= chunk) {
+      this.uniformChunks.push(
+        this.device.createBuffer({
+          label: `uniforms ${this.uniformChunks.length}`,
+          size: UNIFORM_CHUNK,
+          usage: UNIFORM | COPY_DST,
+        }),
+      );
+    }
+    if (this.uniformData.length < (chunk + 1) * UNIFORM_CHUNK) {
+      const grown = new Uint8Array((chunk + 1) * UNIFORM_CHUNK * 2);
+      grown.set(this.uniformData);
+      this.uniformData = grown;
+    }
+    const view = new DataView(this.uniformData.buffer, slot, UNIFORM_SLOT);
+    for (const m of members) {
+      const v = values[m.name];
+      if (typeof v !== 'number' || Number.isNaN(v) && m.type !== 'f32') {
+        throw new ShapeError(`${kernel.name}: uniform '${m.name}', expected a number, got ${String(v)}`);
+      }
+      if (m.type === 'f32') view.setFloat32(m.offset, v, true);
+      else {
+        if (!Number.isInteger(v) || (m.type === 'u32' && v < 0)) {
+          throw new ShapeError(`${kernel.name}: uniform '${m.name}', expected ${m.type === 'u32' ? 'a non-negative ' : 'an '}integer, got ${v}`);
+        }
+        if (m.type === 'u32') view.setUint32(m.offset, v, true);
+        else view.setInt32(m.offset, v, true);
+      }
+    }
+    for (const name of Object.keys(values)) {
+      if (!members.some((m) => m.name === name)) {
+        throw new ShapeError(`${kernel.name}: uniform '${name}', expected one of [${members.map((m) => m.name).join(', ')}], got an unknown name`);
+      }
+    }
+    this.uniformUsed += UNIFORM_SLOT;
+    return { buffer: this.uniformChunks[chunk], offset, size: UNIFORM_SLOT };
+  }
+
+  private encode(): GPUCommandEncoder {
+    this.checkAlive();
+    this.encoder ??= this.device.createCommandEncoder({ label: 'webgpu-sft batch' });
+    return this.encoder;
+  }
+
+  /** Submit everything recorded so far as one command buffer. */
+  flush(): void {
+    if (!this.encoder) return;
+    const used = this.uniformUsed;
+    for (let c = 0; c * UNIFORM_CHUNK < used; c++) {
+      const bytes = Math.min(UNIFORM_CHUNK, used - c * UNIFORM_CHUNK);
+      this.device.queue.writeBuffer(this.uniformChunks[c], 0, this.uniformData.buffer, c * UNIFORM_CHUNK, bytes);
+    }
+    this.uniformUsed = 0;
+    const commands = this.encoder.finish();
+    this.encoder = null;
+    this.device.queue.submit([commands]);
+    this.submits++;
+  }
+
+  /** Flush, wait for the GPU, and throw any shader or validation error recorded since the last sync. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwErrors();
+  }
+
+  private async throwErrors(): Promise<void> {
+    await this.pipelines.checkAll();
+    if (this.errors.length) {
+      const all = this.errors.splice(0);
+      const lost = all.some((m) => m.startsWith('device lost'));
+      const Kind = lost ? DeviceError : ShaderError;
+      throw new Kind(`gpu: ${all.length} GPU error(s), expected none, got:\n${all.join('\n')}`);
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new DeviceError('gpu: used after dispose(), expected a live device, got a disposed one');
+  }
+
+  stats(): GpuStats {
+    return { ...this.pool.stats(), pipelines: this.pipelines.size, submits: this.submits };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.flush();
+    this.disposed = true;
+    this.pool.dispose();
+    for (const b of this.uniformChunks) b.destroy();
+    this.device.destroy();
+  }
+}
