@@ -6,6 +6,8 @@
 const ALIGN = 256;
 
 export interface BufferMeta {
+  /** Unique per allocation, so a handle to a released-and-reused buffer can tell it is stale. */
+  id: number;
   label: string;
   bytes: number; // requested size
   key: string;
@@ -48,10 +50,12 @@ export class BufferPool {
   private pooledBytes = 0;
   private pooledCount = 0;
   private readonly scopes: Scope[] = [];
+  private nextId = 1;
 
   constructor(private readonly device: GPUDevice) {}
 
-  alloc(label: string, bytes: number, usage: number): GPUBuffer {
+  /** A buffer owned by the innermost open scope, or by the caller when `persistent` (model/optimizer state). */
+  alloc(label: string, bytes: number, usage: number, persistent = false): GPUBuffer {
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
     const key = `${usage}:${size}`;
     let buf = this.free.get(key)?.pop();
@@ -62,8 +66,8 @@ export class BufferPool {
     } else {
       buf = this.create(label, size, usage);
     }
-    this.live.set(buf, { label, bytes, key });
-    this.scopes.at(-1)?.owned.add(buf);
+    this.live.set(buf, { id: this.nextId++, label, bytes, key });
+    if (!persistent) this.scopes.at(-1)?.owned.add(buf);
     return buf;
   }
 

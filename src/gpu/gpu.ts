@@ -66,8 +66,11 @@ export class Gpu {
 
   // ---- buffers -------------------------------------------------------------------------------------------------
 
-  /** A storage buffer of `bytes`, owned by the current scope if one is open. Contents are undefined. */
-  alloc(label: string, bytes: number): GPUBuffer {
+  /**
+   * A storage buffer of `bytes`, owned by the current scope if one is open, or by the caller when `persistent`
+   * (parameters, gradients, optimizer state: freed only by destroy()). Contents are undefined.
+   */
+  alloc(label: string, bytes: number, persistent = false): GPUBuffer {
     this.checkAlive();
     const max = this.device.limits.maxStorageBufferBindingSize;
     if (bytes > max) {
@@ -76,12 +79,12 @@ export class Gpu {
         'this GPU cannot hold the tensor in one binding; try a smaller model',
       );
     }
-    return this.pool.alloc(label, bytes, STORAGE);
+    return this.pool.alloc(label, bytes, STORAGE, persistent);
   }
 
   /** A storage buffer holding `data`. */
-  upload(label: string, data: ArrayBufferView): GPUBuffer {
-    const buf = this.alloc(label, data.byteLength);
+  upload(label: string, data: ArrayBufferView, persistent = false): GPUBuffer {
+    const buf = this.alloc(label, data.byteLength, persistent);
     this.write(buf, data);
     return buf;
   }
@@ -128,18 +131,18 @@ export class Gpu {
   }
 
   /** Read a buffer back to the CPU (flushes pending work). */
-  async read(buf: GPUBuffer, type: 'f32', count?: number): Promise<Float32Array>;
-  async read(buf: GPUBuffer, type: 'i32', count?: number): Promise<Int32Array>;
-  async read(buf: GPUBuffer, type: 'u32', count?: number): Promise<Uint32Array>;
-  async read(buf: GPUBuffer, type: 'f32' | 'i32' | 'u32', count?: number): Promise<Float32Array | Int32Array | Uint32Array> {
+  async read(buf: GPUBuffer, type: 'f32', count?: number, offset?: number): Promise<Float32Array>;
+  async read(buf: GPUBuffer, type: 'i32', count?: number, offset?: number): Promise<Int32Array>;
+  async read(buf: GPUBuffer, type: 'u32', count?: number, offset?: number): Promise<Uint32Array>;
+  async read(buf: GPUBuffer, type: 'f32' | 'i32' | 'u32', count?: number, offset = 0): Promise<Float32Array | Int32Array | Uint32Array> {
     const meta = this.pool.meta(buf);
-    const bytes = count !== undefined ? count * 4 : (meta?.bytes ?? buf.size);
+    const bytes = count !== undefined ? count * 4 : (meta?.bytes ?? buf.size) - offset * 4;
     const staging = this.device.createBuffer({
       label: `read ${buf.label}`,
       size: Math.max(4, bytes),
       usage: MAP_READ | COPY_DST,
     });
-    if (bytes > 0) this.encode().copyBufferToBuffer(buf, 0, staging, 0, bytes);
+    if (bytes > 0) this.encode().copyBufferToBuffer(buf, offset * 4, staging, 0, bytes);
     this.flush();
     try {
       await staging.mapAsync(MAP_MODE_READ);

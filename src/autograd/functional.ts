@@ -1,0 +1,64 @@
+// The differentiable ops as plain functions over Tensors: each validates, runs forward and records a tape node.
+import { ShapeError } from '../gpu/errors.ts';
+import { apply, tapeOf } from './tape.ts';
+import type { Tensor } from './tensor.ts';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  bias?: Tensor | null;
+}
+
+/** (..., M, K) · (K, N) or batched (..., K, N), with optional transposes and a bias (N). */
+export function matmul(a: Tensor, b: Tensor, { transA = false, transB = false, bias = null }: MatmulOptions = {}): Tensor {
+  return apply('matmul', bias ? [a, b, bias] : [a, b], { transA, transB });
+}
+
+/** a + b, where b has a's shape or a trailing part of it. */
+export const add = (a: Tensor, b: Tensor): Tensor => apply('add', [a, b], {});
+export const mul = (a: Tensor, b: Tensor): Tensor => apply('mul', [a, b], {});
+export const scale = (a: Tensor, alpha: number): Tensor => apply('scale', [a], { alpha });
+
+/** Sum over one axis, or over everything when axis is omitted. */
+export const sum = (x: Tensor, axis: number | null = null): Tensor => apply('sum', [x], { axis, mean: false });
+export const mean = (x: Tensor, axis: number | null = null): Tensor => apply('sum', [x], { axis, mean: true });
+
+/** A view with another shape; one dimension may be -1. */
+export function reshape(x: Tensor, shape: number[]): Tensor {
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  const inferred = shape.map((d) => (d === -1 ? x.size / known : d));
+  if (shape.filter((d) => d === -1).length > 1 || inferred.some((d) => !Number.isInteger(d))) {
+    throw new ShapeError(`reshape: shape, expected one that fits ${x.size} elements, got [${shape.join(', ')}]`);
+  }
+  return apply('reshape', [x], { shape: inferred });
+}
+
+/** Swap axes 1 and 2 of a 4-D tensor: (B, T, NH, HS) ↔ (B, NH, T, HS). */
+export const transpose12 = (x: Tensor): Tensor => apply('transpose', [x], {});
+
+/** Columns [start, start + width) of the last axis. */
+export const slice = (x: Tensor, start: number, width: number): Tensor => apply('slice', [x], { start, width });
+
+/** softmax(scale · x) over the last axis; causal masks column j > row position (scores of shape (..., T, T)). */
+export const softmax = (x: Tensor, { scale = 1, causal = false } = {}): Tensor => apply('softmax', [x], { scale, causal });
+
+export const layernorm = (x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor =>
+  apply('layernorm', [x, weight, bias], { eps });
+
+export const gelu = (x: Tensor): Tensor => apply('gelu', [x], {});
+
+/** weight[ids]: ids i32 of any shape, weight (V, C) → (...ids.shape, C). */
+export const embedding = (ids: Tensor, weight: Tensor): Tensor => apply('embedding', [ids, weight], {});
+
+/** Mean cross-entropy of logits (..., V) against i32 targets; targets of -100 are ignored (as in PyTorch). */
+export const crossEntropy = (logits: Tensor, targets: Tensor): Tensor => apply('crossEntropy', [logits, targets], {});
+
+/** Inverted dropout when training and p > 0; the identity otherwise. Masks come from the seed (manualSeed). */
+export function dropout(x: Tensor, p: number, training: boolean): Tensor {
+  if (!training || p === 0) return x;
+  if (!(p > 0 && p < 1)) throw new ShapeError(`dropout: p, expected in [0, 1), got ${p}`);
+  const tape = tapeOf(x.gpu);
+  const offset = tape.randomOffset;
+  tape.randomOffset = (tape.randomOffset + x.size) >>> 0;
+  return apply('dropout', [x], { p, seed: tape.seed, offset });
+}

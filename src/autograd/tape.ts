@@ -1,0 +1,114 @@
+// The tape: ops append a node as they run forward (unless no input needs a gradient, or inside noGrad); backward()
+// walks the nodes in reverse, dispatching each op's backward and summing gradients of tensors used more than once.
+import type { Gpu } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+import { accumulate } from '../kernels/elementwise.ts';
+import { OPS, type OpAttrs, type OpName } from './ops.ts';
+import { Tensor, shapeString } from './tensor.ts';
+
+export interface TapeNode<K extends OpName = OpName> {
+  op: K;
+  inputs: Tensor[];
+  output: Tensor;
+  attrs: OpAttrs[K];
+  /** What forward kept for backward (e.g. layernorm's mean and rstd). */
+  saved: Tensor[];
+}
+
+interface TapeState {
+  nodes: TapeNode[];
+  gradEnabled: boolean;
+  /** Counts dropout draws so each call gets fresh random numbers from the same seed. */
+  randomOffset: number;
+  seed: number;
+}
+
+const tapes = new WeakMap<Gpu, TapeState>();
+
+export function tapeOf(gpu: Gpu): TapeState {
+  let t = tapes.get(gpu);
+  if (!t) {
+    t = { nodes: [], gradEnabled: true, randomOffset: 0, seed: 0 };
+    tapes.set(gpu, t);
+  }
+  return t;
+}
+
+/** Run fn without recording anything (evaluation, generation). */
+export function noGrad<T>(gpu: Gpu, fn: () => T): T {
+  const tape = tapeOf(gpu);
+  const was = tape.gradEnabled;
+  tape.gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    tape.gradEnabled = was;
+  }
+}
+
+/** Seed the GPU random numbers (dropout) and restart their counter. */
+export function manualSeed(gpu: Gpu, seed: number): void {
+  const tape = tapeOf(gpu);
+  tape.seed = seed >>> 0;
+  tape.randomOffset = 0;
+}
+
+/** Run op K forward and record it when any input requires a gradient. */
+export function apply<K extends OpName>(op: K, inputs: Tensor[], attrs: OpAttrs[K]): Tensor {
+  for (const t of inputs) t.buf(); // throws on a disposed input, naming it
+  const def = OPS[op];
+  const { out, saved = [] } = def.forward(inputs, attrs);
+  const tape = tapeOf(out.gpu);
+  if (tape.gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    const node: TapeNode<K> = { op, inputs, output: out, attrs, saved };
+    out.creator = node as unknown as TapeNode;
+    tape.nodes.push(node as unknown as TapeNode);
+  }
+  return out;
+}
+
+/** Backpropagate from a scalar: leaves that require grad get `.grad` accumulated (persistent buffers). */
+export function backward(loss: Tensor): void {
+  if (!loss.requiresGrad) {
+    throw new ShapeError(
+      `${loss.label}: backward(), expected a tensor that requires grad, got one that does not`,
+      'no parameter it depends on has requiresGrad, or it was computed inside noGrad()',
+    );
+  }
+  if (loss.size !== 1) {
+    throw new ShapeError(`${loss.label}: backward(), expected a scalar, got shape ${shapeString(loss.shape)}`);
+  }
+  const gpu = loss.gpu;
+  const tape = tapeOf(gpu);
+  const grads = new Map<Tensor, Tensor>([[loss, Tensor.from(gpu, new Float32Array([1]), loss.shape, { label: 'dloss' })]]);
+  for (let i = tape.nodes.length - 1; i >= 0; i--) {
+    const node = tape.nodes[i];
+    const gradOut = grads.get(node.output);
+    if (!gradOut) continue;
+    const needs = node.inputs.map((t) => t.requiresGrad);
+    const def = OPS[node.op] as (typeof OPS)[OpName];
+    const inputGrads = (def.backward as (g: Tensor, n: TapeNode, needs: boolean[]) => (Tensor | null)[])(gradOut, node, needs);
+    node.inputs.forEach((input, k) => {
+      const g = inputGrads[k];
+      if (!needs[k] || !g) return;
+      if (input.creator) {
+        const existing = grads.get(input);
+        if (existing) accumulate(gpu, existing.buf(), g.buf(), { n: g.size });
+        else grads.set(input, g);
+      } else {
+        accumulateLeafGrad(input, g);
+      }
+    });
+  }
+  tape.nodes = [];
+}
+
+function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
+  const gpu = leaf.gpu;
+  const root = leaf.base ?? leaf;
+  root.grad ??= Tensor.empty(gpu, root.shape, `${root.label}.grad`, 'f32', { persistent: true });
+  if (root.gradIsZero) gpu.copy(g.buf(), root.grad.buf(), g.size * 4);
+  else accumulate(gpu, root.grad.buf(), g.buf(), { n: g.size });
+  root.gradIsZero = false;
+}

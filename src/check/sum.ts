@@ -1,0 +1,80 @@
+// GPU-vs-reference checks for the middle-axis sum: 1, primes, axis 1, long axes that take the chunked two-pass path
+// (and a recursive third pass), many outputs, and a mean (scale 1/axis). Forward sums in f32 in a fixed order:
+// bound relL2 ≤ 1e-5. Backward is one rounded product per element: exact against the f64 result rounded to f32.
+import type { Gpu } from '../gpu/gpu.ts';
+import { sumBackward, sumForward, type SumDims } from '../kernels/sum.ts';
+import { sumBackwardRef, sumForwardRef } from '../reference/sum.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
+import type { Rng } from './random.ts';
+
+const FORWARD_BOUND = 1e-5;
+const EXACT = 0;
+
+const SIZES: SumDims[] = [
+  { outer: 1, axis: 1, inner: 1 },
+  { outer: 1, axis: 7, inner: 1 },
+  { outer: 3, axis: 5, inner: 7 },
+  { outer: 13, axis: 1, inner: 11 },
+  { outer: 1, axis: 4096, inner: 1 },
+  { outer: 2, axis: 4096, inner: 3, scale: 1 / 4096 },
+  { outer: 5, axis: 257, inner: 1, scale: 1 / 257 },
+  { outer: 1, axis: 20_011, inner: 1 },
+  { outer: 331, axis: 17, inner: 67 },
+  { outer: 1, axis: 130, inner: 768 },
+  { outer: 7, axis: 300, inner: 768 },
+];
+
+async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
+  const scope = gpu.scope('sum check');
+  try {
+    return await fn();
+  } finally {
+    scope[Symbol.dispose]();
+  }
+}
+
+function describe(dims: SumDims): string {
+  const scale = dims.scale === undefined ? '' : ` scale=1/${Math.round(1 / dims.scale)}`;
+  return `outer=${dims.outer} axis=${dims.axis} inner=${dims.inner}${scale}`;
+}
+
+function forwardCheck(dims: SumDims): KernelCheck {
+  const { outer, axis, inner } = dims;
+  return {
+    kernel: 'sum forward',
+    size: describe(dims),
+    run: (gpu: Gpu, rng: Rng) =>
+      scoped(gpu, async () => {
+        const x = rng.uniform(outer * axis * inner); // (outer, axis, inner)
+        const out = gpu.alloc('out', outer * inner * 4); // (outer, inner)
+        poison(gpu, out);
+        sumForward(gpu, out, gpu.upload('x', x), dims);
+        const got = await gpu.read(out, 'f32', outer * inner);
+        const want = new Float64Array(outer * inner);
+        sumForwardRef(want, toF64(x), { ...dims, scale: Math.fround(dims.scale ?? 1) });
+        return [checkOutput('out', got, want, FORWARD_BOUND)];
+      }),
+  };
+}
+
+function backwardCheck(dims: SumDims): KernelCheck {
+  const { outer, axis, inner } = dims;
+  return {
+    kernel: 'sum backward',
+    size: describe(dims),
+    run: (gpu: Gpu, rng: Rng) =>
+      scoped(gpu, async () => {
+        const dout = rng.uniform(outer * inner); // (outer, inner)
+        const dx = gpu.alloc('dx', outer * axis * inner * 4); // (outer, axis, inner)
+        poison(gpu, dx);
+        sumBackward(gpu, dx, gpu.upload('dout', dout), dims);
+        const got = await gpu.read(dx, 'f32', outer * axis * inner);
+        const want = new Float64Array(outer * axis * inner);
+        // The kernel multiplies by the f32 scale, so the reference does too.
+        sumBackwardRef(want, toF64(dout), { ...dims, scale: Math.fround(dims.scale ?? 1) });
+        return [checkOutput('dx', got, toF32(want), EXACT)];
+      }),
+  };
+}
+
+export const sumChecks: KernelCheck[] = SIZES.flatMap((dims) => [forwardCheck(dims), backwardCheck(dims)]);

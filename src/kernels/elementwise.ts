@@ -1,0 +1,225 @@
+// Elementwise add, mul and scale of flat f32 tensors, plus the gradient accumulator acc += x. In a (n) op b, b is
+// either the same size (bn = n) or a trailing vector broadcast over the n / bn rows: b[i % bn]. The backward passes are
+// compositions: da is a copy or a product, db sums over the broadcast rows through the sum kernel (fixed order).
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+import { sumForward } from './sum.ts';
+
+const WG = 256;
+
+// `op` is a WGSL operator fixed at module load (+ or *), so there are exactly two binary pipelines.
+function binaryKernel(name: string, op: '+' | '*'): Kernel {
+  return {
+    name,
+    wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the n elements. One invocation: out[i] = a[i] ${op} b[i % bn].
+// Bindings: out (n) written, a (n) and b (bn) read.
+struct Dims { n: u32, bn: u32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<uniform> u: Dims;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    out[i] = a[i] ${op} b[i % u.bn];
+  }
+}
+`,
+  };
+}
+
+export const ADD_FORWARD = binaryKernel('add-forward', '+');
+export const MUL_FORWARD = binaryKernel('mul-forward', '*');
+
+export const SCALE_FORWARD: Kernel = {
+  name: 'scale-forward',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the n elements. One invocation: out[i] = alpha · a[i].
+// Bindings: out (n) written, a (n) read.
+struct Dims { n: u32, alpha: f32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<uniform> u: Dims;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    out[i] = u.alpha * a[i];
+  }
+}
+`,
+};
+
+export const ACCUMULATE: Kernel = {
+  name: 'accumulate',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the n elements. One invocation: acc[i] += x[i].
+// Bindings: acc (n) read and written, x (n) read.
+struct Dims { n: u32 }
+@group(0) @binding(0) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<uniform> u: Dims;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    acc[i] += x[i];
+  }
+}
+`,
+};
+
+export interface BroadcastDims {
+  n: number;
+  bn: number;
+}
+
+export interface ScaleDims {
+  n: number;
+  alpha: number;
+}
+
+export function addForward(gpu: Gpu, out: GPUBuffer, a: GPUBuffer, b: GPUBuffer, dims: BroadcastDims): void {
+  binary(gpu, ADD_FORWARD, 'addForward', out, a, b, dims);
+}
+
+/** da = dout; db[j] = Σ_r dout[r·bn + j]. Either output may be null. */
+export function addBackward(
+  gpu: Gpu,
+  da: GPUBuffer | null,
+  db: GPUBuffer | null,
+  dout: GPUBuffer,
+  dims: BroadcastDims,
+): void {
+  const where = 'addBackward';
+  const { n, bn } = checkBroadcast(where, dims);
+  checkBuffer(gpu, where, 'dout', dout, n);
+  checkDistinct(where, { da, db }, { dout });
+  if (da) {
+    checkBuffer(gpu, where, 'da', da, n);
+    gpu.copy(dout, da, n * 4);
+  }
+  if (db) {
+    checkBuffer(gpu, where, 'db', db, bn);
+    if (bn === n) gpu.copy(dout, db, n * 4);
+    else sumForward(gpu, db, dout, { outer: 1, axis: n / bn, inner: bn });
+  }
+}
+
+export function mulForward(gpu: Gpu, out: GPUBuffer, a: GPUBuffer, b: GPUBuffer, dims: BroadcastDims): void {
+  binary(gpu, MUL_FORWARD, 'mulForward', out, a, b, dims);
+}
+
+/** da = dout ⊙ b (broadcast); db[j] = Σ_r dout[r·bn + j] · a[r·bn + j]. Either output may be null. */
+export function mulBackward(
+  gpu: Gpu,
+  da: GPUBuffer | null,
+  db: GPUBuffer | null,
+  dout: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  dims: BroadcastDims,
+): void {
+  const where = 'mulBackward';
+  const { n, bn } = checkBroadcast(where, dims);
+  checkDistinct(where, { da, db }, { dout, a, b });
+  if (da) binary(gpu, MUL_FORWARD, where, da, dout, b, dims);
+  if (!db) return;
+  if (bn === n) {
+    binary(gpu, MUL_FORWARD, where, db, dout, a, dims);
+    return;
+  }
+  checkBuffer(gpu, where, 'db', db, bn);
+  const product = gpu.alloc('mul-backward product', n * 4); // (n / bn, bn)
+  binary(gpu, MUL_FORWARD, where, product, dout, a, { n, bn: n });
+  sumForward(gpu, db, product, { outer: 1, axis: n / bn, inner: bn });
+  gpu.release(product);
+}
+
+export function scaleForward(gpu: Gpu, out: GPUBuffer, a: GPUBuffer, dims: ScaleDims): void {
+  scale(gpu, 'scaleForward', out, a, dims);
+}
+
+/** da = alpha · dout. */
+export function scaleBackward(gpu: Gpu, da: GPUBuffer, dout: GPUBuffer, dims: ScaleDims): void {
+  scale(gpu, 'scaleBackward', da, dout, dims);
+}
+
+/** acc += x, for summing gradients that reach one tensor along several paths. */
+export function accumulate(gpu: Gpu, acc: GPUBuffer, x: GPUBuffer, dims: { n: number }): void {
+  const { n } = dims;
+  checkCount('accumulate', 'n', n);
+  checkBuffer(gpu, 'accumulate', 'acc', acc, n);
+  checkBuffer(gpu, 'accumulate', 'x', x, n);
+  checkDistinct('accumulate', { acc }, { x });
+  gpu.dispatch(ACCUMULATE, { acc, x }, { n }, groupsFor(gpu, n));
+}
+
+function binary(
+  gpu: Gpu,
+  kernel: Kernel,
+  where: string,
+  out: GPUBuffer,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  dims: BroadcastDims,
+): void {
+  const { n, bn } = checkBroadcast(where, dims);
+  checkBuffer(gpu, where, 'out', out, n);
+  checkBuffer(gpu, where, 'a', a, n);
+  checkBuffer(gpu, where, 'b', b, bn);
+  checkDistinct(where, { out }, { a, b });
+  gpu.dispatch(kernel, { out, a, b }, { n, bn }, groupsFor(gpu, n));
+}
+
+function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: ScaleDims): void {
+  const { n, alpha } = dims;
+  checkCount(where, 'n', n);
+  if (!Number.isFinite(alpha)) throw new ShapeError(`${where}: dims.alpha, expected a finite number, got ${alpha}`);
+  checkBuffer(gpu, where, 'out', out, n);
+  checkBuffer(gpu, where, 'a', a, n);
+  checkDistinct(where, { out }, { a });
+  gpu.dispatch(SCALE_FORWARD, { out, a }, { n, alpha }, groupsFor(gpu, n));
+}
+
+/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
+function groupsFor(gpu: Gpu, count: number): number {
+  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+}
+
+function checkCount(where: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1 || v >= 2 ** 32) {
+    throw new ShapeError(`${where}: dims.${name}, expected an integer in [1, 2^32), got ${v}`);
+  }
+}
+
+function checkBroadcast(where: string, dims: BroadcastDims): BroadcastDims {
+  checkCount(where, 'n', dims.n);
+  checkCount(where, 'bn', dims.bn);
+  if (dims.n % dims.bn !== 0) {
+    throw new ShapeError(`${where}: dims.bn, expected a divisor of n = ${dims.n} (a broadcast trailing vector), got ${dims.bn}`);
+  }
+  return dims;
+}
+
+function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
+  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+  if (bytes < count * 4) {
+    throw new ShapeError(`${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`);
+  }
+}
+
+// WebGPU forbids binding one buffer as both read-only and writable in a dispatch; outputs must also not overwrite
+// an input that a later step of the same call still reads.
+function checkDistinct(where: string, outputs: Record<string, GPUBuffer | null>, inputs: Record<string, GPUBuffer>): void {
+  const outs = Object.entries(outputs).filter((e): e is [string, GPUBuffer] => e[1] !== null);
+  for (const [i, [name, buf]] of outs.entries()) {
+    for (const [other, input] of [...outs.slice(i + 1), ...Object.entries(inputs)]) {
+      if (buf === input) {
+        throw new ShapeError(`${where}: ${name}, expected a buffer distinct from ${other}, got the same buffer`);
+      }
+    }
+  }
+}

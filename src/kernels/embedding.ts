@@ -1,0 +1,131 @@
+// Token embedding lookup: out[n, :] = weight[ids[n], :] for ids (N) i32 and weight (V, C). The backward scatters
+// rows back, dweight[v, c] = Σ_{n: ids[n] = v} dout[n, c], with one invocation per channel so no two invocations
+// touch one float and the order over n is fixed (bit-for-bit reproducible, no atomics). Callers validate ids < V;
+// the kernels still never index out of bounds: an id outside [0, V) reads as a zero row and its gradient is dropped.
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+
+const WG = 256;
+const WG_BACKWARD = 64;
+
+export const EMBEDDING_FORWARD: Kernel = {
+  name: 'embedding-forward',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the N·C elements of out (c fastest, so neighbours copy one row).
+// One invocation: out[n, c] = weight[ids[n], c], or 0 when ids[n] is outside [0, V).
+// Bindings: out (N, C) written, ids (N) i32 read, weight (V, C) read.
+struct Dims { N: u32, C: u32, V: u32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> ids: array<i32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<uniform> u: Dims;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let total = u.N * u.C;
+  for (var idx = gid.x; idx < total; idx += groups.x * ${WG}u) {
+    let id = ids[idx / u.C];
+    var value = 0.0;
+    if (id >= 0 && u32(id) < u.V) {
+      value = weight[u32(id) * u.C + idx % u.C];
+    }
+    out[idx] = value;
+  }
+}
+`,
+};
+
+export const EMBEDDING_BACKWARD: Kernel = {
+  name: 'embedding-backward',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG_BACKWARD}, grid-stride loop over the C channels; dweight is zeroed before this dispatch.
+// One invocation owns column c: for n = 0, 1, ..., N-1 in order, dweight[ids[n], c] += dout[n, c] (ids outside
+// [0, V) skipped). Bindings: dweight (V, C) read and written, dout (N, C) read, ids (N) i32 read.
+struct Dims { N: u32, C: u32, V: u32 }
+@group(0) @binding(0) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(1) var<storage, read> dout: array<f32>;
+@group(0) @binding(2) var<storage, read> ids: array<i32>;
+@group(0) @binding(3) var<uniform> u: Dims;
+
+@compute @workgroup_size(${WG_BACKWARD})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var c = gid.x; c < u.C; c += groups.x * ${WG_BACKWARD}u) {
+    for (var n = 0u; n < u.N; n++) {
+      let id = ids[n];
+      if (id >= 0 && u32(id) < u.V) {
+        dweight[u32(id) * u.C + c] += dout[n * u.C + c];
+      }
+    }
+  }
+}
+`,
+};
+
+export interface EmbeddingDims {
+  N: number;
+  C: number;
+  V: number;
+}
+
+export function embeddingForward(
+  gpu: Gpu,
+  out: GPUBuffer, // (N, C)
+  ids: GPUBuffer, // (N) i32
+  weight: GPUBuffer, // (V, C)
+  dims: EmbeddingDims,
+): void {
+  const { N, C, V } = checkDims('embeddingForward', dims);
+  checkBuffer(gpu, 'embeddingForward', 'out', out, N * C);
+  checkBuffer(gpu, 'embeddingForward', 'ids', ids, N);
+  checkBuffer(gpu, 'embeddingForward', 'weight', weight, V * C);
+  checkDistinct('embeddingForward', out, { ids, weight });
+  gpu.dispatch(EMBEDDING_FORWARD, { out, ids, weight }, { N, C, V }, groupsFor(gpu, N * C, WG));
+}
+
+/** dweight (V, C) is overwritten; rows no id hits are 0. */
+export function embeddingBackward(
+  gpu: Gpu,
+  dweight: GPUBuffer, // (V, C)
+  dout: GPUBuffer, // (N, C)
+  ids: GPUBuffer, // (N) i32
+  dims: EmbeddingDims,
+): void {
+  const { N, C, V } = checkDims('embeddingBackward', dims);
+  checkBuffer(gpu, 'embeddingBackward', 'dweight', dweight, V * C);
+  checkBuffer(gpu, 'embeddingBackward', 'dout', dout, N * C);
+  checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N);
+  checkDistinct('embeddingBackward', dweight, { dout, ids });
+  gpu.clear(dweight, V * C * 4);
+  gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, groupsFor(gpu, C, WG_BACKWARD));
+}
+
+/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
+function groupsFor(gpu: Gpu, count: number, size: number): number {
+  return Math.min(Math.ceil(count / size), gpu.limits.maxComputeWorkgroupsPerDimension);
+}
+
+function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
+  for (const key of ['N', 'C', 'V'] as const) {
+    const v = dims[key];
+    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
+  }
+  // Flat indices are u32 in the kernels.
+  for (const [name, v] of [['N·C', dims.N * dims.C], ['V·C', dims.V * dims.C]] as const) {
+    if (v >= 2 ** 32) throw new ShapeError(`${where}: ${name}, expected < 2^32 (u32 indices), got ${v}`);
+  }
+  return dims;
+}
+
+function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
+  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+  if (bytes < count * 4) {
+    throw new ShapeError(`${where}: ${name} size, expected at least ${count * 4} bytes (${count} elements), got ${bytes}`);
+  }
+}
+
+// A buffer bound both writable and read-only in one dispatch fails WebGPU validation.
+function checkDistinct(where: string, output: GPUBuffer, inputs: Record<string, GPUBuffer>): void {
+  for (const [name, buf] of Object.entries(inputs)) {
+    if (buf === output) throw new ShapeError(`${where}: output, expected a buffer distinct from ${name}, got the same buffer`);
+  }
+}

@@ -1,0 +1,68 @@
+// The small layers models are built from: Linear (either weight layout), LayerNorm, Embedding, Dropout.
+import type { Gpu } from '../gpu/gpu.ts';
+import type { Tensor } from '../autograd/tensor.ts';
+import * as F from '../autograd/functional.ts';
+import { Module } from './module.ts';
+
+export interface LinearOptions {
+  bias?: boolean;
+  /** 'in-out': weight [in, out] (GPT-2's Conv1D); 'out-in': weight [out, in] (torch.nn.Linear, Llama). */
+  layout?: 'in-out' | 'out-in';
+  init?: Float32Array;
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly layout: 'in-out' | 'out-in';
+
+  constructor(gpu: Gpu, readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+    super(gpu);
+    this.layout = options.layout ?? 'out-in';
+    const shape = this.layout === 'in-out' ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
+    this.weight = this.addParameter('weight', shape, options.init);
+    this.bias = options.bias === false ? null : this.addParameter('bias', [outFeatures]);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.matmul(x, this.weight, { transB: this.layout === 'out-in', bias: this.bias });
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(gpu: Gpu, readonly C: number, readonly eps = 1e-5) {
+    super(gpu);
+    this.weight = this.addParameter('weight', [C], new Float32Array(C).fill(1));
+    this.bias = this.addParameter('bias', [C]);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.layernorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(gpu: Gpu, readonly V: number, readonly C: number) {
+    super(gpu);
+    this.weight = this.addParameter('weight', [V, C]);
+  }
+
+  forward(ids: Tensor): Tensor {
+    return F.embedding(ids, this.weight);
+  }
+}
+
+export class Dropout extends Module {
+  constructor(gpu: Gpu, public p: number) {
+    super(gpu);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.dropout(x, this.p, this.training);
+  }
+}

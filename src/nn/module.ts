@@ -1,0 +1,69 @@
+// Module: a container of named parameters and child modules. Names are dotted paths, so a model built with the
+// Hugging Face structure yields the Hugging Face keys (`transformer.h.0.attn.c_attn.weight`).
+import type { Gpu } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+import { Tensor, numel, shapeString } from '../autograd/tensor.ts';
+
+export abstract class Module {
+  training = true;
+  private readonly params = new Map<string, Tensor>();
+  private readonly children = new Map<string, Module>();
+
+  constructor(readonly gpu: Gpu) {}
+
+  protected addParameter(name: string, shape: number[], init?: Float32Array): Tensor {
+    const data = init ?? new Float32Array(numel(shape));
+    if (data.length !== numel(shape)) {
+      throw new ShapeError(`${name}: init length, expected ${numel(shape)} for ${shapeString(shape)}, got ${data.length}`);
+    }
+    const t = Tensor.from(this.gpu, data, shape, { label: name, requiresGrad: true, persistent: true });
+    this.params.set(name, t);
+    return t;
+  }
+
+  protected addModule<M extends Module>(name: string, module: M): M {
+    this.children.set(name, module);
+    return module;
+  }
+
+  /** Every parameter with its full dotted name, in registration order. */
+  namedParameters(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [name, t] of this.params) out.push([prefix + name, t]);
+    for (const [name, child] of this.children) out.push(...child.namedParameters(`${prefix}${name}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Training mode turns dropout on; eval mode off. */
+  train(on = true): this {
+    this.training = on;
+    for (const child of this.children.values()) child.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Overwrite a parameter's values (e.g. from a checkpoint). */
+  load(name: string, data: Float32Array): void {
+    const t = this.namedParameters().find(([n]) => n === name)?.[1];
+    if (!t) throw new ShapeError(`load: parameter '${name}', expected one of this model's names, got an unknown name`);
+    if (data.length !== t.size) {
+      throw new ShapeError(`load: '${name}' length, expected ${t.size} for ${shapeString(t.shape)}, got ${data.length}`);
+    }
+    this.gpu.write(t.buf(), data);
+  }
+
+  dispose(): void {
+    for (const t of this.parameters()) {
+      t.grad?.dispose();
+      t.grad = null;
+      this.gpu.destroy(t.buffer);
+    }
+  }
+}
