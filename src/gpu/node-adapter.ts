@@ -28,13 +28,21 @@ function mayHaveHardwareGpu(): boolean {
   }
 }
 
+// Every Dawn instance stays referenced for the life of the process: if V8 collects one while a device made from it
+// is in use, Dawn's callback processing touches freed memory (seen as SIGSEGV, futex errors or hangs).
+const instances: unknown[] = [];
+
 export async function requestNodeAdapter(
   options: DeviceOptions,
 ): Promise<{ adapter: GPUAdapter; software: boolean }> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
   const webgpu = await import('webgpu');
   Object.assign(globalThis, webgpu.globals);
-  const request = () => webgpu.create([]).requestAdapter({ powerPreference: options.powerPreference });
+  const request = () => {
+    const instance = webgpu.create([]);
+    instances.push(instance);
+    return instance.requestAdapter({ powerPreference: options.powerPreference });
+  };
   const userIcd = process.env.VK_ICD_FILENAMES;
   if (!options.forceSoftware && (userIcd || mayHaveHardwareGpu())) {
     const adapter = await request();

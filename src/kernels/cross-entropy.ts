@@ -1,7 +1,7 @@
 // Fused log-softmax + negative log-likelihood over rows of logits (N, V) with i32 targets (N), −100 = ignored row:
 // losses[i] = logsumexp(logits[i]) − logits[i, t_i], loss = mean over counted rows (0 when all are ignored, where
 // PyTorch gives NaN); dlogits = dloss · (softmax − onehot(t)) / count; accuracy counts rows whose first argmax is t.
-// A target outside [0, V) that is not −100 gives NaN (validate token ids at the data boundary; this only makes it loud).
+// A target outside [0, V) other than −100 gives NaN (ids are validated at the data boundary; this makes a miss loud).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 
@@ -12,62 +12,87 @@ export interface CrossEntropyDims {
   V: number;
 }
 
-// One workgroup per row (grid-stride over rows): each invocation keeps a running (max, Σ exp(x − max)) over the
-// columns j ≡ lid (mod WG), one exp per element, then a fixed-order tree merges the pairs.
-const ROW_STATS = /* wgsl */ `
+const COMMON = /* wgsl */ `
 const WG = ${WG}u;
-var<workgroup> wmax: array<f32, WG>;
 var<workgroup> wsum: array<f32, WG>;
 
-// (max, Σ exp(x − max)) of logits[base .. base + V), the same in every invocation.
-fn rowStats(base: u32, V: u32, lid: u32) -> vec2f {
-  var m = -3.0e38;
+// Σ x over the workgroup by a fixed tree, the same in every invocation.
+fn treeSum(lid: u32, x: f32) -> f32 {
+  wsum[lid] = x;
+  for (var half = WG / 2u; half > 0u; half >>= 1u) {
+    workgroupBarrier();
+    if (lid < half) {
+      wsum[lid] += wsum[lid + half];
+    }
+  }
+  workgroupBarrier();
+  let total = wsum[0];
+  workgroupBarrier(); // the next call overwrites wsum
+  return total;
+}
+
+// NaN from a runtime zero: a constant NaN is a shader-creation error in WGSL.
+fn nanF32(zero: u32) -> f32 { return bitcast<f32>(0x7fc00000u | zero); }
+`;
+
+// Each invocation keeps a running (max, Σ exp(x − max), first argmax) over the columns j ≡ lid (mod WG), one exp per
+// element, then a fixed-order tree merges the triples (the smaller index wins a tie).
+const ROW_STATS = /* wgsl */ `${COMMON}
+const NONE = 0xffffffffu; // nothing above the floor seen (max = floor): the largest index loses every tie
+var<workgroup> wmax: array<f32, WG>;
+var<workgroup> warg: array<u32, WG>;
+
+struct RowStats { max: f32, sum: f32, argmax: u32 }
+fn rowStats(base: u32, V: u32, lid: u32) -> RowStats {
+  var m = -3.0e38; // a finite floor: exp(floor − x) = 0 without ∞ − ∞
   var s = 0.0;
+  var arg = NONE;
   for (var j = lid; j < V; j += WG) {
     let x = logits[base + j];
     if (x > m) {
       s = s * exp(m - x) + 1.0;
       m = x;
+      arg = j;
     } else {
       s += exp(x - m);
     }
   }
   wmax[lid] = m;
   wsum[lid] = s;
+  warg[lid] = arg;
   for (var half = WG / 2u; half > 0u; half >>= 1u) {
     workgroupBarrier();
     if (lid < half) {
       let m2 = wmax[lid + half];
+      let arg2 = warg[lid + half];
       let top = max(m, m2);
       s = s * exp(m - top) + wsum[lid + half] * exp(m2 - top);
+      arg = select(arg, arg2, m2 > m || (m2 == m && arg2 < arg));
       m = top;
       wmax[lid] = m;
       wsum[lid] = s;
+      warg[lid] = arg;
     }
   }
   workgroupBarrier();
-  let stats = vec2f(wmax[0], wsum[0]);
-  workgroupBarrier(); // the next row overwrites wmax / wsum
+  let stats = RowStats(wmax[0], wsum[0], select(warg[0], 0u, warg[0] == NONE));
+  workgroupBarrier(); // the next row overwrites the workgroup arrays
   return stats;
-}
-
-// NaN built from a runtime value: a constant NaN is a shader-creation error in WGSL.
-fn nanF32(zero: u32) -> f32 {
-  return bitcast<f32>(0x7fc00000u | zero);
 }
 `;
 
 export const CROSS_ENTROPY_FORWARD: Kernel = {
   name: 'cross-entropy-forward',
   wgsl: /* wgsl */ `
-// Workgroup ${WG}, one row at a time (grid-stride over rows), strided over V; see rowStats.
-// Invocation 0 writes losses[row] = log Σ exp(x − max) + max − logits[row, t] (0 when t = −100).
-// Bindings: losses (N) written, logits (N, V) and targets (N) read.
+// Workgroup ${WG}, one row at a time (grid-stride over rows), strided over V (see rowStats). Invocation 0 writes
+// losses[row] = log Σ + max − logits[row, t] and hits[row] = [argmax = t], both 0 when t = −100.
+// Bindings: losses (N) and hits (N) written, logits (N, V) and targets (N) read.
 struct Dims { N: u32, V: u32 }
 @group(0) @binding(0) var<storage, read_write> losses: array<f32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> targets: array<i32>;
-@group(0) @binding(3) var<uniform> u: Dims;
+@group(0) @binding(1) var<storage, read_write> hits: array<f32>;
+@group(0) @binding(2) var<storage, read> logits: array<f32>;
+@group(0) @binding(3) var<storage, read> targets: array<i32>;
+@group(0) @binding(4) var<uniform> u: Dims;
 ${ROW_STATS}
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
@@ -75,12 +100,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   for (var row = wid.x; row < u.N; row += groups.x) {
     let stats = rowStats(row * u.V, u.V, lid);
     let t = targets[row];
-    if (lid == 0u && t == -100) {
-      losses[row] = 0.0;
-    } else if (lid == 0u && t >= 0 && u32(t) < u.V) {
-      losses[row] = log(stats.y) + stats.x - logits[row * u.V + u32(t)];
-    } else if (lid == 0u) {
-      losses[row] = nanF32(u.N & 0u);
+    if (lid == 0u) {
+      let valid = t >= 0 && u32(t) < u.V;
+      let picked = logits[row * u.V + select(0u, u32(t), valid)];
+      let loss = select(nanF32(u.N & 0u), log(stats.sum) + stats.max - picked, valid);
+      losses[row] = select(loss, 0.0, t == -100);
+      hits[row] = select(0.0, 1.0, valid && stats.argmax == u32(t));
     }
   }
 }
@@ -90,8 +115,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 export const CROSS_ENTROPY_BACKWARD: Kernel = {
   name: 'cross-entropy-backward',
   wgsl: /* wgsl */ `
-// Workgroup ${WG}. First every workgroup counts the rows with t ≠ −100 (strided, then a tree); then, one row at a
-// time (grid-stride over rows), rowStats and one strided pass writing
+// Workgroup ${WG}. Every workgroup first counts the rows with t ≠ −100 (strided, then a tree); then one row at a
+// time (grid-stride over rows) it takes rowStats and writes, strided over V,
 // dlogits[row, j] = dloss[0] / count · (exp(x − max) / Σ − [j = t]), or 0 when t = −100.
 // Bindings: dlogits (N, V) written, dloss (1), logits (N, V), targets (N) read.
 struct Dims { N: u32, V: u32 }
@@ -108,79 +133,17 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   for (var i = lid; i < u.N; i += WG) {
     counted += select(1.0, 0.0, targets[i] == -100);
   }
-  wsum[lid] = counted;
-  for (var half = WG / 2u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) {
-      wsum[lid] += wsum[lid + half];
-    }
-  }
-  workgroupBarrier();
-  let scale = dloss[0] / max(wsum[0], 1.0);
+  let scale = dloss[0] / max(treeSum(lid, counted), 1.0);
   for (var row = wid.x; row < u.N; row += groups.x) {
     let stats = rowStats(row * u.V, u.V, lid);
     let t = targets[row];
     let valid = t >= 0 && u32(t) < u.V;
     let rowScale = select(select(nanF32(u.N & 0u), scale, valid), 0.0, t == -100);
-    let inv = 1.0 / stats.y;
+    let inv = 1.0 / stats.sum;
     for (var j = lid; j < u.V; j += WG) {
-      let p = exp(logits[row * u.V + j] - stats.x) * inv;
+      let p = exp(logits[row * u.V + j] - stats.max) * inv;
       dlogits[row * u.V + j] = rowScale * select(p, p - 1.0, i32(j) == t);
     }
-  }
-}
-`,
-};
-
-export const CROSS_ENTROPY_ARGMAX: Kernel = {
-  name: 'cross-entropy-argmax',
-  wgsl: /* wgsl */ `
-// Workgroup ${WG}, one row at a time (grid-stride over rows): each invocation finds the first maximum of its strided
-// columns, then a tree keeps the larger value (the smaller index on ties). Invocation 0 writes
-// hits[row] = 1 when t ≠ −100 and argmax = t, else 0.
-// Bindings: hits (N) written, logits (N, V) and targets (N) read.
-struct Dims { N: u32, V: u32 }
-@group(0) @binding(0) var<storage, read_write> hits: array<f32>;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> targets: array<i32>;
-@group(0) @binding(3) var<uniform> u: Dims;
-var<workgroup> wbest: array<f32, ${WG}>;
-var<workgroup> windex: array<u32, ${WG}>;
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
-        @builtin(num_workgroups) groups: vec3u) {
-  for (var row = wid.x; row < u.N; row += groups.x) {
-    var best = -3.4e38;
-    var index = 0xffffffffu; // no column yet: loses every tie
-    for (var j = lid; j < u.V; j += ${WG}u) {
-      let x = logits[row * u.V + j];
-      if (x > best || index == 0xffffffffu) {
-        best = x;
-        index = j;
-      }
-    }
-    wbest[lid] = best;
-    windex[lid] = index;
-    for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-      workgroupBarrier();
-      if (lid < half) {
-        let other = wbest[lid + half];
-        let otherIndex = windex[lid + half];
-        if (other > best || (other == best && otherIndex < index)) {
-          best = other;
-          index = otherIndex;
-          wbest[lid] = best;
-          windex[lid] = index;
-        }
-      }
-    }
-    workgroupBarrier();
-    if (lid == 0u) {
-      let t = targets[row];
-      hits[row] = select(0.0, 1.0, t != -100 && i32(windex[0]) == t);
-    }
-    workgroupBarrier(); // the next row overwrites wbest / windex
   }
 }
 `,
@@ -189,8 +152,8 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 export const CROSS_ENTROPY_REDUCE: Kernel = {
   name: 'cross-entropy-reduce',
   wgsl: /* wgsl */ `
-// One workgroup of ${WG}: invocation k sums values[i] and counts rows with t ≠ −100 for i ≡ k (mod ${WG}), ascending,
-// then a fixed tree. total[0] = Σ (or Σ / count when average = 1, 0 if count = 0), count[0] = count.
+// One workgroup of ${WG}: invocation k sums values[i] and counts rows with t ≠ −100 over i ≡ k (mod ${WG}), ascending,
+// then a fixed tree. total[0] = Σ (or Σ / count when average = 1, and 0 when count = 0), count[0] = count.
 // Bindings: total (1) and count (1) written, values (N) and targets (N) read.
 struct Dims { N: u32, average: u32 }
 @group(0) @binding(0) var<storage, read_write> total: array<f32>;
@@ -198,39 +161,88 @@ struct Dims { N: u32, average: u32 }
 @group(0) @binding(2) var<storage, read> values: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<uniform> u: Dims;
-var<workgroup> wsum: array<f32, ${WG}>;
-var<workgroup> wcount: array<f32, ${WG}>;
-
+${COMMON}
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
   var c = 0.0;
-  for (var i = lid; i < u.N; i += ${WG}u) {
+  for (var i = lid; i < u.N; i += WG) {
     s += values[i];
     c += select(1.0, 0.0, targets[i] == -100);
   }
-  wsum[lid] = s;
-  wcount[lid] = c;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) {
-      wsum[lid] += wsum[lid + half];
-      wcount[lid] += wcount[lid + half];
-    }
-  }
+  let sum = treeSum(lid, s);
+  let n = treeSum(lid, c);
   if (lid == 0u) {
-    let n = wcount[0];
-    total[0] = select(wsum[0], select(0.0, wsum[0] / n, n > 0.0), u.average == 1u);
+    total[0] = select(sum, select(0.0, sum / n, n > 0.0), u.average == 1u);
     count[0] = n;
   }
 }
 `,
 };
 
-export function crossEntropyForward(gpu: Gpu, loss: GPUBuffer, losses: GPUBuffer, logits: GPUBuffer, targets: GPUBuffer, dims: CrossEntropyDims): void {
-  const { N, V } = checkDims(gpu, 'crossEntropyForward', dims, { loss: [loss, 1], losses: [losses, N_(dims)], logits: [logits, dims.N * dims.V], targets: [targets, dims.N] });
-  gpu.dispatch(CROSS_ENTROPY_FORWARD, { losses, logits, targets }, { N, V }, rowGroups(gpu, N));
-  const count = gpu.alloc('cross-entropy count', 4);
-  gpu.dispatch(CROSS_ENTROPY_REDUCE, { total: loss, count, values: losses, targets }, { N, average: 1 }, 1);
-  gpu.release(count);
+export function crossEntropyForward(
+  gpu: Gpu,
+  loss: GPUBuffer, // (1)
+  losses: GPUBuffer, // (N)
+  logits: GPUBuffer, // (N, V)
+  targets: GPUBuffer, // (N) i32
+  dims: CrossEntropyDims,
+): void {
+  const { N, V, groups } = checkDims(gpu, 'crossEntropyForward', dims, { loss, losses, logits, targets });
+  const hits = gpu.alloc('cross-entropy hits', N * 4); // (N), not needed here; then reused for the count
+  gpu.dispatch(CROSS_ENTROPY_FORWARD, { losses, hits, logits, targets }, { N, V }, groups);
+  const sums = { total: loss, count: hits, values: losses, targets };
+  gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 1 }, 1);
+  gpu.release(hits);
+}
+
+export function crossEntropyBackward(
+  gpu: Gpu,
+  dlogits: GPUBuffer, // (N, V), overwritten
+  dloss: GPUBuffer, // (1)
+  logits: GPUBuffer, // (N, V)
+  targets: GPUBuffer, // (N) i32
+  dims: CrossEntropyDims,
+): void {
+  const { N, V, groups } = checkDims(gpu, 'crossEntropyBackward', dims, { dlogits, dloss, logits, targets });
+  gpu.dispatch(CROSS_ENTROPY_BACKWARD, { dlogits, dloss, logits, targets }, { N, V }, groups);
+}
+
+export function crossEntropyAccuracy(
+  gpu: Gpu,
+  correct: GPUBuffer, // (1)
+  counted: GPUBuffer, // (1)
+  logits: GPUBuffer, // (N, V)
+  targets: GPUBuffer, // (N) i32
+  dims: CrossEntropyDims,
+): void {
+  const buffers = { correct, counted, logits, targets };
+  const { N, V, groups } = checkDims(gpu, 'crossEntropyAccuracy', dims, buffers);
+  const losses = gpu.alloc('cross-entropy losses', N * 4); // (N), unused here
+  const hits = gpu.alloc('cross-entropy hits', N * 4); // (N)
+  gpu.dispatch(CROSS_ENTROPY_FORWARD, { losses, hits, logits, targets }, { N, V }, groups);
+  const sums = { total: correct, count: counted, values: hits, targets };
+  gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 0 }, 1);
+  gpu.release(losses);
+  gpu.release(hits);
+}
+
+/** N, V ≥ 1 with u32 indices, every buffer large enough, none bound twice (WebGPU forbids a written alias). */
+function checkDims(gpu: Gpu, where: string, dims: CrossEntropyDims, buffers: Record<string, GPUBuffer>) {
+  const fail = (what: string, expected: string, got: unknown) =>
+    new ShapeError(`${where}: ${what}, expected ${expected}, got ${got}`);
+  const { N, V } = dims;
+  for (const [key, v] of Object.entries({ N, V })) {
+    if (!Number.isInteger(v) || v < 1) throw fail(`dims.${key}`, 'an integer ≥ 1', v);
+  }
+  if (N * V >= 2 ** 32) throw fail('N·V', '< 2^32 (u32 indices)', N * V);
+  const seen = new Map<GPUBuffer, string>();
+  for (const [name, buf] of Object.entries(buffers)) {
+    const count = name.endsWith('logits') ? N * V : name === 'losses' || name === 'targets' ? N : 1;
+    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+    if (bytes < count * 4) throw fail(`${name} size`, `≥ ${count * 4} bytes (${count} × 4)`, bytes);
+    if (seen.has(buf)) throw fail(name, `a buffer other than ${seen.get(buf)}`, 'the same one');
+    seen.set(buf, name);
+  }
+  return { N, V, groups: Math.min(N, gpu.limits.maxComputeWorkgroupsPerDimension) }; // one workgroup per row
 }

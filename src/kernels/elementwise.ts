@@ -177,7 +177,9 @@ function binary(
 function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: ScaleDims): void {
   const { n, alpha } = dims;
   checkCount(where, 'n', n);
-  if (!Number.isFinite(alpha)) throw new ShapeError(`${where}: dims.alpha, expected a finite number, got ${alpha}`);
+  if (!Number.isFinite(alpha)) {
+    throw new ShapeError(`${where}: dims.alpha, expected a finite number, got ${alpha}`);
+  }
   checkBuffer(gpu, where, 'out', out, n);
   checkBuffer(gpu, where, 'a', a, n);
   checkDistinct(where, { out }, { a });
@@ -199,7 +201,9 @@ function checkBroadcast(where: string, dims: BroadcastDims): BroadcastDims {
   checkCount(where, 'n', dims.n);
   checkCount(where, 'bn', dims.bn);
   if (dims.n % dims.bn !== 0) {
-    throw new ShapeError(`${where}: dims.bn, expected a divisor of n = ${dims.n} (a broadcast trailing vector), got ${dims.bn}`);
+    throw new ShapeError(
+      `${where}: dims.bn, expected a divisor of n = ${dims.n} (a broadcast trailing vector), got ${dims.bn}`,
+    );
   }
   return dims;
 }
@@ -207,18 +211,26 @@ function checkBroadcast(where: string, dims: BroadcastDims): BroadcastDims {
 function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
   const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
   if (bytes < count * 4) {
-    throw new ShapeError(`${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`);
+    throw new ShapeError(
+      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
+    );
   }
 }
 
 // WebGPU forbids binding one buffer as both read-only and writable in a dispatch; outputs must also not overwrite
 // an input that a later step of the same call still reads.
-function checkDistinct(where: string, outputs: Record<string, GPUBuffer | null>, inputs: Record<string, GPUBuffer>): void {
+function checkDistinct(
+  where: string,
+  outputs: Record<string, GPUBuffer | null>,
+  inputs: Record<string, GPUBuffer>,
+): void {
   const outs = Object.entries(outputs).filter((e): e is [string, GPUBuffer] => e[1] !== null);
   for (const [i, [name, buf]] of outs.entries()) {
     for (const [other, input] of [...outs.slice(i + 1), ...Object.entries(inputs)]) {
       if (buf === input) {
-        throw new ShapeError(`${where}: ${name}, expected a buffer distinct from ${other}, got the same buffer`);
+        throw new ShapeError(
+          `${where}: ${name}, expected a buffer distinct from ${other}, got the same buffer`,
+        );
       }
     }
   }

@@ -107,11 +107,14 @@ function groupsFor(gpu: Gpu, count: number, size: number): number {
 function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
   for (const key of ['N', 'C', 'V'] as const) {
     const v = dims[key];
-    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
+    if (!Number.isInteger(v) || v < 1) {
+      throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
+    }
   }
   // Flat indices are u32 in the kernels.
-  for (const [name, v] of [['N·C', dims.N * dims.C], ['V·C', dims.V * dims.C]] as const) {
-    if (v >= 2 ** 32) throw new ShapeError(`${where}: ${name}, expected < 2^32 (u32 indices), got ${v}`);
+  const largest = Math.max(dims.N, dims.V) * dims.C;
+  if (largest >= 2 ** 32) {
+    throw new ShapeError(`${where}: max(N, V)·C, expected < 2^32 (u32 indices), got ${largest}`);
   }
   return dims;
 }
@@ -119,13 +122,17 @@ function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
 function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
   const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
   if (bytes < count * 4) {
-    throw new ShapeError(`${where}: ${name} size, expected at least ${count * 4} bytes (${count} elements), got ${bytes}`);
+    throw new ShapeError(
+      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} elements), got ${bytes}`,
+    );
   }
 }
 
 // A buffer bound both writable and read-only in one dispatch fails WebGPU validation.
 function checkDistinct(where: string, output: GPUBuffer, inputs: Record<string, GPUBuffer>): void {
   for (const [name, buf] of Object.entries(inputs)) {
-    if (buf === output) throw new ShapeError(`${where}: output, expected a buffer distinct from ${name}, got the same buffer`);
+    if (buf === output) {
+      throw new ShapeError(`${where}: output, expected a buffer distinct from ${name}, got the same buffer`);
+    }
   }
 }

@@ -79,7 +79,9 @@ export function sumForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SumDims
   const outputs = outer * inner;
   checkBuffer(gpu, 'sumForward', 'out', out, outputs);
   checkBuffer(gpu, 'sumForward', 'x', x, outputs * axis);
-  if (out === x) throw new ShapeError('sumForward: out, expected a buffer distinct from x, got the same buffer');
+  if (out === x) {
+    throw new ShapeError('sumForward: out, expected a buffer distinct from x, got the same buffer');
+  }
   let chunks = 1;
   if (outputs < TARGET_PARALLELISM && axis >= 2 * MIN_CHUNK) {
     chunks = Math.min(Math.floor(axis / MIN_CHUNK), Math.ceil(TARGET_PARALLELISM / outputs));
@@ -102,7 +104,9 @@ export function sumBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: SumD
   const total = outer * axis * inner;
   checkBuffer(gpu, 'sumBackward', 'dx', dx, total);
   checkBuffer(gpu, 'sumBackward', 'dout', dout, outer * inner);
-  if (dx === dout) throw new ShapeError('sumBackward: dx, expected a buffer distinct from dout, got the same buffer');
+  if (dx === dout) {
+    throw new ShapeError('sumBackward: dx, expected a buffer distinct from dout, got the same buffer');
+  }
   gpu.dispatch(SUM_BACKWARD, { dx, dout }, { outer, axis, inner, scale }, groupsFor(gpu, total));
 }
 
@@ -129,20 +133,26 @@ function groupsFor(gpu: Gpu, count: number): number {
 function checkDims(where: string, dims: SumDims): number {
   for (const key of ['outer', 'axis', 'inner'] as const) {
     const v = dims[key];
-    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
+    if (!Number.isInteger(v) || v < 1) {
+      throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
+    }
   }
   const elements = dims.outer * dims.axis * dims.inner;
   if (elements >= 2 ** 32) {
     throw new ShapeError(`${where}: outer·axis·inner, expected < 2^32 (u32 indices), got ${elements}`);
   }
   const scale = dims.scale ?? 1;
-  if (!Number.isFinite(scale)) throw new ShapeError(`${where}: dims.scale, expected a finite number, got ${scale}`);
+  if (!Number.isFinite(scale)) {
+    throw new ShapeError(`${where}: dims.scale, expected a finite number, got ${scale}`);
+  }
   return scale;
 }
 
 function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
   const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
   if (bytes < count * 4) {
-    throw new ShapeError(`${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`);
+    throw new ShapeError(
+      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
+    );
   }
 }

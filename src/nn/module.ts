@@ -30,7 +30,7 @@ export abstract class Module {
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, t] of this.params) out.push([prefix + name, t]);
-    for (const [name, child] of this.children) out.push(...child.namedParameters(`${prefix}${name}.`));
+    for (const [name, child] of this.children) out.push(...child.namedParameters(name ? `${prefix}${name}.` : prefix));
     return out;
   }
 

@@ -1,7 +1,12 @@
 // Float64 references for elementwise add, mul, scale and accumulate; b broadcasts as b[i % bn] over n / bn rows.
 import type { BroadcastDims, ScaleDims } from '../kernels/elementwise.ts';
 
-export function addForwardRef(out: Float64Array, a: Float64Array, b: Float64Array, dims: BroadcastDims): void {
+export function addForwardRef(
+  out: Float64Array,
+  a: Float64Array,
+  b: Float64Array,
+  dims: BroadcastDims,
+): void {
   for (let i = 0; i < dims.n; i++) out[i] = a[i] + b[i % dims.bn];
 }
 
@@ -19,7 +24,12 @@ export function addBackwardRef(
   }
 }
 
-export function mulForwardRef(out: Float64Array, a: Float64Array, b: Float64Array, dims: BroadcastDims): void {
+export function mulForwardRef(
+  out: Float64Array,
+  a: Float64Array,
+  b: Float64Array,
+  dims: BroadcastDims,
+): void {
   for (let i = 0; i < dims.n; i++) out[i] = a[i] * b[i % dims.bn];
 }
 

@@ -2,7 +2,12 @@
 // (a zero row forward, no gradient backward).
 import type { EmbeddingDims } from '../kernels/embedding.ts';
 
-export function embeddingForwardRef(out: Float64Array, ids: Int32Array, weight: Float64Array, dims: EmbeddingDims): void {
+export function embeddingForwardRef(
+  out: Float64Array,
+  ids: Int32Array,
+  weight: Float64Array,
+  dims: EmbeddingDims,
+): void {
   const { N, C, V } = dims;
   for (let n = 0; n < N; n++) {
     const id = ids[n];
@@ -10,7 +15,12 @@ export function embeddingForwardRef(out: Float64Array, ids: Int32Array, weight: 
   }
 }
 
-export function embeddingBackwardRef(dweight: Float64Array, dout: Float64Array, ids: Int32Array, dims: EmbeddingDims): void {
+export function embeddingBackwardRef(
+  dweight: Float64Array,
+  dout: Float64Array,
+  ids: Int32Array,
+  dims: EmbeddingDims,
+): void {
   const { N, C, V } = dims;
   dweight.fill(0, 0, V * C);
   for (let n = 0; n < N; n++) {

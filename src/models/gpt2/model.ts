@@ -8,8 +8,11 @@ import { Module } from '../../nn/module.ts';
 import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
 import type { Gpt2Config } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
+import type { LanguageModel } from '../language-model.ts';
+import type { TensorToWrite } from '../../io/safetensors.ts';
+import { gpt2Tensors } from './weights.ts';
 
-class Attention extends Module {
+export class Attention extends Module {
   readonly c_attn: Linear;
   readonly c_proj: Linear;
   readonly attnDropout: Dropout;
@@ -51,7 +54,7 @@ class Attention extends Module {
 
 }
 
-class Mlp extends Module {
+export class Mlp extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
   readonly dropout: Dropout;
@@ -112,7 +115,8 @@ class Transformer extends Module {
 
 }
 
-export class Gpt2Model extends Module {
+export class Gpt2Model extends Module implements LanguageModel {
+  readonly kind = 'gpt2';
   readonly transformer: Transformer;
   /** Present only when the checkpoint's lm_head is not tied to wte. */
   readonly lmHead: Linear | null;
@@ -139,6 +143,49 @@ export class Gpt2Model extends Module {
     let x = t.drop.forward(F.add(t.wte.forward(ids), t.wpe.forward(positions))); // (B, T, C)
     for (const block of t.h) x = block.forward(x);
     return t.ln_f.forward(x);
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  get hiddenSize(): number {
+    return this.config.nEmbd;
+  }
+
+  get contextLength(): number {
+    return this.config.nPositions;
+  }
+
+  get numLayers(): number {
+    return this.config.nLayer;
+  }
+
+  get rawConfig(): Record<string, unknown> {
+    return this.config.raw;
+  }
+
+  layerIndex(name: string): number | null {
+    const m = /^transformer\.h\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) : null;
+  }
+
+  isEmbedding(name: string): boolean {
+    return name === 'transformer.wte.weight' || name === 'transformer.wpe.weight';
+  }
+
+  setDropout(p: number): void {
+    const t = this.transformer;
+    t.drop.p = p;
+    for (const block of t.h) {
+      block.attn.attnDropout.p = p;
+      block.attn.residDropout.p = p;
+      block.mlp.dropout.p = p;
+    }
+  }
+
+  exportTensors(): Promise<TensorToWrite[]> {
+    return gpt2Tensors(this);
   }
 
   createCache(maxT = this.config.nPositions): KvCache {

@@ -1,0 +1,31 @@
+// Every kernel check, in the order selftest prints them. A new op adds its array here.
+import type { KernelCheck } from './kernel-check.ts';
+import { matmulChecks } from './matmul.ts';
+import { softmaxChecks } from './softmax.ts';
+import { layernormChecks } from './layernorm.ts';
+import { geluChecks } from './gelu.ts';
+import { elementwiseChecks } from './elementwise.ts';
+import { sumChecks } from './sum.ts';
+import { embeddingChecks } from './embedding.ts';
+import { crossEntropyChecks } from './cross-entropy.ts';
+import { adamwChecks } from './adamw.ts';
+import { gradNormChecks } from './grad-norm.ts';
+import { dropoutChecks } from './dropout.ts';
+import { transposeChecks } from './transpose.ts';
+import { sliceChecks } from './slice.ts';
+
+export const ALL_CHECKS: KernelCheck[] = [
+  ...matmulChecks,
+  ...softmaxChecks,
+  ...layernormChecks,
+  ...geluChecks,
+  ...elementwiseChecks,
+  ...sumChecks,
+  ...embeddingChecks,
+  ...crossEntropyChecks,
+  ...adamwChecks,
+  ...gradNormChecks,
+  ...dropoutChecks,
+  ...transposeChecks,
+  ...sliceChecks,
+];

@@ -1,0 +1,533 @@
+// Safetensors read/write, platform-neutral (Node paths: safetensors-node.ts). Layout: u64 LE header length N,
+// N bytes of UTF-8 JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {k: string}}, then
+// the data region, which the tensors cover exactly; offsets are relative to its start. Typed-array views
+// assume a little-endian host, as every WebGPU platform is.
+import { ShapeError, WeightsError } from '../gpu/errors.ts';
+
+export const DTYPE_BYTES = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
+  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+} as const; // prettier-ignore
+export type Dtype = keyof typeof DTYPE_BYTES;
+
+// The reference implementation's limit: a larger length is a corrupt or foreign file, not a header.
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface TensorInfo {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  byteOffset: number; // from the start of the file (not the data region)
+  byteLength: number;
+  file: string; // the file it lives in, for errors and sharded views
+}
+
+/** Random access to a file's bytes: an in-memory buffer, a Blob, or a Node path. */
+export interface ByteSource {
+  readonly size: number;
+  // read() returns a buffer nobody else holds, so an aligned F32 tensor can be wrapped instead of copied.
+  readonly fresh: boolean;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** What a single file and a sharded checkpoint both offer. */
+export interface TensorStore {
+  readonly name: string;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Readonly<Record<string, string>>;
+  getF32(name: string): Promise<Float32Array>;
+  getInt32(name: string): Promise<Int32Array>;
+  getRaw(name: string): Promise<Uint8Array>;
+}
+
+export class SafetensorsFile implements TensorStore {
+  constructor(
+    readonly name: string,
+    readonly tensors: ReadonlyMap<string, TensorInfo>,
+    readonly metadata: Readonly<Record<string, string>>,
+    readonly dataOffset: number, // 8 + header length
+    private readonly source: ByteSource,
+  ) {}
+
+  info(name: string): TensorInfo {
+    const info = this.tensors.get(name);
+    if (!info) throw notFound(this.name, name, this.tensors);
+    return info;
+  }
+
+  /** The tensor's bytes as stored (little-endian); the caller owns the returned array. */
+  async getRaw(name: string): Promise<Uint8Array> {
+    const bytes = await this.read(this.info(name));
+    return this.source.fresh ? bytes : bytes.slice();
+  }
+
+  /** F32 as stored, F16 and BF16 widened exactly, F64 rounded to nearest f32. */
+  async getF32(name: string): Promise<Float32Array> {
+    const info = this.info(name);
+    const { dtype } = info;
+    if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16' && dtype !== 'F64') {
+      const hint = dtype.startsWith('F8') ? 'f8 is not supported; use getRaw' : 'use getInt32 or getRaw';
+      throw fail(`${this.name}: tensor '${name}'`, 'cannot be read as f32', 'a float dtype', dtype, hint);
+    }
+    const bytes = await this.read(info);
+    if (dtype === 'F32') return viewAs(Float32Array, bytes, this.source.fresh);
+    if (dtype === 'F64') return Float32Array.from(viewAs(Float64Array, bytes, true));
+    const halves = viewAs(Uint16Array, bytes, true); // (n,), only read from
+    const bits = new Uint32Array(halves.length);
+    if (dtype === 'BF16') for (let i = 0; i < halves.length; i++) bits[i] = halves[i] << 16;
+    else {
+      const table = f16Table();
+      for (let i = 0; i < halves.length; i++) bits[i] = table[halves[i]];
+    }
+    // Built from bits, never through float reads, so NaN payloads survive.
+    return new Float32Array(bits.buffer);
+  }
+
+  /** I32, U8 and BOOL widened to int32; I64 range-checked (the error names the element). */
+  async getInt32(name: string): Promise<Int32Array> {
+    const info = this.info(name);
+    const { dtype } = info;
+    const where = `${this.name}: tensor '${name}'`;
+    if (dtype !== 'I64' && dtype !== 'I32' && dtype !== 'U8' && dtype !== 'BOOL') {
+      throw fail(where, 'cannot be read as int32', 'I64, I32, U8 or BOOL', dtype, 'use getRaw');
+    }
+    const bytes = await this.read(info);
+    if (dtype === 'I32') return viewAs(Int32Array, bytes, this.source.fresh);
+    if (dtype !== 'I64') return Int32Array.from(bytes);
+    // I64 as (lo, hi) int32 pairs: the value fits iff hi is lo's sign extension.
+    const pairs = viewAs(Int32Array, bytes, true); // (n, 2)
+    const out = new Int32Array(pairs.length / 2);
+    for (let i = 0; i < out.length; i++) {
+      const [lo, hi] = [pairs[2 * i], pairs[2 * i + 1]];
+      const wide = () => (BigInt(hi) << 32n) | BigInt(lo >>> 0);
+      if (hi !== lo >> 31) throw fail(where, `element ${i} does not fit in int32`, '[-2^31, 2^31)', wide());
+      out[i] = lo;
+    }
+    return out;
+  }
+
+  private read(info: TensorInfo): Promise<Uint8Array> {
+    return readExact(this.source, info.byteOffset, info.byteLength, `${this.name}: tensor '${info.name}'`);
+  }
+}
+
+/** Reads the header now and tensors on demand. A File's name is used in errors unless fileName is given. */
+export async function readSafetensors(
+  source: ArrayBuffer | Uint8Array | Blob,
+  fileName?: string,
+): Promise<SafetensorsFile> {
+  const name = fileName ?? (source as Partial<File>).name ?? '<memory>';
+  return readSafetensorsSource(toByteSource(source), name);
+}
+
+export async function readSafetensorsSource(source: ByteSource, file: string): Promise<SafetensorsFile> {
+  const { size } = source;
+  if (size < 8) throw fail(file, 'file is too short for a safetensors header', 'at least 8 bytes', size);
+  const prefix = await readExact(source, 0, 8, file);
+  const declared = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(MAX_HEADER_BYTES)) {
+    const hint = 'the first 8 bytes should be a u64 little-endian header length; is this a safetensors file?';
+    throw fail(file, 'header length is over the limit', `at most ${MAX_HEADER_BYTES} bytes`, declared, hint);
+  }
+  const headerLength = Number(declared);
+  if (headerLength > size - 8) {
+    const hint = 'the file may be truncated';
+    throw fail(file, 'header length runs past the end of the file', `<= ${size - 8}`, headerLength, hint);
+  }
+  const headerBytes = await readExact(source, 8, headerLength, file);
+  const dataOffset = 8 + headerLength;
+  const { tensors, metadata } = parseHeader(headerBytes, file, dataOffset, size - dataOffset);
+  return new SafetensorsFile(file, tensors, metadata, dataOffset, source);
+}
+
+async function readExact(source: ByteSource, offset: number, length: number, where: string) {
+  const bytes = await source.read(offset, length);
+  const hint = 'the file changed or was truncated after its size was taken';
+  if (bytes.byteLength !== length) throw fail(where, 'short read', `${length} bytes`, bytes.byteLength, hint);
+  return bytes;
+}
+
+function toByteSource(source: ArrayBuffer | Uint8Array | Blob): ByteSource {
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    const bytes = ArrayBuffer.isView(source)
+      ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
+      : new Uint8Array(source);
+    return { size: bytes.byteLength, fresh: false, read: async (at, n) => bytes.subarray(at, at + n) };
+  }
+  // Each read slices only the bytes it needs, so a large File is never held in memory whole.
+  const read = async (at: number, n: number) => new Uint8Array(await source.slice(at, at + n).arrayBuffer());
+  return { size: source.size, fresh: true, read };
+}
+
+function parseHeader(bytes: Uint8Array, file: string, dataOffset: number, dataSize: number) {
+  let text: string;
+  let header: unknown;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw fail(file, 'header is not valid UTF-8', 'UTF-8 JSON text', 'invalid bytes');
+  }
+  try {
+    header = JSON.parse(text);
+  } catch (err) {
+    throw fail(file, 'header is not valid JSON', 'a JSON object', (err as Error).message);
+  }
+  if (!isObject(header)) throw fail(file, 'header is not a JSON object', '{name: entry}', show(header));
+  // JSON.parse keeps the last of two equal keys; a repeated tensor name is corruption, so look for one.
+  const repeated = firstRepeatedTopLevelKey(text);
+  if (repeated !== null)
+    throw fail(file, `tensor '${repeated}' is in the header twice`, 'unique names', 'a repeat');
+  const tensors = new Map<string, TensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') metadata = parseMetadata(entry, file);
+    else tensors.set(name, parseEntry(name, entry, file, dataOffset, dataSize));
+  }
+  checkCoverage([...tensors.values()], file, dataOffset, dataSize);
+  return { tensors, metadata };
+}
+
+function parseMetadata(entry: unknown, file: string): Record<string, string> {
+  if (entry === null) return {};
+  if (!isObject(entry)) throw fail(file, '__metadata__ is not an object', '{key: string}', show(entry));
+  for (const [key, value] of Object.entries(entry)) {
+    if (typeof value !== 'string') throw fail(file, `__metadata__ '${key}'`, 'a string value', show(value));
+  }
+  return Object.fromEntries(Object.entries(entry)) as Record<string, string>;
+}
+
+function parseEntry(
+  name: string,
+  entry: unknown,
+  file: string,
+  dataOffset: number,
+  dataSize: number,
+): TensorInfo {
+  const where = `${file}: tensor '${name}'`;
+  const fields = '{dtype, shape, data_offsets}';
+  if (!isObject(entry)) throw fail(where, 'entry is not an object', fields, show(entry));
+  for (const field of ['dtype', 'shape', 'data_offsets']) {
+    if (!Object.hasOwn(entry, field)) throw fail(where, `has no ${field}`, fields, show(Object.keys(entry)));
+  }
+  const { dtype, shape, data_offsets: offsets } = entry;
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+    throw fail(where, 'has an unknown dtype', `one of ${Object.keys(DTYPE_BYTES).join(', ')}`, show(dtype));
+  }
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    throw fail(where, 'shape is invalid', 'an array of non-negative integers', show(shape));
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+    throw fail(where, 'data_offsets is invalid', '[begin, end] as non-negative integers', show(offsets));
+  }
+  const [begin, end] = offsets as [number, number];
+  const range = `data_offsets [${begin}, ${end}]`;
+  if (begin > end) throw fail(where, `${range} are reversed`, 'begin <= end', `${begin} > ${end}`);
+  if (end > dataSize) {
+    const hint = 'the file may be truncated';
+    throw fail(where, `${range} run past the data region`, `end <= ${dataSize}`, end, hint);
+  }
+  const expected = byteCount(shape, DTYPE_BYTES[dtype as Dtype]);
+  if (expected !== end - begin) {
+    const why = `${expected} bytes for ${dtype} [${shape.join(', ')}]`;
+    throw fail(where, `${range} do not match its shape and dtype`, why, `${end - begin} bytes`);
+  }
+  return {
+    name,
+    dtype: dtype as Dtype,
+    shape,
+    byteOffset: dataOffset + begin,
+    byteLength: end - begin,
+    file,
+  };
+}
+
+// Sorted by offset, each tensor must start where the previous one ended, and the last must end the file.
+function checkCoverage(tensors: TensorInfo[], file: string, dataOffset: number, dataSize: number): void {
+  const sorted = tensors.sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
+  const range = (t: TensorInfo) =>
+    `[${t.byteOffset - dataOffset}, ${t.byteOffset - dataOffset + t.byteLength}]`;
+  let cursor = 0;
+  let previous: TensorInfo | null = null;
+  for (const t of sorted) {
+    const begin = t.byteOffset - dataOffset;
+    const where = `${file}: tensor '${t.name}'`;
+    if (begin < cursor) {
+      const what = `data_offsets ${range(t)} overlap tensor '${previous!.name}' ${range(previous!)}`;
+      throw fail(where, what, `begin >= ${cursor}`, begin);
+    }
+    if (begin > cursor) {
+      const after = previous ? `the end of tensor '${previous.name}'` : 'the start of the data region';
+      throw fail(where, 'leaves a gap in the data region', `begin ${cursor} (${after})`, begin);
+    }
+    cursor = begin + t.byteLength;
+    previous = t;
+  }
+  if (cursor !== dataSize) {
+    const hint = 'the file may have trailing garbage or a lost header entry';
+    throw fail(file, 'the tensors do not cover the data region', `an end at ${dataSize}`, cursor, hint);
+  }
+}
+
+// Runs on text JSON.parse accepted, so strings are well formed and the scan is linear.
+function firstRepeatedTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+      }
+      expectKey = false;
+      i = j;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      expectKey = c === '{' && depth === 1;
+    } else if (c === '}' || c === ']') depth--;
+    else if (c === ',') expectKey = depth === 1;
+  }
+  return null;
+}
+
+/** A merged view of a sharded checkpoint (model.safetensors.index.json + shards). */
+export class ShardedSafetensors implements TensorStore {
+  constructor(
+    readonly name: string, // the index file
+    readonly shards: ReadonlyMap<string, SafetensorsFile>, // keyed by the weight_map file name
+    readonly tensors: ReadonlyMap<string, TensorInfo>,
+    readonly metadata: Readonly<Record<string, string>>,
+    private readonly owner: ReadonlyMap<string, SafetensorsFile>, // tensor name → its shard
+  ) {}
+
+  private shard(name: string): SafetensorsFile {
+    const shard = this.owner.get(name);
+    if (!shard) throw notFound(this.name, name, this.tensors);
+    return shard;
+  }
+
+  getF32 = async (name: string) => this.shard(name).getF32(name);
+  getInt32 = async (name: string) => this.shard(name).getInt32(name);
+  getRaw = async (name: string) => this.shard(name).getRaw(name);
+}
+
+/** Browser form: the index as text or a Blob, and every shard named in its weight_map by file name. */
+export async function readShardedIndex(
+  index: string | Blob,
+  shards: ReadonlyMap<string, ArrayBuffer | Uint8Array | Blob>,
+  indexName = 'model.safetensors.index.json',
+): Promise<ShardedSafetensors> {
+  const text = typeof index === 'string' ? index : await index.text();
+  return readShardedIndexWith(indexName, text, async (file) => {
+    const source = shards.get(file);
+    if (!source) throw fail(indexName, `shard '${file}' was not given`, show([...shards.keys()]), 'none');
+    return readSafetensors(source, file);
+  });
+}
+
+// The index maps every tensor to one shard; shards and index must agree exactly, both ways.
+export async function readShardedIndexWith(
+  indexName: string,
+  indexText: string,
+  openShard: (file: string) => Promise<SafetensorsFile>,
+): Promise<ShardedSafetensors> {
+  let index: unknown;
+  try {
+    index = JSON.parse(indexText);
+  } catch (err) {
+    throw fail(indexName, 'not valid JSON', '{metadata, weight_map}', (err as Error).message);
+  }
+  const weightMap = isObject(index) ? index.weight_map : undefined;
+  if (!isObject(index) || !isObject(weightMap)) {
+    throw fail(indexName, 'weight_map is missing or not an object', '{tensor: shard file}', show(weightMap));
+  }
+  const wanted = new Map<string, string>(); // tensor → shard file
+  for (const [name, file] of Object.entries(weightMap)) {
+    // Plain names only: an index must not reach outside its folder.
+    if (typeof file !== 'string' || !/^[^/\\]+$/.test(file) || file === '.' || file === '..') {
+      throw fail(indexName, `weight_map['${name}'] is not a plain file name`, 'a shard name', show(file));
+    }
+    wanted.set(name, file);
+  }
+  const shards = new Map<string, SafetensorsFile>();
+  for (const file of [...new Set(wanted.values())].sort()) shards.set(file, await openShard(file));
+
+  const tensors = new Map<string, TensorInfo>();
+  const owner = new Map<string, SafetensorsFile>();
+  const metadata: Record<string, string> = {};
+  for (const [file, shard] of shards) {
+    Object.assign(metadata, shard.metadata);
+    for (const [name, info] of shard.tensors) {
+      if (wanted.get(name) !== file) {
+        const what = `tensor '${name}' is not mapped to this shard by ${indexName}`;
+        throw fail(shard.name, what, `weight_map['${name}'] = '${file}'`, show(wanted.get(name)));
+      }
+      tensors.set(name, info);
+      owner.set(name, shard);
+    }
+  }
+  for (const [name, file] of wanted) {
+    if (!tensors.has(name))
+      throw fail(indexName, `weight_map puts tensor '${name}' in '${file}'`, 'it there', 'none');
+  }
+  // Index metadata (HF's total_size is a number) is stringified to keep Record<string, string>.
+  for (const [key, value] of Object.entries(isObject(index.metadata) ? index.metadata : {})) {
+    metadata[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return new ShardedSafetensors(indexName, shards, tensors, metadata, owner);
+}
+
+export interface TensorToWrite {
+  name: string;
+  dtype: 'F32' | 'F16';
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+/** Header {__metadata__: {format: 'pt', ...metadata}, tensors sorted by name}, space-padded to 8 bytes. */
+export function serializeSafetensors(
+  tensors: readonly TensorToWrite[],
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array<ArrayBuffer> {
+  const meta: Record<string, unknown> = { format: 'pt', ...metadata };
+  for (const [key, value] of Object.entries(meta)) {
+    if (typeof value !== 'string')
+      throw fail('safetensors writer', `metadata '${key}'`, 'a string', show(value));
+  }
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Built by hand: a JS object would move integer-like tensor names to the front.
+  const entries = [`"__metadata__":${JSON.stringify(meta)}`];
+  let dataSize = 0;
+  sorted.forEach((t, i) => {
+    const where = `safetensors writer: tensor '${t.name}'`;
+    if (t.name === '__metadata__' || (i > 0 && sorted[i - 1].name === t.name)) {
+      throw fail(where, 'name is reserved or repeated', 'a unique tensor name', `'${t.name}'`);
+    }
+    if (t.dtype !== 'F32' && t.dtype !== 'F16')
+      throw fail(where, 'dtype is not writable', 'F32 or F16', show(t.dtype));
+    if (!t.shape.every(isCount) || byteCount(t.shape, 1) !== t.data.length) {
+      const what = `data does not match its shape ${show(t.shape)}`;
+      throw new ShapeError(
+        `${where}: ${what}, expected ${byteCount(t.shape, 1)} elements, got ${t.data.length}`,
+      );
+    }
+    const bytes = t.data.length * DTYPE_BYTES[t.dtype];
+    const entry = { dtype: t.dtype, shape: [...t.shape], data_offsets: [dataSize, dataSize + bytes] };
+    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify(entry)}`);
+    dataSize += bytes;
+  });
+  const header = new TextEncoder().encode(`{${entries.join(',')}}`);
+  const headerLength = Math.ceil(header.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLength + dataSize);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength), true);
+  out.set(header, 8);
+  out.fill(0x20, 8 + header.length, 8 + headerLength);
+  let at = 8 + headerLength;
+  for (const t of sorted) {
+    if (t.dtype === 'F32') {
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at); // keeps NaN bits
+      at += t.data.byteLength;
+    } else {
+      const bits = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
+      const halves = new Uint16Array(out.buffer, at, t.data.length); // at is even: every tensor has even size
+      for (let i = 0; i < bits.length; i++) halves[i] = f32BitsToF16(bits[i]);
+      at += 2 * t.data.length;
+    }
+  }
+  return out;
+}
+
+/** f32 bits → f16 bits, nearest, ties to even; overflow → ±Inf; NaN stays NaN (quiet, top payload bits). */
+export function f32BitsToF16(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // rebias 127 → 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign; // below half the smallest subnormal
+    // Subnormal: value / 2^-24 = (1.mant) >> (14 - e), rounded.
+    const full = mant | 0x800000;
+    const shift = 14 - e;
+    const rest = full & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    const half = full >>> shift;
+    return sign | (half + (rest > halfway || (rest === halfway && half & 1) ? 1 : 0));
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // A carry out of the mantissa bumps the exponent, which is the right answer (up to Inf).
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/** f16 bits → f32 bits (exact). */
+export function f16BitsToF32(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  let mant = h & 0x3ff;
+  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+  if (mant === 0) return sign >>> 0;
+  let e = 113; // subnormal: shift the leading 1 up to the implicit bit
+  while ((mant & 0x400) === 0) {
+    mant <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+}
+
+let f16ToF32: Uint32Array | null = null;
+function f16Table(): Uint32Array {
+  if (!f16ToF32) {
+    f16ToF32 = new Uint32Array(65536); // 256 KiB, built on first F16 read
+    for (let h = 0; h < 65536; h++) f16ToF32[h] = f16BitsToF32(h);
+  }
+  return f16ToF32;
+}
+
+type View<T> = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  BYTES_PER_ELEMENT: number;
+};
+
+// Wraps the bytes when allowed and aligned, else copies them to a new buffer at offset 0.
+function viewAs<T>(View: View<T>, bytes: Uint8Array, mayWrap: boolean): T {
+  const size = View.BYTES_PER_ELEMENT;
+  const own = mayWrap && bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  return new View(own.buffer, own.byteOffset, own.byteLength / size);
+}
+
+function byteCount(shape: readonly number[], elementBytes: number): number {
+  if (shape.includes(0)) return 0;
+  return shape.reduce((n, d) => n * d, elementBytes); // past 2^53 imprecise, yet still larger than any file
+}
+
+// `<where>: <what>, expected <x>, got <y>` (src/gpu/errors.ts).
+function fail(where: string, what: string, expected: string, got: unknown, hint?: string): WeightsError {
+  return new WeightsError(`${where}: ${what}, expected ${expected}, got ${got}`, hint);
+}
+
+function notFound(file: string, name: string, tensors: ReadonlyMap<string, TensorInfo>): WeightsError {
+  const near = [...tensors.keys()].find((k) => k.endsWith(`.${name}`) || name.endsWith(`.${k}`));
+  const hint = near ? `did you mean '${near}'?` : undefined;
+  return fail(file, `tensor '${name}' not found`, `one of ${tensors.size} tensor names`, `'${name}'`, hint);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const text = (typeof v === 'bigint' ? undefined : JSON.stringify(v)) ?? String(v);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

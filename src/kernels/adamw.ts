@@ -1,0 +1,103 @@
+// Fused AdamW, in place on param, m, v (n) f32, with torch.optim.AdamW's semantics: g = grad · gradScale[0],
+// param −= lr·wd·param (decoupled decay first), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
+// param −= lr/(1−β1^step) · m / (sqrt(v)/sqrt(1−β2^step) + eps). The bias corrections are computed in float64 here.
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+
+const WG = 256;
+
+export interface AdamwDims {
+  n: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based. */
+  step: number;
+}
+
+// Without a clip scale the kernel has no gradScale binding at all (every declared binding must be bound and used),
+// so there are two variants of one source.
+function adamwWgsl(scaled: boolean): string {
+  return /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the n elements; one invocation updates param[i], m[i], v[i] in place.
+// Bindings: param, m, v (n) read and written; grad (n) read${scaled ? ', gradScale (1) read' : ''}.
+struct Dims { n: u32, decay: f32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32,
+              stepSize: f32, sqrtBias2: f32, eps: f32 }
+@group(0) @binding(0) var<storage, read_write> param: array<f32>;
+@group(0) @binding(1) var<storage, read_write> m: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+@group(0) @binding(3) var<storage, read> grad: array<f32>;
+@group(0) @binding(4) var<uniform> u: Dims;
+${scaled ? '@group(0) @binding(5) var<storage, read> gradScale: array<f32>;' : ''}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let scale = ${scaled ? 'gradScale[0]' : '1.0'};
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    let g = grad[i] * scale;
+    var p = param[i];
+    p -= u.decay * p; // decay = lr · weightDecay, applied before the Adam step
+    let mi = u.beta1 * m[i] + u.oneMinusBeta1 * g;
+    let vi = u.beta2 * v[i] + u.oneMinusBeta2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = p - u.stepSize * mi / (sqrt(vi) / u.sqrtBias2 + u.eps);
+  }
+}
+`;
+}
+
+export const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false) };
+export const ADAMW_UPDATE_SCALED: Kernel = { name: 'adamw-update-scaled', wgsl: adamwWgsl(true) };
+
+export function adamwUpdate(
+  gpu: Gpu,
+  param: GPUBuffer, // (n), updated in place
+  m: GPUBuffer, // (n), updated in place
+  v: GPUBuffer, // (n), updated in place
+  grad: GPUBuffer, // (n)
+  gradScale: GPUBuffer | null, // (1), the clip scale; null = 1
+  dims: AdamwDims,
+): void {
+  const { n, lr, beta1, beta2, eps, weightDecay, step } = dims;
+  checkDims(gpu, dims, { param, m, v, grad, ...(gradScale ? { gradScale } : {}) });
+  // PyTorch's order of operations: step_size = lr / (1 − β1^t), denom = sqrt(v) / sqrt(1 − β2^t) + eps.
+  const uniforms = {
+    n,
+    decay: lr * weightDecay,
+    beta1,
+    oneMinusBeta1: 1 - beta1,
+    beta2,
+    oneMinusBeta2: 1 - beta2,
+    stepSize: lr / (1 - beta1 ** step),
+    sqrtBias2: Math.sqrt(1 - beta2 ** step),
+    eps,
+  };
+  const groups = Math.min(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+  if (gradScale) gpu.dispatch(ADAMW_UPDATE_SCALED, { param, m, v, grad, gradScale }, uniforms, groups);
+  else gpu.dispatch(ADAMW_UPDATE, { param, m, v, grad }, uniforms, groups);
+}
+
+function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>): void {
+  const fail = (what: string, expected: string, got: unknown) =>
+    new ShapeError(`adamwUpdate: ${what}, expected ${expected}, got ${got}`);
+  const { n, lr, beta1, beta2, eps, weightDecay, step } = dims;
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw fail('dims.n', 'an integer in [0, 2^32)', n);
+  if (!Number.isInteger(step) || step < 1) throw fail('dims.step', 'an integer ≥ 1 (1-based)', step);
+  for (const [key, b] of Object.entries({ beta1, beta2 })) {
+    if (!(b >= 0 && b < 1)) throw fail(`dims.${key}`, 'a number in [0, 1)', b);
+  }
+  for (const [key, x] of Object.entries({ lr, eps, weightDecay })) {
+    if (!(x >= 0 && Number.isFinite(x))) throw fail(`dims.${key}`, 'a finite number ≥ 0', x);
+  }
+  const seen = new Map<GPUBuffer, string>();
+  for (const [name, buf] of Object.entries(buffers)) {
+    const count = name === 'gradScale' ? 1 : n;
+    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+    if (bytes < count * 4) throw fail(`${name} size`, `≥ ${count * 4} bytes (${count} × 4)`, bytes);
+    if (seen.has(buf)) throw fail(name, `a buffer other than ${seen.get(buf)}`, 'the same one');
+    seen.set(buf, name);
+  }
+}

@@ -1,0 +1,127 @@
+// Global L2 norm over many gradient buffers and the clip scale of torch.nn.utils.clip_grad_norm_, with no read-back:
+// norm[0] = sqrt(Σ_buffers Σ_i g_i²), scale[0] = maxNorm > 0 ? min(1, maxNorm / (norm + 1e-6)) : 1.
+// Two deterministic stages: per-workgroup partial sums (one dispatch per buffer) into a scratch, then one finalize.
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+
+const WG = 256;
+// Workgroups per buffer: enough to fill a GPU, few enough that the finalize pass stays short.
+const ELEMENTS_PER_INVOCATION = 4;
+const MAX_GROUPS = 256;
+
+const TREE_SUM = /* wgsl */ `
+var<workgroup> wsum: array<f32, ${WG}>;
+
+// Σ x over the workgroup by a fixed tree, the same in every invocation.
+fn treeSum(lid: u32, x: f32) -> f32 {
+  wsum[lid] = x;
+  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
+    workgroupBarrier();
+    if (lid < half) {
+      wsum[lid] += wsum[lid + half];
+    }
+  }
+  workgroupBarrier();
+  return wsum[0];
+}
+`;
+
+export const GRAD_NORM_PARTIAL: Kernel = {
+  name: 'grad-norm-partial',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the n elements of one gradient; invocation k of workgroup w sums g_i² for
+// i = w·${WG} + k + j·groups·${WG} (j ascending), then a fixed tree: partials[offset + w] = Σ of the workgroup.
+// Bindings: partials (all buffers' workgroups) written at [offset, offset + groups), g (n) read.
+struct Dims { n: u32, offset: u32 }
+@group(0) @binding(0) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(1) var<storage, read> g: array<f32>;
+@group(0) @binding(2) var<uniform> u: Dims;
+${TREE_SUM}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u,
+        @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  var s = 0.0;
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    s += g[i] * g[i];
+  }
+  let total = treeSum(lid, s);
+  if (lid == 0u) {
+    partials[u.offset + wid.x] = total;
+  }
+}
+`,
+};
+
+export const GRAD_NORM_FINALIZE: Kernel = {
+  name: 'grad-norm-finalize',
+  wgsl: /* wgsl */ `
+// One workgroup of ${WG}: invocation k sums partials[i] for i ≡ k (mod ${WG}) ascending, then a fixed tree.
+// norm[0] = sqrt(Σ); scale[0] = min(1, maxNorm / (norm + 1e-6)) when maxNorm > 0, else 1.
+// Bindings: norm (1) and scale (1) written, partials (count) read.
+struct Dims { count: u32, maxNorm: f32 }
+@group(0) @binding(0) var<storage, read_write> norm: array<f32>;
+@group(0) @binding(1) var<storage, read_write> scale: array<f32>;
+@group(0) @binding(2) var<storage, read> partials: array<f32>;
+@group(0) @binding(3) var<uniform> u: Dims;
+${TREE_SUM}
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  for (var i = lid; i < u.count; i += ${WG}u) {
+    s += partials[i];
+  }
+  let total = sqrt(treeSum(lid, s));
+  if (lid == 0u) {
+    norm[0] = total;
+    scale[0] = select(1.0, min(1.0, u.maxNorm / (total + 1e-6)), u.maxNorm > 0.0);
+  }
+}
+`,
+};
+
+export function gradNorm(
+  gpu: Gpu,
+  norm: GPUBuffer, // (1)
+  scale: GPUBuffer, // (1)
+  grads: { buffer: GPUBuffer; n: number }[], // each (n)
+  maxNorm: number,
+): void {
+  checkArgs(gpu, norm, scale, grads, maxNorm);
+  const maxGroups = Math.min(MAX_GROUPS, gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = grads.map(({ n }) => Math.min(Math.ceil(n / (WG * ELEMENTS_PER_INVOCATION)), maxGroups));
+  const count = groups.reduce((a, b) => a + b, 0);
+  const partials = gpu.alloc('grad-norm partials', Math.max(count, 1) * 4); // (count)
+  let offset = 0;
+  grads.forEach(({ buffer, n }, k) => {
+    gpu.dispatch(GRAD_NORM_PARTIAL, { partials, g: buffer }, { n, offset }, groups[k]);
+    offset += groups[k];
+  });
+  gpu.dispatch(GRAD_NORM_FINALIZE, { norm, scale, partials }, { count, maxNorm }, 1);
+  gpu.release(partials);
+}
+
+function checkArgs(
+  gpu: Gpu,
+  norm: GPUBuffer,
+  scale: GPUBuffer,
+  grads: { buffer: GPUBuffer; n: number }[],
+  maxNorm: number,
+) {
+  const fail = (what: string, expected: string, got: unknown) =>
+    new ShapeError(`gradNorm: ${what}, expected ${expected}, got ${got}`);
+  if (!(maxNorm >= 0 && Number.isFinite(maxNorm)))
+    throw fail('maxNorm', 'a finite number ≥ 0 (0 = no clipping)', maxNorm);
+  const bytesOf = (buf: GPUBuffer) => gpu.pool.meta(buf)?.bytes ?? buf.size;
+  if (norm === scale) throw fail('scale', 'a buffer other than norm', 'the same one');
+  for (const [name, buf] of Object.entries({ norm, scale })) {
+    if (bytesOf(buf) < 4) throw fail(`${name} size`, '≥ 4 bytes', bytesOf(buf));
+  }
+  grads.forEach(({ buffer, n }, k) => {
+    if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
+      throw fail(`grads[${k}].n`, 'an integer in [0, 2^32)', n);
+    if (bytesOf(buffer) < n * 4)
+      throw fail(`grads[${k}] size`, `≥ ${n * 4} bytes (${n} × 4)`, bytesOf(buffer));
+    if (buffer === norm || buffer === scale)
+      throw fail(`grads[${k}]`, 'a buffer other than norm and scale', 'one of them');
+  });
+}

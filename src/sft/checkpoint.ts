@@ -1,0 +1,67 @@
+// Checkpoint folders a user can load back here and in Hugging Face transformers: model.safetensors (HF names),
+// config.json, tokenizer files, training_args.json, plus optimizer.safetensors and trainer_state.json for --resume.
+// Every file is written to a temporary name and renamed, so an interrupted write never leaves a torn file.
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../gpu/errors.ts';
+import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
+import { readSafetensorsPath, writeFileAtomic } from '../io/safetensors-node.ts';
+import type { Module } from '../nn/module.ts';
+import type { AdamWState } from '../optim/adamw.ts';
+import type { TrainerState } from './trainer.ts';
+
+const TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+
+export interface CheckpointContent {
+  model: Module;
+  config: Record<string, unknown>;
+  sourceFolder: string;
+  trainingArgs: Record<string, unknown>;
+  optimizer?: AdamWState;
+  trainerState?: TrainerState;
+}
+
+async function tensorsOf(model: Module): Promise<TensorToWrite[]> {
+  const out: TensorToWrite[] = [];
+  for (const [name, p] of model.namedParameters()) out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
+  return out;
+}
+
+export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  await writeFileAtomic(join(folder, 'model.safetensors'), serializeSafetensors(await tensorsOf(c.model)));
+  await writeFileAtomic(join(folder, 'config.json'), JSON.stringify(c.config, null, 2) + '\n');
+  for (const name of TOKENIZER_FILES) {
+    const src = join(c.sourceFolder, name);
+    if (existsSync(src) && src !== join(folder, name)) await copyFile(src, join(folder, name));
+  }
+  await writeFileAtomic(join(folder, 'training_args.json'), JSON.stringify(c.trainingArgs, null, 2) + '\n');
+  if (c.optimizer) {
+    const tensors: TensorToWrite[] = [];
+    for (const [name, m] of Object.entries(c.optimizer.m)) {
+      tensors.push({ name: `${name}.exp_avg`, dtype: 'F32', shape: [m.length], data: m });
+      tensors.push({ name: `${name}.exp_avg_sq`, dtype: 'F32', shape: [m.length], data: c.optimizer.v[name] });
+    }
+    await writeFileAtomic(join(folder, 'optimizer.safetensors'), serializeSafetensors(tensors, { step: String(c.optimizer.step) }));
+  }
+  if (c.trainerState) await writeFileAtomic(join(folder, 'trainer_state.json'), JSON.stringify(c.trainerState, null, 2) + '\n');
+}
+
+/** The optimizer and trainer state of a checkpoint folder, for --resume. */
+export async function loadResumeState(folder: string): Promise<{ optimizer: AdamWState; trainerState: TrainerState }> {
+  const optPath = join(folder, 'optimizer.safetensors');
+  const statePath = join(folder, 'trainer_state.json');
+  if (!existsSync(optPath) || !existsSync(statePath)) {
+    throw new InputError(`${folder}: resume, expected optimizer.safetensors and trainer_state.json from an earlier run, got ${existsSync(optPath) ? 'no trainer_state.json' : 'no optimizer.safetensors'}`);
+  }
+  const file = await readSafetensorsPath(optPath);
+  const optimizer: AdamWState = { step: Number(file.metadata.step ?? 0), m: {}, v: {} };
+  for (const key of file.tensors.keys()) {
+    const m = /^(.*)\.(exp_avg|exp_avg_sq)$/.exec(key);
+    if (!m) continue;
+    (m[2] === 'exp_avg' ? optimizer.m : optimizer.v)[m[1]] = await file.getF32(key);
+  }
+  const trainerState = JSON.parse(await readFile(statePath, 'utf8')) as TrainerState;
+  return { optimizer, trainerState };
+}

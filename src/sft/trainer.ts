@@ -1,0 +1,218 @@
+// The SFT loop: AdamW on the GPU with a warmup + decay schedule, gradient accumulation, global-norm clipping,
+// dropout only while training, evaluation every N steps and at each epoch end, early stopping that restores the best
+// weights, and a stop on a non-finite loss that leaves the last good checkpoint alone. Platform-neutral: files are
+// written by the caller's onCheckpoint.
+import type { Gpu } from '../gpu/gpu.ts';
+import { InputError } from '../gpu/errors.ts';
+import { noGrad, tapeOf } from '../autograd/tape.ts';
+import * as F from '../autograd/functional.ts';
+import type { Tensor } from '../autograd/tensor.ts';
+import type { Module } from '../nn/module.ts';
+import { AdamW, type AdamWState } from '../optim/adamw.ts';
+import { lrAt, type LrSchedule } from './schedule.ts';
+import type { EvalSums, Task } from './tasks.ts';
+
+export interface TrainerOptions {
+  epochs: number;
+  /** Stop after this many optimizer steps; 0 = run every epoch. */
+  maxSteps: number;
+  gradAccum: number;
+  lr: number;
+  lrSchedule: LrSchedule;
+  warmupSteps: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  clipGradNorm: number;
+  seed: number;
+  /** Evaluate on the validation set every N optimizer steps; 0 = only at epoch ends. */
+  evalEvery: number;
+  /** Stop after this many evaluations without a better validation loss; 0 = never. */
+  patience: number;
+}
+
+export interface Metrics {
+  loss: number;
+  perplexity: number;
+  accuracy: number;
+  count: number;
+}
+
+export type TrainEvent =
+  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; totalSteps: number; elapsedSeconds: number }
+  | { type: 'eval'; step: number; epoch: number; split: string; metrics: Metrics; best: boolean }
+  | { type: 'early-stop'; step: number; bestStep: number; bestLoss: number }
+  | { type: 'nonfinite'; step: number; loss: number }
+  | { type: 'done'; step: number; reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' };
+
+/** Where training is, saved in checkpoints so --resume continues exactly. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  randomOffset: number;
+  bestLoss: number;
+  bestStep: number;
+  evalsWithoutBetter: number;
+}
+
+export interface TrainerHooks<Batch> {
+  /** The batches of epoch `epoch` (shuffled by the caller from seed + epoch). */
+  trainBatches(epoch: number): Batch[];
+  valBatches?: Batch[];
+  onEvent?(event: TrainEvent): void;
+  /** Persist model + optimizer + trainer state (called after each evaluation and at the end). */
+  onCheckpoint?(state: TrainerState, optimizer: AdamWState, reason: 'eval' | 'final'): Promise<void>;
+  /** Polled between steps: return true to stop (the demo's Stop button). */
+  shouldStop?(): boolean;
+}
+
+export class Trainer<Batch> {
+  readonly optimizer: AdamW;
+  state: TrainerState;
+  private best: Map<string, Float32Array> | null = null;
+
+  constructor(
+    readonly gpu: Gpu,
+    readonly model: Module,
+    readonly task: Task<Batch>,
+    readonly options: TrainerOptions,
+  ) {
+    this.optimizer = new AdamW(gpu, model.namedParameters(), {
+      lr: options.lr, beta1: options.beta1, beta2: options.beta2, eps: options.eps,
+      weightDecay: options.weightDecay, clipGradNorm: options.clipGradNorm,
+    });
+    this.state = { step: 0, epoch: 0, batchInEpoch: 0, randomOffset: 0, bestLoss: Infinity, bestStep: 0, evalsWithoutBetter: 0 };
+  }
+
+  resume(state: TrainerState, optimizer: AdamWState): void {
+    this.state = { ...state };
+    this.optimizer.importState(optimizer);
+  }
+
+  async evaluate(batches: Batch[]): Promise<Metrics> {
+    const sums: EvalSums = { loss: 0, correct: 0, count: 0 };
+    this.model.eval();
+    for (const batch of batches) {
+      using _scope = this.gpu.scope('eval-batch');
+      await noGrad(this.gpu, () => this.task.evaluate(batch, sums));
+    }
+    this.model.train();
+    const loss = sums.count > 0 ? sums.loss / sums.count : NaN;
+    return { loss, perplexity: Math.exp(loss), accuracy: sums.count > 0 ? sums.correct / sums.count : NaN, count: sums.count };
+  }
+
+  async train(hooks: TrainerHooks<Batch>): Promise<TrainEvent & { type: 'done' }> {
+    const o = this.options;
+    const emit = (e: TrainEvent) => hooks.onEvent?.(e);
+    const stepsPerEpoch = Math.floor(hooks.trainBatches(0).length / o.gradAccum);
+    if (stepsPerEpoch === 0) throw new InputError(`train: batches per epoch, expected at least --grad-accum ${o.gradAccum}, got ${hooks.trainBatches(0).length}`);
+    const totalSteps = o.maxSteps > 0 ? Math.min(o.maxSteps, stepsPerEpoch * o.epochs) : stepsPerEpoch * o.epochs;
+    const tape = tapeOf(this.gpu);
+    tape.seed = o.seed >>> 0;
+    tape.randomOffset = this.state.randomOffset;
+    this.model.train();
+    const started = performance.now();
+    let reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' = 'epochs';
+    const finish = async () => {
+      if (reason === 'early-stop' || (this.best && o.patience > 0)) this.restoreBest();
+      if (reason !== 'nonfinite') await this.checkpoint(hooks, 'final');
+      const done = { type: 'done' as const, step: this.state.step, reason };
+      emit(done);
+      return done;
+    };
+    for (; this.state.epoch < o.epochs; this.state.epoch++, this.state.batchInEpoch = 0) {
+      const batches = hooks.trainBatches(this.state.epoch);
+      while (this.state.batchInEpoch + o.gradAccum <= batches.length) {
+        if (this.state.step >= totalSteps) return ((reason = 'max-steps'), finish());
+        if (hooks.shouldStop?.()) return ((reason = 'stopped'), finish());
+        const t0 = performance.now();
+        const { loss, tokens } = await this.step(batches.slice(this.state.batchInEpoch, this.state.batchInEpoch + o.gradAccum), totalSteps);
+        this.state.batchInEpoch += o.gradAccum;
+        this.state.randomOffset = tape.randomOffset;
+        if (!Number.isFinite(loss)) {
+          emit({ type: 'nonfinite', step: this.state.step, loss });
+          reason = 'nonfinite';
+          return finish();
+        }
+        const gradNorm = await this.optimizer.lastGradNorm();
+        const seconds = (performance.now() - t0) / 1000;
+        emit({ type: 'step', step: this.state.step, epoch: this.state.epoch, loss, lr: this.optimizer.lr, gradNorm, tokensPerSecond: tokens / seconds, totalSteps, elapsedSeconds: (performance.now() - started) / 1000 });
+        if (o.evalEvery > 0 && this.state.step % o.evalEvery === 0 && (await this.validate(hooks))) {
+          return ((reason = 'early-stop'), finish());
+        }
+      }
+      const lastStep = this.state.step >= totalSteps;
+      if (!(o.evalEvery > 0 && this.state.step % o.evalEvery === 0) && (await this.validate(hooks))) {
+        return ((reason = 'early-stop'), finish());
+      }
+      if (lastStep && o.maxSteps > 0) return ((reason = 'max-steps'), finish());
+    }
+    return finish();
+  }
+
+  /** One optimizer step over gradAccum micro-batches; returns the mean loss. */
+  private async step(micro: Batch[], totalSteps: number): Promise<{ loss: number; tokens: number }> {
+    const opt = this.optimizer;
+    opt.zeroGrad();
+    let lossSum = 0;
+    let tokens = 0;
+    for (const batch of micro) {
+      using _scope = this.gpu.scope('train-step');
+      const { loss, count } = this.task.loss(batch);
+      if (count === 0) continue;
+      const scaled: Tensor = micro.length > 1 ? F.scale(loss, 1 / micro.length) : loss;
+      scaled.backward();
+      lossSum += (await loss.readF32())[0];
+      tokens += count;
+    }
+    this.state.step++;
+    opt.lr = lrAt(this.state.step, { lr: this.options.lr, schedule: this.options.lrSchedule, warmupSteps: this.options.warmupSteps, totalSteps });
+    opt.step();
+    return { loss: lossSum / micro.length, tokens };
+  }
+
+  /** Evaluate on validation data, track the best, checkpoint; true when patience has run out. */
+  private async validate(hooks: TrainerHooks<Batch>): Promise<boolean> {
+    if (!hooks.valBatches?.length) {
+      await this.checkpoint(hooks, 'eval');
+      return false;
+    }
+    const metrics = await this.evaluate(hooks.valBatches);
+    const better = metrics.loss < this.state.bestLoss;
+    if (better) {
+      this.state.bestLoss = metrics.loss;
+      this.state.bestStep = this.state.step;
+      this.state.evalsWithoutBetter = 0;
+      if (this.options.patience > 0) await this.snapshotBest();
+    } else {
+      this.state.evalsWithoutBetter++;
+    }
+    hooks.onEvent?.({ type: 'eval', step: this.state.step, epoch: this.state.epoch, split: 'val', metrics, best: better });
+    await this.checkpoint(hooks, 'eval');
+    if (this.options.patience > 0 && this.state.evalsWithoutBetter >= this.options.patience) {
+      hooks.onEvent?.({ type: 'early-stop', step: this.state.step, bestStep: this.state.bestStep, bestLoss: this.state.bestLoss });
+      return true;
+    }
+    return false;
+  }
+
+  private async checkpoint(hooks: TrainerHooks<Batch>, reason: 'eval' | 'final'): Promise<void> {
+    if (hooks.onCheckpoint) await hooks.onCheckpoint({ ...this.state }, await this.optimizer.exportState(), reason);
+  }
+
+  private async snapshotBest(): Promise<void> {
+    this.best = new Map();
+    for (const [name, t] of this.model.namedParameters()) if (t.requiresGrad) this.best.set(name, await t.readF32());
+  }
+
+  private restoreBest(): void {
+    if (!this.best) return;
+    for (const [name, data] of this.best) this.model.load(name, data);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

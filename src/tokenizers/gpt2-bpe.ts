@@ -1,0 +1,456 @@
+// GPT-2 byte-level BPE (Radford et al. 2019): split the text with the GPT-2 regex, write each piece's UTF-8
+// bytes as printable characters, merge adjacent symbols by merges.txt rank. Built from vocab.json +
+// merges.txt or from a Hugging Face tokenizer.json (BPE model, ByteLevel pre-tokenizer). Browser-safe. Lone
+// UTF-16 surrogates are replaced by U+FFFD when encoded (TextEncoder does it), so they are the one input that
+// does not survive decode(encode(s)).
+
+import { InputError, WeightsError } from '../gpu/errors.ts';
+import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
+
+export interface AddedToken {
+  id: number;
+  content: string;
+  special?: boolean; // default true; only special tokens are turned off by `allowSpecial: false`
+  lstrip?: boolean; // also swallow the whitespace on its left
+  rstrip?: boolean; // also swallow the whitespace on its right
+}
+
+export interface Gpt2TokenizerOptions {
+  addedTokens?: AddedToken[]; // default: `<|endoftext|>` when the vocabulary has it
+  eos?: number | string | null; // id or token; default: `<|endoftext|>` when the vocabulary has it, else null
+  bos?: number | string | null; // id or token; same default
+  unkToken?: string | null; // stands for bytes the vocabulary lacks; default null (such bytes throw)
+  ignoreMerges?: boolean; // tokenizer.json `ignore_merges`: a piece that is a vocabulary token stays whole
+  names?: SourceNames; // how errors name where each input came from
+}
+
+export interface TokenizerJsonOptions {
+  eos?: number | string | null; // as in Gpt2TokenizerOptions
+  bos?: number | string | null;
+  file?: string; // how errors name the file; default 'tokenizer.json'
+  names?: Pick<SourceNames, 'eos' | 'bos'>;
+}
+
+export interface SourceNames {
+  vocab?: string; // default 'vocab.json'
+  merges?: string; // default 'merges.txt'
+  eos?: string; // default 'Gpt2Tokenizer options.eos'
+  bos?: string;
+}
+
+export const ENDOFTEXT = '<|endoftext|>';
+
+// The GPT-2 split pattern. Python's `regex` \s is Unicode White_Space; JS's \s differs (it takes U+FEFF and
+// misses U+0085), hence \p{White_Space} spelled out.
+const PRETOKENIZE = new RegExp(
+  [
+    "'s|'t|'re|'ve|'m|'ll|'d", // contractions (ASCII apostrophe, lowercase only, as published)
+    ' ?\\p{L}+', // letters, with one optional leading space
+    ' ?\\p{N}+', // digits
+    ' ?[^\\p{White_Space}\\p{L}\\p{N}]+', // anything else, e.g. punctuation
+    '\\p{White_Space}+(?!\\P{White_Space})', // whitespace not followed by text, so ' word' keeps its space
+    '\\p{White_Space}+',
+  ].join('|'),
+  'gu',
+);
+
+// Byte → character: the 188 printable Latin-1 bytes stand for themselves, the other 68 take U+0100, U+0101,
+// ... in byte order, so every token is a printable string (space is 'Ġ', newline 'Ċ').
+const BYTE_TO_CHAR: string[] = [];
+const CHAR_TO_BYTE = new Map<string, number>();
+for (let b = 0, extra = 0; b < 256; b++) {
+  const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  BYTE_TO_CHAR[b] = String.fromCharCode(printable ? b : 256 + extra++);
+  CHAR_TO_BYTE.set(BYTE_TO_CHAR[b], b);
+}
+
+const CACHE_LIMIT = 100_000; // pieces; the cache is dropped whole when full, which keeps memory bounded
+const utf8 = new TextEncoder();
+// Non-fatal: a cut multi-byte character decodes to U+FFFD. ignoreBOM keeps a leading U+FEFF, which is text
+// here.
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+
+export class Gpt2Tokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly eosId: number | null;
+  readonly bosId: number | null;
+  private readonly vocab = new Map<string, number>(); // token → id, added tokens included
+  private readonly tokens: (string | undefined)[] = []; // id → token
+  private readonly byteIds = new Int32Array(256).fill(-1); // id of each byte's one-character token
+  private readonly ranks = new Map<number, number>(); // left * vocabSize + right → rank
+  private readonly mergeLeft: number[] = []; // by rank
+  private readonly mergeRight: number[] = [];
+  private readonly mergeResult: number[] = [];
+  private readonly added = new Map<number, AddedToken>(); // id → added token, decoded as its content
+  private readonly splitAll: RegExp | null; // matches any added token
+  private readonly splitNonSpecial: RegExp | null; // matches non-special added tokens only
+  private readonly splitTokens: AddedToken[]; // capture group k + 1 ↔ splitTokens[k]
+  private readonly unkId: number | null;
+  private readonly ignoreMerges: boolean;
+  private readonly cache = new Map<string, number[]>(); // piece → ids
+  private readonly tokenBytes: (Uint8Array | undefined)[] = []; // id → bytes, filled by decode
+
+  // vocab: vocab.json text or its parsed object. merges: merges.txt text, or [left, right] pairs in rank
+  // order.
+  constructor(
+    vocab: string | object,
+    merges: string | ReadonlyArray<readonly [string, string]>,
+    options: Gpt2TokenizerOptions = {},
+  ) {
+    const vocabName = options.names?.vocab ?? 'vocab.json';
+    const mergesName = options.names?.merges ?? 'merges.txt';
+    let vocabSize = 0;
+    for (const [token, id] of parseVocab(vocab, vocabName)) {
+      if (this.tokens[id] !== undefined) {
+        throw new WeightsError(
+          `${vocabName}: two tokens share one id, expected unique ids, got ` +
+            `${JSON.stringify(this.tokens[id])} and ${JSON.stringify(token)} both = ${id}`,
+        );
+      }
+      this.vocab.set(token, id);
+      this.tokens[id] = token;
+      vocabSize = Math.max(vocabSize, id + 1);
+    }
+    const addedTokens =
+      options.addedTokens ??
+      (this.vocab.has(ENDOFTEXT) ? [{ id: this.vocab.get(ENDOFTEXT)!, content: ENDOFTEXT }] : []);
+    for (const token of addedTokens) {
+      const where = `added token ${JSON.stringify(token.content)}`;
+      if (!Number.isInteger(token.id) || token.id < 0) {
+        throw new WeightsError(
+          `${where}: bad id, expected a non-negative integer, got ${JSON.stringify(token.id)}`,
+        );
+      }
+      const known = this.tokens[token.id];
+      const knownId = this.vocab.get(token.content);
+      if (
+        (known !== undefined && known !== token.content) ||
+        (knownId !== undefined && knownId !== token.id)
+      ) {
+        throw new WeightsError(
+          `${where}: clashes with ${vocabName}, expected a free id or the same (token, id) pair, got id ` +
+            `${token.id} = ${JSON.stringify(known)} and ${JSON.stringify(token.content)} = ${knownId}`,
+        );
+      }
+      this.vocab.set(token.content, token.id);
+      this.tokens[token.id] = token.content;
+      this.added.set(token.id, token);
+      vocabSize = Math.max(vocabSize, token.id + 1);
+    }
+    this.vocabSize = vocabSize;
+
+    for (let b = 0; b < 256; b++) this.byteIds[b] = this.vocab.get(BYTE_TO_CHAR[b]) ?? -1;
+    const pairs =
+      typeof merges === 'string'
+        ? parseMergesTxt(merges, mergesName)
+        : merges.map((pair, i) => ({ pair, where: `${mergesName}[${i}]` }));
+    for (const { pair, where } of pairs) {
+      const [left, right] = pair.map((token) => {
+        const id = this.vocab.get(token);
+        if (id === undefined) {
+          throw new WeightsError(
+            `${where}: merge refers to a token missing from ${vocabName}, expected a vocabulary token, got ` +
+              `${JSON.stringify(token)}`,
+          );
+        }
+        return id;
+      });
+      const result = this.vocab.get(pair[0] + pair[1]);
+      if (result === undefined) {
+        throw new WeightsError(
+          `${where}: merged token is missing from ${vocabName}, expected ` +
+            `${JSON.stringify(pair[0] + pair[1])} in the vocabulary, got no such token`,
+        );
+      }
+      const key = left * vocabSize + right;
+      if (this.ranks.has(key)) continue; // a repeated merge keeps its first (highest-priority) rank
+      this.ranks.set(key, this.mergeResult.length);
+      this.mergeLeft.push(left);
+      this.mergeRight.push(right);
+      this.mergeResult.push(result);
+    }
+
+    this.splitTokens = [...this.added.values()].sort((a, b) => b.content.length - a.content.length);
+    this.splitAll = splitter(this.splitTokens, () => true);
+    this.splitNonSpecial = splitter(this.splitTokens, (t) => t.special === false);
+    this.unkId = options.unkToken == null ? null : (this.vocab.get(options.unkToken) ?? null);
+    if (options.unkToken != null && this.unkId === null) {
+      throw new WeightsError(
+        `${vocabName}: unk token is not in the vocabulary, expected a vocabulary token, got ` +
+          `${JSON.stringify(options.unkToken)}`,
+      );
+    }
+    this.ignoreMerges = options.ignoreMerges ?? false;
+    this.eosId = this.resolveSpecial(options.eos, options.names?.eos ?? 'Gpt2Tokenizer options.eos');
+    this.bosId = this.resolveSpecial(options.bos, options.names?.bos ?? 'Gpt2Tokenizer options.bos');
+  }
+
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    const ids: number[] = [];
+    const split = options.allowSpecial === false ? this.splitNonSpecial : this.splitAll;
+    let start = 0;
+    if (split) {
+      for (const match of text.matchAll(split)) {
+        this.encodeOrdinary(text.slice(start, match.index), ids);
+        const group = match.findIndex((g, k) => k > 0 && g !== undefined);
+        ids.push(this.splitTokens[group - 1].id);
+        start = match.index + match[0].length;
+      }
+    }
+    this.encodeOrdinary(text.slice(start), ids);
+    return ids;
+  }
+
+  decode(ids: number[]): string {
+    const bytes: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const token = Number.isInteger(id) ? this.tokens[id] : undefined;
+      if (token === undefined) {
+        throw new InputError(
+          `Gpt2Tokenizer.decode: ids[${i}] is not a token id, expected an integer in ` +
+            `[0, ${this.vocabSize}) with a token, got ${id}`,
+        );
+      }
+      let tb = this.tokenBytes[id];
+      if (tb === undefined) {
+        tb = (this.added.has(id) ? undefined : byteLevelBytes(token)) ?? utf8.encode(token);
+        this.tokenBytes[id] = tb;
+      }
+      for (const b of tb) bytes.push(b);
+    }
+    return utf8Decoder.decode(Uint8Array.from(bytes));
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.tokens[id];
+  }
+
+  private resolveSpecial(value: number | string | null | undefined, where: string): number | null {
+    if (value === undefined) return this.vocab.get(ENDOFTEXT) ?? null;
+    if (value === null) return null;
+    const id = typeof value === 'string' ? this.vocab.get(value) : value;
+    if (id === undefined || !Number.isInteger(id) || this.tokens[id] === undefined) {
+      const expected =
+        typeof value === 'string' ? 'a vocabulary token' : `an id in [0, ${this.vocabSize}) with a token`;
+      throw new WeightsError(
+        `${where}: not a token of this tokenizer, expected ${expected}, got ${JSON.stringify(value)}`,
+      );
+    }
+    return id;
+  }
+
+  private encodeOrdinary(text: string, ids: number[]): void {
+    for (const [piece] of text.matchAll(PRETOKENIZE)) {
+      let pieceIds = this.cache.get(piece);
+      if (pieceIds === undefined) {
+        pieceIds = this.bpe(piece);
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(piece, pieceIds);
+      }
+      for (const id of pieceIds) ids.push(id);
+    }
+  }
+
+  // The published GPT-2 loop: find the lowest-rank adjacent pair, merge every occurrence of it left to right,
+  // repeat.
+  private bpe(piece: string): number[] {
+    const bytes = utf8.encode(piece);
+    if (this.ignoreMerges) {
+      const whole = this.vocab.get(Array.from(bytes, (b) => BYTE_TO_CHAR[b]).join(''));
+      if (whole !== undefined) return [whole];
+    }
+    let symbols = Array.from(bytes, (b) => this.byteIds[b]);
+    const V = this.vocabSize;
+    while (symbols.length > 1) {
+      let best = Infinity;
+      for (let i = 0; i + 1 < symbols.length; i++) {
+        if (symbols[i] < 0 || symbols[i + 1] < 0) continue;
+        const rank = this.ranks.get(symbols[i] * V + symbols[i + 1]);
+        if (rank !== undefined && rank < best) best = rank;
+      }
+      if (best === Infinity) break;
+      const left = this.mergeLeft[best];
+      const right = this.mergeRight[best];
+      const merged: number[] = [];
+      for (let i = 0; i < symbols.length; i++) {
+        if (symbols[i] === left && symbols[i + 1] === right) {
+          merged.push(this.mergeResult[best]);
+          i++;
+        } else {
+          merged.push(symbols[i]);
+        }
+      }
+      symbols = merged;
+    }
+    if (symbols.includes(-1)) return this.replaceUnknown(symbols, bytes, piece);
+    return symbols;
+  }
+
+  // Only byte symbols can be unknown (merges never produce one); each becomes the unk token, as in HF's
+  // GPT2Tokenizer.
+  private replaceUnknown(symbols: number[], bytes: Uint8Array, piece: string): number[] {
+    if (this.unkId === null) {
+      const b = bytes.find((x) => this.byteIds[x] < 0)!;
+      throw new InputError(
+        `Gpt2Tokenizer.encode: text byte has no token and there is no unk token, expected a vocabulary ` +
+          `with all 256 byte tokens, got byte 0x${b.toString(16).padStart(2, '0')} in ` +
+          JSON.stringify(piece),
+      );
+    }
+    return symbols.map((id) => (id < 0 ? this.unkId! : id));
+  }
+}
+
+// A Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer (GPT-2, RoBERTa, ...).
+// Post-processors (BOS/EOS templates) are not applied: encode returns the text's own ids, and callers add
+// eosId/bosId themselves. Added tokens honour lstrip/rstrip; single_word and normalized are ignored (no
+// normalizer is accepted anyway).
+export function fromTokenizerJson(json: string | object, options: TokenizerJsonOptions = {}): Gpt2Tokenizer {
+  const file = options.file ?? 'tokenizer.json';
+  const root = asObject(typeof json === 'string' ? parseJson(json, file) : json, file, 'the file');
+  const model = asObject(root.model, file, 'model');
+  const pre = root.pre_tokenizer === null ? null : asObject(root.pre_tokenizer, file, 'pre_tokenizer');
+  const expect = (ok: boolean, what: string, expected: string, got: unknown): void => {
+    if (!ok)
+      throw new WeightsError(
+        `${file}: ${what} is not supported, expected ${expected}, got ${JSON.stringify(got)}`,
+      );
+  };
+  expect(model.type === undefined || model.type === 'BPE', 'model.type', '"BPE"', model.type);
+  expect(pre?.type === 'ByteLevel', 'pre_tokenizer', 'a ByteLevel pre-tokenizer', pre?.type ?? null);
+  expect(!pre?.add_prefix_space, 'pre_tokenizer.add_prefix_space', 'false', pre?.add_prefix_space);
+  expect(pre?.use_regex !== false, 'pre_tokenizer.use_regex', 'true', pre?.use_regex);
+  expect(root.normalizer == null, 'normalizer', 'null', (root.normalizer as { type?: unknown } | null)?.type);
+  expect(
+    !model.continuing_subword_prefix,
+    'model.continuing_subword_prefix',
+    'null',
+    model.continuing_subword_prefix,
+  );
+  expect(!model.end_of_word_suffix, 'model.end_of_word_suffix', 'null', model.end_of_word_suffix);
+  expect(!model.byte_fallback, 'model.byte_fallback', 'false', model.byte_fallback);
+  expect(!model.dropout, 'model.dropout', 'null or 0', model.dropout);
+  if (!Array.isArray(model.merges)) {
+    throw new WeightsError(
+      `${file}: model.merges is not a list, expected an array, got ${typeof model.merges}`,
+    );
+  }
+  const merges = model.merges.map((entry: unknown, i): readonly [string, string] => {
+    const pair = typeof entry === 'string' ? entry.split(' ') : entry;
+    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((t) => typeof t === 'string' && t !== '')) {
+      throw new WeightsError(
+        `${file} model.merges[${i}]: malformed merge, expected "left right" or [left, right], got ` +
+          JSON.stringify(entry),
+      );
+    }
+    return [pair[0], pair[1]];
+  });
+  const addedList = root.added_tokens ?? [];
+  if (!Array.isArray(addedList)) {
+    throw new WeightsError(`${file}: added_tokens is not a list, expected an array, got ${typeof addedList}`);
+  }
+  const addedTokens = addedList.map((entry: unknown, i): AddedToken => {
+    const t = asObject(entry, file, `added_tokens[${i}]`);
+    if (!Number.isInteger(t.id) || typeof t.content !== 'string' || t.content === '') {
+      throw new WeightsError(
+        `${file} added_tokens[${i}]: malformed added token, expected ` +
+          `{id: integer, content: non-empty string}, got ${JSON.stringify(entry)}`,
+      );
+    }
+    return {
+      id: t.id as number,
+      content: t.content,
+      special: t.special !== false,
+      lstrip: !!t.lstrip,
+      rstrip: !!t.rstrip,
+    };
+  });
+  const unk = typeof model.unk_token === 'string' ? model.unk_token : null;
+  return new Gpt2Tokenizer(model.vocab as object, merges, {
+    addedTokens,
+    unkToken: unk,
+    ignoreMerges: model.ignore_merges === true,
+    eos: options.eos,
+    bos: options.bos,
+    names: { ...options.names, vocab: `${file} model.vocab`, merges: `${file} model.merges` },
+  });
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new WeightsError(`${where}: not valid JSON, expected a JSON document, got ${(e as Error).message}`);
+  }
+}
+
+function asObject(value: unknown, file: string, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+    throw new WeightsError(`${file}: ${what} is not an object, expected a JSON object, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function parseVocab(vocab: unknown, where: string): [string, number][] {
+  const entries = Object.entries(
+    asObject(typeof vocab === 'string' ? parseJson(vocab, where) : vocab, where, 'the vocabulary'),
+  );
+  for (const [token, id] of entries) {
+    if (!Number.isInteger(id) || (id as number) < 0) {
+      throw new WeightsError(
+        `${where}: token ${JSON.stringify(token)} has a bad id, expected a non-negative integer, got ` +
+          JSON.stringify(id),
+      );
+    }
+  }
+  return entries as [string, number][];
+}
+
+// merges.txt: an optional `#version: ...` first line, then one `left right` pair per line in rank order.
+function parseMergesTxt(text: string, name: string): { pair: readonly [string, string]; where: string }[] {
+  const out: { pair: readonly [string, string]; where: string }[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
+    const pair = line.split(' ');
+    if (pair.length !== 2 || pair[0] === '' || pair[1] === '') {
+      throw new WeightsError(
+        `${name} line ${i + 1}: malformed merge, expected two tokens separated by one space, got ` +
+          JSON.stringify(line),
+      );
+    }
+    out.push({ pair: [pair[0], pair[1]], where: `${name} line ${i + 1}` });
+  }
+  return out;
+}
+
+// Bytes of a vocabulary token: each character read back through the byte map. A token with a character
+// outside the map (possible in hand-made vocabularies) is taken as UTF-8 text whole, as Hugging Face's
+// ByteLevel decoder does. Added tokens always decode as their UTF-8 content.
+function byteLevelBytes(token: string): Uint8Array | undefined {
+  const bytes: number[] = [];
+  for (const ch of token) {
+    const b = CHAR_TO_BYTE.get(ch);
+    if (b === undefined) return undefined;
+    bytes.push(b);
+  }
+  return Uint8Array.from(bytes);
+}
+
+// One regex alternative per added token, longest first so the longest match wins; group k + 1 is tokens[k].
+function splitter(tokens: AddedToken[], keep: (t: AddedToken) => boolean): RegExp | null {
+  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const parts = tokens.map((t) =>
+    keep(t)
+      ? `${t.lstrip ? '\\p{White_Space}*' : ''}(${escape(t.content)})${t.rstrip ? '\\p{White_Space}*' : ''}`
+      : '(?!)()',
+  );
+  return tokens.some(keep) ? new RegExp(parts.join('|'), 'gu') : null;
+}

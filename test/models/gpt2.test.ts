@@ -1,0 +1,106 @@
+// GPT-2 against the independent plain-PyTorch float64 reference (tools/gpt2_reference.py,
+// tools/gpt2_train_reference.py): logits at lengths 1, 7 and 128, greedy generation through the KV cache, and the
+// 10-step AdamW loss curve of llm.c's test_gpt2.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../helpers/gpu.ts';
+import { compare, describeComparison } from '../../src/check/compare.ts';
+import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
+import { loadGpt2 } from '../../src/models/load-node.ts';
+import { generate } from '../../src/models/generate.ts';
+import { Tensor } from '../../src/autograd/tensor.ts';
+import { noGrad } from '../../src/autograd/tape.ts';
+import * as F from '../../src/autograd/functional.ts';
+import { AdamW } from '../../src/optim/adamw.ts';
+
+const MODEL = 'assets/gpt2-shakespeare';
+
+describe('gpt2-shakespeare vs the float64 PyTorch reference', async () => {
+  const fixture = await readSafetensorsPath('test/fixtures/gpt2-logits.safetensors');
+
+  async function logitsFor(ids: Int32Array): Promise<Float32Array> {
+    const gpu = await testGpu();
+    const model = await loadGpt2(gpu, MODEL);
+    try {
+      using _s = gpu.scope('logits');
+      const x = Tensor.from(gpu, ids, [1, ids.length], { label: 'ids' });
+      return await noGrad(gpu, () => model.eval().forward(x)).readF32();
+    } finally {
+      model.dispose();
+    }
+  }
+
+  for (const len of [1, 7]) {
+    it(`logits, length ${len}: max abs ≤ 1e-4, rel L2 ≤ 1e-5`, async () => {
+      const got = await logitsFor(await fixture.getInt32(`ids_len${len}`));
+      const c = compare(got, await fixture.getF32(`logits_len${len}`));
+      expect(c.maxAbsError, describeComparison(c)).toBeLessThanOrEqual(1e-4);
+      expect(c.relL2, describeComparison(c)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
+  for (const name of ['len128', 'text']) {
+    it(`logits, ${name} (rows at chosen positions): max abs ≤ 1e-4, rel L2 ≤ 1e-5`, async () => {
+      const got = await logitsFor(await fixture.getInt32(`ids_${name}`));
+      const positions = await fixture.getInt32(`logits_${name}_positions`);
+      const want = await fixture.getF32(`logits_${name}_rows`);
+      const V = want.length / positions.length;
+      const rows = new Float32Array(want.length);
+      positions.forEach((p, i) => rows.set(got.subarray(p * V, (p + 1) * V), i * V));
+      const c = compare(rows, want);
+      expect(c.maxAbsError, describeComparison(c)).toBeLessThanOrEqual(1e-4);
+      expect(c.relL2, describeComparison(c)).toBeLessThanOrEqual(1e-5);
+    });
+  }
+
+  it('greedy generation through the KV cache equals the reference greedy ids (30 tokens from "ROMEO:\\n")', async () => {
+    const gpu = await testGpu();
+    const model = await loadGpt2(gpu, MODEL);
+    const prompt = Array.from(await fixture.getInt32('greedy_prompt_ids'));
+    const ids = await generate(model.eval(), prompt, { maxNewTokens: 30, temperature: 0 });
+    expect(ids).toEqual(Array.from(await fixture.getInt32('greedy_ids')));
+    const a = await generate(model, prompt, { maxNewTokens: 12, temperature: 0.9, topK: 40, topP: 0.95, seed: 7 });
+    const b = await generate(model, prompt, { maxNewTokens: 12, temperature: 0.9, topK: 40, topP: 0.95, seed: 7 });
+    expect(a).toEqual(b);
+    model.dispose();
+  });
+});
+
+describe('10-step AdamW loss curve vs the reference (llm.c test_gpt2 style)', () => {
+  for (const [name, folder] of [['gpt2-shakespeare', MODEL], ['tiny_gpt2', 'assets/hf-fixtures/tiny_gpt2']] as const) {
+    it(`${name}: losses and grad norms of 10 steps`, async () => {
+      const ref = JSON.parse(readFileSync(`test/fixtures/gpt2-train-${name}.json`, 'utf8'));
+      const gpu = await testGpu();
+      const model = await loadGpt2(gpu, folder);
+      model.train();
+      const B = ref.input_ids.length;
+      const T = ref.input_ids[0].length;
+      const opt = new AdamW(gpu, model.namedParameters(), {
+        lr: ref.optimizer.lr, beta1: ref.optimizer.betas[0], beta2: ref.optimizer.betas[1], eps: ref.optimizer.eps,
+        weightDecay: ref.optimizer.weight_decay, clipGradNorm: ref.optimizer.grad_clip.max_norm,
+      });
+      const ids = Tensor.from(gpu, Int32Array.from(ref.input_ids.flat()), [B, T], { label: 'ids', persistent: true });
+      const labels = Tensor.from(gpu, Int32Array.from(ref.labels.flat()), [B * T], { label: 'labels', persistent: true });
+      const losses: number[] = [];
+      const norms: number[] = [];
+      for (let step = 0; step < ref.losses.length; step++) {
+        using _step = gpu.scope('train-step');
+        opt.zeroGrad();
+        const logits = model.forward(ids);
+        const loss = F.crossEntropy(F.reshape(logits, [B * T, -1]), labels);
+        loss.backward();
+        opt.step();
+        losses.push((await loss.readF32())[0]);
+        norms.push(await opt.lastGradNorm());
+      }
+      for (let i = 0; i < losses.length; i++) {
+        expect(Math.abs(losses[i] - ref.losses[i]) / ref.losses[i], `step ${i + 1} loss ${losses[i]} vs ${ref.losses[i]}`).toBeLessThan(1e-3);
+        expect(Math.abs(norms[i] - ref.grad_norms[i]) / ref.grad_norms[i], `step ${i + 1} grad norm ${norms[i]} vs ${ref.grad_norms[i]}`).toBeLessThan(1e-3);
+      }
+      model.dispose();
+      opt.dispose();
+      ids.dispose();
+      labels.dispose();
+    });
+  }
+});
