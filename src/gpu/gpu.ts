@@ -289,7 +289,12 @@ export class Gpu {
   }
 
   private async throwErrors(): Promise<void> {
-    await this.pipelines.checkAll();
+    try {
+      await this.pipelines.checkAll();
+    } catch (e) {
+      this.errors.length = 0; // the follow-on "invalid pipeline" validation errors say nothing more
+      throw e;
+    }
     if (this.errors.length) {
       const all = this.errors.splice(0);
       const lost = all.some((m) => m.startsWith('device lost'));

@@ -63,6 +63,8 @@ export function reflectBindings(kernel: Kernel): BindingInfo[] {
 
 export class PipelineCache {
   private readonly cache = new Map<string, CompiledKernel>();
+  /** Failed compilations not yet reported by checkAll(); the failed pipeline leaves the cache. */
+  private readonly failures: Error[] = [];
 
   constructor(
     private readonly device: GPUDevice,
@@ -117,12 +119,17 @@ export class PipelineCache {
       const detail = lines.length ? `\n${lines.join('\n')}` : `\n  ${error.message}`;
       throw new ShaderError(`${kernel.name}: pipeline creation failed${detail}\n--- source ---\n${kernel.wgsl}`);
     });
-    ready.catch(() => undefined); // surfaced by Gpu.sync(); never an unhandled rejection
+    ready.catch((e: Error) => {
+      this.failures.push(e);
+      this.cache.delete(`${entry}\n${kernel.wgsl}`);
+    });
     return { kernel, pipeline, bindGroupLayout, bindings, ready };
   }
 
-  /** Rejects with the first pipeline that failed to compile. */
+  /** Rejects with the first pipeline that failed to compile since the last check (each failure is reported once). */
   async checkAll(): Promise<void> {
-    await Promise.all([...this.cache.values()].map((c) => c.ready));
+    await Promise.allSettled([...this.cache.values()].map((c) => c.ready));
+    const failed = this.failures.splice(0);
+    if (failed.length) throw failed[0];
   }
 }

@@ -10,6 +10,7 @@ import type { TensorStore } from '../io/safetensors.ts';
 import { parseGpt2Config } from './gpt2/config.ts';
 import { Gpt2Model } from './gpt2/model.ts';
 import { loadGpt2Weights } from './gpt2/weights.ts';
+import type { LanguageModel } from './language-model.ts';
 
 export async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
   const path = join(folder, 'config.json');
@@ -43,4 +44,15 @@ export async function loadGpt2(gpu: Gpu, folder: string): Promise<Gpt2Model> {
     throw e;
   }
   return model;
+}
+
+/** Any supported causal LM from a Hugging Face folder, chosen by config.json's model_type. */
+export async function loadModel(gpu: Gpu, folder: string): Promise<LanguageModel> {
+  const raw = await readConfigJson(folder);
+  switch (raw.model_type) {
+    case 'gpt2':
+      return loadGpt2(gpu, folder);
+    default:
+      throw new WeightsError(`${join(folder, 'config.json')}: field 'model_type', expected one of gpt2, got ${JSON.stringify(raw.model_type)}`);
+  }
 }

@@ -68,6 +68,20 @@ export interface TrainerHooks<Batch> {
   shouldStop?(): boolean;
 }
 
+/** Loss, perplexity and accuracy over batches, in eval mode and without recording. */
+export async function evaluateBatches<Batch>(gpu: Gpu, model: Module, task: Task<Batch>, batches: Batch[]): Promise<Metrics> {
+  const sums: EvalSums = { loss: 0, correct: 0, count: 0 };
+  const wasTraining = model.training;
+  model.eval();
+  for (const batch of batches) {
+    using _scope = gpu.scope('eval-batch');
+    await noGrad(gpu, () => task.evaluate(batch, sums));
+  }
+  model.train(wasTraining);
+  const loss = sums.count > 0 ? sums.loss / sums.count : NaN;
+  return { loss, perplexity: Math.exp(loss), accuracy: sums.count > 0 ? sums.correct / sums.count : NaN, count: sums.count };
+}
+
 export class Trainer<Batch> {
   readonly optimizer: AdamW;
   state: TrainerState;
@@ -91,16 +105,8 @@ export class Trainer<Batch> {
     this.optimizer.importState(optimizer);
   }
 
-  async evaluate(batches: Batch[]): Promise<Metrics> {
-    const sums: EvalSums = { loss: 0, correct: 0, count: 0 };
-    this.model.eval();
-    for (const batch of batches) {
-      using _scope = this.gpu.scope('eval-batch');
-      await noGrad(this.gpu, () => this.task.evaluate(batch, sums));
-    }
-    this.model.train();
-    const loss = sums.count > 0 ? sums.loss / sums.count : NaN;
-    return { loss, perplexity: Math.exp(loss), accuracy: sums.count > 0 ? sums.correct / sums.count : NaN, count: sums.count };
+  evaluate(batches: Batch[]): Promise<Metrics> {
+    return evaluateBatches(this.gpu, this.model, this.task, batches);
   }
 
   async train(hooks: TrainerHooks<Batch>): Promise<TrainEvent & { type: 'done' }> {
