@@ -62,3 +62,13 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   tape.randomOffset = (tape.randomOffset + x.size) >>> 0;
   return apply('dropout', [x], { p, seed: tape.seed, offset });
 }
+
+/** Llama's RMSNorm over the last axis: x·rstd·weight, rstd = 1/√(mean(x²) + eps). */
+export const rmsnorm = (x: Tensor, weight: Tensor, eps: number): Tensor => apply('rmsnorm', [x, weight], { eps });
+
+/** Rotary position embedding (rotate_half layout) of x (B, NH, T, HS); row t is at position t + positionOffset. */
+export const rope = (x: Tensor, theta: number, positionOffset = 0): Tensor =>
+  apply('rope', [x], { theta, positionOffset });
+
+/** silu(gate) ⊙ up, the elementwise part of Llama's MLP; gate and up have the same shape. */
+export const swiglu = (gate: Tensor, up: Tensor): Tensor => apply('swiglu', [gate, up], {});

@@ -12,6 +12,9 @@ import { crossEntropyForward, crossEntropyBackward } from '../kernels/cross-entr
 import { dropoutForward, dropoutBackward } from '../kernels/dropout.ts';
 import { transposeForward, transposeBackward } from '../kernels/transpose.ts';
 import { sliceForward, sliceBackward } from '../kernels/slice.ts';
+import { rmsnormForward, rmsnormBackward } from '../kernels/rmsnorm.ts';
+import { ropeForward, ropeBackward } from '../kernels/rope.ts';
+import { swigluForward, swigluBackward } from '../kernels/swiglu.ts';
 import { Tensor, numel, shapeString } from './tensor.ts';
 import type { TapeNode } from './tape.ts';
 
@@ -30,6 +33,9 @@ export interface OpAttrs {
   embedding: Record<string, never>;
   crossEntropy: Record<string, never>;
   dropout: { p: number; seed: number; offset: number };
+  rmsnorm: { eps: number };
+  rope: { theta: number; positionOffset: number };
+  swiglu: Record<string, never>;
 }
 export type OpName = keyof OpAttrs;
 
@@ -293,7 +299,60 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
       return [dx];
     },
   },
+  rmsnorm: {
+    forward: ([x, weight], { eps }) => {
+      expectF32('rmsnorm', x, weight);
+      const C = last(x);
+      expectShape('rmsnorm', 'weight', weight.shape, [C]);
+      const N = x.size / C;
+      const out = empty(x, x.shape, 'rmsnorm');
+      const rstd = empty(x, [N], 'rstd');
+      rmsnormForward(x.gpu, out.buffer, rstd.buffer, x.buffer, weight.buffer, { N, C, eps });
+      return { out, saved: [rstd] };
+    },
+    backward: (g, { inputs: [x, weight], attrs: { eps }, saved: [rstd] }, needs) => {
+      const C = last(x);
+      const dx = gradOf(x); // always computed: the kernel derives dweight in the same call
+      const dw = needs[1] ? gradOf(weight) : null;
+      rmsnormBackward(x.gpu, dx.buffer, dw?.buffer ?? null, g.buffer, x.buffer, weight.buffer, rstd.buffer, { N: x.size / C, C, eps });
+      return [needs[0] ? dx : null, dw];
+    },
+  },
+  rope: {
+    forward: ([x], attrs) => {
+      expectF32('rope', x);
+      const out = empty(x, x.shape, 'rope');
+      ropeForward(x.gpu, out.buffer, x.buffer, ropeDims(x, attrs));
+      return { out };
+    },
+    backward: (g, { inputs: [x], attrs }) => {
+      const dx = gradOf(x);
+      ropeBackward(x.gpu, dx.buffer, g.buffer, ropeDims(x, attrs));
+      return [dx];
+    },
+  },
+  swiglu: {
+    forward: ([gate, up]) => {
+      expectF32('swiglu', gate, up);
+      expectShape('swiglu', 'up', up.shape, gate.shape);
+      const out = empty(gate, gate.shape, 'swiglu');
+      swigluForward(gate.gpu, out.buffer, gate.buffer, up.buffer, { n: gate.size });
+      return { out };
+    },
+    backward: (g, { inputs: [gate, up] }, needs) => {
+      const [dgate, dup] = [needs[0] ? gradOf(gate) : null, needs[1] ? gradOf(up) : null];
+      swigluBackward(gate.gpu, dgate?.buffer ?? null, dup?.buffer ?? null, g.buffer, gate.buffer, up.buffer, { n: gate.size });
+      return [dgate, dup];
+    },
+  },
 };
+
+/** rope dims from a (B, NH, T, HS) tensor. */
+function ropeDims(x: Tensor, { theta, positionOffset }: OpAttrs['rope']) {
+  if (x.shape.length !== 4) throw new ShapeError(`rope: rank, expected 4-D (B, NH, T, HS), got ${shapeString(x.shape)}`);
+  const [B, NH, T, HS] = x.shape;
+  return { B, NH, T, HS, theta, positionOffset };
+}
 
 function sumDims(x: Tensor, axis: number | null, mean: boolean) {
   if (axis === null) return { dims: { outer: 1, axis: x.size, inner: 1, scale: mean ? 1 / x.size : 1 }, outShape: [] };

@@ -13,6 +13,9 @@ import { gradNormChecks } from './grad-norm.ts';
 import { dropoutChecks } from './dropout.ts';
 import { transposeChecks } from './transpose.ts';
 import { sliceChecks } from './slice.ts';
+import { rmsnormChecks } from './rmsnorm.ts';
+import { ropeChecks } from './rope.ts';
+import { swigluChecks } from './swiglu.ts';
 
 export const ALL_CHECKS: KernelCheck[] = [
   ...matmulChecks,
@@ -28,4 +31,7 @@ export const ALL_CHECKS: KernelCheck[] = [
   ...dropoutChecks,
   ...transposeChecks,
   ...sliceChecks,
+  ...rmsnormChecks,
+  ...ropeChecks,
+  ...swigluChecks,
 ];

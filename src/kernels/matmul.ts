@@ -78,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 // work per invocation dominates (PERF-NOTES.md), so the WGSL is unrolled here in TS with one variable per value.
 const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 
-function registerKernel(TM: number, TN: number, WGX: number, WGY: number): Kernel {
+export function registerKernel(TM: number, TN: number, WGX: number, WGY: number): Kernel {
   const rows = [...Array(TM).keys()];
   const cols = [...Array(TN).keys()];
   const quads = [...Array(TN / 4).keys()];
@@ -213,7 +213,19 @@ const KERNELS: Record<MatmulVariant, { kernel: Kernel; tileM: number; tileN: num
 
 /** Register blocking wins on software adapters (SwiftShader); workgroup-memory tiles win on real GPUs. */
 export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
-  return gpu.software ? 'register' : 'workgroup';
+  return gpu.software ? 'workgroup' : 'workgroup'; // TEMP (lead): register variant compile is minutes on SwiftShader
+}
+
+/**
+ * The variant for one shape when the caller named none: a big tile is wasted when M·N fills only a few of them
+ * (e.g. one row of logits, or dhidden = dlogits·wte with M·N tiny and K = V), where one output per invocation
+ * spreads the work over far more invocations.
+ */
+export function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number }): MatmulVariant {
+  const { tileM, tileN } = KERNELS[defaultMatmulVariant(gpu)];
+  const tiles = Math.ceil(p.M / tileM) * Math.ceil(p.N / tileN) * p.batch;
+  const fill = (p.M * p.N * p.batch) / (tiles * tileM * tileN);
+  return tiles < 16 || fill < 0.5 ? 'naive' : defaultMatmulVariant(gpu);
 }
 
 // One fully resolved matmul: out (batch, M, N) at batch stride strideOut = Σ op(A)·op(B).
@@ -231,7 +243,7 @@ interface Plan {
 
 function encode(
   gpu: Gpu,
-  variant: MatmulVariant,
+  requested: MatmulVariant | undefined,
   out: GPUBuffer,
   a: GPUBuffer,
   b: GPUBuffer,
@@ -239,6 +251,7 @@ function encode(
   p: Plan,
   accumulate: boolean,
 ): void {
+  const variant = requested ?? pickMatmulVariant(gpu, p);
   const { kernel, tileM, tileN } = KERNELS[variant];
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   const groups: [number, number, number] = [Math.ceil(p.N / tileN), Math.ceil(p.M / tileM), p.batch].map(
@@ -270,7 +283,7 @@ export function matmulForward(
   b: GPUBuffer,
   bias: GPUBuffer | null,
   dims: MatmulDims,
-  variant: MatmulVariant = defaultMatmulVariant(gpu),
+  variant?: MatmulVariant,
 ): void {
   const p = resolve('matmulForward', gpu, dims, variant);
   checkBuffer(gpu, 'matmulForward', 'out', out, p.batch * p.M * p.N);
@@ -298,7 +311,7 @@ export function matmulBackward(
   a: GPUBuffer,
   b: GPUBuffer,
   dims: MatmulDims,
-  variant: MatmulVariant = defaultMatmulVariant(gpu),
+  variant?: MatmulVariant,
 ): void {
   const p = resolve('matmulBackward', gpu, dims, variant);
   const { batch, M, N, K, transA, transB, strideA, strideB } = p;
@@ -361,7 +374,7 @@ interface GradPlan {
 // (k outermost in storage), else per-batch products in a scratch buffer summed by the sum kernel in a fixed order.
 function gradient(
   gpu: Gpu,
-  variant: MatmulVariant,
+  variant: MatmulVariant | undefined,
   dst: GPUBuffer,
   batch: number,
   stride: number,
@@ -382,8 +395,8 @@ function gradient(
   gpu.release(scratch);
 }
 
-function resolve(where: string, gpu: Gpu, dims: MatmulDims, variant: MatmulVariant): Plan {
-  if (!(variant in KERNELS)) {
+function resolve(where: string, gpu: Gpu, dims: MatmulDims, variant: MatmulVariant | undefined): Plan {
+  if (variant !== undefined && !(variant in KERNELS)) {
     throw new ShapeError(
       `${where}: variant, expected one of ${MATMUL_VARIANTS.join(', ')}, got ${String(variant)}`,
     );

@@ -10,11 +10,13 @@ import { Block } from '../../src/models/gpt2/model.ts';
 import { parseGpt2Config } from '../../src/models/gpt2/config.ts';
 import { Rng, freshSeed } from '../../src/check/random.ts';
 
+const gpuPromise = testGpu();
+
 const BOUND = 1e-4;
 
 describe('composed gradients, GPU autograd vs float64 finite differences', () => {
   it('2-layer MLP: x·W1+b1 → GELU → ·W2+b2, loss Σ out⊙R', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const seed = freshSeed();
     const rng = new Rng(seed);
     const [B, I, H, O] = [5, 7, 11, 3];
@@ -38,7 +40,7 @@ describe('composed gradients, GPU autograd vs float64 finite differences', () =>
   });
 
   it('GPT-2 block (layernorm, fused qkv split, causal attention over heads, GELU MLP, residuals)', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const seed = freshSeed();
     const rng = new Rng(seed);
     const [B, T, C, NH, inner] = [2, 5, 8, 2, 12];

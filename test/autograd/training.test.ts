@@ -10,6 +10,8 @@ import { AdamW } from '../../src/optim/adamw.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
 import { Rng } from '../../src/check/random.ts';
 
+const gpuPromise = testGpu();
+
 class Mlp extends Module {
   readonly fc1: Linear;
   readonly fc2: Linear;
@@ -41,7 +43,7 @@ const mse = (pred: Tensor, y: Tensor) => {
 
 describe('training through autograd', () => {
   it('an MLP fits a fixed random regression to < 1% of its starting loss within 300 steps, with flat memory', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const rng = new Rng(1234);
     const model = new Mlp(gpu, rng, 8, 32, 4);
     const { x, y } = regression(gpu, rng, 64, 8, 4);
@@ -78,7 +80,7 @@ describe('training through autograd', () => {
   });
 
   it('frozen parameters stay bit-identical for 20 steps and never get a gradient or optimizer state', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const rng = new Rng(99);
     const model = new Mlp(gpu, rng, 6, 10, 3);
     model.fc1.weight.requiresGrad = false;
@@ -105,7 +107,7 @@ describe('training through autograd', () => {
   });
 
   it('misuse gets clear errors', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     using _s = gpu.scope('errors');
     const a = Tensor.from(gpu, new Float32Array(6), [2, 3], { label: 'a' });
     const b = Tensor.from(gpu, new Float32Array(20), [4, 5], { label: 'b' });
@@ -124,7 +126,7 @@ describe('training through autograd', () => {
   });
 
   it('tensors used twice accumulate their gradients, and noGrad records nothing', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     using _s = gpu.scope('accumulate');
     const x = Tensor.from(gpu, new Float32Array([1, -2, 3]), [3], { label: 'x', requiresGrad: true });
     // L = Σ x⊙x + Σ 3x → dL/dx = 2x + 3

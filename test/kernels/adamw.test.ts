@@ -3,13 +3,15 @@ import { adamwChecks } from '../../src/check/adamw.ts';
 import { adamwUpdate, type AdamwDims } from '../../src/kernels/adamw.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('adamw kernel vs reference', () => {
   runChecks(adamwChecks);
 });
 
 describe('adamw kernel', () => {
   it('a clip scale of 0 leaves m and v decaying and the parameter only weight-decayed', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dims: AdamwDims = { n: 2, lr: 0.5, beta1: 0.5, beta2: 0.75, eps: 1e-8, weightDecay: 0.5, step: 2 };
     const param = gpu.upload('param', Float32Array.of(4, -8));
     const m = gpu.upload('m', Float32Array.of(0, 0));
@@ -28,7 +30,7 @@ describe('adamw kernel', () => {
   });
 
   it('bad dims and buffers throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const [param, m, v, grad] = ['param', 'm', 'v', 'grad'].map((name) => gpu.alloc(name, 4 * 4));
     const dims: AdamwDims = { n: 4, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 };
     expect(() => adamwUpdate(gpu, param, m, v, grad, null, { ...dims, step: 0 })).toThrow(

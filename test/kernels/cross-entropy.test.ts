@@ -8,13 +8,15 @@ import {
 } from '../../src/kernels/cross-entropy.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('cross-entropy kernels vs reference', () => {
   runChecks(crossEntropyChecks);
 });
 
 describe('cross-entropy kernels', () => {
   it('equal logits give log V, and accuracy takes the first maximum on ties', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dims = { N: 3, V: 300 };
     const logits = gpu.upload('logits', new Float32Array(dims.N * dims.V).fill(-2));
     const targets = gpu.upload('targets', Int32Array.of(0, 299, -100));
@@ -33,7 +35,7 @@ describe('cross-entropy kernels', () => {
   });
 
   it('a target outside [0, V) other than −100 gives NaN loss and gradient rows, and reads nothing out of bounds', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dims = { N: 3, V: 4 };
     const logits = gpu.upload('logits', new Rng(3).normal(12));
     const targets = gpu.upload('targets', Int32Array.of(1, 4, -1));
@@ -50,7 +52,7 @@ describe('cross-entropy kernels', () => {
   });
 
   it('is bit-for-bit reproducible across runs (fixed-order reductions)', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dims = { N: 2, V: 50257 };
     const rng = new Rng(11);
     const logits = gpu.upload('logits', rng.normal(dims.N * dims.V, 4));
@@ -68,7 +70,7 @@ describe('cross-entropy kernels', () => {
   });
 
   it('bad dims and buffers throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const logits = gpu.alloc('logits', 6 * 4);
     const targets = gpu.alloc('targets', 2 * 4);
     const loss = gpu.alloc('loss', 4);

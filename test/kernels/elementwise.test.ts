@@ -10,13 +10,15 @@ import {
 } from '../../src/kernels/elementwise.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('elementwise kernels vs reference', () => {
   runChecks(elementwiseChecks);
 });
 
 describe('elementwise kernels', () => {
   it('accumulate covers n past the 65535-workgroup grid (grid-stride loop)', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const n = 65535 * 256 + 1000; // one dispatch covers 65535·256 elements, the loop does the rest
     const acc = gpu.upload('acc', new Float32Array(n).fill(1));
     const x = new Float32Array(n);
@@ -29,7 +31,7 @@ describe('elementwise kernels', () => {
   });
 
   it('null gradients are skipped', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dout = gpu.upload('dout', new Float32Array([1, 2, 3, 4, 5, 6]));
     const db = gpu.alloc('db', 3 * 4);
     addBackward(gpu, null, db, dout, { n: 6, bn: 3 });
@@ -42,7 +44,7 @@ describe('elementwise kernels', () => {
   });
 
   it('bad dims and aliased buffers throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const a = gpu.alloc('a', 12 * 4);
     const b = gpu.alloc('b', 5 * 4);
     const out = gpu.alloc('out', 12 * 4);

@@ -4,13 +4,15 @@ import { Rng } from '../../src/check/random.ts';
 import { embeddingBackward, embeddingForward } from '../../src/kernels/embedding.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('embedding kernels vs reference', () => {
   runChecks(embeddingChecks);
 });
 
 describe('embedding kernels', () => {
   it('backward is bit-for-bit reproducible across runs, with heavily repeated ids', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dims = { N: 1000, C: 37, V: 13 };
     const rng = new Rng(7);
     const ids = gpu.upload('ids', rng.int(dims.N, 0, 3));
@@ -28,7 +30,7 @@ describe('embedding kernels', () => {
   });
 
   it('ids outside [0, V) read a zero row and get no gradient, without touching memory out of bounds', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const dims = { N: 4, C: 2, V: 3 };
     const ids = gpu.upload('ids', new Int32Array([2, -1, 3, 2 ** 31 - 1]));
     const weight = gpu.upload('weight', new Float32Array([1, 2, 3, 4, 5, 6]));
@@ -47,7 +49,7 @@ describe('embedding kernels', () => {
   });
 
   it('bad dims throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const ids = gpu.alloc('ids', 4 * 4);
     const weight = gpu.alloc('weight', 6 * 4);
     const out = gpu.alloc('out', 8 * 4);

@@ -3,13 +3,15 @@ import { geluChecks } from '../../src/check/gelu.ts';
 import { geluBackward, geluForward } from '../../src/kernels/gelu.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('gelu kernels vs reference', () => {
   runChecks(geluChecks);
 });
 
 describe('gelu kernels', () => {
   it('is finite and saturates at large |x|: gelu(x) → x, 0 and gelu′ → 1, 0', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const x = Float32Array.from([20, -20, 1e4, -1e4, 3e38, -3e38, 0]);
     const n = x.length;
     const [out, dx] = [gpu.alloc('out', n * 4), gpu.alloc('dx', n * 4)];
@@ -28,7 +30,7 @@ describe('gelu kernels', () => {
   });
 
   it('bad dims and buffers throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const [a, b] = [gpu.alloc('a', 16), gpu.alloc('b', 16)];
     expect(() => geluForward(gpu, a, b, { n: -1 })).toThrow(/dims.n, expected an integer/);
     expect(() => geluForward(gpu, a, b, { n: 5 })).toThrow(/out size, expected at least 20 bytes/);

@@ -4,13 +4,15 @@ import { Rng } from '../../src/check/random.ts';
 import { gradNorm } from '../../src/kernels/grad-norm.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('grad-norm kernel vs reference', () => {
   runChecks(gradNormChecks);
 });
 
 describe('grad-norm kernel', () => {
   it('[3, 4] and [12] give norm 13 exactly, and the clip scale 1 / (13 + 1e-6)', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const grads = [Float32Array.of(3, 4), Float32Array.of(12)].map((g, k) => ({
       buffer: gpu.upload(`g${k}`, g),
       n: g.length,
@@ -25,7 +27,7 @@ describe('grad-norm kernel', () => {
   });
 
   it('is bit-for-bit reproducible across runs (fixed-order two-stage reduction)', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const rng = new Rng(5);
     const grads = [300_007, 1, 65_537].map((n, k) => ({ buffer: gpu.upload(`g${k}`, rng.normal(n)), n }));
     const runs: number[] = [];
@@ -38,7 +40,7 @@ describe('grad-norm kernel', () => {
   });
 
   it('bad arguments throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const norm = gpu.alloc('norm', 4);
     const scale = gpu.alloc('scale', 4);
     const g = gpu.alloc('g', 8 * 4);

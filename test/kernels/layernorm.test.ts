@@ -3,13 +3,15 @@ import { layernormChecks } from '../../src/check/layernorm.ts';
 import { layernormBackward, layernormForward } from '../../src/kernels/layernorm.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('layernorm kernels vs reference', () => {
   runChecks(layernormChecks);
 });
 
 describe('layernorm kernels', () => {
   it('gives exactly the bias and a zero dx when C = 1', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const N = 3;
     const x = gpu.upload('x', Float32Array.from([4, -1e6, 0.25])); // (N, 1)
     const weight = gpu.upload('weight', Float32Array.from([3])); // (1)
@@ -25,7 +27,7 @@ describe('layernorm kernels', () => {
   });
 
   it('reduces dweight and dbias in a fixed order: bit-identical across runs', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const [N, C] = [300, 37];
     const data = (n: number, k: number) => new Float32Array(n).map((_, i) => Math.sin(i * k));
     const [x, weight, bias, dout] = [data(N * C, 0.7), data(C, 1.3), data(C, 2.1), data(N * C, 0.37)];
@@ -50,7 +52,7 @@ describe('layernorm kernels', () => {
   });
 
   it('bad dims and buffers throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const big = gpu.alloc('big', 12 * 4);
     const [v, m, r, w, b] = ['v', 'm', 'r', 'w', 'b'].map((name) => gpu.alloc(name, 4 * 4));
     const dims = { N: 3, C: 4, eps: 1e-5 };

@@ -3,13 +3,15 @@ import { softmaxChecks } from '../../src/check/softmax.ts';
 import { softmaxBackward, softmaxForward } from '../../src/kernels/softmax.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('softmax kernels vs reference', () => {
   runChecks(softmaxChecks);
 });
 
 describe('softmax kernels', () => {
   it('writes exact zeros at masked columns (even over NaN logits and gradients) and rows that sum to 1', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const T = 5;
     const x = new Float32Array(2 * T * T).map((_, i) => Math.sin(i) * 3); // (2, T, T)
     for (let r = 0; r < 2 * T; r++) for (let j = (r % T) + 1; j < T; j++) x[r * T + j] = NaN;
@@ -41,7 +43,7 @@ describe('softmax kernels', () => {
   });
 
   it('stays finite with logits of ±1e30 (the max is subtracted first)', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const x = Float32Array.from([1e30, -1e30, 1e30, 0]);
     const out = gpu.alloc('out', 16);
     softmaxForward(gpu, out, gpu.upload('x', x), { rows: 1, cols: 4 });
@@ -49,7 +51,7 @@ describe('softmax kernels', () => {
   });
 
   it('bad dims and buffers throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const a = gpu.alloc('a', 12 * 4);
     const b = gpu.alloc('b', 12 * 4);
     expect(() => softmaxForward(gpu, a, b, { rows: 3, cols: 0 })).toThrow(

@@ -3,13 +3,15 @@ import { sumChecks } from '../../src/check/sum.ts';
 import { sumBackward, sumForward } from '../../src/kernels/sum.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
+const gpuPromise = testGpu();
+
 describe('sum kernels vs reference', () => {
   runChecks(sumChecks);
 });
 
 describe('sum kernels', () => {
   it('sums exactly representable values exactly, chunked or not', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     for (const axis of [3, 4096]) {
       const x = new Float32Array(2 * axis); // (2, axis, 1)
       for (let i = 0; i < x.length; i++) x[i] = i < axis ? 1 : 0.5;
@@ -20,7 +22,7 @@ describe('sum kernels', () => {
   });
 
   it('is bit-for-bit reproducible on a chunked shape', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const x = new Float32Array(5000).map((_, i) => Math.sin(i * 0.37)); // (1, 5000, 1)
     const xBuf = gpu.upload('x', x);
     const runs: Uint32Array[] = [];
@@ -33,7 +35,7 @@ describe('sum kernels', () => {
   });
 
   it('bad dims throw ShapeError at the call', async () => {
-    const gpu = await testGpu();
+    const gpu = await gpuPromise;
     const x = gpu.alloc('x', 12 * 4);
     const out = gpu.alloc('out', 4 * 4);
     expect(() => sumForward(gpu, out, x, { outer: 1, axis: 0, inner: 4 })).toThrow(

@@ -1,0 +1,58 @@
+// GPU-vs-reference checks for RoPE: HS = 2 (one pair), stories260K's HS = 8, odd half sizes (HS = 6, 10), Llama's
+// 64 and 128, theta 10000 and Llama 3's 500000, position offsets (a KV-cache continuation), positions up to 4095 and
+// past a million, and one moderately large case. Bound relL2 ≤ 1e-5 on both outputs: the angle is exact modulo a
+// turn (integer arithmetic), and each element is a polynomial cos/sin (~1e-7 absolute) and two f32 products.
+import type { Gpu } from '../gpu/gpu.ts';
+import { ropeBackward, ropeForward, type RopeDims } from '../kernels/rope.ts';
+import { ropeBackwardRef, ropeForwardRef } from '../reference/rope.ts';
+import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
+import type { Rng } from './random.ts';
+
+const BOUND = 1e-5;
+
+const CASES: RopeDims[] = [
+  { B: 1, NH: 1, T: 1, HS: 2, theta: 10_000, positionOffset: 0 },
+  { B: 1, NH: 1, T: 3, HS: 2, theta: 10_000, positionOffset: 0 },
+  { B: 2, NH: 3, T: 7, HS: 8, theta: 10_000, positionOffset: 0 },
+  { B: 1, NH: 2, T: 5, HS: 6, theta: 10_000, positionOffset: 11 },
+  { B: 2, NH: 2, T: 31, HS: 10, theta: 10_000, positionOffset: 1 },
+  { B: 3, NH: 1, T: 13, HS: 64, theta: 500_000, positionOffset: 0 },
+  { B: 1, NH: 2, T: 17, HS: 128, theta: 10_000, positionOffset: 4079 },
+  { B: 1, NH: 1, T: 9, HS: 8, theta: 10_000, positionOffset: 1_000_003 },
+  { B: 1, NH: 4, T: 300, HS: 64, theta: 10_000, positionOffset: 0 },
+];
+
+async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
+  const scope = gpu.scope('rope check');
+  try {
+    return await fn();
+  } finally {
+    scope[Symbol.dispose]();
+  }
+}
+
+function describe({ B, NH, T, HS, theta, positionOffset }: RopeDims): string {
+  return `B=${B} NH=${NH} T=${T} HS=${HS} theta=${theta}${positionOffset ? ` offset=${positionOffset}` : ''}`;
+}
+
+function check(dims: RopeDims, direction: 'forward' | 'backward'): KernelCheck {
+  const n = dims.B * dims.NH * dims.T * dims.HS;
+  const [run, ref, output] =
+    direction === 'forward' ? [ropeForward, ropeForwardRef, 'out'] : [ropeBackward, ropeBackwardRef, 'dx'];
+  return {
+    kernel: `rope ${direction}`,
+    size: describe(dims),
+    run: (gpu: Gpu, rng: Rng) =>
+      scoped(gpu, async () => {
+        const input = rng.uniform(n, -2, 2); // x or dout, (B, NH, T, HS)
+        const result = gpu.alloc(output, n * 4); // out or dx, (B, NH, T, HS)
+        poison(gpu, result);
+        run(gpu, result, gpu.upload('input', input), dims);
+        const want = new Float64Array(n);
+        ref(want, toF64(input), dims);
+        return [checkOutput(output, await gpu.read(result, 'f32', n), want, BOUND)];
+      }),
+  };
+}
+
+export const ropeChecks: KernelCheck[] = CASES.flatMap((d) => [check(d, 'forward'), check(d, 'backward')]);

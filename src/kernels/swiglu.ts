@@ -1,0 +1,147 @@
+// SwiGLU's elementwise part, the gate of Llama's MLP, on (n): out = silu(gate) ⊙ up with silu(g) = g·σ(g).
+// Backward: dgate = dout ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g))), dup = dout ⊙ silu(g). σ and 1 − σ come from e = exp(−|g|),
+// which never overflows and keeps 1 − σ exact where σ rounds to 1.
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import { ShapeError } from '../gpu/errors.ts';
+
+const WG = 256;
+
+const COMMON = /* wgsl */ `
+struct Dims { n: u32 }
+
+// (σ(g), 1 − σ(g)), each a ratio of e = exp(−|g|) ∈ (0, 1] and 1 + e: no overflow and no 1 − σ cancellation.
+fn sigmoid_pair(g: f32) -> vec2f {
+  let e = exp(-abs(g));
+  let big = 1.0 / (1.0 + e);
+  let small = e / (1.0 + e);
+  return select(vec2f(small, big), vec2f(big, small), g >= 0.0);
+}
+`;
+
+export const SWIGLU_FORWARD: Kernel = {
+  name: 'swiglu-forward',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over n. One invocation: out[i] = gate[i]·σ(gate[i])·up[i].
+// Bindings: out (n) written; gate (n), up (n) read.
+${COMMON}
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> gate: array<f32>;
+@group(0) @binding(2) var<storage, read> up: array<f32>;
+@group(0) @binding(3) var<uniform> u: Dims;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    let g = gate[i];
+    out[i] = g * sigmoid_pair(g).x * up[i];
+  }
+}
+`,
+};
+
+// With `withUp`, one pass writes both gradients; without, only dgate (dup alone is the forward with up ← dout).
+function backwardKernel(name: string, withUp: boolean): Kernel {
+  return {
+    name,
+    wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over n. One invocation, with s = σ(g): dgate[i] = dout·up·s·(1 + g·(1 − s))${
+      withUp ? ',\n// dup[i] = dout·g·s' : ''
+    }.
+// Bindings: dgate (n)${withUp ? ', dup (n)' : ''} written; dout (n), gate (n), up (n) read.
+${COMMON}
+${bindings(withUp ? ['dgate', 'dup'] : ['dgate'], ['dout', 'gate', 'up'])}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+    let g = gate[i];
+    let d = dout[i];
+    let s = sigmoid_pair(g);
+    dgate[i] = d * up[i] * s.x * (1.0 + g * s.y);${withUp ? '\n    dup[i] = d * g * s.x;' : ''}
+  }
+}
+`,
+  };
+}
+
+// Storage bindings numbered in order, outputs read_write then inputs read, then the uniform.
+function bindings(outputs: string[], inputs: string[]): string {
+  const storage = [...outputs.map((v) => [v, 'read_write']), ...inputs.map((v) => [v, 'read'])];
+  const lines = storage.map(
+    ([v, access], i) => `@group(0) @binding(${i}) var<storage, ${access}> ${v}: array<f32>;`,
+  );
+  return [...lines, `@group(0) @binding(${storage.length}) var<uniform> u: Dims;`].join('\n');
+}
+
+export const SWIGLU_BACKWARD = backwardKernel('swiglu-backward', true);
+export const SWIGLU_BACKWARD_DGATE = backwardKernel('swiglu-backward-dgate', false);
+
+export interface SwigluDims {
+  n: number;
+}
+
+export function swigluForward(
+  gpu: Gpu,
+  out: GPUBuffer,
+  gate: GPUBuffer,
+  up: GPUBuffer,
+  dims: SwigluDims,
+): void {
+  const where = 'swigluForward';
+  checkAll(gpu, where, dims, { out }, { gate, up });
+  gpu.dispatch(SWIGLU_FORWARD, { out, gate, up }, { n: dims.n }, groupsFor(gpu, dims.n));
+}
+
+/** dgate and dup, each overwritten, or skipped when null (a frozen input). */
+export function swigluBackward(
+  gpu: Gpu,
+  dgate: GPUBuffer | null,
+  dup: GPUBuffer | null,
+  dout: GPUBuffer,
+  gate: GPUBuffer,
+  up: GPUBuffer,
+  dims: SwigluDims,
+): void {
+  const where = 'swigluBackward';
+  const outputs: Record<string, GPUBuffer> = {};
+  if (dgate) outputs.dgate = dgate;
+  if (dup) outputs.dup = dup;
+  checkAll(gpu, where, dims, outputs, { dout, gate, up });
+  const { n } = dims;
+  if (dgate && dup) gpu.dispatch(SWIGLU_BACKWARD, { dgate, dup, dout, gate, up }, { n }, groupsFor(gpu, n));
+  else if (dgate) gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, groupsFor(gpu, n));
+  else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, groupsFor(gpu, n));
+}
+
+/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
+function groupsFor(gpu: Gpu, count: number): number {
+  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+}
+
+// dims.n in range, every buffer at least n f32, and no output also bound as another output or an input.
+function checkAll(
+  gpu: Gpu,
+  where: string,
+  { n }: SwigluDims,
+  outputs: Record<string, GPUBuffer>,
+  inputs: Record<string, GPUBuffer>,
+): void {
+  if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
+    throw new ShapeError(`${where}: dims.n, expected an integer in [0, 2^32), got ${n}`);
+  }
+  const all = Object.entries({ ...outputs, ...inputs });
+  for (const [name, buf] of all) {
+    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+    if (bytes < n * 4) {
+      throw new ShapeError(
+        `${where}: ${name} size, expected at least ${n * 4} bytes (${n} f32), got ${bytes}`,
+      );
+    }
+    const other = all.find(([o, b]) => o !== name && b === buf);
+    if (other && name in outputs) {
+      throw new ShapeError(
+        `${where}: ${name}, expected a buffer distinct from ${other[0]}, got the same buffer`,
+      );
+    }
+  }
+}
