@@ -128,13 +128,23 @@ async function main(argv: string[]): Promise<number> {
       const tokenizer = await loadTokenizer(folder);
       const start = tokenizer.bosId ?? tokenizer.eosId ?? 0;
       const prompt = flags.prompt ? tokenizer.encode(flags.prompt as string) : [start];
-      const ids = await generate(model.eval(), prompt, {
+      // Decode the growing output and print what is new: a token alone can be half a character or lose its space.
+      const produced: number[] = [];
+      let printed = '';
+      await generate(model.eval(), prompt, {
         maxNewTokens: flags['max-new-tokens'] as number, temperature: flags.temperature as number, topK: flags['top-k'] as number,
         topP: flags['top-p'] as number, seed: flags.seed as number, eosId: tokenizer.eosId,
-        onToken: (id) => process.stdout.write(id === tokenizer.eosId ? '' : tokenizer.decode([id])),
+        onToken: (id) => {
+          if (id === tokenizer.eosId) return;
+          produced.push(id);
+          const text = tokenizer.decode(produced);
+          if (!text.endsWith('\uFFFD')) {
+            process.stdout.write(text.slice(printed.length));
+            printed = text;
+          }
+        },
       });
       process.stdout.write('\n');
-      void ids;
       return 0;
     }
     // eval

@@ -21,12 +21,14 @@ export interface MatmulDims {
 export type MatmulVariant = 'naive' | 'register' | 'workgroup';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'register', 'workgroup'];
 
-// Shared by every variant. out[b, m, n] is at b·strideOut + m·N + n; op(A)[m, k] = A[b·strideA + m·sAm + k·sAk], op(B)[k, n] = B[b·strideB + k·sBk + n·sBn],
-// so a transpose is only a pair of strides and each variant is one pipeline.
+// Shared by every variant: out[b, m, n] is at b·strideOut + m·N + n, op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
+// op(B)[k, n] = B[b·strideB + k·sBk + n·sBn], so a transpose is only a pair of strides (one pipeline per variant).
+// Workgroup (x, y, z) covers tile (tileN0 + x, tileM0 + y) of batch batch0 + z: large sizes take several dispatches.
+// (SwiftShader took minutes to compile the register kernel inside a grid-stride loop, so there is none.)
 const HEADER = /* wgsl */ `
 struct Dims {
-  M: u32, N: u32, K: u32, batch: u32, strideA: u32, strideB: u32, strideOut: u32,
-  sAm: u32, sAk: u32, sBk: u32, sBn: u32, accumulate: u32, hasBias: u32,
+  M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
+  accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32,
 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -50,40 +52,33 @@ export const MATMUL_NAIVE: Kernel = {
   name: 'matmul-naive',
   wgsl: /* wgsl */ `
 // Workgroup ${NAIVE_WG}×${NAIVE_WG}; one invocation computes one output out[b, m, n] (x → n, y → m), k ascending.
-// Grid-stride loops over the three workgroup dimensions (z → batch) keep any size under the 65535 limit.
 // Bindings: out (batch, M, N) written, A, B, bias (N) read.
 ${HEADER}
 @compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  for (var b = wid.z; b < u.batch; b += groups.z) {
-    for (var m = wid.y * ${NAIVE_WG}u + lid.y; m < u.M; m += groups.y * ${NAIVE_WG}u) {
-      for (var n = wid.x * ${NAIVE_WG}u + lid.x; n < u.N; n += groups.x * ${NAIVE_WG}u) {
-        var pa = b * u.strideA + m * u.sAm;
-        var pb = b * u.strideB + n * u.sBn;
-        var acc = 0.0;
-        for (var k = 0u; k < u.K; k++) {
-          acc += A[pa] * B[pb];
-          pa += u.sAk;
-          pb += u.sBk;
-        }
-        store(b, m, n, acc);
-      }
-    }
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = u.batch0 + wid.z;
+  let m = (u.tileM0 + wid.y) * ${NAIVE_WG}u + lid.y;
+  let n = (u.tileN0 + wid.x) * ${NAIVE_WG}u + lid.x;
+  if (m >= u.M || n >= u.N) { return; }
+  var pa = b * u.strideA + m * u.sAm;
+  var pb = b * u.strideB + n * u.sBn;
+  var acc = 0.0;
+  for (var k = 0u; k < u.K; k++) {
+    acc += A[pa] * B[pb];
+    pa += u.sAk;
+    pb += u.sBk;
   }
+  store(b, m, n, acc);
 }
 `,
 };
 
 // Register tile per invocation (TM rows × TN columns, TN a multiple of 4) and workgroup shape: on SwiftShader the
-// work per invocation dominates (PERF-NOTES.md), so the WGSL is unrolled here in TS with one variable per value.
+// work per invocation dominates (PERF-NOTES.md), so the k loop is unrolled here in TS, one variable per value.
 const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 
 export function registerKernel(TM: number, TN: number, WGX: number, WGY: number): Kernel {
-  const rows = [...Array(TM).keys()];
-  const cols = [...Array(TN).keys()];
-  const quads = [...Array(TN / 4).keys()];
-  const ks = [0, 1, 2, 3];
-  const lines = (f: (x: number) => string, xs: number[]) => xs.map(f).join('\n');
+  const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
   const each = (f: (i: number, h: number) => string) =>
     rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
   const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => `B[rb${4 * h + c} + ${kb}]`).join(', ')})`;
@@ -91,36 +86,34 @@ export function registerKernel(TM: number, TN: number, WGX: number, WGY: number)
     name: 'matmul-register',
     wgsl: /* wgsl */ `
 // Workgroup ${WGX}×${WGY}, no workgroup memory; one invocation computes a ${TM}×${TN} block of out (x → n, y → m) in
-// registers, k ascending, four k per step (then a scalar tail). Rows and columns past M, N are clamped on load
-// and skipped on store. Grid-stride loops over tiles (z → batch). Bindings: out (batch, M, N) written, A, B, bias read.
+// registers, k ascending, four k per step, then a scalar tail. Rows and columns past M, N are clamped on load and
+// skipped on store. Bindings: out (batch, M, N) written, A, B, bias (N) read.
 ${HEADER}
 @compute @workgroup_size(${WGX}, ${WGY})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  for (var b = wid.z; b < u.batch; b += groups.z) {
-    for (var mt = wid.y; mt * ${TM * WGY}u < u.M; mt += groups.y) {
-      for (var nt = wid.x; nt * ${TN * WGX}u < u.N; nt += groups.x) {
-        let m0 = mt * ${TM * WGY}u + lid.y * ${TM}u;
-        let n0 = nt * ${TN * WGX}u + lid.x * ${TN}u;
-        if (m0 >= u.M || n0 >= u.N) { continue; }
-${lines((i) => `        let ra${i} = b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`, rows)}
-${lines((j) => `        let rb${j} = b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`, cols)}
-${each((i, h) => `        var acc${i}_${h} = vec4f(0.0);`)}
-        var k = 0u;
-        for (; k + 4u <= u.K; k += 4u) {
-${lines((c) => `          let ka${c} = (k + ${c}u) * u.sAk;\n          let kb${c} = (k + ${c}u) * u.sBk;`, ks)}
-${lines((i) => `          let a${i} = vec4f(${ks.map((c) => `A[ra${i} + ka${c}]`).join(', ')});`, rows)}
-${ks.map((c) => lines((h) => `          let b${c}_${h} = ${bQuad(h, `kb${c}`)};`, quads)).join('\n')}
-${each((i, h) => `          acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`).join(' + ')};`)}
-        }
-        for (; k < u.K; k++) {
-          let ka = k * u.sAk;
-          let kb = k * u.sBk;
-${lines((h) => `          let b_${h} = ${bQuad(h, 'kb')};`, quads)}
-${each((i, h) => `          acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
-        }
-${rows.flatMap((i) => cols.map((j) => `        if (m0 + ${i}u < u.M && n0 + ${j}u < u.N) { store(b, m0 + ${i}u, n0 + ${j}u, acc${i}_${j >> 2}[${j & 3}]); }`)).join('\n')}
-      }
-    }
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let b = u.batch0 + wid.z;
+  let m0 = ((u.tileM0 + wid.y) * ${WGY}u + lid.y) * ${TM}u;
+  let n0 = ((u.tileN0 + wid.x) * ${WGX}u + lid.x) * ${TN}u;
+  if (m0 >= u.M || n0 >= u.N) { return; }
+${rows.map((i) => `  let ra${i} = b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`).join('\n')}
+${cols.map((j) => `  let rb${j} = b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`).join('\n')}
+${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
+  var k = 0u;
+  for (; k + 4u <= u.K; k += 4u) {
+${ks.map((c) => `    let ka${c} = (k + ${c}u) * u.sAk;\n    let kb${c} = (k + ${c}u) * u.sBk;`).join('\n')}
+${rows.map((i) => `    let a${i} = vec4f(${ks.map((c) => `A[ra${i} + ka${c}]`).join(', ')});`).join('\n')}
+${ks.flatMap((c) => quads.map((h) => `    let b${c}_${h} = ${bQuad(h, `kb${c}`)};`)).join('\n')}
+${each((i, h) => `    acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`).join(' + ')};`)}
+  }
+  for (; k < u.K; k++) {
+    let ka = k * u.sAk;
+    let kb = k * u.sBk;
+${quads.map((h) => `    let b_${h} = ${bQuad(h, 'kb')};`).join('\n')}
+${each((i, h) => `    acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
+  }
+  let acc = array<vec4f, ${TM * quads.length}>(${rows.flatMap((i) => quads.map((h) => `acc${i}_${h}`)).join(', ')});
+  for (var i = 0u; i < min(${TM}u, u.M - m0); i++) {
+    for (var j = 0u; j < min(${TN}u, u.N - n0); j++) { store(b, m0 + i, n0 + j, acc[i * ${quads.length}u + j / 4u][j % 4u]); }
   }
 }
 `,
@@ -134,68 +127,54 @@ const WGT = { BM: 64, BN: 64, BK: 16, T: 16 };
 
 function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel {
   const [RM, RN, threads] = [BM / T, BN / T, T * T];
-  const lda = BM + 1; // padded rows keep the transposing tile loads off a single memory bank
-  const ldb = BN + 1;
+  const [lda, ldb] = [BM + 1, BN + 1]; // padded rows keep the transposing tile stores off a single memory bank
   return {
     name: 'matmul-workgroup',
     wgsl: /* wgsl */ `
-// Workgroup ${T}×${T}; the workgroup stages a ${BM}×${BK} tile of op(A) and a ${BK}×${BN} tile of op(B) in workgroup
-// memory (zero past M, N, K), then one invocation accumulates ${RM}×${RN} outputs out[m0 + y + ${T}i, n0 + x + ${T}j].
-// Tile loads walk the stored contiguous axis across invocations. Grid-stride loops over tiles (z → batch).
-// Bindings: out (batch, M, N) written, A, B, bias read.
+// Workgroup ${T}×${T}; it stages a ${BM}×${BK} tile of op(A) and a ${BK}×${BN} tile of op(B) in workgroup memory (zero
+// past M, N, K), read along the stored contiguous axis, then one invocation accumulates ${RM}×${RN} outputs
+// out[m0 + y + ${T}i, n0 + x + ${T}j], k ascending. Bindings: out (batch, M, N) written, A, B, bias (N) read.
 ${HEADER}
 var<workgroup> As: array<f32, ${BK * lda}>; // (BK, BM) padded
 var<workgroup> Bs: array<f32, ${BK * ldb}>; // (BK, BN) padded
 
 @compute @workgroup_size(${T}, ${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
-        @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  for (var b = wid.z; b < u.batch; b += groups.z) {
-    for (var mt = wid.y; mt * ${BM}u < u.M; mt += groups.y) {
-      for (var nt = wid.x; nt * ${BN}u < u.N; nt += groups.x) {
-        let m0 = mt * ${BM}u;
-        let n0 = nt * ${BN}u;
-        var acc: array<array<f32, ${RN}>, ${RM}>;
-        for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
-          for (var e = li; e < ${BM * BK}u; e += ${threads}u) {
-            var mm = e % ${BM}u;
-            var kk = e / ${BM}u;
-            if (u.sAm != 1u) { mm = e / ${BK}u; kk = e % ${BK}u; }
-            let m = m0 + mm;
-            let k = k0 + kk;
-            var v = 0.0;
-            if (m < u.M && k < u.K) { v = A[b * u.strideA + m * u.sAm + k * u.sAk]; }
-            As[kk * ${lda}u + mm] = v;
-          }
-          for (var e = li; e < ${BN * BK}u; e += ${threads}u) {
-            var nn = e % ${BN}u;
-            var kk = e / ${BN}u;
-            if (u.sBn != 1u) { nn = e / ${BK}u; kk = e % ${BK}u; }
-            let n = n0 + nn;
-            let k = k0 + kk;
-            var v = 0.0;
-            if (n < u.N && k < u.K) { v = B[b * u.strideB + k * u.sBk + n * u.sBn]; }
-            Bs[kk * ${ldb}u + nn] = v;
-          }
-          workgroupBarrier();
-          for (var kk = 0u; kk < ${BK}u; kk++) {
-            var bv: array<f32, ${RN}>;
-            for (var j = 0u; j < ${RN}u; j++) { bv[j] = Bs[kk * ${ldb}u + lid.x + j * ${T}u]; }
-            for (var i = 0u; i < ${RM}u; i++) {
-              let av = As[kk * ${lda}u + lid.y + i * ${T}u];
-              for (var j = 0u; j < ${RN}u; j++) { acc[i][j] += av * bv[j]; }
-            }
-          }
-          workgroupBarrier();
-        }
-        for (var i = 0u; i < ${RM}u; i++) {
-          for (var j = 0u; j < ${RN}u; j++) {
-            let m = m0 + lid.y + i * ${T}u;
-            let n = n0 + lid.x + j * ${T}u;
-            if (m < u.M && n < u.N) { store(b, m, n, acc[i][j]); }
-          }
-        }
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let b = u.batch0 + wid.z;
+  let m0 = (u.tileM0 + wid.y) * ${BM}u;
+  let n0 = (u.tileN0 + wid.x) * ${BN}u;
+  var acc: array<array<f32, ${RN}>, ${RM}>;
+  for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
+    for (var e = li; e < ${BM * BK}u; e += ${threads}u) {
+      let along = u.sAm == 1u; // A stored transposed: m contiguous
+      let mm = select(e / ${BK}u, e % ${BM}u, along);
+      let kk = select(e % ${BK}u, e / ${BM}u, along);
+      let inside = m0 + mm < u.M && k0 + kk < u.K;
+      As[kk * ${lda}u + mm] = select(0.0, A[b * u.strideA + (m0 + mm) * u.sAm + (k0 + kk) * u.sAk], inside);
+    }
+    for (var e = li; e < ${BN * BK}u; e += ${threads}u) {
+      let along = u.sBn == 1u; // B stored as (K, N): n contiguous
+      let nn = select(e / ${BK}u, e % ${BN}u, along);
+      let kk = select(e % ${BK}u, e / ${BN}u, along);
+      let inside = n0 + nn < u.N && k0 + kk < u.K;
+      Bs[kk * ${ldb}u + nn] = select(0.0, B[b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn], inside);
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      var bv: array<f32, ${RN}>;
+      for (var j = 0u; j < ${RN}u; j++) { bv[j] = Bs[kk * ${ldb}u + lid.x + j * ${T}u]; }
+      for (var i = 0u; i < ${RM}u; i++) {
+        let av = As[kk * ${lda}u + lid.y + i * ${T}u];
+        for (var j = 0u; j < ${RN}u; j++) { acc[i][j] += av * bv[j]; }
       }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < ${RM}u; i++) {
+    for (var j = 0u; j < ${RN}u; j++) {
+      let m = m0 + lid.y + i * ${T}u;
+      let n = n0 + lid.x + j * ${T}u;
+      if (m < u.M && n < u.N) { store(b, m, n, acc[i][j]); }
     }
   }
 }
@@ -213,7 +192,7 @@ const KERNELS: Record<MatmulVariant, { kernel: Kernel; tileM: number; tileN: num
 
 /** Register blocking wins on software adapters (SwiftShader); workgroup-memory tiles win on real GPUs. */
 export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
-  return gpu.software ? 'workgroup' : 'workgroup'; // TEMP (lead): register variant compile is minutes on SwiftShader
+  return gpu.software ? 'register' : 'workgroup';
 }
 
 /**
@@ -228,7 +207,7 @@ export function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: nu
   return tiles < 16 || fill < 0.5 ? 'naive' : defaultMatmulVariant(gpu);
 }
 
-// One fully resolved matmul: out (batch, M, N) at batch stride strideOut = Σ op(A)·op(B).
+// One resolved product: out (batch, M, N) at batch stride strideOut = op(A)·op(B) per batch.
 interface Plan {
   batch: number;
   M: number;
@@ -243,37 +222,35 @@ interface Plan {
 
 function encode(
   gpu: Gpu,
-  requested: MatmulVariant | undefined,
+  variant: MatmulVariant | undefined,
   out: GPUBuffer,
   a: GPUBuffer,
   b: GPUBuffer,
   bias: GPUBuffer | null,
   p: Plan,
-  accumulate: boolean,
+  accumulate = false,
 ): void {
-  const variant = requested ?? pickMatmulVariant(gpu, p);
-  const { kernel, tileM, tileN } = KERNELS[variant];
+  const { kernel, tileM, tileN } = KERNELS[variant ?? pickMatmulVariant(gpu, p)];
+  const { M, N, K, transA, transB } = p;
+  const strides = { strideA: p.strideA, strideB: p.strideB, strideOut: p.strideOut };
+  const layout = { sAm: transA ? 1 : K, sAk: transA ? M : 1, sBk: transB ? 1 : N, sBn: transB ? K : 1 };
+  const flags = { accumulate: accumulate ? 1 : 0, hasBias: bias ? 1 : 0 };
+  const buffers = { out, A: a, B: b, bias: bias ?? a }; // without a bias, A fills the (unread) binding
+  const [nx, ny, nz] = [Math.ceil(N / tileN), Math.ceil(M / tileM), p.batch];
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-  const groups: [number, number, number] = [Math.ceil(p.N / tileN), Math.ceil(p.M / tileM), p.batch].map(
-    (g) => Math.min(g, max),
-  ) as [number, number, number];
-  const uniforms = {
-    M: p.M,
-    N: p.N,
-    K: p.K,
-    batch: p.batch,
-    strideA: p.strideA,
-    strideB: p.strideB,
-    strideOut: p.strideOut,
-    sAm: p.transA ? 1 : p.K,
-    sAk: p.transA ? p.M : 1,
-    sBk: p.transB ? 1 : p.N,
-    sBn: p.transB ? p.K : 1,
-    accumulate: accumulate ? 1 : 0,
-    hasBias: bias ? 1 : 0,
-  };
-  // Without a bias, A stands in for the (unread) bias binding.
-  gpu.dispatch(kernel, { out, A: a, B: b, bias: bias ?? a }, uniforms, groups);
+  for (let batch0 = 0; batch0 < nz; batch0 += max) {
+    for (let tileM0 = 0; tileM0 < ny; tileM0 += max) {
+      for (let tileN0 = 0; tileN0 < nx; tileN0 += max) {
+        const uniforms = { M, N, K, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
+        const groups: [number, number, number] = [
+          Math.min(max, nx - tileN0),
+          Math.min(max, ny - tileM0),
+          Math.min(max, nz - batch0),
+        ];
+        gpu.dispatch(kernel, buffers, uniforms, groups);
+      }
+    }
+  }
 }
 
 export function matmulForward(
@@ -285,20 +262,12 @@ export function matmulForward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
-  const p = resolve('matmulForward', gpu, dims, variant);
+  const p = resolve('matmulForward', dims, variant);
   checkBuffer(gpu, 'matmulForward', 'out', out, p.batch * p.M * p.N);
-  checkOperands(gpu, 'matmulForward', a, b, p);
+  checkBuffer(gpu, 'matmulForward', 'a', a, span(p.batch, p.strideA, p.M * p.K));
+  checkBuffer(gpu, 'matmulForward', 'b', b, span(p.batch, p.strideB, p.K * p.N));
   if (bias) checkBuffer(gpu, 'matmulForward', 'bias', bias, p.N);
-  for (const [name, buf] of [
-    ['a', a],
-    ['b', b],
-    ['bias', bias],
-  ] as const) {
-    if (buf === out)
-      throw new ShapeError(
-        `matmulForward: out, expected a buffer distinct from ${name}, got the same buffer`,
-      );
-  }
+  checkDistinct('matmulForward', { out }, { a, b, bias });
   encode(gpu, variant, out, a, b, bias, p, dims.accumulate ?? false);
 }
 
@@ -313,43 +282,27 @@ export function matmulBackward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
-  const p = resolve('matmulBackward', gpu, dims, variant);
-  const { batch, M, N, K, transA, transB, strideA, strideB } = p;
+  const { batch, M, N, K, transA, transB, strideA, strideB } = resolve('matmulBackward', dims, variant);
   checkBuffer(gpu, 'matmulBackward', 'dOut', dOut, batch * M * N);
-  checkOperands(gpu, 'matmulBackward', a, b, p);
-  const grads = [
-    ['dA', dA],
-    ['dB', dB],
-    ['dBias', dBias],
-  ] as const;
-  for (const [name, g] of grads) {
-    for (const [other, buf] of [
-      ['dOut', dOut],
-      ['a', a],
-      ['b', b],
-    ] as const) {
-      if (g && g === buf)
-        throw new ShapeError(
-          `matmulBackward: ${name}, expected a buffer distinct from ${other}, got the same buffer`,
-        );
-    }
-  }
+  checkBuffer(gpu, 'matmulBackward', 'a', a, span(batch, strideA, M * K));
+  checkBuffer(gpu, 'matmulBackward', 'b', b, span(batch, strideB, K * N));
+  checkDistinct('matmulBackward', { dA, dB, dBias }, { dOut, a, b });
   const MN = M * N;
   if (dA) {
-    checkBuffer(gpu, 'matmulBackward', 'dA', dA, strideA === 0 ? M * K : (batch - 1) * strideA + M * K);
+    checkBuffer(gpu, 'matmulBackward', 'dA', dA, span(batch, strideA, M * K));
     // dA = dOut · op(B)ᵀ, or op(B) · dOutᵀ when A is stored transposed (K, M).
-    const plan = transA
+    const g = transA
       ? { M: K, N: M, K: N, a: b, transA: transB, strideA: strideB, b: dOut, transB: true, strideB: MN }
       : { M, N: K, K: N, a: dOut, transA: false, strideA: MN, b, transB: !transB, strideB };
-    gradient(gpu, variant, dA, batch, strideA, plan);
+    gradient(gpu, variant, dA, batch, strideA, g);
   }
   if (dB) {
-    checkBuffer(gpu, 'matmulBackward', 'dB', dB, strideB === 0 ? K * N : (batch - 1) * strideB + K * N);
+    checkBuffer(gpu, 'matmulBackward', 'dB', dB, span(batch, strideB, K * N));
     // dB = op(A)ᵀ · dOut, or dOutᵀ · op(A) when B is stored transposed (N, K).
-    const plan = transB
+    const g = transB
       ? { M: N, N: K, K: M, a: dOut, transA: true, strideA: MN, b: a, transB: transA, strideB: strideA }
       : { M: K, N, K: M, a, transA: !transA, strideA, b: dOut, transB: false, strideB: MN };
-    gradient(gpu, variant, dB, batch, strideB, plan);
+    gradient(gpu, variant, dB, batch, strideB, g);
   }
   if (dBias) {
     checkBuffer(gpu, 'matmulBackward', 'dBias', dBias, N);
@@ -357,21 +310,11 @@ export function matmulBackward(
   }
 }
 
-interface GradPlan {
-  M: number;
-  N: number;
-  K: number;
-  a: GPUBuffer;
-  transA: boolean;
-  strideA: number;
-  b: GPUBuffer;
-  transB: boolean;
-  strideB: number;
-}
+type GradPlan = Omit<Plan, 'batch' | 'strideOut'> & { a: GPUBuffer; b: GPUBuffer };
 
-// Writes one operand's gradient (batch, M, N) at batch stride `stride`; stride 0 means the operand is shared, so its
-// gradient is the sum over the batch: one matmul over a stacked K when both factors stack along K contiguously
-// (k outermost in storage), else per-batch products in a scratch buffer summed by the sum kernel in a fixed order.
+// Writes one operand's gradient (batch, M, N) at batch stride `stride`. Stride 0 means the operand is shared and its
+// gradient sums over the batch: one matmul over a stacked K when both factors keep k outermost and batches adjacent
+// (e.g. x (batch·T, C) for a weight), else per-batch products in a scratch buffer summed by the sum kernel.
 function gradient(
   gpu: Gpu,
   variant: MatmulVariant | undefined,
@@ -380,22 +323,20 @@ function gradient(
   stride: number,
   g: GradPlan,
 ): void {
-  const plan = { ...g, batch, transA: g.transA, transB: g.transB, strideOut: g.M * g.N };
+  const plan = { ...g, batch, strideOut: g.M * g.N };
   if (stride !== 0 || batch === 1) {
-    encode(gpu, variant, dst, g.a, g.b, null, { ...plan, strideOut: stride || plan.strideOut }, false);
-    return;
+    encode(gpu, variant, dst, g.a, g.b, null, { ...plan, strideOut: stride || plan.strideOut });
+  } else if (g.transA && g.strideA === g.K * g.M && !g.transB && g.strideB === g.K * g.N) {
+    encode(gpu, variant, dst, g.a, g.b, null, { ...plan, batch: 1, K: batch * g.K });
+  } else {
+    const scratch = gpu.alloc('matmul gradient per batch', batch * g.M * g.N * 4); // (batch, M, N)
+    encode(gpu, variant, scratch, g.a, g.b, null, plan);
+    sumForward(gpu, dst, scratch, { outer: 1, axis: batch, inner: g.M * g.N });
+    gpu.release(scratch);
   }
-  if (g.transA && g.strideA === g.K * g.M && !g.transB && g.strideB === g.K * g.N) {
-    encode(gpu, variant, dst, g.a, g.b, null, { ...plan, batch: 1, K: batch * g.K }, false);
-    return;
-  }
-  const scratch = gpu.alloc('matmul gradient per batch', batch * g.M * g.N * 4); // (batch, M, N)
-  encode(gpu, variant, scratch, g.a, g.b, null, plan, false);
-  sumForward(gpu, dst, scratch, { outer: 1, axis: batch, inner: g.M * g.N });
-  gpu.release(scratch);
 }
 
-function resolve(where: string, gpu: Gpu, dims: MatmulDims, variant: MatmulVariant | undefined): Plan {
+function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undefined): Plan {
   if (variant !== undefined && !(variant in KERNELS)) {
     throw new ShapeError(
       `${where}: variant, expected one of ${MATMUL_VARIANTS.join(', ')}, got ${String(variant)}`,
@@ -407,39 +348,42 @@ function resolve(where: string, gpu: Gpu, dims: MatmulDims, variant: MatmulVaria
       throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
   }
   const { batch, M, N, K } = dims;
-  const strideA = dims.batchStrideA ?? M * K;
-  const strideB = dims.batchStrideB ?? K * N;
+  const [strideA, strideB] = [dims.batchStrideA ?? M * K, dims.batchStrideB ?? K * N];
+  // Overlapping batches would make the gradient writes race.
   for (const [key, v, size] of [
     ['batchStrideA', strideA, M * K],
     ['batchStrideB', strideB, K * N],
   ] as const) {
-    // Overlapping batches would make the gradient writes race.
     if (!Number.isInteger(v) || (v !== 0 && v < size)) {
       throw new ShapeError(
         `${where}: dims.${key}, expected 0 or an integer ≥ ${size} (one matrix), got ${v}`,
       );
     }
   }
-  const largest = Math.max(batch * M * N, (batch - 1) * strideA + M * K, (batch - 1) * strideB + K * N);
+  const largest = Math.max(batch * M * N, span(batch, strideA, M * K), span(batch, strideB, K * N));
   if (largest >= 2 ** 32)
-    throw new ShapeError(`${where}: largest operand, expected < 2^32 elements (u32 indices), got ${largest}`);
-  void gpu;
-  return {
-    batch,
-    M,
-    N,
-    K,
-    transA: dims.transA ?? false,
-    transB: dims.transB ?? false,
-    strideA,
-    strideB,
-    strideOut: M * N,
-  };
+    throw new ShapeError(`${where}: largest operand, expected < 2^32 elements, got ${largest}`);
+  const [transA, transB] = [dims.transA ?? false, dims.transB ?? false];
+  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N };
 }
 
-function checkOperands(gpu: Gpu, where: string, a: GPUBuffer, b: GPUBuffer, p: Plan): void {
-  checkBuffer(gpu, where, 'a', a, p.strideA === 0 ? p.M * p.K : (p.batch - 1) * p.strideA + p.M * p.K);
-  checkBuffer(gpu, where, 'b', b, p.strideB === 0 ? p.K * p.N : (p.batch - 1) * p.strideB + p.K * p.N);
+/** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */
+function span(batch: number, stride: number, matrix: number): number {
+  return stride === 0 ? matrix : (batch - 1) * stride + matrix;
+}
+
+function checkDistinct(
+  where: string,
+  outputs: Record<string, GPUBuffer | null>,
+  inputs: Record<string, GPUBuffer | null>,
+): void {
+  for (const [name, buf] of Object.entries(outputs)) {
+    const same = Object.entries(inputs).find(([, other]) => buf && buf === other);
+    if (same)
+      throw new ShapeError(
+        `${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`,
+      );
+  }
 }
 
 function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {

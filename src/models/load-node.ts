@@ -10,6 +10,9 @@ import type { TensorStore } from '../io/safetensors.ts';
 import { parseGpt2Config } from './gpt2/config.ts';
 import { Gpt2Model } from './gpt2/model.ts';
 import { loadGpt2Weights } from './gpt2/weights.ts';
+import { parseLlamaConfig } from './llama/config.ts';
+import { LlamaModel } from './llama/model.ts';
+import { loadLlamaWeights } from './llama/weights.ts';
 import type { LanguageModel } from './language-model.ts';
 
 export async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
@@ -46,13 +49,27 @@ export async function loadGpt2(gpu: Gpu, folder: string): Promise<Gpt2Model> {
   return model;
 }
 
+export async function loadLlama(gpu: Gpu, folder: string): Promise<LlamaModel> {
+  const config = parseLlamaConfig(await readConfigJson(folder), join(folder, 'config.json'));
+  const model = new LlamaModel(gpu, config);
+  try {
+    await loadLlamaWeights(model, await openWeights(folder));
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
 /** Any supported causal LM from a Hugging Face folder, chosen by config.json's model_type. */
 export async function loadModel(gpu: Gpu, folder: string): Promise<LanguageModel> {
   const raw = await readConfigJson(folder);
   switch (raw.model_type) {
     case 'gpt2':
       return loadGpt2(gpu, folder);
+    case 'llama':
+      return loadLlama(gpu, folder);
     default:
-      throw new WeightsError(`${join(folder, 'config.json')}: field 'model_type', expected one of gpt2, got ${JSON.stringify(raw.model_type)}`);
+      throw new WeightsError(`${join(folder, 'config.json')}: field 'model_type', expected one of gpt2, llama, got ${JSON.stringify(raw.model_type)}`);
   }
 }

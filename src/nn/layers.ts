@@ -1,4 +1,4 @@
-// The small layers models are built from: Linear (either weight layout), LayerNorm, Embedding, Dropout.
+// The small layers models are built from: Linear (either weight layout), LayerNorm, RMSNorm, Embedding, Dropout.
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
@@ -41,6 +41,20 @@ export class LayerNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return F.layernorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/** Llama's norm: a weight (C), initialized to ones, and no bias. */
+export class RMSNorm extends Module {
+  readonly weight: Tensor;
+
+  constructor(gpu: Gpu, readonly C: number, readonly eps = 1e-6) {
+    super(gpu);
+    this.weight = this.addParameter('weight', [C], new Float32Array(C).fill(1));
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.rmsnorm(x, this.weight, this.eps);
   }
 }
 

@@ -1,0 +1,147 @@
+// The public API of webgpu-sft, the same in Node and in the browser. Nothing reachable from here imports a `node:`
+// module: Node-only helpers (file-system loaders, checkpoint folders, the CLI) live in *-node.ts files outside it.
+
+// --- Device -------------------------------------------------------------------------------------------------------
+
+/**
+ * Opens a WebGPU device with the adapter's maximum buffer limits (model weights exceed the 128 MiB defaults).
+ * Uses `navigator.gpu` in a browser (a secure context: https or http://127.0.0.1) and Dawn (the npm `webgpu`
+ * package, loaded only then) in Node, falling back to the SwiftShader software adapter with a one-line notice.
+ */
+export { createDevice, type DeviceOptions } from './gpu/device.ts';
+/** The device wrapper: buffer pool, pipeline cache, `scope(name)` for step-owned memory, `stats()`, `dispose()`. */
+export { Gpu, type GpuStats } from './gpu/gpu.ts';
+/** A scope from `gpu.scope(name)`: buffers made inside are released at its end unless passed to `keep()`. */
+export { Scope } from './gpu/buffers.ts';
+/**
+ * Every error the library throws on purpose. Messages read `<where>: <what>, expected <x>, got <y>`, with an
+ * optional `hint:` line. ShapeError: tensor shapes; WeightsError: model files; ShaderError: WGSL compilation;
+ * InputError: user data and options; DeviceError: no adapter or a lost device.
+ */
+export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './gpu/errors.ts';
+
+// --- Tensors and autograd -----------------------------------------------------------------------------------------
+
+/** A GPU buffer with a shape and dtype ('f32' | 'i32'); `Tensor.from(gpu, data, shape)`, `readF32()`, `backward()`. */
+export { Tensor, numel, type DType, type TensorOptions } from './autograd/tensor.ts';
+/**
+ * Differentiable ops on tensors: matmul, add, mul, scale, sum, mean, reshape, transpose12, slice, softmax,
+ * layernorm, rmsnorm, gelu, swiglu, rope, embedding, crossEntropy, dropout. Each records itself on the tape.
+ */
+export * as F from './autograd/functional.ts';
+/** Runs `fn` without recording the tape (evaluation, generation). */
+export { noGrad, manualSeed } from './autograd/tape.ts';
+
+// --- Modules and optimizer ----------------------------------------------------------------------------------------
+
+/** A container of named parameters whose dotted names are Hugging Face safetensors keys; `train()` / `eval()`. */
+export { Module } from './nn/module.ts';
+/** Layers: Linear ('in-out' Conv1D or 'out-in' layout), LayerNorm, RMSNorm, Embedding, Dropout. */
+export { Linear, LayerNorm, RMSNorm, Embedding, Dropout, type LinearOptions } from './nn/layers.ts';
+/** AdamW on the GPU with global-norm clipping; frozen parameters (requiresGrad false) get no state. */
+export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.ts';
+
+// --- Files --------------------------------------------------------------------------------------------------------
+
+/**
+ * Reads a safetensors file from an ArrayBuffer, Uint8Array or Blob/File: the header now, each tensor on demand
+ * (`getF32`, `getInt32`, `getRaw`), so a large File is never held in memory whole.
+ */
+export { readSafetensors, readShardedIndex, type TensorStore, type TensorInfo, type Dtype } from './io/safetensors.ts';
+/** Serializes F32/F16 tensors to safetensors bytes (sorted names, `__metadata__.format = 'pt'`), e.g. for a Blob. */
+export { serializeSafetensors, type TensorToWrite } from './io/safetensors.ts';
+
+// --- Tokenizers ---------------------------------------------------------------------------------------------------
+
+/** The interface every tokenizer implements: encode, decode, eosId, bosId, vocabSize. */
+export type { Tokenizer, EncodeOptions } from './tokenizers/tokenizer.ts';
+/** GPT-2 byte-level BPE from vocab.json + merges.txt text, or `fromTokenizerJson` for a Hugging Face tokenizer.json. */
+export { Gpt2Tokenizer, fromTokenizerJson, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
+/** SentencePiece (Llama) from tokenizer.model bytes or a converted tokenizer.json. */
+export { SentencePieceTokenizer, fromSentencePieceModel, fromLlamaTokenizerJson } from './tokenizers/sentencepiece.ts';
+
+// --- Models -------------------------------------------------------------------------------------------------------
+
+/** GPT-2 (GPT2LMHeadModel): `new Gpt2Model(gpu, parseGpt2Config(json))`, then `loadGpt2Weights(model, store)`. */
+export { Gpt2Model } from './models/gpt2/model.ts';
+/** Validates a Hugging Face GPT-2 config.json object; refuses options that would need other math. */
+export { parseGpt2Config, type Gpt2Config } from './models/gpt2/config.ts';
+/** Loads every parameter from a TensorStore, checking names and shapes; `gpt2Tensors` exports them back. */
+export { loadGpt2Weights, gpt2Tensors } from './models/gpt2/weights.ts';
+/** Llama (LlamaForCausalLM), built and loaded the same way as GPT-2. */
+export { LlamaModel } from './models/llama/model.ts';
+/** Validates a Hugging Face Llama config.json object. */
+export { parseLlamaConfig, type LlamaConfig } from './models/llama/config.ts';
+/** Loads Llama parameters from a TensorStore; `llamaTensors` exports them back. */
+export { loadLlamaWeights, llamaTensors } from './models/llama/weights.ts';
+/** What the trainer and `generate` need from a causal language model (GPT-2 and Llama implement it). */
+export type { LanguageModel } from './models/language-model.ts';
+/**
+ * Browser loader: `{ model, tokenizer }` from picked files (a FileList) or a Map of names to Blobs holding
+ * config.json, model.safetensors (or a sharded index) and tokenizer.json or vocab.json + merges.txt.
+ */
+export { loadGpt2FromFiles, filesByName, type LoadedGpt2, type FileListLike } from './models/load-browser.ts';
+/** Autoregressive generation with a KV cache: greedy, temperature, top-k, top-p; returns the new token ids. */
+export { generate, type GenerateOptions } from './models/generate.ts';
+
+// --- Supervised fine-tuning ---------------------------------------------------------------------------------------
+
+/**
+ * SFT data: `parseJsonl(text, fileName)` detects prompt/completion, messages, text or text/label rows;
+ * `tokenizeRows` marks loss targets; `truncateExamples`, seeded `shuffled` and `splitByRatios`; `renderChat`.
+ */
+export {
+  parseJsonl,
+  tokenizeRow,
+  tokenizeRows,
+  truncateExamples,
+  renderChat,
+  shuffled,
+  splitByRatios,
+  type DataRow,
+  type JsonlData,
+  type Example,
+  type RowFormat,
+  type ChatMessage,
+} from './sft/dataset.ts';
+/** Causal-LM batches (padded or packed) and the per-epoch reshuffling source the trainer reads. */
+export { lmBatches, epochBatches, IGNORE_INDEX, type LmBatch, type LmBatchOptions } from './sft/batching.ts';
+/** Text/label rows for sequence classification: label map, batches, the majority-class baseline. */
+export {
+  classificationData,
+  classificationBatches,
+  majorityBaseline,
+  labelMap,
+  type ClassBatch,
+  type ClassExample,
+  type ClassificationData,
+} from './sft/classification.ts';
+/** A frozen or trainable language model plus a new `score` head (HF <Arch>ForSequenceClassification). */
+export { SequenceClassifier } from './sft/classifier.ts';
+/** The two trainable tasks: masked next-token loss (LmTask) and classification (ClassificationTask). */
+export { LmTask, ClassificationTask, type Task } from './sft/tasks.ts';
+/**
+ * The SFT loop: AdamW with warmup + decay, gradient accumulation, clipping, periodic evaluation, early stopping,
+ * `shouldStop` polling (a Stop button) and an event per step; `evaluateBatches` for loss/perplexity/accuracy.
+ */
+export {
+  Trainer,
+  evaluateBatches,
+  type TrainerOptions,
+  type TrainerHooks,
+  type TrainerState,
+  type TrainEvent,
+  type Metrics,
+} from './sft/trainer.ts';
+/** Full, layer-wise (freeze N blocks or a name pattern) and head-only fine-tuning: sets requiresGrad per parameter. */
+export { applyStrategy, countParameters, type Strategy, type ParameterReport } from './sft/finetune-modes.ts';
+/** The learning rate at a step: constant, linear or cosine decay after a linear warmup. */
+export { lrAt, type LrSchedule } from './sft/schedule.ts';
+
+// --- Self-test ----------------------------------------------------------------------------------------------------
+
+/**
+ * Every kernel-vs-float64-reference check on this device (`filter` keeps kernels whose name contains it), as rows
+ * with relative L2 errors and bounds; `passed` is false on any failure.
+ */
+export { runSelftest, formatSelftestRow, SELFTEST_HEADER, type SelftestRow } from './check/selftest.ts';

@@ -1,0 +1,59 @@
+// Browser library build: `npm run build` bundles src/index.ts to dist/webgpu-sft.js (ESM). Node's device path
+// (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub that throws, so
+// the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it (navigator.gpu).
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const NODE_ADAPTER = /[\\/]gpu[\\/]node-adapter\.ts$/;
+const STUB_ID = '\0webgpu-sft:node-adapter-stub';
+const ERRORS = fileURLToPath(new URL('./src/gpu/errors.ts', import.meta.url));
+const NODE_ONLY = /^(node:|webgpu$)/;
+
+/**
+ * Resolves src/gpu/node-adapter.ts to a stub for browser bundles (the library and the demo page share it), and
+ * fails the build if any chunk still imports a `node:` module or Dawn.
+ */
+export function browserOnly(): Plugin {
+  return {
+    name: 'webgpu-sft:browser-only',
+    enforce: 'pre',
+    async resolveId(source, importer, options) {
+      if (!importer || !source.endsWith('node-adapter.ts')) return null;
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      return resolved && NODE_ADAPTER.test(resolved.id) ? STUB_ID : null;
+    },
+    load(id) {
+      if (id !== STUB_ID) return null;
+      return [
+        `import { DeviceError } from ${JSON.stringify(ERRORS)};`,
+        'export async function requestNodeAdapter() {',
+        "  throw new DeviceError('createDevice: navigator.gpu, expected WebGPU in this browser, got none',",
+        "    'use a WebGPU browser (Chrome 113+) on https or http://127.0.0.1; in Node import src/index.ts, not the browser bundle');",
+        '}',
+      ].join('\n');
+    },
+    generateBundle(_options, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk') continue;
+        const bad = [...chunk.imports, ...chunk.dynamicImports].filter((m) => NODE_ONLY.test(m));
+        const inlined = Object.keys(chunk.modules).filter((m) => /[\\/]node_modules[\\/]webgpu[\\/]/.test(m));
+        if (bad.length || inlined.length) {
+          this.error(`${chunk.fileName}: imports, expected no node: modules and no Dawn, got ${[...bad, ...inlined].join(', ')}`);
+        }
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [browserOnly()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    lib: { entry: 'src/index.ts', formats: ['es'], fileName: 'webgpu-sft' },
+    // Left external so a leak shows up in generateBundle's check instead of being shimmed.
+    rollupOptions: { external: [/^node:/, 'webgpu'], output: { inlineDynamicImports: true } },
+  },
+});

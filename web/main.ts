@@ -1,0 +1,334 @@
+// The demo page: self-test on this GPU, load the bundled or user-picked GPT-2 and data, train with a live loss
+// chart and a Stop button, compare a sample before and after, download the weights. Every failure goes to the
+// error box. `window.demo` mirrors what happened, for the headless tests and the screenshot script.
+import {
+  countParameters,
+  createDevice,
+  InputError,
+  loadGpt2FromFiles,
+  parseJsonl,
+  runSelftest,
+  serializeSafetensors,
+  splitByRatios,
+  Trainer,
+  type DataRow,
+  type Gpt2Model,
+  type Gpu,
+  type SelftestRow,
+  type Strategy,
+  type Tokenizer,
+  type TrainEvent,
+} from '../src/index.ts';
+import { LossChart, type Point } from './loss-chart.ts';
+import { buildJob, type Job } from './train-job.ts';
+
+export interface DemoState {
+  phase: 'starting' | 'ready' | 'busy' | 'failed';
+  device: string | null;
+  software: boolean;
+  selftest: { rows: SelftestRow[]; passed: boolean; seconds: number } | null;
+  model: string | null;
+  data: string | null;
+  train: Point[];
+  val: Point[];
+  sampleBefore: string | null;
+  sampleAfter: string | null;
+  done: { reason: string; steps: number; seconds: number } | null;
+  errors: string[];
+}
+
+const state: DemoState = {
+  phase: 'starting', device: null, software: false, selftest: null, model: null, data: null,
+  train: [], val: [], sampleBefore: null, sampleAfter: null, done: null, errors: [],
+}; // prettier-ignore
+(globalThis as unknown as { demo: DemoState }).demo = state;
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`page: element #${id}, expected it in index.html, got none`);
+  return el as T;
+}
+const input = (id: string) => $<HTMLInputElement>(id);
+const chart = new LossChart($<HTMLCanvasElement>('chart'));
+const ACTIONS = ['selftest-run', 'load-bundled', 'model-files', 'data-files', 'train', 'download', 'download-config'];
+
+function showError(e: unknown): void {
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  state.errors.push(message);
+  const box = $('error');
+  box.hidden = false;
+  box.textContent = state.errors.slice(-3).join('\n\n');
+  console.error(e);
+}
+window.addEventListener('error', (e) => showError(e.error ?? e.message));
+window.addEventListener('unhandledrejection', (e) => showError(e.reason));
+
+const status = (text: string) => ($('status').textContent = text);
+
+let gpu: Gpu | null = null;
+let loaded: { model: Gpt2Model; tokenizer: Tokenizer; name: string } | null = null;
+let data: { train: DataRow[]; val: DataRow[]; name: string } | null = null;
+let job: Job | null = null;
+let stopRequested = false;
+
+/** Runs a page action: other actions disabled meanwhile, errors to the error box. */
+async function action(fn: () => Promise<void>): Promise<void> {
+  if (state.phase !== 'ready') return;
+  state.phase = 'busy';
+  for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = true;
+  try {
+    await fn();
+  } catch (e) {
+    showError(e);
+  } finally {
+    state.phase = 'ready';
+    for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
+    for (const id of ['download', 'download-config']) ($(id) as HTMLButtonElement).disabled = !loaded;
+  }
+}
+
+function on(id: string, event: string, fn: () => Promise<void>): void {
+  $(id).addEventListener(event, () => void action(fn));
+}
+
+// --- Self-test ----------------------------------------------------------------------------------------------------
+
+const fmt = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
+
+function addSelftestRow(r: SelftestRow): void {
+  const tr = document.createElement('tr');
+  tr.className = r.pass ? 'pass' : 'fail';
+  for (const [text, cls] of [[r.kernel], [r.size], [r.output], [fmt(r.relL2), 'num'], [fmt(r.bound), 'num'],
+    [r.pass ? 'pass' : `FAIL${r.error ? ` ${r.error}` : ''}`]]) { // prettier-ignore
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.append(td);
+  }
+  $('selftest-rows').append(tr);
+  tr.scrollIntoView({ block: 'nearest' });
+}
+
+on('selftest-run', 'click', async () => {
+  const filters = input('selftest-filter').value.split(',').map((s) => s.trim()).filter(Boolean);
+  $('selftest-rows').replaceChildren();
+  $('selftest-table-wrap').hidden = false;
+  const started = performance.now();
+  const rows: SelftestRow[] = [];
+  let seed: number | undefined;
+  for (const filter of filters.length ? filters : ['']) {
+    $('selftest-summary').textContent = `running ${filter || 'every check'}…`;
+    const result = await runSelftest(gpu!, { filter, seed, onRow: addSelftestRow });
+    seed = result.seed;
+    if (!result.rows.length) throw new InputError(`self-test: filter "${filter}", expected to match a kernel, got none`);
+    rows.push(...result.rows);
+  }
+  const failed = rows.filter((r) => !r.pass).length;
+  const seconds = (performance.now() - started) / 1000;
+  state.selftest = { rows, passed: failed === 0, seconds };
+  $('selftest-summary').textContent =
+    `${rows.length} outputs, ${failed ? `${failed} FAILED` : 'all pass'} (seed ${seed}, ${seconds.toFixed(1)} s)`;
+});
+
+// --- Model and data -----------------------------------------------------------------------------------------------
+
+async function fetchFiles(folder: string, names: string[]): Promise<Map<string, Blob>> {
+  const files = new Map<string, Blob>();
+  for (const name of names) {
+    const url = `bundled/${folder}/${name}`;
+    const response = await fetch(url);
+    if (!response.ok) throw new InputError(`${url}: HTTP status, expected 200, got ${response.status}`);
+    files.set(name, await response.blob());
+  }
+  return files;
+}
+
+async function loadModel(files: Map<string, Blob> | FileList, name: string): Promise<void> {
+  status(`loading ${name}…`);
+  job?.dispose();
+  job = null;
+  loaded?.model.dispose();
+  loaded = null;
+  const { model, tokenizer } = await loadGpt2FromFiles(gpu!, files);
+  loaded = { model, tokenizer, name };
+  const c = model.config;
+  const params = countParameters(model.parameters());
+  state.model = name;
+  $('model-info').textContent =
+    `${name}: GPT-2, ${(params.trainable + params.frozen).toLocaleString('en-US')} parameters, ${c.nLayer} blocks, ` +
+    `C=${c.nEmbd}, ${c.nHead} heads, context ${c.nPositions}, vocabulary ${c.vocabSize}`;
+  status(`${name} loaded`);
+}
+
+function setData(train: DataRow[], val: DataRow[], name: string): void {
+  data = { train, val, name };
+  state.data = name;
+  $('data-info').textContent = `data ${name}: ${train.length} train rows, ${val.length} val rows (${train[0].format})`;
+}
+
+async function loadBundledData(set: string): Promise<void> {
+  const files = await fetchFiles(set, ['train.jsonl', 'val.jsonl']);
+  const rows = async (name: string) => parseJsonl(await files.get(name)!.text(), `${set}/${name}`).rows;
+  setData(await rows('train.jsonl'), await rows('val.jsonl'), set);
+}
+
+on('load-bundled', 'click', async () => {
+  const names = ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'];
+  await loadModel(await fetchFiles('gpt2-shakespeare', names), 'gpt2-shakespeare');
+});
+on('model-files', 'change', async () => {
+  const files = input('model-files').files;
+  if (files?.length) await loadModel(files, `${files.length} picked files`);
+});
+on('data-files', 'change', async () => {
+  const files = [...(input('data-files').files ?? [])];
+  if (!files.length) return;
+  const parsed = await Promise.all(files.map(async (f) => ({ name: f.name, rows: parseJsonl(await f.text(), f.name).rows })));
+  const val = parsed.filter((p) => /val/i.test(p.name)).flatMap((p) => p.rows);
+  const train = parsed.filter((p) => !/val/i.test(p.name)).flatMap((p) => p.rows);
+  if (!train.length) throw new InputError(`data files: train rows, expected a file not named *val*, got ${files.map((f) => f.name).join(', ')}`);
+  if (val.length) setData(train, val, files.map((f) => f.name).join(' + '));
+  else {
+    const split = splitByRatios(train, { val: 0.1, test: 0, seed: 0 });
+    setData(split.train, split.val, `${files.map((f) => f.name).join(' + ')} (10% held out for val)`);
+  }
+});
+$('dataset').addEventListener('change', () => (data = null));
+
+// --- Training -----------------------------------------------------------------------------------------------------
+
+/** A numeric field, validated: the error names the field. */
+function field(id: string, o: { integer?: boolean; min: number }): number {
+  const raw = input(id).value;
+  const value = Number(raw);
+  const kind = o.integer ? 'an integer' : 'a number';
+  if (raw.trim() === '' || !Number.isFinite(value) || value < o.min || (o.integer && !Number.isInteger(value))) {
+    throw new InputError(`field "${id}": value, expected ${kind} ≥ ${o.min}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function onTrainEvent(e: TrainEvent, started: number): void {
+  if (e.type === 'step') {
+    state.train.push({ step: e.step, loss: e.loss });
+    chart.add('train', e.step, e.loss);
+    status(`step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s`); // prettier-ignore
+  } else if (e.type === 'eval') {
+    state.val.push({ step: e.step, loss: e.metrics.loss });
+    chart.add('val', e.step, e.metrics.loss);
+  } else if (e.type === 'nonfinite') {
+    showError(new InputError(`train: loss at step ${e.step}, expected a finite number, got ${e.loss}`, 'lower the learning rate'));
+  }
+}
+
+on('train', 'click', async () => {
+  const settings = {
+    strategy: ($<HTMLSelectElement>('strategy').value as Strategy),
+    freezeLayers: field('freeze-layers', { integer: true, min: 0 }),
+    lr: field('lr', { min: 0 }),
+    steps: field('steps', { integer: true, min: 1 }),
+    batchSize: field('batch-size', { integer: true, min: 1 }),
+    maxLength: field('max-length', { integer: true, min: 2 }),
+    trainRows: field('train-rows', { integer: true, min: 0 }),
+    valRows: field('val-rows', { integer: true, min: 0 }),
+    evalEvery: field('eval-every', { integer: true, min: 0 }),
+    replyTokens: field('reply-tokens', { integer: true, min: 0 }),
+    seed: 0,
+  };
+  if (!loaded) await loadModel(await fetchFiles('gpt2-shakespeare', ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt']), 'gpt2-shakespeare');
+  if (!data) await loadBundledData($<HTMLSelectElement>('dataset').value);
+  const { model, tokenizer } = loaded!;
+  const take = (rows: DataRow[], n: number) => (n > 0 ? rows.slice(0, n) : rows);
+  job?.dispose();
+  job = buildJob(model, tokenizer, { train: take(data!.train, settings.trainRows), val: take(data!.val, settings.valRows) }, settings);
+  const stepsPerEpoch = job.trainBatches(0).length;
+  const trainer = new Trainer(gpu!, job.module, job.task, {
+    epochs: Math.ceil(settings.steps / stepsPerEpoch), maxSteps: settings.steps, gradAccum: 1, lr: settings.lr,
+    lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, clipGradNorm: 1,
+    seed: settings.seed, evalEvery: settings.evalEvery, patience: 0,
+  }); // prettier-ignore
+  try {
+    Object.assign(state, { train: [], val: [], sampleBefore: null, sampleAfter: null, done: null });
+    chart.clear(settings.steps);
+    $('sample-input').textContent = job.sampleInput;
+    $('sample-before').textContent = $('sample-after').textContent = '';
+    const r = job.report;
+    status(`${settings.strategy}: ${r.trainable.toLocaleString('en-US')} trainable, ${r.frozen.toLocaleString('en-US')} frozen parameters; sampling…`);
+    if (settings.replyTokens > 0) $('sample-before').textContent = state.sampleBefore = await job.sample();
+    status('evaluating before training…');
+    const before = await trainer.evaluate(job.val);
+    state.val.push({ step: 0, loss: before.loss });
+    chart.add('val', 0, before.loss);
+    stopRequested = false;
+    $<HTMLButtonElement>('stop').disabled = false;
+    const started = performance.now();
+    const done = await trainer.train({
+      trainBatches: job.trainBatches,
+      valBatches: job.val,
+      onEvent: (e) => onTrainEvent(e, started),
+      shouldStop: () => stopRequested,
+    });
+    $<HTMLButtonElement>('stop').disabled = true;
+    const seconds = (performance.now() - started) / 1000;
+    if (settings.replyTokens > 0) $('sample-after').textContent = state.sampleAfter = await job.sample();
+    state.done = { reason: done.reason, steps: done.step, seconds };
+    status(`done: ${done.step} steps in ${seconds.toFixed(1)} s (${done.reason}), val loss ${before.loss.toFixed(3)} → ${state.val.at(-1)!.loss.toFixed(3)}`);
+  } finally {
+    $<HTMLButtonElement>('stop').disabled = true;
+    trainer.dispose();
+  }
+});
+$('stop').addEventListener('click', () => {
+  stopRequested = true;
+  status('stopping after this step…');
+});
+
+// --- Download -----------------------------------------------------------------------------------------------------
+
+function saveBlob(blob: Blob, name: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+}
+
+on('download', 'click', async () => {
+  const module = job?.module ?? loaded!.model;
+  status('reading weights from the GPU…');
+  const tensors = [];
+  for (const [name, p] of module.namedParameters()) tensors.push({ name, dtype: 'F32' as const, shape: [...p.shape], data: await p.readF32() });
+  const bytes = serializeSafetensors(tensors);
+  saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), 'model.safetensors');
+  status(`model.safetensors: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
+});
+on('download-config', 'click', async () => {
+  const config = job?.config ?? loaded!.model.rawConfig;
+  saveBlob(new Blob([JSON.stringify(config, null, 2) + '\n'], { type: 'application/json' }), 'config.json');
+});
+
+// --- Start --------------------------------------------------------------------------------------------------------
+
+async function start(): Promise<void> {
+  for (const id of [...ACTIONS, 'stop']) ($(id) as HTMLButtonElement).disabled = true;
+  try {
+    gpu = await createDevice({ log: null });
+  } catch (e) {
+    state.phase = 'failed';
+    $('device').textContent = 'No WebGPU device: see the error above.';
+    showError(e);
+    return;
+  }
+  state.device = gpu.description;
+  state.software = gpu.software;
+  $('device').textContent = `GPU: ${gpu.description || 'unnamed adapter'}${gpu.software ? ' (software adapter: slow)' : ''}`;
+  void gpu.device.lost.then((info) => {
+    if (info.reason !== 'destroyed') showError(new Error(`GPU device lost (${info.reason}): ${info.message}`));
+  });
+  state.phase = 'ready';
+  for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
+  for (const id of ['download', 'download-config']) ($(id) as HTMLButtonElement).disabled = true;
+}
+
+void start();
