@@ -3,6 +3,8 @@
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW } from './layernorm-short.ts';
+import { shortRowGrid } from './softmax.ts';
 import { sumForward } from './sum.ts';
 
 const WG = 64;
@@ -162,7 +164,8 @@ export function layernormForward(
   checkDims(where, dims);
   const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
   checkBuffers(gpu, where, { out, mean, rstd }, { x, weight, bias }, sizes);
-  gpu.dispatch(LAYERNORM_FORWARD, { out, mean, rstd, x, weight, bias }, { N, C, eps }, rowGrid(gpu, N));
+  const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_FORWARD_SHORT, shortRowGrid(gpu, N)] : [LAYERNORM_FORWARD, rowGrid(gpu, N)];
+  gpu.dispatch(kernel, { out, mean, rstd, x, weight, bias }, { N, C, eps }, grid);
 }
 
 /** dx, and dweight/dbias when given (null for a frozen weight or bias), all overwritten. */
@@ -187,7 +190,8 @@ export function layernormBackward(
   const sizes = { dx: N * C, dweight: C, dbias: C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N };
   checkBuffers(gpu, where, outputs, { dout, x, weight, mean, rstd }, sizes);
 
-  gpu.dispatch(LAYERNORM_BACKWARD_DX, { dx, dout, x, weight, mean, rstd }, { N, C }, rowGrid(gpu, N));
+  const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_BACKWARD_DX_SHORT, shortRowGrid(gpu, N)] : [LAYERNORM_BACKWARD_DX, rowGrid(gpu, N)];
+  gpu.dispatch(kernel, { dx, dout, x, weight, mean, rstd }, { N, C }, grid);
   if (!dweight && !dbias) return;
   const chunks = Math.max(1, Math.ceil(N / ROWS_PER_CHUNK));
   const partial = gpu.alloc('layernorm dweight/dbias partial', 2 * chunks * C * 4); // (2, chunks, C)

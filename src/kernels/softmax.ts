@@ -112,6 +112,84 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
+// Short rows (cols ≤ SHORT_ROW, e.g. attention over T ≤ 256): one invocation per row, no barriers. On SwiftShader a
+// workgroup barrier costs more than a short serial loop (1024 rows × 64 cols: 75 ms with a workgroup per row).
+const SHORT_ROW = 256;
+const ROW_GRID = /* wgsl */ `
+fn row_of(gid: vec3u, groups: vec3u) -> u32 { return gid.y * groups.x * ${WG}u + gid.x; }
+`;
+
+export const SOFTMAX_FORWARD_SHORT: Kernel = {
+  name: 'softmax-forward-short',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, one invocation per row (cols ≤ ${SHORT_ROW}): online (max, Σ exp) over the unmasked columns in
+// order, then write. Bindings: out (rows, cols) written; x (rows, cols) read.
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<uniform> u: Dims;
+${ROW_COMMON}
+${ROW_GRID}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = row_of(gid, groups);
+  if (row >= u.rows) { return; }
+  let base = row * u.cols;
+  let n = unmasked(row);
+  var m = -3.0e38;
+  var s = 0.0;
+  for (var j = 0u; j < n; j++) {
+    let v = u.scale * x[base + j];
+    if (v > m) {
+      s = s * exp(m - v) + 1.0;
+      m = v;
+    } else {
+      s += exp(v - m);
+    }
+  }
+  for (var j = 0u; j < u.cols; j++) {
+    var y = 0.0;
+    if (j < n) { y = exp(u.scale * x[base + j] - m) / s; }
+    out[base + j] = y;
+  }
+}
+`,
+};
+
+export const SOFTMAX_BACKWARD_SHORT: Kernel = {
+  name: 'softmax-backward-short',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, one invocation per row (cols ≤ ${SHORT_ROW}): d = Σ_j dout_j·out_j in order, then
+// dx_j = scale · out_j · (dout_j − d), 0 where masked. Bindings: dx written; dout, out read (rows, cols).
+@group(0) @binding(0) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(1) var<storage, read> dout: array<f32>;
+@group(0) @binding(2) var<storage, read> out: array<f32>;
+@group(0) @binding(3) var<uniform> u: Dims;
+${ROW_COMMON}
+${ROW_GRID}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let row = row_of(gid, groups);
+  if (row >= u.rows) { return; }
+  let base = row * u.cols;
+  let n = unmasked(row);
+  var d = 0.0;
+  for (var j = 0u; j < n; j++) { d += dout[base + j] * out[base + j]; }
+  for (var j = 0u; j < u.cols; j++) {
+    var g = 0.0;
+    if (j < n) { g = u.scale * out[base + j] * (dout[base + j] - d); }
+    dx[base + j] = g;
+  }
+}
+`,
+};
+
+/** A grid of ceil(rows / 64) workgroups of 64 invocations, one per row, spread over x and y past the limit. */
+export function shortRowGrid(gpu: Gpu, rows: number): [number, number] {
+  const groups = Math.ceil(rows / WG);
+  const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
+  return [x, x === 0 ? 0 : Math.ceil(groups / x)];
+}
+
 export interface SoftmaxDims {
   rows: number;
   cols: number;
@@ -128,7 +206,8 @@ export function softmaxForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: Sof
   checkBuffer(gpu, 'softmaxForward', 'x', x, count);
   if (out === x)
     throw new ShapeError('softmaxForward: out, expected a buffer distinct from x, got the same buffer');
-  gpu.dispatch(SOFTMAX_FORWARD, { out, x }, uniforms, rowGrid(gpu, dims.rows));
+  if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_FORWARD_SHORT, { out, x }, uniforms, shortRowGrid(gpu, dims.rows));
+  else gpu.dispatch(SOFTMAX_FORWARD, { out, x }, uniforms, rowGrid(gpu, dims.rows));
 }
 
 export function softmaxBackward(
@@ -148,7 +227,8 @@ export function softmaxBackward(
       'softmaxBackward: dx, expected a buffer distinct from dout and out, got the same buffer',
     );
   }
-  gpu.dispatch(SOFTMAX_BACKWARD, { dx, dout, out }, uniforms, rowGrid(gpu, dims.rows));
+  if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_BACKWARD_SHORT, { dx, dout, out }, uniforms, shortRowGrid(gpu, dims.rows));
+  else gpu.dispatch(SOFTMAX_BACKWARD, { dx, dout, out }, uniforms, rowGrid(gpu, dims.rows));
 }
 
 // One workgroup per row on a near-square 2-D grid: rows beyond 65535 fit, and every size (not only huge ones)

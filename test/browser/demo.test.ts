@@ -1,0 +1,109 @@
+// The demo page in headless Chromium (WebGPU on SwiftShader without a GPU): built with Vite, served from
+// 127.0.0.1, driven through its own buttons. Covers the browser bundle end to end: device, kernels vs float64
+// references, loading GPT-2 from fetched Blobs, training, generation and the safetensors download.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CDPSession } from 'puppeteer-core';
+import { readSafetensors } from '../../src/index.ts';
+import { buildDemo, findChromium, openDemo, serveStatic, waitForPhase, WEB_DIST, type Session } from '../helpers/browser.ts';
+import type { DemoState } from '../../web/main.ts';
+
+const chromium = findChromium();
+if (!chromium.path) console.warn(`test/browser/demo.test.ts: skipped, ${chromium.reason}`);
+
+// Kernels the page self-test runs: the GPT-2 block's non-matmul kernels plus the loss, 36 checks (~1 s on
+// SwiftShader); the matmul variants and the rest run in the Node suite and in `npm run selftest`.
+const SELFTEST_FILTER = 'gelu,layernorm,cross-entropy';
+
+describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
+  let server: { url: string; close(): Promise<void> };
+  let session: Session;
+  const state = () => session.page.evaluate(() => (globalThis as unknown as { demo: DemoState }).demo);
+  const setField = (id: string, value: string) =>
+    session.page.$eval(`#${id}`, (el, v) => void ((el as HTMLInputElement | HTMLSelectElement).value = v), value);
+  /** Click a button and wait for the action it starts to finish. */
+  async function run(buttonId: string, timeoutMs: number): Promise<DemoState> {
+    await session.page.click(`#${buttonId}`);
+    await waitForPhase(session.page, ['ready', 'failed'], timeoutMs);
+    const s = await state();
+    expect(s.errors, `page errors: ${session.pageErrors.join('\n')}`).toEqual([]);
+    return s;
+  }
+
+  beforeAll(async () => {
+    await buildDemo();
+    server = await serveStatic(WEB_DIST);
+    session = await openDemo(chromium.path!, server.url);
+    await waitForPhase(session.page, ['ready', 'failed'], 60_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await session?.close();
+    await server?.close();
+  });
+
+  it('loads from 127.0.0.1 with navigator.gpu and opens a device', async () => {
+    expect(await session.page.evaluate(() => window.isSecureContext && 'gpu' in navigator)).toBe(true);
+    const s = await state();
+    expect(s.errors).toEqual([]);
+    expect(s.phase).toBe('ready');
+    expect(s.device).toBeTruthy();
+  });
+
+  it(`runs the self-test in the page (${SELFTEST_FILTER}): every output within its bound`, async () => {
+    await setField('selftest-filter', SELFTEST_FILTER);
+    const s = await run('selftest-run', 120_000);
+    const rows = s.selftest!.rows;
+    const failures = rows.filter((r) => !r.pass).map((r) => `${r.kernel} [${r.size}] ${r.output} ${r.relL2} ${r.error ?? ''}`);
+    expect(failures).toEqual([]);
+    expect(new Set(rows.map((r) => r.kernel))).toEqual(
+      new Set(['gelu forward', 'gelu backward', 'layernorm forward', 'layernorm backward', 'cross-entropy forward',
+        'cross-entropy backward', 'cross-entropy accuracy']), // prettier-ignore
+    );
+    expect(await session.page.$$eval('#selftest-rows tr', (trs) => trs.length)).toBe(rows.length);
+  });
+
+  it('trains the bundled GPT-2 for 3 steps on one batch: the loss goes down, a reply before and after', async () => {
+    // One batch of 2 rows, so every step sees the same targets and the loss must fall.
+    const fields = { strategy: 'full', steps: '3', 'batch-size': '2', 'max-length': '48', 'train-rows': '2',
+      'val-rows': '2', 'eval-every': '0', 'reply-tokens': '6', lr: '0.001' }; // prettier-ignore
+    for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    const s = await run('train', 150_000);
+    expect(s.model).toBe('gpt2-shakespeare');
+    expect(s.done).toMatchObject({ reason: 'max-steps', steps: 3 });
+    const losses = s.train.map((p) => p.loss);
+    expect(losses).toHaveLength(3);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[2], `train losses ${losses.join(', ')}`).toBeLessThan(losses[0] - 0.1);
+    expect(s.val.length).toBeGreaterThanOrEqual(2); // before training (step 0) and at the end
+    expect(s.sampleBefore).toEqual(expect.any(String));
+    expect(s.sampleAfter).toEqual(expect.any(String));
+  });
+
+  it('downloads model.safetensors that parses with the original tensor names and shapes, trained values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-download-'));
+    const cdp: CDPSession = await session.browser.target().createCDPSession();
+    try {
+      await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir, eventsEnabled: true });
+      const finished = new Promise<string>((done) => {
+        cdp.on('Browser.downloadProgress', (e) => {
+          if (e.state === 'completed' || e.state === 'canceled') done(e.state);
+        });
+      });
+      await run('download', 60_000);
+      expect(await finished).toBe('completed');
+      expect(readdirSync(dir)).toEqual(['model.safetensors']);
+      const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
+      const original = await readSafetensors(readFileSync('assets/gpt2-shakespeare/model.safetensors'), 'original');
+      expect([...file.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
+      for (const [name, info] of original.tensors) expect(file.tensors.get(name)!.shape, name).toEqual(info.shape);
+      const [trained, before] = [await file.getF32('transformer.ln_f.weight'), await original.getF32('transformer.ln_f.weight')];
+      expect(trained.some((x, i) => x !== before[i]), 'full fine-tuning changed ln_f.weight').toBe(true);
+    } finally {
+      await cdp.detach();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
