@@ -38,7 +38,9 @@ export function browserOnly(): Plugin {
         const bad = [...chunk.imports, ...chunk.dynamicImports].filter((m) => NODE_ONLY.test(m));
         const inlined = Object.keys(chunk.modules).filter((m) => /[\\/]node_modules[\\/]webgpu[\\/]/.test(m));
         if (bad.length || inlined.length) {
-          this.error(`${chunk.fileName}: imports, expected no node: modules and no Dawn, got ${[...bad, ...inlined].join(', ')}`);
+          this.error(
+            `${chunk.fileName}: imports, expected no node: modules and no Dawn, got ${[...bad, ...inlined].join(', ')}`,
+          );
         }
       }
     },

@@ -3,7 +3,11 @@
 import type { Gpu } from '../src/gpu/gpu.ts';
 
 // WebGPU flags spelled out, as in src/gpu/gpu.ts: Node has no GPU* globals until Dawn loads.
-const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, QUERY_RESOLVE = 0x200, MAP_MODE_READ = 0x1;
+const MAP_READ = 0x1,
+  COPY_SRC = 0x4,
+  COPY_DST = 0x8,
+  QUERY_RESOLVE = 0x200,
+  MAP_MODE_READ = 0x1;
 const MAX_DISPATCHES = 64; // per timed run
 
 export interface Timing {
@@ -26,9 +30,15 @@ export class Timer {
     const device = gpu.device;
     this.fence = gpu.alloc('timer fence', 4, true);
     const bytes = MAX_DISPATCHES * 2 * 8;
-    this.querySet = useTimestamps ? device.createQuerySet({ type: 'timestamp', count: MAX_DISPATCHES * 2 }) : null;
-    this.resolve = useTimestamps ? device.createBuffer({ label: 'timer resolve', size: bytes, usage: QUERY_RESOLVE | COPY_SRC }) : null;
-    this.readback = useTimestamps ? device.createBuffer({ label: 'timer readback', size: bytes, usage: MAP_READ | COPY_DST }) : null;
+    this.querySet = useTimestamps
+      ? device.createQuerySet({ type: 'timestamp', count: MAX_DISPATCHES * 2 })
+      : null;
+    this.resolve = useTimestamps
+      ? device.createBuffer({ label: 'timer resolve', size: bytes, usage: QUERY_RESOLVE | COPY_SRC })
+      : null;
+    this.readback = useTimestamps
+      ? device.createBuffer({ label: 'timer readback', size: bytes, usage: MAP_READ | COPY_DST })
+      : null;
   }
 
   get method(): Timing['method'] {
@@ -53,7 +63,8 @@ export class Timer {
       gpu.timing = null;
     }
     const used = timing.next;
-    if (used > MAX_DISPATCHES * 2) throw new Error(`bench: dispatches per run, expected ≤ ${MAX_DISPATCHES}, got ${used / 2}`);
+    if (used > MAX_DISPATCHES * 2)
+      throw new Error(`bench: dispatches per run, expected ≤ ${MAX_DISPATCHES}, got ${used / 2}`);
     gpu.flush();
     if (used === 0) return 0;
     const encoder = gpu.device.createCommandEncoder({ label: 'timer resolve' });

@@ -47,7 +47,13 @@ export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.ts';
  * Reads a safetensors file from an ArrayBuffer, Uint8Array or Blob/File: the header now, each tensor on demand
  * (`getF32`, `getInt32`, `getRaw`), so a large File is never held in memory whole.
  */
-export { readSafetensors, readShardedIndex, type TensorStore, type TensorInfo, type Dtype } from './io/safetensors.ts';
+export {
+  readSafetensors,
+  readShardedIndex,
+  type TensorStore,
+  type TensorInfo,
+  type Dtype,
+} from './io/safetensors.ts';
 /** Serializes F32/F16 tensors to safetensors bytes (sorted names, `__metadata__.format = 'pt'`), e.g. for a Blob. */
 export { serializeSafetensors, type TensorToWrite } from './io/safetensors.ts';
 
@@ -58,7 +64,11 @@ export type { Tokenizer, EncodeOptions } from './tokenizers/tokenizer.ts';
 /** GPT-2 byte-level BPE from vocab.json + merges.txt text, or `fromTokenizerJson` for a Hugging Face tokenizer.json. */
 export { Gpt2Tokenizer, fromTokenizerJson, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
 /** SentencePiece (Llama) from tokenizer.model bytes or a converted tokenizer.json. */
-export { SentencePieceTokenizer, fromSentencePieceModel, fromLlamaTokenizerJson } from './tokenizers/sentencepiece.ts';
+export {
+  SentencePieceTokenizer,
+  fromSentencePieceModel,
+  fromLlamaTokenizerJson,
+} from './tokenizers/sentencepiece.ts';
 
 // --- Models -------------------------------------------------------------------------------------------------------
 

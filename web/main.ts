@@ -38,9 +38,19 @@ export interface DemoState {
 }
 
 const state: DemoState = {
-  phase: 'starting', device: null, software: false, selftest: null, model: null, data: null,
-  train: [], val: [], sampleBefore: null, sampleAfter: null, done: null, errors: [],
-}; // prettier-ignore
+  phase: 'starting',
+  device: null,
+  software: false,
+  selftest: null,
+  model: null,
+  data: null,
+  train: [],
+  val: [],
+  sampleBefore: null,
+  sampleAfter: null,
+  done: null,
+  errors: [],
+};
 (globalThis as unknown as { demo: DemoState }).demo = state;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -50,7 +60,15 @@ function $<T extends HTMLElement = HTMLElement>(id: string): T {
 }
 const input = (id: string) => $<HTMLInputElement>(id);
 const chart = new LossChart($<HTMLCanvasElement>('chart'));
-const ACTIONS = ['selftest-run', 'load-bundled', 'model-files', 'data-files', 'train', 'download', 'download-config'];
+const ACTIONS = [
+  'selftest-run',
+  'load-bundled',
+  'model-files',
+  'data-files',
+  'train',
+  'download',
+  'download-config',
+];
 
 function showError(e: unknown): void {
   const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -84,6 +102,7 @@ async function action(fn: () => Promise<void>): Promise<void> {
     state.phase = 'ready';
     for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
     for (const id of ['download', 'download-config']) ($(id) as HTMLButtonElement).disabled = !loaded;
+    $<HTMLButtonElement>('stop').disabled = true;
   }
 }
 
@@ -98,8 +117,14 @@ const fmt = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x))
 function addSelftestRow(r: SelftestRow): void {
   const tr = document.createElement('tr');
   tr.className = r.pass ? 'pass' : 'fail';
-  for (const [text, cls] of [[r.kernel], [r.size], [r.output], [fmt(r.relL2), 'num'], [fmt(r.bound), 'num'],
-    [r.pass ? 'pass' : `FAIL${r.error ? ` ${r.error}` : ''}`]]) { // prettier-ignore
+  for (const [text, cls] of [
+    [r.kernel],
+    [r.size],
+    [r.output],
+    [fmt(r.relL2), 'num'],
+    [fmt(r.bound), 'num'],
+    [r.pass ? 'pass' : `FAIL${r.error ? ` ${r.error}` : ''}`],
+  ]) {
     const td = document.createElement('td');
     td.textContent = text;
     if (cls) td.className = cls;
@@ -110,7 +135,10 @@ function addSelftestRow(r: SelftestRow): void {
 }
 
 on('selftest-run', 'click', async () => {
-  const filters = input('selftest-filter').value.split(',').map((s) => s.trim()).filter(Boolean);
+  const filters = input('selftest-filter')
+    .value.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   $('selftest-rows').replaceChildren();
   $('selftest-table-wrap').hidden = false;
   const started = performance.now();
@@ -120,7 +148,8 @@ on('selftest-run', 'click', async () => {
     $('selftest-summary').textContent = `running ${filter || 'every check'}…`;
     const result = await runSelftest(gpu!, { filter, seed, onRow: addSelftestRow });
     seed = result.seed;
-    if (!result.rows.length) throw new InputError(`self-test: filter "${filter}", expected to match a kernel, got none`);
+    if (!result.rows.length)
+      throw new InputError(`self-test: filter "${filter}", expected to match a kernel, got none`);
     rows.push(...result.rows);
   }
   const failed = rows.filter((r) => !r.pass).length;
@@ -131,6 +160,8 @@ on('selftest-run', 'click', async () => {
 });
 
 // --- Model and data -----------------------------------------------------------------------------------------------
+
+const BUNDLED_MODEL = ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'];
 
 async function fetchFiles(folder: string, names: string[]): Promise<Map<string, Blob>> {
   const files = new Map<string, Blob>();
@@ -163,7 +194,8 @@ async function loadModel(files: Map<string, Blob> | FileList, name: string): Pro
 function setData(train: DataRow[], val: DataRow[], name: string): void {
   data = { train, val, name };
   state.data = name;
-  $('data-info').textContent = `data ${name}: ${train.length} train rows, ${val.length} val rows (${train[0].format})`;
+  $('data-info').textContent =
+    `data ${name}: ${train.length} train rows, ${val.length} val rows (${train[0].format})`;
 }
 
 async function loadBundledData(set: string): Promise<void> {
@@ -173,8 +205,7 @@ async function loadBundledData(set: string): Promise<void> {
 }
 
 on('load-bundled', 'click', async () => {
-  const names = ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'];
-  await loadModel(await fetchFiles('gpt2-shakespeare', names), 'gpt2-shakespeare');
+  await loadModel(await fetchFiles('gpt2-shakespeare', BUNDLED_MODEL), 'gpt2-shakespeare');
 });
 on('model-files', 'change', async () => {
   const files = input('model-files').files;
@@ -183,10 +214,15 @@ on('model-files', 'change', async () => {
 on('data-files', 'change', async () => {
   const files = [...(input('data-files').files ?? [])];
   if (!files.length) return;
-  const parsed = await Promise.all(files.map(async (f) => ({ name: f.name, rows: parseJsonl(await f.text(), f.name).rows })));
+  const parsed = await Promise.all(
+    files.map(async (f) => ({ name: f.name, rows: parseJsonl(await f.text(), f.name).rows })),
+  );
   const val = parsed.filter((p) => /val/i.test(p.name)).flatMap((p) => p.rows);
   const train = parsed.filter((p) => !/val/i.test(p.name)).flatMap((p) => p.rows);
-  if (!train.length) throw new InputError(`data files: train rows, expected a file not named *val*, got ${files.map((f) => f.name).join(', ')}`);
+  if (!train.length)
+    throw new InputError(
+      `data files: train rows, expected a file not named *val*, got ${files.map((f) => f.name).join(', ')}`,
+    );
   if (val.length) setData(train, val, files.map((f) => f.name).join(' + '));
   else {
     const split = splitByRatios(train, { val: 0.1, test: 0, seed: 0 });
@@ -202,7 +238,12 @@ function field(id: string, o: { integer?: boolean; min: number }): number {
   const raw = input(id).value;
   const value = Number(raw);
   const kind = o.integer ? 'an integer' : 'a number';
-  if (raw.trim() === '' || !Number.isFinite(value) || value < o.min || (o.integer && !Number.isInteger(value))) {
+  if (
+    raw.trim() === '' ||
+    !Number.isFinite(value) ||
+    value < o.min ||
+    (o.integer && !Number.isInteger(value))
+  ) {
     throw new InputError(`field "${id}": value, expected ${kind} ≥ ${o.min}, got ${JSON.stringify(raw)}`);
   }
   return value;
@@ -212,19 +253,28 @@ function onTrainEvent(e: TrainEvent, started: number): void {
   if (e.type === 'step') {
     state.train.push({ step: e.step, loss: e.loss });
     chart.add('train', e.step, e.loss);
-    status(`step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ` +
-      `${((performance.now() - started) / 1000).toFixed(0)} s`); // prettier-ignore
+    status(
+      `step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ` +
+        `${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
   } else if (e.type === 'eval') {
     state.val.push({ step: e.step, loss: e.metrics.loss });
     chart.add('val', e.step, e.metrics.loss);
   } else if (e.type === 'nonfinite') {
-    showError(new InputError(`train: loss at step ${e.step}, expected a finite number, got ${e.loss}`, 'lower the learning rate'));
+    showError(
+      new InputError(
+        `train: loss at step ${e.step}, expected a finite number, got ${e.loss}`,
+        'lower the learning rate',
+      ),
+    );
   }
 }
 
-on('train', 'click', async () => {
-  const settings = {
-    strategy: ($<HTMLSelectElement>('strategy').value as Strategy),
+type Settings = ReturnType<typeof readSettings>;
+
+function readSettings() {
+  return {
+    strategy: $<HTMLSelectElement>('strategy').value as Strategy,
     freezeLayers: field('freeze-layers', { integer: true, min: 0 }),
     lr: field('lr', { min: 0 }),
     steps: field('steps', { integer: true, min: 1 }),
@@ -236,46 +286,78 @@ on('train', 'click', async () => {
     replyTokens: field('reply-tokens', { integer: true, min: 0 }),
     seed: 0,
   };
-  if (!loaded) await loadModel(await fetchFiles('gpt2-shakespeare', ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt']), 'gpt2-shakespeare');
+}
+
+/** A new job for the settings (the previous one disposed first), on the loaded model and data. */
+async function newJob(settings: Settings): Promise<Job> {
+  if (!loaded) await loadModel(await fetchFiles('gpt2-shakespeare', BUNDLED_MODEL), 'gpt2-shakespeare');
   if (!data) await loadBundledData($<HTMLSelectElement>('dataset').value);
-  const { model, tokenizer } = loaded!;
+  const previous = job;
+  job = null;
+  previous?.dispose();
   const take = (rows: DataRow[], n: number) => (n > 0 ? rows.slice(0, n) : rows);
-  job?.dispose();
-  job = buildJob(model, tokenizer, { train: take(data!.train, settings.trainRows), val: take(data!.val, settings.valRows) }, settings);
-  const stepsPerEpoch = job.trainBatches(0).length;
-  const trainer = new Trainer(gpu!, job.module, job.task, {
-    epochs: Math.ceil(settings.steps / stepsPerEpoch), maxSteps: settings.steps, gradAccum: 1, lr: settings.lr,
-    lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, clipGradNorm: 1,
-    seed: settings.seed, evalEvery: settings.evalEvery, patience: 0,
-  }); // prettier-ignore
+  const rows = { train: take(data!.train, settings.trainRows), val: take(data!.val, settings.valRows) };
+  return (job = buildJob(loaded!.model, loaded!.tokenizer, rows, settings));
+}
+
+// AdamW as the CLI's defaults, but a constant learning rate and no weight decay: runs here are a few steps long.
+function newTrainer(current: Job, settings: Settings): Trainer<unknown> {
+  return new Trainer(gpu!, current.module, current.task, {
+    epochs: Math.ceil(settings.steps / current.trainBatches(0).length),
+    maxSteps: settings.steps,
+    gradAccum: 1,
+    lr: settings.lr,
+    lrSchedule: 'constant',
+    warmupSteps: 0,
+    weightDecay: 0,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    clipGradNorm: 1,
+    seed: settings.seed,
+    evalEvery: settings.evalEvery,
+    patience: 0,
+  });
+}
+
+on('train', 'click', async () => {
+  Object.assign(state, { train: [], val: [], sampleBefore: null, sampleAfter: null, done: null });
+  stopRequested = false;
+  $<HTMLButtonElement>('stop').disabled = false;
+  const settings = readSettings();
+  const current = await newJob(settings);
+  const trainer = newTrainer(current, settings);
   try {
-    Object.assign(state, { train: [], val: [], sampleBefore: null, sampleAfter: null, done: null });
     chart.clear(settings.steps);
-    $('sample-input').textContent = job.sampleInput;
+    $('sample-input').textContent = current.sampleInput;
     $('sample-before').textContent = $('sample-after').textContent = '';
-    const r = job.report;
-    status(`${settings.strategy}: ${r.trainable.toLocaleString('en-US')} trainable, ${r.frozen.toLocaleString('en-US')} frozen parameters; sampling…`);
-    if (settings.replyTokens > 0) $('sample-before').textContent = state.sampleBefore = await job.sample();
+    const { trainable, frozen } = current.report;
+    const count = (n: number) => n.toLocaleString('en-US');
+    status(
+      `${settings.strategy}: ${count(trainable)} trainable, ${count(frozen)} frozen parameters; sampling…`,
+    );
+    if (settings.replyTokens > 0) $('sample-before').textContent = state.sampleBefore = await current.sample();
     status('evaluating before training…');
-    const before = await trainer.evaluate(job.val);
+    const before = await trainer.evaluate(current.val);
     state.val.push({ step: 0, loss: before.loss });
     chart.add('val', 0, before.loss);
-    stopRequested = false;
-    $<HTMLButtonElement>('stop').disabled = false;
     const started = performance.now();
     const done = await trainer.train({
-      trainBatches: job.trainBatches,
-      valBatches: job.val,
+      trainBatches: current.trainBatches,
+      valBatches: current.val,
       onEvent: (e) => onTrainEvent(e, started),
       shouldStop: () => stopRequested,
     });
     $<HTMLButtonElement>('stop').disabled = true;
     const seconds = (performance.now() - started) / 1000;
-    if (settings.replyTokens > 0) $('sample-after').textContent = state.sampleAfter = await job.sample();
+    if (settings.replyTokens > 0) $('sample-after').textContent = state.sampleAfter = await current.sample();
     state.done = { reason: done.reason, steps: done.step, seconds };
-    status(`done: ${done.step} steps in ${seconds.toFixed(1)} s (${done.reason}), val loss ${before.loss.toFixed(3)} → ${state.val.at(-1)!.loss.toFixed(3)}`);
+    const after = state.val.at(-1)!.loss;
+    status(
+      `done: ${done.step} steps in ${seconds.toFixed(1)} s (${done.reason}), ` +
+        `val loss ${before.loss.toFixed(3)} → ${after.toFixed(3)}`,
+    );
   } finally {
-    $<HTMLButtonElement>('stop').disabled = true;
     trainer.dispose();
   }
 });
@@ -298,7 +380,8 @@ on('download', 'click', async () => {
   const module = job?.module ?? loaded!.model;
   status('reading weights from the GPU…');
   const tensors = [];
-  for (const [name, p] of module.namedParameters()) tensors.push({ name, dtype: 'F32' as const, shape: [...p.shape], data: await p.readF32() });
+  for (const [name, p] of module.namedParameters())
+    tensors.push({ name, dtype: 'F32' as const, shape: [...p.shape], data: await p.readF32() });
   const bytes = serializeSafetensors(tensors);
   saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), 'model.safetensors');
   status(`model.safetensors: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
@@ -322,9 +405,11 @@ async function start(): Promise<void> {
   }
   state.device = gpu.description;
   state.software = gpu.software;
-  $('device').textContent = `GPU: ${gpu.description || 'unnamed adapter'}${gpu.software ? ' (software adapter: slow)' : ''}`;
+  $('device').textContent =
+    `GPU: ${gpu.description || 'unnamed adapter'}${gpu.software ? ' (software adapter: slow)' : ''}`;
   void gpu.device.lost.then((info) => {
-    if (info.reason !== 'destroyed') showError(new Error(`GPU device lost (${info.reason}): ${info.message}`));
+    if (info.reason !== 'destroyed')
+      showError(new Error(`GPU device lost (${info.reason}): ${info.message}`));
   });
   state.phase = 'ready';
   for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;

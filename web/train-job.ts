@@ -64,7 +64,7 @@ export function buildJob(
   if (data.train[0]?.format === 'text-label') {
     throw new InputError(
       `strategy ${s.strategy}: data format text-label, expected prompt/completion, messages or text rows`,
-      'labelled text trains a classifier: choose the "head" strategy (or the speakers data set)',
+      'labelled text trains a classifier: choose the "head" strategy',
     );
   }
   const report = applyStrategy(model, s.strategy, { freezeLayers: s.freezeLayers });
@@ -80,9 +80,15 @@ export function buildJob(
     config: { ...model.rawConfig, architectures: ['GPT2LMHeadModel'] },
     sampleInput: prompt,
     async sample() {
-      const ids = tokenizer.encode(prompt, { allowSpecial: false }).slice(-Math.floor(model.contextLength / 2));
+      const ids = tokenizer
+        .encode(prompt, { allowSpecial: false })
+        .slice(-Math.floor(model.contextLength / 2));
       model.eval();
-      const out = await generate(model, ids, { maxNewTokens: s.replyTokens, temperature: 0, eosId: tokenizer.eosId });
+      const out = await generate(model, ids, {
+        maxNewTokens: s.replyTokens,
+        temperature: 0,
+        eosId: tokenizer.eosId,
+      });
       model.train();
       return tokenizer.decode(out.filter((id) => id !== tokenizer.eosId));
     },
@@ -142,7 +148,9 @@ function headJob(
       using _scope = gpu.scope('sample');
       const ids = Tensor.from(gpu, Int32Array.from(first.ids), [1, first.ids.length], { label: 'ids' });
       classifier.eval();
-      const logits = await noGrad(gpu, () => classifier.forward(ids, Int32Array.of(first.ids.length - 1))).readF32();
+      const logits = await noGrad(gpu, () =>
+        classifier.forward(ids, Int32Array.of(first.ids.length - 1)),
+      ).readF32();
       classifier.train();
       const best = logits.indexOf(Math.max(...logits));
       return `${names[best]} (true: ${names[first.label]})`;

@@ -74,7 +74,7 @@ export class BufferPool {
   private create(label: string, size: number, usage: number): GPUBuffer {
     try {
       return this.device.createBuffer({ label, size, usage });
-    } catch (e) {
+    } catch {
       // Out of memory: give back everything pooled and try once more.
       this.trim();
       return this.device.createBuffer({ label, size, usage });

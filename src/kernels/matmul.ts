@@ -4,185 +4,25 @@
 // dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in the operand's own storage layout), dBias = Σ dOut over batch and rows.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_WORKGROUP, NAIVE_WG, REG, WGT } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
+
+export { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_WORKGROUP };
 
 export interface MatmulDims {
   batch: number;
   M: number;
   N: number;
   K: number;
-  transA?: boolean;
-  transB?: boolean;
-  batchStrideA?: number;
-  batchStrideB?: number;
-  accumulate?: boolean;
+  transA?: boolean; // A stored (batch, K, M) instead of (batch, M, K)
+  transB?: boolean; // B stored (batch, N, K) instead of (batch, K, N)
+  batchStrideA?: number; // elements between A's matrices: default M·K, 0 shares one A, larger leaves gaps
+  batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
+  accumulate?: boolean; // forward only: out += result instead of out = result
 }
 
 export type MatmulVariant = 'naive' | 'register' | 'workgroup';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'register', 'workgroup'];
-
-// Shared by every variant: out[b, m, n] is at b·strideOut + m·N + n, op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
-// op(B)[k, n] = B[b·strideB + k·sBk + n·sBn], so a transpose is only a pair of strides (one pipeline per variant).
-// Workgroup (x, y, z) covers tile (tileN0 + x, tileM0 + y) of batch batch0 + z: large sizes take several dispatches.
-// (SwiftShader took minutes to compile the register kernel inside a grid-stride loop, so there is none.)
-const HEADER = /* wgsl */ `
-struct Dims {
-  M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
-  accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32,
-}
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<uniform> u: Dims;
-
-// out = acc (+ bias[n]) (+ the old out); the old value is read only when accumulating (it may be NaN otherwise).
-fn store(b: u32, m: u32, n: u32, acc: f32) {
-  let i = b * u.strideOut + m * u.N + n;
-  var v = acc;
-  if (u.hasBias != 0u) { v += bias[n]; }
-  if (u.accumulate != 0u) { v += out[i]; }
-  out[i] = v;
-}
-`;
-
-const NAIVE_WG = 16;
-
-export const MATMUL_NAIVE: Kernel = {
-  name: 'matmul-naive',
-  wgsl: /* wgsl */ `
-// Workgroup ${NAIVE_WG}×${NAIVE_WG}; one invocation computes one output out[b, m, n] (x → n, y → m), k ascending.
-// Bindings: out (batch, M, N) written, A, B, bias (N) read.
-${HEADER}
-@compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let b = u.batch0 + wid.z;
-  let m = (u.tileM0 + wid.y) * ${NAIVE_WG}u + lid.y;
-  let n = (u.tileN0 + wid.x) * ${NAIVE_WG}u + lid.x;
-  if (m >= u.M || n >= u.N) { return; }
-  var pa = b * u.strideA + m * u.sAm;
-  var pb = b * u.strideB + n * u.sBn;
-  var acc = 0.0;
-  for (var k = 0u; k < u.K; k++) {
-    acc += A[pa] * B[pb];
-    pa += u.sAk;
-    pb += u.sBk;
-  }
-  store(b, m, n, acc);
-}
-`,
-};
-
-// Register tile per invocation (TM rows × TN columns, TN a multiple of 4) and workgroup shape: on SwiftShader the
-// work per invocation dominates (PERF-NOTES.md), so the k loop is unrolled here in TS, one variable per value.
-const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
-
-export function registerKernel(TM: number, TN: number, WGX: number, WGY: number): Kernel {
-  const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
-  const each = (f: (i: number, h: number) => string) =>
-    rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
-  const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => `B[rb${4 * h + c} + ${kb}]`).join(', ')})`;
-  return {
-    name: 'matmul-register',
-    wgsl: /* wgsl */ `
-// Workgroup ${WGX}×${WGY}, no workgroup memory; one invocation computes a ${TM}×${TN} block of out (x → n, y → m) in
-// registers, k ascending, four k per step, then a scalar tail. Rows and columns past M, N are clamped on load and
-// skipped on store. Bindings: out (batch, M, N) written, A, B, bias (N) read.
-${HEADER}
-@compute @workgroup_size(${WGX}, ${WGY})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let b = u.batch0 + wid.z;
-  let m0 = ((u.tileM0 + wid.y) * ${WGY}u + lid.y) * ${TM}u;
-  let n0 = ((u.tileN0 + wid.x) * ${WGX}u + lid.x) * ${TN}u;
-  if (m0 >= u.M || n0 >= u.N) { return; }
-${rows.map((i) => `  let ra${i} = b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`).join('\n')}
-${cols.map((j) => `  let rb${j} = b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`).join('\n')}
-${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
-  var k = 0u;
-  for (; k + 4u <= u.K; k += 4u) {
-${ks.map((c) => `    let ka${c} = (k + ${c}u) * u.sAk;\n    let kb${c} = (k + ${c}u) * u.sBk;`).join('\n')}
-${rows.map((i) => `    let a${i} = vec4f(${ks.map((c) => `A[ra${i} + ka${c}]`).join(', ')});`).join('\n')}
-${ks.flatMap((c) => quads.map((h) => `    let b${c}_${h} = ${bQuad(h, `kb${c}`)};`)).join('\n')}
-${each((i, h) => `    acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`).join(' + ')};`)}
-  }
-  for (; k < u.K; k++) {
-    let ka = k * u.sAk;
-    let kb = k * u.sBk;
-${quads.map((h) => `    let b_${h} = ${bQuad(h, 'kb')};`).join('\n')}
-${each((i, h) => `    acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
-  }
-  let acc = array<vec4f, ${TM * quads.length}>(${rows.flatMap((i) => quads.map((h) => `acc${i}_${h}`)).join(', ')});
-  for (var i = 0u; i < min(${TM}u, u.M - m0); i++) {
-    for (var j = 0u; j < min(${TN}u, u.N - n0); j++) { store(b, m0 + i, n0 + j, acc[i * ${quads.length}u + j / 4u][j % 4u]); }
-  }
-}
-`,
-  };
-}
-
-export const MATMUL_REGISTER = registerKernel(REG.TM, REG.TN, REG.WGX, REG.WGY);
-
-// Workgroup tile BM×BN, stepping BK along k; T×T invocations, each computing (BM/T)×(BN/T) outputs.
-const WGT = { BM: 64, BN: 64, BK: 16, T: 16 };
-
-function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel {
-  const [RM, RN, threads] = [BM / T, BN / T, T * T];
-  const [lda, ldb] = [BM + 1, BN + 1]; // padded rows keep the transposing tile stores off a single memory bank
-  return {
-    name: 'matmul-workgroup',
-    wgsl: /* wgsl */ `
-// Workgroup ${T}×${T}; it stages a ${BM}×${BK} tile of op(A) and a ${BK}×${BN} tile of op(B) in workgroup memory (zero
-// past M, N, K), read along the stored contiguous axis, then one invocation accumulates ${RM}×${RN} outputs
-// out[m0 + y + ${T}i, n0 + x + ${T}j], k ascending. Bindings: out (batch, M, N) written, A, B, bias (N) read.
-${HEADER}
-var<workgroup> As: array<f32, ${BK * lda}>; // (BK, BM) padded
-var<workgroup> Bs: array<f32, ${BK * ldb}>; // (BK, BN) padded
-
-@compute @workgroup_size(${T}, ${T})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let b = u.batch0 + wid.z;
-  let m0 = (u.tileM0 + wid.y) * ${BM}u;
-  let n0 = (u.tileN0 + wid.x) * ${BN}u;
-  var acc: array<array<f32, ${RN}>, ${RM}>;
-  for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
-    for (var e = li; e < ${BM * BK}u; e += ${threads}u) {
-      let along = u.sAm == 1u; // A stored transposed: m contiguous
-      let mm = select(e / ${BK}u, e % ${BM}u, along);
-      let kk = select(e % ${BK}u, e / ${BM}u, along);
-      let inside = m0 + mm < u.M && k0 + kk < u.K;
-      As[kk * ${lda}u + mm] = select(0.0, A[b * u.strideA + (m0 + mm) * u.sAm + (k0 + kk) * u.sAk], inside);
-    }
-    for (var e = li; e < ${BN * BK}u; e += ${threads}u) {
-      let along = u.sBn == 1u; // B stored as (K, N): n contiguous
-      let nn = select(e / ${BK}u, e % ${BN}u, along);
-      let kk = select(e % ${BK}u, e / ${BN}u, along);
-      let inside = n0 + nn < u.N && k0 + kk < u.K;
-      Bs[kk * ${ldb}u + nn] = select(0.0, B[b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn], inside);
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${BK}u; kk++) {
-      var bv: array<f32, ${RN}>;
-      for (var j = 0u; j < ${RN}u; j++) { bv[j] = Bs[kk * ${ldb}u + lid.x + j * ${T}u]; }
-      for (var i = 0u; i < ${RM}u; i++) {
-        let av = As[kk * ${lda}u + lid.y + i * ${T}u];
-        for (var j = 0u; j < ${RN}u; j++) { acc[i][j] += av * bv[j]; }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < ${RM}u; i++) {
-    for (var j = 0u; j < ${RN}u; j++) {
-      let m = m0 + lid.y + i * ${T}u;
-      let n = n0 + lid.x + j * ${T}u;
-      if (m < u.M && n < u.N) { store(b, m, n, acc[i][j]); }
-    }
-  }
-}
-`,
-  };
-}
-
-export const MATMUL_WORKGROUP = workgroupKernel(WGT.BM, WGT.BN, WGT.BK, WGT.T);
 
 const KERNELS: Record<MatmulVariant, { kernel: Kernel; tileM: number; tileN: number }> = {
   naive: { kernel: MATMUL_NAIVE, tileM: NAIVE_WG, tileN: NAIVE_WG },

@@ -24,7 +24,8 @@ export interface LoadedGpt2 {
 /** Files by base name; a folder pick (webkitdirectory) gives paths such as `gpt2/config.json`. */
 export function filesByName(files: Map<string, Blob> | FileListLike): Map<string, Blob> {
   if (files instanceof Map) return files;
-  const list: File[] = Symbol.iterator in Object(files) ? [...(files as Iterable<File>)] : Array.from(files as ArrayLike<File>);
+  const list: File[] =
+    Symbol.iterator in Object(files) ? [...(files as Iterable<File>)] : Array.from(files as ArrayLike<File>);
   return new Map(list.map((f) => [f.name.split('/').pop() ?? f.name, f]));
 }
 
@@ -36,7 +37,9 @@ async function jsonOf(name: string, blob: Blob): Promise<Record<string, unknown>
     throw new WeightsError(`${name}: not valid JSON, expected a JSON object, got ${(e as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new WeightsError(`${name}: top level, expected an object, got ${JSON.stringify(value)?.slice(0, 40)}`);
+    throw new WeightsError(
+      `${name}: top level, expected an object, got ${JSON.stringify(value)?.slice(0, 40)}`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -68,7 +71,10 @@ async function openTokenizer(files: Map<string, Blob>, config: Gpt2Config): Prom
   throw missing('tokenizer, expected tokenizer.json or vocab.json + merges.txt', files);
 }
 
-export async function loadGpt2FromFiles(gpu: Gpu, files: Map<string, Blob> | FileListLike): Promise<LoadedGpt2> {
+export async function loadGpt2FromFiles(
+  gpu: Gpu,
+  files: Map<string, Blob> | FileListLike,
+): Promise<LoadedGpt2> {
   const byName = filesByName(files);
   const configBlob = byName.get('config.json');
   if (!configBlob) throw missing('config.json, expected a Hugging Face config file', byName);

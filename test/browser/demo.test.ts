@@ -7,22 +7,49 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CDPSession } from 'puppeteer-core';
 import { readSafetensors } from '../../src/index.ts';
-import { buildDemo, findChromium, openDemo, serveStatic, waitForPhase, WEB_DIST, type Session } from '../helpers/browser.ts';
+import {
+  buildDemo,
+  findChromium,
+  openDemo,
+  serveStatic,
+  waitForPhase,
+  WEB_DIST,
+  type Session,
+} from '../helpers/browser.ts';
 import type { DemoState } from '../../web/main.ts';
 
 const chromium = findChromium();
 if (!chromium.path) console.warn(`test/browser/demo.test.ts: skipped, ${chromium.reason}`);
 
-// Kernels the page self-test runs: the GPT-2 block's non-matmul kernels plus the loss, 36 checks (~1 s on
-// SwiftShader); the matmul variants and the rest run in the Node suite and in `npm run selftest`.
-const SELFTEST_FILTER = 'gelu,layernorm,cross-entropy';
+// Kernels the page self-test runs: what a GPT-2 training step uses besides matmul (softmax, layernorm, GELU,
+// embedding, cross-entropy, AdamW). The full self-test (394 checks, matmul variants dominating) takes about 3 min
+// on SwiftShader; it runs under Node/Dawn in `npm test` and in the page with an empty filter.
+const SELFTEST_FILTER = 'softmax,layernorm,gelu,embedding,cross-entropy,adamw';
+const SELFTEST_KERNELS = [
+  'softmax forward',
+  'softmax backward',
+  'layernorm forward',
+  'layernorm backward',
+  'gelu forward',
+  'gelu backward',
+  'embedding forward',
+  'embedding backward',
+  'cross-entropy forward',
+  'cross-entropy backward',
+  'cross-entropy accuracy',
+  'adamw update',
+];
 
 describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
   let server: { url: string; close(): Promise<void> };
   let session: Session;
   const state = () => session.page.evaluate(() => (globalThis as unknown as { demo: DemoState }).demo);
   const setField = (id: string, value: string) =>
-    session.page.$eval(`#${id}`, (el, v) => void ((el as HTMLInputElement | HTMLSelectElement).value = v), value);
+    session.page.$eval(
+      `#${id}`,
+      (el, v) => void ((el as HTMLInputElement | HTMLSelectElement).value = v),
+      value,
+    );
   /** Click a button and wait for the action it starts to finish. */
   async function run(buttonId: string, timeoutMs: number): Promise<DemoState> {
     await session.page.click(`#${buttonId}`);
@@ -56,19 +83,27 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     await setField('selftest-filter', SELFTEST_FILTER);
     const s = await run('selftest-run', 120_000);
     const rows = s.selftest!.rows;
-    const failures = rows.filter((r) => !r.pass).map((r) => `${r.kernel} [${r.size}] ${r.output} ${r.relL2} ${r.error ?? ''}`);
+    const failures = rows
+      .filter((r) => !r.pass)
+      .map((r) => `${r.kernel} [${r.size}] ${r.output} ${r.relL2} ${r.error ?? ''}`);
     expect(failures).toEqual([]);
-    expect(new Set(rows.map((r) => r.kernel))).toEqual(
-      new Set(['gelu forward', 'gelu backward', 'layernorm forward', 'layernorm backward', 'cross-entropy forward',
-        'cross-entropy backward', 'cross-entropy accuracy']), // prettier-ignore
-    );
+    expect([...new Set(rows.map((r) => r.kernel))].sort()).toEqual(SELFTEST_KERNELS.sort());
     expect(await session.page.$$eval('#selftest-rows tr', (trs) => trs.length)).toBe(rows.length);
   });
 
   it('trains the bundled GPT-2 for 3 steps on one batch: the loss goes down, a reply before and after', async () => {
     // One batch of 2 rows, so every step sees the same targets and the loss must fall.
-    const fields = { strategy: 'full', steps: '3', 'batch-size': '2', 'max-length': '48', 'train-rows': '2',
-      'val-rows': '2', 'eval-every': '0', 'reply-tokens': '6', lr: '0.001' }; // prettier-ignore
+    const fields = {
+      strategy: 'full',
+      steps: '3',
+      'batch-size': '2',
+      'max-length': '48',
+      'train-rows': '2',
+      'val-rows': '2',
+      'eval-every': '0',
+      'reply-tokens': '6',
+      lr: '0.001',
+    };
     for (const [id, value] of Object.entries(fields)) await setField(id, value);
     const s = await run('train', 150_000);
     expect(s.model).toBe('gpt2-shakespeare');
@@ -86,7 +121,11 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-download-'));
     const cdp: CDPSession = await session.browser.target().createCDPSession();
     try {
-      await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dir, eventsEnabled: true });
+      await cdp.send('Browser.setDownloadBehavior', {
+        behavior: 'allow',
+        downloadPath: dir,
+        eventsEnabled: true,
+      });
       const finished = new Promise<string>((done) => {
         cdp.on('Browser.downloadProgress', (e) => {
           if (e.state === 'completed' || e.state === 'canceled') done(e.state);
@@ -96,14 +135,73 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
       expect(await finished).toBe('completed');
       expect(readdirSync(dir)).toEqual(['model.safetensors']);
       const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
-      const original = await readSafetensors(readFileSync('assets/gpt2-shakespeare/model.safetensors'), 'original');
+      const original = await readSafetensors(
+        readFileSync('assets/gpt2-shakespeare/model.safetensors'),
+        'original',
+      );
       expect([...file.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
-      for (const [name, info] of original.tensors) expect(file.tensors.get(name)!.shape, name).toEqual(info.shape);
-      const [trained, before] = [await file.getF32('transformer.ln_f.weight'), await original.getF32('transformer.ln_f.weight')];
-      expect(trained.some((x, i) => x !== before[i]), 'full fine-tuning changed ln_f.weight').toBe(true);
+      for (const [name, info] of original.tensors)
+        expect(file.tensors.get(name)!.shape, name).toEqual(info.shape);
+      const [trained, before] = [
+        await file.getF32('transformer.ln_f.weight'),
+        await original.getF32('transformer.ln_f.weight'),
+      ];
+      expect(
+        trained.some((x, i) => x !== before[i]),
+        'full fine-tuning changed ln_f.weight',
+      ).toBe(true);
     } finally {
       await cdp.detach();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('shows a wrong strategy for the data in the error box, then trains a head on labelled data', async () => {
+    await session.page.select('#dataset', 'speakers');
+    await session.page.select('#strategy', 'full');
+    await session.page.click('#train');
+    await waitForPhase(session.page, ['ready'], 60_000);
+    const box = await session.page.$eval('#error', (el) => ({
+      hidden: (el as HTMLElement).hidden,
+      text: el.textContent,
+    }));
+    expect(box.hidden).toBe(false);
+    expect(box.text).toContain('InputError: strategy full: data format text-label');
+
+    await session.page.select('#strategy', 'head');
+    // All train rows, so that every val label is a train label.
+    const fields = { steps: '2', 'batch-size': '4', 'train-rows': '0', 'val-rows': '4', 'eval-every': '0' };
+    for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    await session.page.click('#train');
+    await waitForPhase(session.page, ['ready'], 120_000);
+    const s = await state();
+    expect(s.errors, s.errors.join('\n')).toHaveLength(1); // the one above
+    expect(s.done).toMatchObject({ reason: 'max-steps', steps: 2 });
+    expect(s.sampleAfter).toMatch(/^\S.* \(true: \S+\)$/);
+  });
+
+  it('stops training between steps when Stop is clicked', async () => {
+    await session.page.select('#dataset', 'dialogue');
+    await session.page.select('#strategy', 'freeze');
+    const fields = {
+      'freeze-layers': '2',
+      steps: '50',
+      'batch-size': '2',
+      'max-length': '32',
+      'train-rows': '0',
+      'val-rows': '2',
+      'eval-every': '0',
+      'reply-tokens': '0',
+    };
+    for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    await session.page.click('#train');
+    const trained = () => (globalThis as unknown as { demo: DemoState }).demo.train.length >= 1;
+    await session.page.waitForFunction(trained, { timeout: 60_000, polling: 100 });
+    await session.page.click('#stop');
+    await waitForPhase(session.page, ['ready'], 60_000);
+    const s = await state();
+    expect(s.done?.reason).toBe('stopped');
+    expect(s.done!.steps).toBeLessThan(50);
+    expect(s.errors.filter((e) => !e.includes('strategy full: data format text-label'))).toEqual([]);
   });
 });

@@ -10,16 +10,27 @@ import { extname, join, normalize, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { build } from 'vite';
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/opt/google/chrome/chrome'];
+const CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/opt/google/chrome/chrome',
+];
 
 /** The browser to drive: $CHROMIUM_PATH, else the first installed candidate; a reason when there is none. */
-export function findChromium(): { path: string } | { path: null; reason: string } {
+export function findChromium(): { path: string | null; reason?: string } {
   const fromEnv = process.env.CHROMIUM_PATH;
-  if (fromEnv) return existsSync(fromEnv) ? { path: fromEnv } : { path: null, reason: `CHROMIUM_PATH=${fromEnv} does not exist` };
+  if (fromEnv)
+    return existsSync(fromEnv)
+      ? { path: fromEnv }
+      : { path: null, reason: `CHROMIUM_PATH=${fromEnv} does not exist` };
   const path = CANDIDATES.find((p) => existsSync(p));
   return path
     ? { path }
-    : { path: null, reason: `no Chromium at ${CANDIDATES.join(', ')} (apt-get install chromium, or set CHROMIUM_PATH)` };
+    : {
+        path: null,
+        reason: `no Chromium at ${CANDIDATES.join(', ')} (apt-get install chromium, or set CHROMIUM_PATH)`,
+      };
 }
 
 export const WEB_DIST = resolve('web/dist');
@@ -44,7 +55,8 @@ export async function serveStatic(root: string): Promise<{ url: string; close():
     const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
     if (!file.startsWith(root)) return void res.writeHead(403).end();
     readFile(file).then(
-      (body) => res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
+      (body) =>
+        res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
       () => res.writeHead(404).end(`not found: ${path}`),
     );
   });
@@ -77,9 +89,19 @@ export interface Session {
 }
 
 /** Chromium (fresh profile) with one page, the demo at `url` loaded. */
-export async function openDemo(executablePath: string, url: string, viewport = { width: 1100, height: 1400 }): Promise<Session> {
+export async function openDemo(
+  executablePath: string,
+  url: string,
+  viewport = { width: 1100, height: 1400 },
+): Promise<Session> {
   const userDataDir = mkdtempSync(join(tmpdir(), 'webgpu-sft-chromium-'));
-  const browser = await puppeteer.launch({ executablePath, headless: true, userDataDir, args: FLAGS, defaultViewport: viewport });
+  const browser = await puppeteer.launch({
+    executablePath,
+    headless: true,
+    userDataDir,
+    args: FLAGS,
+    defaultViewport: viewport,
+  });
   const page = await browser.newPage();
   const pageErrors: string[] = [];
   page.on('console', (m) => void (m.type() === 'error' && pageErrors.push(m.text())));
@@ -98,5 +120,9 @@ export async function openDemo(executablePath: string, url: string, viewport = {
 
 /** Waits until `window.demo.phase` is one of `phases` (the page's actions run one at a time). */
 export async function waitForPhase(page: Page, phases: string[], timeoutMs: number): Promise<void> {
-  await page.waitForFunction((p: string[]) => p.includes((globalThis as unknown as { demo?: { phase: string } }).demo?.phase ?? ''), { timeout: timeoutMs, polling: 200 }, phases);
+  await page.waitForFunction(
+    (p: string[]) => p.includes((globalThis as unknown as { demo?: { phase: string } }).demo?.phase ?? ''),
+    { timeout: timeoutMs, polling: 200 },
+    phases,
+  );
 }

@@ -1,0 +1,172 @@
+// WGSL for the three matmul variants (dispatch, shapes and math in matmul.ts): one output per invocation (the
+// baseline), a register-blocked tile per invocation without workgroup memory (fast on SwiftShader), and workgroup-
+// memory tiles with a register tile per invocation (fast on real GPUs). Tile shapes are parameters; sizes are uniforms.
+import type { Kernel } from '../gpu/gpu.ts';
+
+// Shared by every variant: out[b, m, n] is at b·strideOut + m·N + n, op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
+// op(B)[k, n] = B[b·strideB + k·sBk + n·sBn], so a transpose is only a pair of strides (one pipeline per variant).
+// Large sizes take several dispatches of at most 65535 workgroups per dimension, offset by tileN0, tileM0, batch0
+// (no grid-stride loop: SwiftShader took minutes to compile the register kernel inside one).
+export const HEADER = /* wgsl */ `
+struct Dims {
+  M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
+  accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32,
+}
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<uniform> u: Dims;
+
+// out = acc (+ bias[n]) (+ the old out); the old value is read only when accumulating (it may be NaN otherwise).
+fn store(b: u32, m: u32, n: u32, acc: f32) {
+  let i = b * u.strideOut + m * u.N + n;
+  var v = acc;
+  if (u.hasBias != 0u) { v += bias[n]; }
+  if (u.accumulate != 0u) { v += out[i]; }
+  out[i] = v;
+}
+
+// (n tile, m tile, batch) of this workgroup.
+fn tile(wid: vec3u) -> vec3u { return wid + vec3u(u.tileN0, u.tileM0, u.batch0); }
+`;
+
+export const NAIVE_WG = 16;
+
+export const MATMUL_NAIVE: Kernel = {
+  name: 'matmul-naive',
+  wgsl: /* wgsl */ `
+// Workgroup ${NAIVE_WG}×${NAIVE_WG}; one invocation computes one output out[b, m, n] (x → n, y → m), k ascending.
+// Bindings: out (batch, M, N) written, A, B, bias (N) read.
+${HEADER}
+@compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let t = tile(wid);
+  let b = t.z;
+  let m = t.y * ${NAIVE_WG}u + lid.y;
+  let n = t.x * ${NAIVE_WG}u + lid.x;
+  if (m >= u.M || n >= u.N) { return; }
+  var pa = b * u.strideA + m * u.sAm;
+  var pb = b * u.strideB + n * u.sBn;
+  var acc = 0.0;
+  for (var k = 0u; k < u.K; k++) {
+    acc += A[pa] * B[pb];
+    pa += u.sAk;
+    pb += u.sBk;
+  }
+  store(b, m, n, acc);
+}
+`,
+};
+
+// Register tile per invocation (TM rows × TN columns, TN a multiple of 4) and workgroup shape: on SwiftShader the
+// work per invocation dominates (PERF-NOTES.md), so the k loop is unrolled here in TS, one variable per value.
+export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
+
+export function registerKernel(TM: number, TN: number, WGX: number, WGY: number): Kernel {
+  const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
+  const each = (f: (i: number, h: number) => string) =>
+    rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
+  const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => `B[rb${4 * h + c} + ${kb}]`).join(', ')})`;
+  return {
+    name: 'matmul-register',
+    wgsl: /* wgsl */ `
+// Workgroup ${WGX}×${WGY}, no workgroup memory; one invocation computes a ${TM}×${TN} block of out (x → n, y → m) in
+// registers, k ascending, four k per step, then a scalar tail. Rows and columns past M, N are clamped on load and
+// skipped on store. Bindings: out (batch, M, N) written, A, B, bias (N) read.
+${HEADER}
+@compute @workgroup_size(${WGX}, ${WGY})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let t = tile(wid);
+  let b = t.z;
+  let m0 = (t.y * ${WGY}u + lid.y) * ${TM}u;
+  let n0 = (t.x * ${WGX}u + lid.x) * ${TN}u;
+  if (m0 >= u.M || n0 >= u.N) { return; }
+${rows.map((i) => `  let ra${i} = b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`).join('\n')}
+${cols.map((j) => `  let rb${j} = b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`).join('\n')}
+${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
+  var k = 0u;
+  for (; k + 4u <= u.K; k += 4u) {
+${ks.map((c) => `    let ka${c} = (k + ${c}u) * u.sAk;\n    let kb${c} = (k + ${c}u) * u.sBk;`).join('\n')}
+${rows.map((i) => `    let a${i} = vec4f(${ks.map((c) => `A[ra${i} + ka${c}]`).join(', ')});`).join('\n')}
+${ks.flatMap((c) => quads.map((h) => `    let b${c}_${h} = ${bQuad(h, `kb${c}`)};`)).join('\n')}
+${each((i, h) => `    acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`).join(' + ')};`)}
+  }
+  for (; k < u.K; k++) {
+    let ka = k * u.sAk;
+    let kb = k * u.sBk;
+${quads.map((h) => `    let b_${h} = ${bQuad(h, 'kb')};`).join('\n')}
+${each((i, h) => `    acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
+  }
+  let acc = array<vec4f, ${TM * quads.length}>(${rows.flatMap((i) => quads.map((h) => `acc${i}_${h}`)).join(', ')});
+  for (var i = 0u; i < min(${TM}u, u.M - m0); i++) {
+    for (var j = 0u; j < min(${TN}u, u.N - n0); j++) { store(b, m0 + i, n0 + j, acc[i * ${quads.length}u + j / 4u][j % 4u]); }
+  }
+}
+`,
+  };
+}
+
+export const MATMUL_REGISTER = registerKernel(REG.TM, REG.TN, REG.WGX, REG.WGY);
+
+// Workgroup tile BM×BN, stepping BK along k; T×T invocations, each computing (BM/T)×(BN/T) outputs.
+export const WGT = { BM: 64, BN: 64, BK: 16, T: 16 };
+
+export function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel {
+  const [rows, quads] = [BM / T, BN / T / 4].map((n) => [...Array(n).keys()]); // per invocation: rows × 4·quads
+  const [lda, ldb] = [BM + 1, BN + 1]; // padded rows keep the transposing tile stores off a single memory bank
+  const each = (f: (i: number, h: number) => string) =>
+    rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
+  const bQuad = (h: number) =>
+    `vec4f(${[0, 1, 2, 3].map((c) => `Bs[o + lid.x + ${(4 * h + c) * T}u]`).join(', ')})`;
+  return {
+    name: 'matmul-workgroup',
+    wgsl: /* wgsl */ `
+// Workgroup ${T}×${T}; it stages a ${BM}×${BK} tile of op(A) and a ${BK}×${BN} tile of op(B) in workgroup memory (zero
+// past M, N, K), read along the stored contiguous axis, then one invocation accumulates ${rows.length}×${4 * quads.length} outputs
+// out[m0 + y + ${T}i, n0 + x + ${T}j], k ascending. Bindings: out (batch, M, N) written, A, B, bias (N) read.
+${HEADER}
+var<workgroup> As: array<f32, ${BK * lda}>; // (BK, BM) padded
+var<workgroup> Bs: array<f32, ${BK * ldb}>; // (BK, BN) padded
+
+@compute @workgroup_size(${T}, ${T})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let t = tile(wid);
+  let b = t.z;
+  let m0 = t.y * ${BM}u;
+  let n0 = t.x * ${BN}u;
+${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
+  for (var k0 = 0u; k0 < u.K; k0 += ${BK}u) {
+    for (var e = li; e < ${BM * BK}u; e += ${T * T}u) {
+      let along = u.sAm == 1u; // A stored transposed: m contiguous
+      let mm = select(e / ${BK}u, e % ${BM}u, along);
+      let kk = select(e % ${BK}u, e / ${BM}u, along);
+      var v = 0.0;
+      if (m0 + mm < u.M && k0 + kk < u.K) { v = A[b * u.strideA + (m0 + mm) * u.sAm + (k0 + kk) * u.sAk]; }
+      As[kk * ${lda}u + mm] = v;
+    }
+    for (var e = li; e < ${BN * BK}u; e += ${T * T}u) {
+      let along = u.sBn == 1u; // B stored as (K, N): n contiguous
+      let nn = select(e / ${BK}u, e % ${BN}u, along);
+      let kk = select(e % ${BK}u, e / ${BN}u, along);
+      var v = 0.0;
+      if (n0 + nn < u.N && k0 + kk < u.K) { v = B[b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn]; }
+      Bs[kk * ${ldb}u + nn] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      let o = kk * ${ldb}u;
+      let p = kk * ${lda}u + lid.y;
+${quads.map((h) => `      let b${h} = ${bQuad(h)};`).join('\n')}
+${rows.map((i) => `      let a${i} = As[p + ${i * T}u];`).join('\n')}
+${each((i, h) => `      acc${i}_${h} += a${i} * b${h};`)}
+    }
+    workgroupBarrier();
+  }
+${each((i, h) => [0, 1, 2, 3].map((c) => `  if (m0 + lid.y + ${i * T}u < u.M && n0 + lid.x + ${(4 * h + c) * T}u < u.N) { store(b, m0 + lid.y + ${i * T}u, n0 + lid.x + ${(4 * h + c) * T}u, acc${i}_${h}[${c}]); }`).join('\n'))}
+}
+`,
+  };
+}
+
+export const MATMUL_WORKGROUP = workgroupKernel(WGT.BM, WGT.BN, WGT.BK, WGT.T);
