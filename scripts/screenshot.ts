@@ -5,7 +5,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DemoState } from '../web/main.ts';
-import { buildDemo, findChromium, openDemo, serveStatic, waitForPhase, WEB_DIST } from '../test/helpers/browser.ts';
+import {
+  buildDemo,
+  findChromium,
+  openDemo,
+  serveStatic,
+  waitForPhase,
+  WEB_DIST,
+} from '../test/helpers/browser.ts';
 
 const { values } = parseArgs({
   options: { steps: { type: 'string', default: '24' }, out: { type: 'string', default: 'docs/demo.png' } },
@@ -28,7 +35,13 @@ try {
   await page.click('#selftest-run');
   await waitForPhase(page, ['ready'], 120_000);
   console.log(`self-test done (${elapsed()})`);
-  const fields = { steps: values.steps, 'batch-size': '4', 'max-length': '64', 'eval-every': '4', 'val-rows': '8' };
+  const fields = {
+    steps: values.steps,
+    'batch-size': '4',
+    'max-length': '64',
+    'eval-every': '4',
+    'val-rows': '8',
+  };
   for (const [id, value] of Object.entries(fields)) {
     await page.$eval(`#${id}`, (el, v) => void ((el as HTMLInputElement).value = v), value);
   }

@@ -14,11 +14,13 @@ export type SeriesName = keyof typeof SERIES;
 
 const PAD = { left: 56, right: 16, top: 28, bottom: 36 }; // CSS pixels around the plot area
 
-/** Ticks at 1, 2 or 5 × 10^k covering [lo, hi], about `count` of them. */
+/** Ticks at multiples of 1, 2 or 5 × 10^k within [lo, hi], the spacing nearest to (hi - lo) / count. */
 function ticks(lo: number, hi: number, count: number): number[] {
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw || 1));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const nearest = (a: number, b: number) =>
+    Math.abs(Math.log(a / raw)) <= Math.abs(Math.log(b / raw)) ? a : b;
+  const step = [1, 2, 5, 10].map((m) => m * mag).reduce(nearest);
   const out: number[] = [];
   for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
     out.push(Number(t.toPrecision(12)));

@@ -7,7 +7,7 @@ import type { Kernel } from '../gpu/gpu.ts';
 // op(B)[k, n] = B[b·strideB + k·sBk + n·sBn], so a transpose is only a pair of strides (one pipeline per variant).
 // Large sizes take several dispatches of at most 65535 workgroups per dimension, offset by tileN0, tileM0, batch0
 // (no grid-stride loop: SwiftShader took minutes to compile the register kernel inside one).
-export const HEADER = /* wgsl */ `
+const HEADER = /* wgsl */ `
 struct Dims {
   M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
   accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32,
