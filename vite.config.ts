@@ -28,7 +28,8 @@ export function browserOnly(): Plugin {
         `import { DeviceError } from ${JSON.stringify(ERRORS)};`,
         'export async function requestNodeAdapter() {',
         "  throw new DeviceError('createDevice: navigator.gpu, expected WebGPU in this browser, got none',",
-        "    'use a WebGPU browser (Chrome 113+) on https or http://127.0.0.1; in Node import src/index.ts, not the browser bundle');",
+        "    'use a WebGPU browser (Chrome 113+) on https or http://127.0.0.1; ' +",
+        "    'in Node import src/index.ts, not the browser bundle');",
         '}',
       ].join('\n');
     },
@@ -37,11 +38,9 @@ export function browserOnly(): Plugin {
         if (chunk.type !== 'chunk') continue;
         const bad = [...chunk.imports, ...chunk.dynamicImports].filter((m) => NODE_ONLY.test(m));
         const inlined = Object.keys(chunk.modules).filter((m) => /[\\/]node_modules[\\/]webgpu[\\/]/.test(m));
-        if (bad.length || inlined.length) {
-          this.error(
-            `${chunk.fileName}: imports, expected no node: modules and no Dawn, got ${[...bad, ...inlined].join(', ')}`,
-          );
-        }
+        const found = [...bad, ...inlined].join(', ');
+        if (found)
+          this.error(`${chunk.fileName}: imports, expected no node: modules and no Dawn, got ${found}`);
       }
     },
   };

@@ -1,6 +1,7 @@
 // Kernel benchmark: GFLOP/s (compute-bound) or GB/s (memory-bound) per kernel variant and size, with each variant's
-// ratio to its baseline at the same size, all in one run (machines are shared and noisy: compare only within a run).
-// `npm run bench` (full sizes) or `npm run bench -- --quick` (CI smoke); the table also goes to bench/results/kernels.json.
+// ratio to its baseline at the same size. The variants of one size are timed in interleaved rounds, so load from other
+// processes on a shared machine hits them alike. `npm run bench` (full sizes), `-- --quick` (CI smoke), `-- --wall`
+// (wall time instead of GPU timestamps), `-- --filter=TEXT`. The table also goes to bench/results/kernels.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createDevice } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
@@ -64,8 +65,7 @@ function matmulCases(sizes: number[]): BenchCase[] {
           verify: async () => {
             const got = await gpu.read(out, 'f32', n * n);
             // A sample of entries against float64 dot products.
-            let diff2 = 0,
-              ref2 = 0;
+            let [diff2, ref2] = [0, 0];
             for (let s = 0; s < 64; s++) {
               const [i, j] = [Math.floor(rng.next() * n), Math.floor(rng.next() * n)];
               let want = 0;
@@ -96,7 +96,7 @@ function memoryCases(quick: boolean): BenchCase[] {
           [4096, 1024],
         ]
   ).map(([rows, cols]) => ({ rows, cols }));
-  const elementwise = (
+  const streaming = (
     kernel: string,
     size: string,
     n: number,
@@ -113,14 +113,64 @@ function memoryCases(quick: boolean): BenchCase[] {
   });
   return [
     ...gelu.map(({ n, label }) =>
-      elementwise('gelu', label, n, (gpu, out, x) => geluForward(gpu, out, x, { n })),
+      streaming('gelu', label, n, (gpu, out, x) => geluForward(gpu, out, x, { n })),
     ),
     ...softmax.map(({ rows, cols }) =>
-      elementwise('softmax', `${rows}×${cols}`, rows * cols, (gpu, out, x) =>
+      streaming('softmax', `${rows}×${cols}`, rows * cols, (gpu, out, x) =>
         softmaxForward(gpu, out, x, { rows, cols }),
       ),
     ),
   ];
+}
+
+const RUNS = 5;
+
+function format(r: BenchRow): string {
+  const ratio = r.ratio === null ? '' : `${r.ratio.toFixed(1)}×`;
+  const rate = `${r.rate.toFixed(2)} ${r.unit}`;
+  const wrong = r.error ? `  WRONG: ${r.error}` : '';
+  return `${r.kernel.padEnd(8)} ${r.variant.padEnd(10)} ${r.size.padEnd(10)} ${r.ms.toFixed(2).padStart(10)} ${rate.padStart(16)} ${ratio.padStart(8)}${wrong}`;
+}
+
+/** Times the cases of one kernel and size: warm-up each, then RUNS interleaved rounds; median per case. */
+async function benchGroup(gpu: Gpu, timer: Timer, rng: Rng, group: BenchCase[]): Promise<BenchRow[]> {
+  const prepared = group.map((c) => c.prepare(gpu, rng));
+  try {
+    for (const p of prepared) await timer.warmUp(() => p.run());
+    const runs: number[][] = group.map(() => []);
+    for (let r = 0; r < RUNS; r++) {
+      for (const [i, p] of prepared.entries()) runs[i].push(await timer.once(() => p.run()));
+    }
+    const rows: BenchRow[] = [];
+    for (const [i, c] of group.entries()) {
+      const seconds = median(runs[i]);
+      const [unit, amount] =
+        'flops' in c.work ? (['GFLOP/s', c.work.flops] as const) : (['GB/s', c.work.bytes] as const);
+      const rate = amount / seconds / 1e9;
+      const base = c.baseline ? rows.find((r) => r.variant === c.baseline) : undefined;
+      const error = (await prepared[i].verify?.()) ?? undefined;
+      const runsMs = runs[i].map((t) => t * 1e3);
+      rows.push({
+        kernel: c.kernel,
+        variant: c.variant,
+        size: c.size,
+        ms: seconds * 1e3,
+        rate,
+        unit,
+        ratio: base ? rate / base.rate : null,
+        runsMs,
+        error,
+      });
+    }
+    return rows;
+  } finally {
+    for (const p of prepared) p.dispose();
+  }
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function main(): Promise<void> {
@@ -131,45 +181,20 @@ async function main(): Promise<void> {
   const cases = [...matmulCases(matmulSizes), ...memoryCases(quick)].filter((c) =>
     `${c.kernel} ${c.variant} ${c.size}`.includes(filter),
   );
+  const groups = new Map<string, BenchCase[]>();
+  for (const c of cases)
+    groups.set(`${c.kernel} ${c.size}`, [...(groups.get(`${c.kernel} ${c.size}`) ?? []), c]);
+  const mode = `${timer.method}, median of ${RUNS}${quick ? ', quick' : ''}`;
+  console.log(`device: ${gpu.description}${gpu.software ? ' (software)' : ''}, timing: ${mode}`);
   console.log(
-    `device: ${gpu.description}${gpu.software ? ' (software)' : ''}, timing: ${timer.method}${quick ? ', quick' : ''}`,
+    `${'kernel'.padEnd(8)} ${'variant'.padEnd(10)} ${'size'.padEnd(10)} ${'ms'.padStart(10)} ${'rate'.padStart(16)} ${'vs base'.padStart(8)}`,
   );
-  const header = `${'kernel'.padEnd(8)} ${'variant'.padEnd(10)} ${'size'.padEnd(9)} ${'ms'.padStart(10)} ${'rate'.padStart(16)} ${'vs base'.padStart(8)}`;
-  console.log(header);
   const rows: BenchRow[] = [];
-  for (const c of cases) {
-    const prepared = c.prepare(gpu, rng);
-    const unit = 'flops' in c.work ? 'GFLOP/s' : 'GB/s';
-    const amount = 'flops' in c.work ? c.work.flops : c.work.bytes;
-    let row: BenchRow;
-    try {
-      const timing = await timer.measure(() => prepared.run());
-      const error = (await prepared.verify?.()) ?? undefined;
-      const base =
-        c.baseline &&
-        rows.find((r) => r.kernel === c.kernel && r.size === c.size && r.variant === c.baseline);
-      const rate = amount / timing.seconds / 1e9;
-      const ratio = base ? rate / base.rate : null;
-      row = {
-        kernel: c.kernel,
-        variant: c.variant,
-        size: c.size,
-        ms: timing.seconds * 1e3,
-        rate,
-        unit,
-        ratio,
-        runsMs: timing.runs.map((s) => s * 1e3),
-        error,
-      };
-    } finally {
-      prepared.dispose();
+  for (const group of groups.values()) {
+    for (const row of await benchGroup(gpu, timer, rng, group)) {
+      rows.push(row);
+      console.log(format(row));
     }
-    rows.push(row);
-    const ratio = row.ratio === null ? '' : `${row.ratio.toFixed(1)}×`;
-    const rate = `${row.rate.toFixed(2)} ${unit}`;
-    console.log(
-      `${c.kernel.padEnd(8)} ${c.variant.padEnd(10)} ${c.size.padEnd(9)} ${row.ms.toFixed(2).padStart(10)} ${rate.padStart(16)} ${ratio.padStart(8)}${row.error ? `  WRONG: ${row.error}` : ''}`,
-    );
   }
   timer.dispose();
   mkdirSync(new URL('results/', import.meta.url), { recursive: true });

@@ -1,21 +1,10 @@
 // Timing one recorded unit of GPU work: GPU timestamp queries (the sum of every dispatch's [begin, end] pair) when
-// the device has them, else wall time around a wait for the queue. Median of the timed runs after warm-up.
+// the device has them, else wall time around a wait for the queue.
 import type { Gpu } from '../src/gpu/gpu.ts';
 
 // WebGPU flags spelled out, as in src/gpu/gpu.ts: Node has no GPU* globals until Dawn loads.
-const MAP_READ = 0x1,
-  COPY_SRC = 0x4,
-  COPY_DST = 0x8,
-  QUERY_RESOLVE = 0x200,
-  MAP_MODE_READ = 0x1;
+const [MAP_READ, COPY_SRC, COPY_DST, QUERY_RESOLVE, MAP_MODE_READ] = [0x1, 0x4, 0x8, 0x200, 0x1];
 const MAX_DISPATCHES = 64; // per timed run
-
-export interface Timing {
-  /** Median seconds per run. */
-  seconds: number;
-  runs: number[];
-  method: 'timestamps' | 'wall';
-}
 
 export class Timer {
   private readonly querySet: GPUQuerySet | null;
@@ -41,7 +30,7 @@ export class Timer {
       : null;
   }
 
-  get method(): Timing['method'] {
+  get method(): 'timestamps' | 'wall' {
     return this.querySet ? 'timestamps' : 'wall';
   }
 
@@ -74,29 +63,24 @@ export class Timer {
     await this.readback!.mapAsync(MAP_MODE_READ, 0, used * 8);
     const stamps = new BigInt64Array(this.readback!.getMappedRange(0, used * 8).slice(0));
     this.readback!.unmap();
-    await this.settle();
     let ns = 0n;
     for (let i = 0; i < used; i += 2) ns += stamps[i + 1] - stamps[i];
     return Number(ns) / 1e9;
   }
 
-  // Waits for the queue with a 4-byte read instead of gpu.sync(): on Dawn + SwiftShader here, onSubmittedWorkDone
-  // right after a compute submit crashes the process within a few dozen calls (a mutex assertion inside Dawn).
+  // Waits for the queue with a 4-byte read rather than gpu.sync(): here (Dawn + SwiftShader, webgpu 0.6) a loop of
+  // submits each followed by onSubmittedWorkDone aborted the process in Dawn (mutex assertions) more often than reads.
   private async settle(): Promise<void> {
     await this.gpu.read(this.fence, 'f32', 1);
   }
 
-  /** Warm up (compiles pipelines; skipped after the first when a run is slow), then the median of `runs` runs. */
-  async measure(record: () => void, runs = 5, warmups = 2): Promise<Timing> {
-    for (let i = 0; i < warmups; i++) {
-      const wallStart = performance.now();
+  /** Runs that compile pipelines and fill caches; stops after the first when a run is slow (over 2 s). */
+  async warmUp(record: () => void, runs = 2): Promise<void> {
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
       await this.once(record);
-      if (performance.now() - wallStart > 2000) break;
+      if (performance.now() - start > 2000) break;
     }
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) times.push(await this.once(record));
-    const sorted = [...times].sort((x, y) => x - y);
-    return { seconds: sorted[Math.floor(sorted.length / 2)], runs: times, method: this.method };
   }
 
   dispose(): void {

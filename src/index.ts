@@ -1,7 +1,7 @@
 // The public API of webgpu-sft, the same in Node and in the browser. Nothing reachable from here imports a `node:`
 // module: Node-only helpers (file-system loaders, checkpoint folders, the CLI) live in *-node.ts files outside it.
 
-// --- Device -------------------------------------------------------------------------------------------------------
+// --- Device ------------------------------------------------------------------------------------------------
 
 /**
  * Opens a WebGPU device with the adapter's maximum buffer limits (model weights exceed the 128 MiB defaults).
@@ -20,9 +20,9 @@ export { Scope } from './gpu/buffers.ts';
  */
 export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './gpu/errors.ts';
 
-// --- Tensors and autograd -----------------------------------------------------------------------------------------
+// --- Tensors and autograd ----------------------------------------------------------------------------------
 
-/** A GPU buffer with a shape and dtype ('f32' | 'i32'); `Tensor.from(gpu, data, shape)`, `readF32()`, `backward()`. */
+/** A GPU buffer with a shape and a dtype ('f32' | 'i32'): `Tensor.from(gpu, data, shape)`, `readF32()`. */
 export { Tensor, numel, type DType, type TensorOptions } from './autograd/tensor.ts';
 /**
  * Differentiable ops on tensors: matmul, add, mul, scale, sum, mean, reshape, transpose12, slice, softmax,
@@ -32,7 +32,7 @@ export * as F from './autograd/functional.ts';
 /** Runs `fn` without recording the tape (evaluation, generation). */
 export { noGrad, manualSeed } from './autograd/tape.ts';
 
-// --- Modules and optimizer ----------------------------------------------------------------------------------------
+// --- Modules and optimizer ---------------------------------------------------------------------------------
 
 /** A container of named parameters whose dotted names are Hugging Face safetensors keys; `train()` / `eval()`. */
 export { Module } from './nn/module.ts';
@@ -41,7 +41,7 @@ export { Linear, LayerNorm, RMSNorm, Embedding, Dropout, type LinearOptions } fr
 /** AdamW on the GPU with global-norm clipping; frozen parameters (requiresGrad false) get no state. */
 export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.ts';
 
-// --- Files --------------------------------------------------------------------------------------------------------
+// --- Files -------------------------------------------------------------------------------------------------
 
 /**
  * Reads a safetensors file from an ArrayBuffer, Uint8Array or Blob/File: the header now, each tensor on demand
@@ -57,11 +57,11 @@ export {
 /** Serializes F32/F16 tensors to safetensors bytes (sorted names, `__metadata__.format = 'pt'`), e.g. for a Blob. */
 export { serializeSafetensors, type TensorToWrite } from './io/safetensors.ts';
 
-// --- Tokenizers ---------------------------------------------------------------------------------------------------
+// --- Tokenizers --------------------------------------------------------------------------------------------
 
 /** The interface every tokenizer implements: encode, decode, eosId, bosId, vocabSize. */
 export type { Tokenizer, EncodeOptions } from './tokenizers/tokenizer.ts';
-/** GPT-2 byte-level BPE from vocab.json + merges.txt text, or `fromTokenizerJson` for a Hugging Face tokenizer.json. */
+/** GPT-2 byte-level BPE from vocab.json + merges.txt text; `fromTokenizerJson` for an HF tokenizer.json. */
 export { Gpt2Tokenizer, fromTokenizerJson, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
 /** SentencePiece (Llama) from tokenizer.model bytes or a converted tokenizer.json. */
 export {
@@ -70,7 +70,7 @@ export {
   fromLlamaTokenizerJson,
 } from './tokenizers/sentencepiece.ts';
 
-// --- Models -------------------------------------------------------------------------------------------------------
+// --- Models ------------------------------------------------------------------------------------------------
 
 /** GPT-2 (GPT2LMHeadModel): `new Gpt2Model(gpu, parseGpt2Config(json))`, then `loadGpt2Weights(model, store)`. */
 export { Gpt2Model } from './models/gpt2/model.ts';
@@ -143,7 +143,7 @@ export {
   type TrainEvent,
   type Metrics,
 } from './sft/trainer.ts';
-/** Full, layer-wise (freeze N blocks or a name pattern) and head-only fine-tuning: sets requiresGrad per parameter. */
+/** Full, layer-wise (N blocks frozen, or a name pattern) and head-only fine-tuning: sets requiresGrad. */
 export { applyStrategy, countParameters, type Strategy, type ParameterReport } from './sft/finetune-modes.ts';
 /** The learning rate at a step: constant, linear or cosine decay after a linear warmup. */
 export { lrAt, type LrSchedule } from './sft/schedule.ts';

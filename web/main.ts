@@ -159,7 +159,7 @@ on('selftest-run', 'click', async () => {
     `${rows.length} outputs, ${failed ? `${failed} FAILED` : 'all pass'} (seed ${seed}, ${seconds.toFixed(1)} s)`;
 });
 
-// --- Model and data -----------------------------------------------------------------------------------------------
+// --- Model and data ----------------------------------------------------------------------------------------
 
 const BUNDLED_MODEL = ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'];
 
@@ -231,7 +231,7 @@ on('data-files', 'change', async () => {
 });
 $('dataset').addEventListener('change', () => (data = null));
 
-// --- Training -----------------------------------------------------------------------------------------------------
+// --- Training ----------------------------------------------------------------------------------------------
 
 /** A numeric field, validated: the error names the field. */
 function field(id: string, o: { integer?: boolean; min: number }): number {
@@ -336,7 +336,8 @@ on('train', 'click', async () => {
     status(
       `${settings.strategy}: ${count(trainable)} trainable, ${count(frozen)} frozen parameters; sampling…`,
     );
-    if (settings.replyTokens > 0) $('sample-before').textContent = state.sampleBefore = await current.sample();
+    if (settings.replyTokens > 0)
+      $('sample-before').textContent = state.sampleBefore = await current.sample();
     status('evaluating before training…');
     const before = await trainer.evaluate(current.val);
     state.val.push({ step: 0, loss: before.loss });
@@ -366,7 +367,7 @@ $('stop').addEventListener('click', () => {
   status('stopping after this step…');
 });
 
-// --- Download -----------------------------------------------------------------------------------------------------
+// --- Download ----------------------------------------------------------------------------------------------
 
 function saveBlob(blob: Blob, name: string): void {
   const a = document.createElement('a');
@@ -391,7 +392,7 @@ on('download-config', 'click', async () => {
   saveBlob(new Blob([JSON.stringify(config, null, 2) + '\n'], { type: 'application/json' }), 'config.json');
 });
 
-// --- Start --------------------------------------------------------------------------------------------------------
+// --- Start -------------------------------------------------------------------------------------------------
 
 async function start(): Promise<void> {
   for (const id of [...ACTIONS, 'stop']) ($(id) as HTMLButtonElement).disabled = true;

@@ -42,6 +42,7 @@ function bundledAssets(): Plugin {
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
+  appType: 'mpa', // unknown paths are 404s, not index.html
   publicDir: false,
   plugins: [browserOnly(), bundledAssets()],
   server: { host: '127.0.0.1' },

@@ -3,10 +3,15 @@
 // whose gradients sum over the batch), gapped batch strides, and grids past 65535 workgroups in one dimension.
 // Every output is a sum of K (or, for shared gradients, batch·K) f32 products: bound relL2 ≤ 1e-5 for K ≤ 1024.
 import type { Gpu } from '../gpu/gpu.ts';
-import { matmulBackward, matmulForward, MATMUL_VARIANTS, type MatmulDims, type MatmulVariant } from '../kernels/matmul.ts';
+import {
+  matmulBackward,
+  matmulForward,
+  MATMUL_VARIANTS,
+  type MatmulDims,
+  type MatmulVariant,
+} from '../kernels/matmul.ts';
 import { matmulBackwardRef, matmulForwardRef } from '../reference/matmul.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
 
 const BOUND = 1e-5;
 
@@ -79,7 +84,12 @@ function span(batch: number, stride: number | undefined, matrix: number): number
 }
 
 /** The matrices of a batched operand, without the gaps between them (which kernels never write). */
-function matrices(x: ArrayLike<number>, batch: number, stride: number | undefined, matrix: number): Float64Array {
+function matrices(
+  x: ArrayLike<number>,
+  batch: number,
+  stride: number | undefined,
+  matrix: number,
+): Float64Array {
   if (stride === 0 || stride === undefined || stride === matrix) return toF64(x);
   const out = new Float64Array(batch * matrix);
   for (let b = 0; b < batch; b++) for (let i = 0; i < matrix; i++) out[b * matrix + i] = x[b * stride + i];
@@ -137,8 +147,22 @@ function backwardCheck(variant: MatmulVariant, c: Case): KernelCheck {
           return buf;
         };
         const [dA, dB, dBias] = [grad('dA', a.length), grad('dB', b.length), grad('dBias', N)];
-        matmulBackward(gpu, dA, dB, dBias, gpu.upload('dOut', dOut), gpu.upload('a', a), gpu.upload('b', b), c, variant);
-        const want = { dA: new Float64Array(a.length), dB: new Float64Array(b.length), dBias: new Float64Array(N) };
+        matmulBackward(
+          gpu,
+          dA,
+          dB,
+          dBias,
+          gpu.upload('dOut', dOut),
+          gpu.upload('a', a),
+          gpu.upload('b', b),
+          c,
+          variant,
+        );
+        const want = {
+          dA: new Float64Array(a.length),
+          dB: new Float64Array(b.length),
+          dBias: new Float64Array(N),
+        };
         matmulBackwardRef(want.dA, want.dB, want.dBias, toF64(dOut), toF64(a), toF64(b), c);
         const results: OutputResult[] = [];
         if (dA) {

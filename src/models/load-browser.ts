@@ -1,6 +1,6 @@
 // Browser loader: a GPT-2 model and its tokenizer from files the user picked (an <input type=file multiple>
-// FileList) or Blobs the page fetched, keyed by file name. config.json + model.safetensors (or a sharded index and its
-// shards) + tokenizer.json or vocab.json/merges.txt. Nothing is uploaded anywhere: Blobs are read in place.
+// FileList) or Blobs the page fetched, keyed by file name: config.json, model.safetensors (or a sharded index and
+// its shards), tokenizer.json or vocab.json + merges.txt. Nothing is uploaded: Blobs are read in place, in slices.
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError, WeightsError } from '../gpu/errors.ts';
 import { readSafetensors, readShardedIndex, type TensorStore } from '../io/safetensors.ts';
@@ -21,12 +21,10 @@ export interface LoadedGpt2 {
   files: ReadonlyMap<string, Blob>;
 }
 
-/** Files by base name; a folder pick (webkitdirectory) gives paths such as `gpt2/config.json`. */
+/** Files by name (File.name is the base name, also when a whole folder was picked). */
 export function filesByName(files: Map<string, Blob> | FileListLike): Map<string, Blob> {
   if (files instanceof Map) return files;
-  const list: File[] =
-    Symbol.iterator in Object(files) ? [...(files as Iterable<File>)] : Array.from(files as ArrayLike<File>);
-  return new Map(list.map((f) => [f.name.split('/').pop() ?? f.name, f]));
+  return new Map(Array.from(files, (f): [string, Blob] => [f.name, f]));
 }
 
 async function jsonOf(name: string, blob: Blob): Promise<Record<string, unknown>> {
@@ -82,7 +80,8 @@ export async function loadGpt2FromFiles(
   const tokenizer = await openTokenizer(byName, config);
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new WeightsError(
-      `tokenizer: vocabulary size, expected at most config.json vocab_size ${config.vocabSize}, got ${tokenizer.vocabSize}`,
+      `tokenizer: vocabulary size, expected at most config.json vocab_size ${config.vocabSize}, ` +
+        `got ${tokenizer.vocabSize}`,
       'are the tokenizer files from the same model as config.json?',
     );
   }

@@ -9,6 +9,7 @@ import type { CDPSession } from 'puppeteer-core';
 import { readSafetensors } from '../../src/index.ts';
 import {
   buildDemo,
+  buildLibrary,
   findChromium,
   openDemo,
   serveStatic,
@@ -19,6 +20,8 @@ import {
 import type { DemoState } from '../../web/main.ts';
 
 const chromium = findChromium();
+if (!chromium.path && process.env.CI)
+  throw new Error(`test/browser/demo.test.ts: CI=${process.env.CI} but ${chromium.reason}`);
 if (!chromium.path) console.warn(`test/browser/demo.test.ts: skipped, ${chromium.reason}`);
 
 // Kernels the page self-test runs: what a GPT-2 training step uses besides matmul (softmax, layernorm, GELU,
@@ -77,6 +80,43 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     expect(s.errors).toEqual([]);
     expect(s.phase).toBe('ready');
     expect(s.device).toBeTruthy();
+  });
+
+  it('imports the library bundle (npm run build) in a page: no node: or Dawn import, kernels pass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-lib-'));
+    await buildLibrary(dir);
+    const lib = await serveStatic(dir);
+    try {
+      const code = readFileSync(join(dir, 'webgpu-sft.js'), 'utf8');
+      expect(code).not.toMatch(/(from|import\()\s*["'](node:|webgpu["'])/);
+      // A string, not a function: vitest would rewrite a function's import() into its own loader.
+      const probe = `(async () => {
+        const api = await import(${JSON.stringify(`${lib.url}webgpu-sft.js`)});
+        const gpu = await api.createDevice({ log: null });
+        const { rows, passed } = await api.runSelftest(gpu, { filter: 'softmax' });
+        gpu.dispose();
+        return { rows: rows.length, passed, exports: Object.keys(api).sort() };
+      })()`;
+      const result = (await session.page.evaluate(probe)) as {
+        rows: number;
+        passed: boolean;
+        exports: string[];
+      };
+      expect(result).toMatchObject({ passed: true });
+      expect(result.rows).toBeGreaterThan(0);
+      for (const name of [
+        'createDevice',
+        'Trainer',
+        'Gpt2Model',
+        'loadGpt2FromFiles',
+        'serializeSafetensors',
+      ]) {
+        expect(result.exports).toContain(name);
+      }
+    } finally {
+      await lib.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it(`runs the self-test in the page (${SELFTEST_FILTER}): every output within its bound`, async () => {
@@ -202,6 +242,31 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     const s = await state();
     expect(s.done?.reason).toBe('stopped');
     expect(s.done!.steps).toBeLessThan(50);
+    expect(s.errors.filter((e) => !e.includes('strategy full: data format text-label'))).toEqual([]);
+  });
+
+  it('loads a model and data from picked files (input type=file)', async () => {
+    const folder = 'assets/gpt2-shakespeare';
+    const modelInput = (await session.page.$('input#model-files'))!;
+    await modelInput.uploadFile(
+      ...['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'].map((f) => `${folder}/${f}`),
+    );
+    await session.page.waitForFunction(
+      () => (globalThis as unknown as { demo: DemoState }).demo.model === '4 picked files',
+      { timeout: 30_000 },
+    );
+    await waitForPhase(session.page, ['ready'], 30_000);
+    expect(await session.page.$eval('#model-info', (el) => el.textContent)).toContain('3,424,704 parameters');
+    const dataInput = (await session.page.$('input#data-files'))!;
+    await dataInput.uploadFile('assets/sft/dialogue/train.jsonl', 'assets/sft/dialogue/val.jsonl');
+    await session.page.waitForFunction(
+      () => (globalThis as unknown as { demo: DemoState }).demo.data === 'train.jsonl + val.jsonl',
+      { timeout: 30_000 },
+    );
+    expect(await session.page.$eval('#data-info', (el) => el.textContent)).toContain(
+      '637 train rows, 136 val rows',
+    );
+    const s = await state();
     expect(s.errors.filter((e) => !e.includes('strategy full: data format text-label'))).toEqual([]);
   });
 });

@@ -40,6 +40,11 @@ export async function buildDemo(): Promise<void> {
   await build({ configFile: resolve('web/vite.config.ts'), logLevel: 'warn' });
 }
 
+/** The library bundle of `npm run build` (without types), written to `outDir`. */
+export async function buildLibrary(outDir: string): Promise<void> {
+  await build({ configFile: resolve('vite.config.ts'), logLevel: 'warn', build: { outDir } });
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
@@ -48,7 +53,7 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css',
 };
 
-/** A static file server over `root` on 127.0.0.1, random port. */
+/** A static file server over `root` on 127.0.0.1, random port; CORS open, so pages on other ports can import. */
 export async function serveStatic(root: string): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -56,7 +61,12 @@ export async function serveStatic(root: string): Promise<{ url: string; close():
     if (!file.startsWith(root)) return void res.writeHead(403).end();
     readFile(file).then(
       (body) =>
-        res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body),
+        res
+          .writeHead(200, {
+            'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+            'Access-Control-Allow-Origin': '*',
+          })
+          .end(body),
       () => res.writeHead(404).end(`not found: ${path}`),
     );
   });

@@ -2,7 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { matmulChecks } from '../../src/check/matmul.ts';
 import { ShapeError } from '../../src/gpu/errors.ts';
-import { defaultMatmulVariant, matmulBackward, matmulForward, type MatmulDims } from '../../src/kernels/matmul.ts';
+import {
+  defaultMatmulVariant,
+  matmulBackward,
+  matmulForward,
+  type MatmulDims,
+} from '../../src/kernels/matmul.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 
 runChecks(matmulChecks);
@@ -20,19 +25,31 @@ describe('matmul validation', () => {
     using _scope = gpu.scope('matmul validation');
     const [out, a, b] = [gpu.alloc('out', 4 * 6), gpu.alloc('a', 4 * 6), gpu.alloc('b', 4 * 9)];
     const ok: MatmulDims = { batch: 1, M: 2, N: 3, K: 3 };
-    const forward = (dims: Partial<MatmulDims>, bufs = { out, a, b }, variant?: string) =>
-      () => matmulForward(gpu, bufs.out, bufs.a, bufs.b, null, { ...ok, ...dims }, variant as never);
+    const forward =
+      (dims: Partial<MatmulDims>, bufs = { out, a, b }, variant?: string) =>
+      () =>
+        matmulForward(gpu, bufs.out, bufs.a, bufs.b, null, { ...ok, ...dims }, variant as never);
     expect(forward({})).not.toThrow();
     expect(forward({ K: 0 })).toThrow(/matmulForward: dims.K, expected an integer ≥ 1, got 0/);
     expect(forward({ M: 1.5 })).toThrow(ShapeError);
-    expect(forward({ batch: 2, batchStrideA: 0, batchStrideB: 0 })).toThrow(/out size, expected at least 48 bytes/);
-    expect(forward({ batch: 2, batchStrideB: 0, batchStrideA: 4 })).toThrow(/dims.batchStrideA, expected 0 or an integer ≥ 6/);
+    expect(forward({ batch: 2, batchStrideA: 0, batchStrideB: 0 })).toThrow(
+      /out size, expected at least 48 bytes/,
+    );
+    expect(forward({ batch: 2, batchStrideB: 0, batchStrideA: 4 })).toThrow(
+      /dims.batchStrideA, expected 0 or an integer ≥ 6/,
+    );
     expect(forward({ K: 4 })).toThrow(/a size, expected at least 32 bytes/);
     expect(forward({}, { out, a: out, b })).toThrow(/out, expected a buffer distinct from a/);
-    expect(forward({}, { out, a, b }, 'tiled')).toThrow(/variant, expected one of naive, register, workgroup, got tiled/);
+    expect(forward({}, { out, a, b }, 'tiled')).toThrow(
+      /variant, expected one of naive, register, workgroup, got tiled/,
+    );
     const dB = gpu.alloc('dB', 4 * 8);
-    expect(() => matmulBackward(gpu, null, dB, null, out, a, b, ok)).toThrow(/dB size, expected at least 36 bytes/);
-    expect(() => matmulBackward(gpu, a, null, null, out, a, b, ok)).toThrow(/dA, expected a buffer distinct from a/);
+    expect(() => matmulBackward(gpu, null, dB, null, out, a, b, ok)).toThrow(
+      /dB size, expected at least 36 bytes/,
+    );
+    expect(() => matmulBackward(gpu, a, null, null, out, a, b, ok)).toThrow(
+      /dA, expected a buffer distinct from a/,
+    );
     await gpu.sync();
   });
 });

@@ -12,7 +12,14 @@ describe('matmulForwardRef', () => {
     const out = new Float64Array(4);
     matmulForwardRef(out, a, b, null, { batch: 1, M: 2, N: 2, K: 2 });
     expect([...out]).toEqual([19, 22, 43, 50]);
-    matmulForwardRef(out, a, b, Float64Array.of(10, 20), { batch: 1, M: 2, N: 2, K: 2, transA: true, transB: true });
+    matmulForwardRef(out, a, b, Float64Array.of(10, 20), {
+      batch: 1,
+      M: 2,
+      N: 2,
+      K: 2,
+      transA: true,
+      transB: true,
+    });
     // aᵀ = [[1,3],[2,4]], bᵀ = [[5,7],[6,8]]
     expect([...out]).toEqual([23 + 10, 31 + 20, 34 + 10, 46 + 20]);
     matmulForwardRef(out, a, b, null, { batch: 1, M: 2, N: 2, K: 2, accumulate: true });
@@ -58,9 +65,25 @@ describe('matmulBackwardRef', () => {
       const dB = new Float64Array(b.length);
       const dBias = new Float64Array(N);
       matmulBackwardRef(dA, dB, bias && dBias, w, a, b, dims);
-      expect(relL2(dA, numericalGrad((x) => loss(x, b, bias), a))).toBeLessThanOrEqual(1e-6);
-      expect(relL2(dB, numericalGrad((y) => loss(a, y, bias), b))).toBeLessThanOrEqual(1e-6);
-      if (bias) expect(relL2(dBias, numericalGrad((z) => loss(a, b, z), bias))).toBeLessThanOrEqual(1e-6);
+      expect(
+        relL2(
+          dA,
+          numericalGrad((x) => loss(x, b, bias), a),
+        ),
+      ).toBeLessThanOrEqual(1e-6);
+      expect(
+        relL2(
+          dB,
+          numericalGrad((y) => loss(a, y, bias), b),
+        ),
+      ).toBeLessThanOrEqual(1e-6);
+      if (bias)
+        expect(
+          relL2(
+            dBias,
+            numericalGrad((z) => loss(a, b, z), bias),
+          ),
+        ).toBeLessThanOrEqual(1e-6);
     });
   }
 });
