@@ -77,14 +77,14 @@ export {
 export { Gpt2Model } from './models/gpt2/model.ts';
 /** Validates a Hugging Face GPT-2 config.json object; refuses options that would need other math. */
 export { parseGpt2Config, type Gpt2Config } from './models/gpt2/config.ts';
-/** Loads every parameter from a TensorStore, checking names and shapes; `gpt2Tensors` exports them back. */
-export { loadGpt2Weights, gpt2Tensors } from './models/gpt2/weights.ts';
+/** Loads every parameter from a TensorStore, checking names and shapes; `model.exportTensors()` writes them back. */
+export { loadGpt2Weights } from './models/gpt2/weights.ts';
 /** Llama (LlamaForCausalLM), built and loaded the same way as GPT-2. */
 export { LlamaModel } from './models/llama/model.ts';
 /** Validates a Hugging Face Llama config.json object. */
 export { parseLlamaConfig, type LlamaConfig } from './models/llama/config.ts';
-/** Loads Llama parameters from a TensorStore; `llamaTensors` exports them back. */
-export { loadLlamaWeights, llamaTensors } from './models/llama/weights.ts';
+/** Loads Llama parameters from a TensorStore; `model.exportTensors()` writes them back. */
+export { loadLlamaWeights } from './models/llama/weights.ts';
 /** What the trainer and `generate` need from a causal language model (GPT-2 and Llama implement it). */
 export type { LanguageModel } from './models/language-model.ts';
 /**

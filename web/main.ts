@@ -380,9 +380,7 @@ function saveBlob(blob: Blob, name: string): void {
 on('download', 'click', async () => {
   const module = job?.module ?? loaded!.model;
   status('reading weights from the GPU…');
-  const tensors = [];
-  for (const [name, p] of module.namedParameters())
-    tensors.push({ name, dtype: 'F32' as const, shape: [...p.shape], data: await p.readF32() });
+  const tensors = await module.exportTensors();
   const bytes = serializeSafetensors(tensors);
   saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), 'model.safetensors');
   status(`model.safetensors: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);

@@ -3,6 +3,7 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { Tensor, numel, shapeString } from '../autograd/tensor.ts';
+import type { TensorToWrite } from '../io/safetensors.ts';
 
 export abstract class Module {
   training = true;
@@ -31,6 +32,13 @@ export abstract class Module {
     const out: [string, Tensor][] = [];
     for (const [name, t] of this.params) out.push([prefix + name, t]);
     for (const [name, child] of this.children) out.push(...child.namedParameters(name ? `${prefix}${name}.` : prefix));
+    return out;
+  }
+
+  /** Every parameter read back as F32 under its HF name, ready for serializeSafetensors. */
+  async exportTensors(): Promise<TensorToWrite[]> {
+    const out: TensorToWrite[] = [];
+    for (const [name, p] of this.namedParameters()) out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
     return out;
   }
 

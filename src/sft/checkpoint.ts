@@ -22,15 +22,9 @@ export interface CheckpointContent {
   trainerState?: TrainerState;
 }
 
-async function tensorsOf(model: Module): Promise<TensorToWrite[]> {
-  const out: TensorToWrite[] = [];
-  for (const [name, p] of model.namedParameters()) out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
-  return out;
-}
-
 export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
   await mkdir(folder, { recursive: true });
-  await writeFileAtomic(join(folder, 'model.safetensors'), serializeSafetensors(await tensorsOf(c.model)));
+  await writeFileAtomic(join(folder, 'model.safetensors'), serializeSafetensors(await c.model.exportTensors()));
   await writeFileAtomic(join(folder, 'config.json'), JSON.stringify(c.config, null, 2) + '\n');
   for (const name of TOKENIZER_FILES) {
     const src = join(c.sourceFolder, name);

@@ -9,8 +9,6 @@ import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
 import type { Gpt2Config } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
-import type { TensorToWrite } from '../../io/safetensors.ts';
-import { gpt2Tensors } from './weights.ts';
 
 export class Attention extends Module {
   readonly c_attn: Linear;
@@ -184,9 +182,6 @@ export class Gpt2Model extends Module implements LanguageModel {
     }
   }
 
-  exportTensors(): Promise<TensorToWrite[]> {
-    return gpt2Tensors(this);
-  }
 
   createCache(maxT = this.config.nPositions): KvCache {
     const C = this.config.nEmbd;

@@ -2,7 +2,7 @@
 // (`transformer.h.0.attn.c_attn.weight`); files saved from GPT2Model lack the `transformer.` prefix. Conv1D weights
 // are [in, out] in both places, so nothing is transposed.
 import { WeightsError } from '../../gpu/errors.ts';
-import type { TensorStore, TensorToWrite } from '../../io/safetensors.ts';
+import type { TensorStore } from '../../io/safetensors.ts';
 import { shapeString } from '../../autograd/tensor.ts';
 import type { Gpt2Model } from './model.ts';
 
@@ -39,11 +39,4 @@ export async function loadGpt2Weights(model: Gpt2Model, store: TensorStore): Pro
     if (key === 'lm_head.weight' && model.config.tieWordEmbeddings) continue; // tied: the head is wte
     throw new WeightsError(`${store.name}: tensor '${key}', expected only GPT-2 parameters, got an unknown tensor`, 'a different architecture, or a config that does not match');
   }
-}
-
-/** Every parameter as F32 tensors with HF names, ready for serializeSafetensors. */
-export async function gpt2Tensors(model: Gpt2Model): Promise<TensorToWrite[]> {
-  const out: TensorToWrite[] = [];
-  for (const [name, p] of model.namedParameters()) out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
-  return out;
 }

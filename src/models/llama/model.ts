@@ -10,8 +10,6 @@ import { Dropout, Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import type { LlamaConfig } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
-import type { TensorToWrite } from '../../io/safetensors.ts';
-import { llamaTensors } from './weights.ts';
 
 export class LlamaAttention extends Module {
   readonly q_proj: Linear;
@@ -183,9 +181,6 @@ export class LlamaModel extends Module implements LanguageModel {
     for (const block of this.model.layers) block.self_attn.attnDropout.p = p;
   }
 
-  exportTensors(): Promise<TensorToWrite[]> {
-    return llamaTensors(this);
-  }
 
   createCache(maxT = this.config.maxPositions): KvCache {
     const { numLayers, numKvHeads, headDim, maxPositions } = this.config;

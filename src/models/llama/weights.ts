@@ -2,7 +2,7 @@
 // (`model.layers.0.self_attn.q_proj.weight`); files saved from the bare LlamaModel lack the `model.` prefix.
 // Linear weights are [out, in] in both places, so nothing is transposed.
 import { WeightsError } from '../../gpu/errors.ts';
-import type { TensorStore, TensorToWrite } from '../../io/safetensors.ts';
+import type { TensorStore } from '../../io/safetensors.ts';
 import { shapeString } from '../../autograd/tensor.ts';
 import type { LlamaModel } from './model.ts';
 
@@ -45,11 +45,4 @@ export async function loadLlamaWeights(model: LlamaModel, store: TensorStore): P
       key.endsWith('.bias') ? 'config.json says attention_bias / mlp_bias false, but the file has biases' : 'a different architecture, or a config that does not match',
     );
   }
-}
-
-/** Every parameter as F32 tensors with HF names, ready for serializeSafetensors (no lm_head when tied). */
-export async function llamaTensors(model: LlamaModel): Promise<TensorToWrite[]> {
-  const out: TensorToWrite[] = [];
-  for (const [name, p] of model.namedParameters()) out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
-  return out;
 }
