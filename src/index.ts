@@ -89,9 +89,20 @@ export { loadLlamaWeights } from './models/llama/weights.ts';
 export type { LanguageModel } from './models/language-model.ts';
 /**
  * Browser loader: `{ model, tokenizer }` from picked files (a FileList) or a Map of names to Blobs holding
- * config.json, model.safetensors (or a sharded index) and tokenizer.json or vocab.json + merges.txt.
+ * config.json, model.safetensors (or a sharded index) and tokenizer.json, vocab.json + merges.txt or
+ * tokenizer.model. config.json's model_type picks GPT-2 or Llama, as the Node folder loader does;
+ * `loadGpt2FromFiles` accepts GPT-2 only and returns it typed as such.
  */
-export { loadGpt2FromFiles, filesByName, type LoadedGpt2, type FileListLike } from './models/load-browser.ts';
+export {
+  loadModelFromFiles,
+  loadGpt2FromFiles,
+  filesByName,
+  type LoadedModel,
+  type LoadedGpt2,
+  type FileListLike,
+} from './models/load-browser.ts';
+/** Gpt2Model | LlamaModel, what the loaders return; `model.kind` narrows it. */
+export type { AnyModel } from './models/load-model.ts';
 /** Autoregressive generation with a KV cache: greedy, temperature, top-k, top-p; returns the new token ids. */
 export { generate, type GenerateOptions } from './models/generate.ts';
 

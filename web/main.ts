@@ -1,18 +1,18 @@
-// The demo page: self-test on this GPU, load the bundled or user-picked GPT-2 and data, train with a live loss
-// chart and a Stop button, compare a sample before and after, download the weights. Every failure goes to the
-// error box. `window.demo` mirrors what happened, for the headless tests and the screenshot script.
+// The demo page: self-test on this GPU, load the bundled GPT-2 or a picked GPT-2 / Llama folder and data, train
+// with a live loss chart and a Stop button, compare a sample before and after, download the weights. Every failure
+// goes to the error box. `window.demo` mirrors what happened, for the headless tests and the screenshot script.
 import {
   countParameters,
   createDevice,
   InputError,
-  loadGpt2FromFiles,
+  loadModelFromFiles,
   parseJsonl,
   runSelftest,
   serializeSafetensors,
   splitByRatios,
   Trainer,
+  type AnyModel,
   type DataRow,
-  type Gpt2Model,
   type Gpu,
   type SelftestRow,
   type Strategy,
@@ -84,7 +84,7 @@ window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 const status = (text: string) => ($('status').textContent = text);
 
 let gpu: Gpu | null = null;
-let loaded: { model: Gpt2Model; tokenizer: Tokenizer; name: string } | null = null;
+let loaded: { model: AnyModel; tokenizer: Tokenizer; name: string } | null = null;
 let data: { train: DataRow[]; val: DataRow[]; name: string } | null = null;
 let job: Job | null = null;
 let stopRequested = false;
@@ -180,14 +180,18 @@ async function loadModel(files: Map<string, Blob> | FileList, name: string): Pro
   job = null;
   loaded?.model.dispose();
   loaded = null;
-  const { model, tokenizer } = await loadGpt2FromFiles(gpu!, files);
+  const { model, tokenizer } = await loadModelFromFiles(gpu!, files);
   loaded = { model, tokenizer, name };
-  const c = model.config;
   const params = countParameters(model.parameters());
+  const [arch, heads] =
+    model.kind === 'gpt2'
+      ? ['GPT-2', `${model.config.nHead} heads`]
+      : ['Llama', `${model.config.numHeads} heads over ${model.config.numKvHeads} KV heads`];
   state.model = name;
   $('model-info').textContent =
-    `${name}: GPT-2, ${(params.trainable + params.frozen).toLocaleString('en-US')} parameters, ${c.nLayer} blocks, ` +
-    `C=${c.nEmbd}, ${c.nHead} heads, context ${c.nPositions}, vocabulary ${c.vocabSize}`;
+    `${name}: ${arch}, ${(params.trainable + params.frozen).toLocaleString('en-US')} parameters, ` +
+    `${model.numLayers} blocks, C=${model.hiddenSize}, ${heads}, context ${model.contextLength}, ` +
+    `vocabulary ${model.vocabSize}`;
   status(`${name} loaded`);
 }
 

@@ -77,7 +77,10 @@ export function buildJob(
     trainBatches: epochBatches(lmBatches, examples(data.train), options),
     val: lmBatches(examples(data.val), { ...options, shuffle: false }),
     report,
-    config: { ...model.rawConfig, architectures: ['GPT2LMHeadModel'] },
+    config: {
+      ...model.rawConfig,
+      architectures: [model.kind === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM'],
+    },
     sampleInput: prompt,
     async sample() {
       const ids = tokenizer
@@ -136,7 +139,9 @@ function headJob(
     report: countParameters(classifier.parameters()),
     config: {
       ...model.rawConfig,
-      architectures: ['GPT2ForSequenceClassification'],
+      architectures: [
+        model.kind === 'gpt2' ? 'GPT2ForSequenceClassification' : 'LlamaForSequenceClassification',
+      ],
       id2label: train.labels.id2label,
       label2id: train.labels.label2id,
       num_labels: names.length,

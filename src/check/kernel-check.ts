@@ -18,6 +18,8 @@ export interface KernelCheck {
   kernel: string;
   /** Human-readable size, e.g. 'N=7 C=13'. */
   size: string;
+  /** Whether this device can run the kernel at all (e.g. it needs a feature); runners skip it and say so. */
+  available?(gpu: Gpu): boolean;
   run(gpu: Gpu, rng: Rng): Promise<OutputResult[]>;
 }
 

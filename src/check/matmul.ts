@@ -7,6 +7,7 @@ import {
   matmulBackward,
   matmulForward,
   MATMUL_VARIANTS,
+  matmulVariantAvailable,
   type MatmulDims,
   type MatmulVariant,
 } from '../kernels/matmul.ts';
@@ -110,6 +111,7 @@ function forwardCheck(variant: MatmulVariant, c: Case): KernelCheck {
   return {
     kernel: `matmul forward ${variant}`,
     size: describe(c),
+    available: (gpu) => matmulVariantAvailable(gpu, variant),
     run: (gpu, rng) =>
       scoped(gpu, async () => {
         const a = rng.uniform(span(batch, c.batchStrideA, M * K));
@@ -134,6 +136,7 @@ function backwardCheck(variant: MatmulVariant, c: Case): KernelCheck {
   const grads = c.grads ?? ['dA', 'dB', 'dBias'];
   return {
     kernel: `matmul backward ${variant}`,
+    available: (gpu) => matmulVariantAvailable(gpu, variant),
     size: describe(c),
     run: (gpu, rng) =>
       scoped(gpu, async () => {

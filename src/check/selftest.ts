@@ -18,12 +18,13 @@ export interface SelftestRow {
 export async function runSelftest(
   gpu: Gpu,
   options: { filter?: string; seed?: number; onRow?: (row: SelftestRow) => void; checks?: KernelCheck[] } = {},
-): Promise<{ rows: SelftestRow[]; seed: number; passed: boolean }> {
+): Promise<{ rows: SelftestRow[]; seed: number; passed: boolean; skipped: KernelCheck[] }> {
   const seed = options.seed ?? freshSeed();
   const rng = new Rng(seed);
   const rows: SelftestRow[] = [];
-  const checks = (options.checks ?? ALL_CHECKS).filter((c) => !options.filter || c.kernel.includes(options.filter));
-  for (const check of checks) {
+  const matching = (options.checks ?? ALL_CHECKS).filter((c) => !options.filter || c.kernel.includes(options.filter));
+  const skipped = matching.filter((c) => c.available && !c.available(gpu));
+  for (const check of matching.filter((c) => !skipped.includes(c))) {
     let results: SelftestRow[];
     try {
       results = (await check.run(gpu, rng)).map((r) => ({
@@ -44,7 +45,7 @@ export async function runSelftest(
       options.onRow?.(row);
     }
   }
-  return { rows, seed, passed: rows.length > 0 && rows.every((r) => r.pass) };
+  return { rows, seed, passed: rows.length > 0 && rows.every((r) => r.pass), skipped };
 }
 
 export function formatSelftestRow(r: SelftestRow): string {

@@ -24,7 +24,7 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query'];
+const OPTIONAL_FEATURES = ['timestamp-query', 'subgroups'] as GPUFeatureName[];
 
 export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   const log = options.log === undefined ? (line: string) => console.error(line) : options.log;
@@ -51,7 +51,10 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   const device = await adapter.requestDevice({ label: 'webgpu-sft', requiredLimits, requiredFeatures });
   const description = [info.vendor, info.architecture, info.description || info.device].filter(Boolean).join(' ');
   if (software && log) log(`webgpu-sft: no hardware GPU adapter found, using the software adapter (${description})`);
-  return new Gpu(device, { description, software });
+  // Kernels written for one subgroup width need the width fixed (SwiftShader: always 4).
+  const sizes = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const subgroupSize = sizes.subgroupMinSize === sizes.subgroupMaxSize ? (sizes.subgroupMinSize ?? null) : null;
+  return new Gpu(device, { description, software, subgroupSize });
 }
 
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {

@@ -33,6 +33,8 @@ export class Gpu {
   readonly description: string;
   readonly software: boolean;
   readonly hasTimestamps: boolean;
+  /** Lanes per subgroup when the `subgroups` feature is on and the adapter has one fixed size, else null. */
+  readonly subgroupSize: number | null;
   private encoder: GPUCommandEncoder | null = null;
   private uniformChunks: GPUBuffer[] = [];
   private uniformData = new Uint8Array(UNIFORM_CHUNK);
@@ -45,10 +47,11 @@ export class Gpu {
 
   constructor(
     readonly device: GPUDevice,
-    info: { description: string; software: boolean },
+    info: { description: string; software: boolean; subgroupSize?: number | null },
   ) {
     this.description = info.description;
     this.software = info.software;
+    this.subgroupSize = device.features.has('subgroups' as GPUFeatureName) ? (info.subgroupSize ?? null) : null;
     this.hasTimestamps = device.features.has('timestamp-query');
     this.pool = new BufferPool(device);
     this.pipelines = new PipelineCache(device, device.limits.maxStorageBuffersPerShaderStage);

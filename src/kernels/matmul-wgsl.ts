@@ -61,34 +61,48 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 
 // Register tile per invocation (TM rows × TN columns, TN a multiple of 4) and workgroup shape: on SwiftShader the
 // work per invocation dominates (PERF-NOTES.md), so the k loop is unrolled here in TS, one variable per value.
+// Every load from a storage buffer is a per-lane gather there, so the loads per multiply-add set the speed.
 export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
+// The subgroup form: a workgroup is one subgroup of SG lanes side by side along n, sharing their TM rows of A; lane c
+// loads A at k + c and the others take it by subgroupBroadcast, so A costs TM/SG loads per k instead of TM.
+export const SUB = { TM: 16, TN: 4, SG: 4 };
 
-export function registerKernel(TM: number, TN: number, WGX: number, WGY: number): Kernel {
+export function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false): Kernel {
   const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
   const each = (f: (i: number, h: number) => string) =>
     rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
   const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => `B[rb${4 * h + c} + ${kb}]`).join(', ')})`;
+  const aQuad = (i: number) =>
+    subgroup
+      ? `vec4f(${ks.map((c) => `subgroupBroadcast(v${i}, ${c}u)`).join(', ')})`
+      : `vec4f(${ks.map((c) => `A[ra${i} + ka${c}]`).join(', ')})`;
+  // The subgroup form keeps every lane running to the end (broadcasts need all lanes) and clamps instead.
+  const [m0, n0] = subgroup
+    ? [`t.y * ${TM}u`, `(t.x * ${SUB.SG}u + lane) * ${TN}u`]
+    : [`(t.y * ${WGY}u + lid.y) * ${TM}u`, `(t.x * ${WGX}u + lid.x) * ${TN}u`];
+  const outside = '  if (m0 >= u.M || n0 >= u.N) { return; }';
   return {
-    name: 'matmul-register',
-    wgsl: /* wgsl */ `
-// Workgroup ${WGX}×${WGY}, no workgroup memory; one invocation computes a ${TM}×${TN} block of out (x → n, y → m) in
-// registers, k ascending, four k per step, then a scalar tail. Rows and columns past M, N are clamped on load and
+    name: subgroup ? 'matmul-subgroup' : 'matmul-register',
+    wgsl: /* wgsl */ `${subgroup ? 'enable subgroups;\n' : ''}
+// Workgroup ${subgroup ? `of one ${SUB.SG}-lane subgroup` : `${WGX}×${WGY}`}, no workgroup memory; one invocation computes a ${TM}×${TN} block of out (x → n, y → m)
+// in registers, k ascending, four k per step, then a scalar tail. Rows and columns past M, N are clamped on load and
 // skipped on store. Bindings: out (batch, M, N) written, A, B, bias (N) read.
 ${HEADER}
-@compute @workgroup_size(${WGX}, ${WGY})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+@compute @workgroup_size(${subgroup ? SUB.SG : `${WGX}, ${WGY}`})
+fn main(@builtin(workgroup_id) wid: vec3u, ${subgroup ? '@builtin(subgroup_invocation_id) lane: u32' : '@builtin(local_invocation_id) lid: vec3u'}) {
   let t = tile(wid);
   let b = t.z;
-  let m0 = (t.y * ${WGY}u + lid.y) * ${TM}u;
-  let n0 = (t.x * ${WGX}u + lid.x) * ${TN}u;
-  if (m0 >= u.M || n0 >= u.N) { return; }
+  let m0 = ${m0};
+  let n0 = ${n0};
+${subgroup ? '' : outside}
 ${rows.map((i) => `  let ra${i} = b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`).join('\n')}
 ${cols.map((j) => `  let rb${j} = b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`).join('\n')}
 ${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
   var k = 0u;
   for (; k + 4u <= u.K; k += 4u) {
 ${ks.map((c) => `    let ka${c} = (k + ${c}u) * u.sAk;\n    let kb${c} = (k + ${c}u) * u.sBk;`).join('\n')}
-${rows.map((i) => `    let a${i} = vec4f(${ks.map((c) => `A[ra${i} + ka${c}]`).join(', ')});`).join('\n')}
+${subgroup ? `    let kl = (k + lane) * u.sAk;\n${rows.map((i) => `    let v${i} = A[ra${i} + kl];`).join('\n')}` : ''}
+${rows.map((i) => `    let a${i} = ${aQuad(i)};`).join('\n')}
 ${ks.flatMap((c) => quads.map((h) => `    let b${c}_${h} = ${bQuad(h, `kb${c}`)};`)).join('\n')}
 ${each((i, h) => `    acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`).join(' + ')};`)}
   }
@@ -98,6 +112,7 @@ ${each((i, h) => `    acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`
 ${quads.map((h) => `    let b_${h} = ${bQuad(h, 'kb')};`).join('\n')}
 ${each((i, h) => `    acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
   }
+${subgroup ? outside : ''}
   let acc = array<vec4f, ${TM * quads.length}>(${rows.flatMap((i) => quads.map((h) => `acc${i}_${h}`)).join(', ')});
   for (var i = 0u; i < min(${TM}u, u.M - m0); i++) {
     for (var j = 0u; j < min(${TN}u, u.N - n0); j++) { store(b, m0 + i, n0 + j, acc[i * ${quads.length}u + j / 4u][j % 4u]); }
@@ -108,6 +123,7 @@ ${each((i, h) => `    acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
 }
 
 export const MATMUL_REGISTER = registerKernel(REG.TM, REG.TN, REG.WGX, REG.WGY);
+export const MATMUL_SUBGROUP = registerKernel(SUB.TM, SUB.TN, 1, 1, true);
 
 // Workgroup tile BM×BN, stepping BK along k; T×T invocations, each computing (BM/T)×(BN/T) outputs.
 export const WGT = { BM: 64, BN: 64, BK: 16, T: 16 };

@@ -4,10 +4,10 @@
 // dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in the operand's own storage layout), dBias = Σ dOut over batch and rows.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
-import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_WORKGROUP, NAIVE_WG, REG, WGT } from './matmul-wgsl.ts';
+import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
 
-export { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_WORKGROUP };
+export { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP };
 
 export interface MatmulDims {
   batch: number;
@@ -21,18 +21,28 @@ export interface MatmulDims {
   accumulate?: boolean; // forward only: out += result instead of out = result
 }
 
-export type MatmulVariant = 'naive' | 'register' | 'workgroup';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'register', 'workgroup'];
+export type MatmulVariant = 'naive' | 'register' | 'subgroup' | 'workgroup';
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'register', 'subgroup', 'workgroup'];
 
 const KERNELS: Record<MatmulVariant, { kernel: Kernel; tileM: number; tileN: number }> = {
   naive: { kernel: MATMUL_NAIVE, tileM: NAIVE_WG, tileN: NAIVE_WG },
   register: { kernel: MATMUL_REGISTER, tileM: REG.TM * REG.WGY, tileN: REG.TN * REG.WGX },
+  subgroup: { kernel: MATMUL_SUBGROUP, tileM: SUB.TM, tileN: SUB.TN * SUB.SG },
   workgroup: { kernel: MATMUL_WORKGROUP, tileM: WGT.BM, tileN: WGT.BN },
 };
 
-/** Register blocking wins on software adapters (SwiftShader); workgroup-memory tiles win on real GPUs. */
+/** Whether this device can run the variant: the subgroup form needs subgroups of exactly SUB.SG lanes. */
+export function matmulVariantAvailable(gpu: Gpu, variant: MatmulVariant): boolean {
+  return variant !== 'subgroup' || gpu.subgroupSize === SUB.SG;
+}
+
+/**
+ * Register blocking wins on software adapters (SwiftShader), with A shared across the subgroup where the device has
+ * 4-lane subgroups (SwiftShader has); workgroup-memory tiles win on real GPUs.
+ */
 export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
-  return gpu.software ? 'register' : 'workgroup';
+  if (!gpu.software) return 'workgroup';
+  return matmulVariantAvailable(gpu, 'subgroup') ? 'subgroup' : 'register';
 }
 
 /**
@@ -67,7 +77,13 @@ function encode(
   p: Plan,
   accumulate = false,
 ): void {
-  const { kernel, tileM, tileN } = KERNELS[variant ?? pickMatmulVariant(gpu, p)];
+  const chosen = variant ?? pickMatmulVariant(gpu, p);
+  if (!matmulVariantAvailable(gpu, chosen)) {
+    throw new ShapeError(
+      `matmul: variant ${chosen}, expected a device with ${SUB.SG}-lane subgroups, got subgroup size ${gpu.subgroupSize ?? 'none'}`,
+    );
+  }
+  const { kernel, tileM, tileN } = KERNELS[chosen];
   const { M, N, K, transA, transB } = p;
   const strides = { strideA: p.strideA, strideB: p.strideB, strideOut: p.strideOut };
   const layout = { sAm: transA ? 1 : K, sAk: transA ? M : 1, sBk: transB ? 1 : N, sBn: transB ? K : 1 };

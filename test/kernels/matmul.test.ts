@@ -15,9 +15,10 @@ runChecks(matmulChecks);
 describe('matmul validation', () => {
   const gpuPromise = testGpu();
 
-  it('picks register blocking on a software adapter and workgroup tiles on hardware', async () => {
+  it('picks register blocking on a software adapter (subgroup-shared where 4-lane subgroups exist), workgroup tiles on hardware', async () => {
     const gpu = await gpuPromise;
-    expect(defaultMatmulVariant(gpu)).toBe(gpu.software ? 'register' : 'workgroup');
+    const software = gpu.subgroupSize === 4 ? 'subgroup' : 'register';
+    expect(defaultMatmulVariant(gpu)).toBe(gpu.software ? software : 'workgroup');
   });
 
   it('rejects bad dims, short buffers and aliased outputs', async () => {
@@ -41,7 +42,7 @@ describe('matmul validation', () => {
     expect(forward({ K: 4 })).toThrow(/a size, expected at least 32 bytes/);
     expect(forward({}, { out, a: out, b })).toThrow(/out, expected a buffer distinct from a/);
     expect(forward({}, { out, a, b }, 'tiled')).toThrow(
-      /variant, expected one of naive, register, workgroup, got tiled/,
+      /variant, expected one of naive, register, subgroup, workgroup, got tiled/,
     );
     const dB = gpu.alloc('dB', 4 * 8);
     expect(() => matmulBackward(gpu, null, dB, null, out, a, b, ok)).toThrow(

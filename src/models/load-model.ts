@@ -1,0 +1,131 @@
+// Chooses and loads a causal LM from a model folder's files (NamedFiles: a folder on disk, or Blobs in a page):
+// config.json's model_type picks the architecture, model.safetensors or its sharded index holds the weights, and
+// load-tokenizer.ts picks the tokenizer from the files present. load-node.ts and load-browser.ts both use it.
+import type { Gpu } from '../gpu/gpu.ts';
+import { InputError, WeightsError } from '../gpu/errors.ts';
+import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
+import type { TensorStore } from '../io/safetensors.ts';
+import { loadTokenizerFrom } from '../tokenizers/load-tokenizer.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { parseGpt2Config } from './gpt2/config.ts';
+import { Gpt2Model } from './gpt2/model.ts';
+import { loadGpt2Weights } from './gpt2/weights.ts';
+import { parseLlamaConfig } from './llama/config.ts';
+import { LlamaModel } from './llama/model.ts';
+import { loadLlamaWeights } from './llama/weights.ts';
+
+/** Every model this loader builds; `model.kind` tells them apart. */
+export type AnyModel = Gpt2Model | LlamaModel;
+export type ModelKind = AnyModel['kind'];
+
+// A parsed config and how to build its model: parsing (cheap, validates) comes before any GPU allocation.
+interface Plan<M extends AnyModel> {
+  vocabSize: number;
+  build(gpu: Gpu, store: TensorStore): Promise<M>;
+}
+
+const PLANS: {
+  [K in ModelKind]: (raw: Record<string, unknown>, file: string) => Plan<AnyModel & { kind: K }>;
+} = {
+  gpt2: (raw, file) => {
+    const config = parseGpt2Config(raw, file);
+    return {
+      vocabSize: config.vocabSize,
+      build: (gpu, store) => withWeights(new Gpt2Model(gpu, config), store, loadGpt2Weights),
+    };
+  },
+  llama: (raw, file) => {
+    const config = parseLlamaConfig(raw, file);
+    return {
+      vocabSize: config.vocabSize,
+      build: (gpu, store) => withWeights(new LlamaModel(gpu, config), store, loadLlamaWeights),
+    };
+  },
+};
+
+async function withWeights<M extends AnyModel>(
+  model: M,
+  store: TensorStore,
+  load: (model: M, store: TensorStore) => Promise<void>,
+): Promise<M> {
+  try {
+    await load(model, store);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+const listed = (files: NamedFiles) => `[${files.names.join(', ')}]`;
+
+export async function readModelConfig(files: NamedFiles): Promise<Record<string, unknown>> {
+  if (!files.has('config.json')) {
+    throw new InputError(
+      `${files.where}: config.json, expected a Hugging Face config file, got ${listed(files)}`,
+      'a model folder holds config.json, model.safetensors and the tokenizer files',
+    );
+  }
+  return readJsonObject(files, 'config.json');
+}
+
+export async function openModelWeights(files: NamedFiles): Promise<TensorStore> {
+  if (files.has('model.safetensors')) return files.safetensors('model.safetensors');
+  if (files.has('model.safetensors.index.json')) return files.shardedIndex('model.safetensors.index.json');
+  throw new InputError(
+    `${files.where}: weights, expected model.safetensors or model.safetensors.index.json, got ${listed(files)}`,
+    'only safetensors checkpoints are read (no pytorch_model.bin)',
+  );
+}
+
+/** The architecture config.json names in model_type. */
+export function modelKind(raw: Record<string, unknown>, file: string): ModelKind {
+  const kind = raw.model_type;
+  if (typeof kind === 'string' && Object.hasOwn(PLANS, kind)) return kind as ModelKind;
+  const kinds = Object.keys(PLANS).join(', ');
+  throw new WeightsError(
+    `${file}: field 'model_type', expected one of ${kinds}, got ${JSON.stringify(kind)}`,
+  );
+}
+
+/** One architecture regardless of model_type (its config parser still refuses a different one). */
+export async function loadModelAs<K extends ModelKind>(
+  gpu: Gpu,
+  files: NamedFiles,
+  kind: K,
+): Promise<AnyModel & { kind: K }> {
+  const plan = PLANS[kind](await readModelConfig(files), files.path('config.json'));
+  return plan.build(gpu, await openModelWeights(files));
+}
+
+/** Any supported model, chosen by config.json's model_type. */
+export async function loadModelFrom(gpu: Gpu, files: NamedFiles): Promise<AnyModel> {
+  const raw = await readModelConfig(files);
+  const file = files.path('config.json');
+  return PLANS[modelKind(raw, file)](raw, file).build(gpu, await openModelWeights(files));
+}
+
+/**
+ * Model and tokenizer together, cheapest checks first: config, tokenizer (its vocabulary must fit the model's),
+ * weights. `kind` forces one architecture; by default model_type chooses.
+ */
+export async function loadModelAndTokenizer<K extends ModelKind = ModelKind>(
+  gpu: Gpu,
+  files: NamedFiles,
+  kind?: K,
+): Promise<{ model: AnyModel & { kind: K }; tokenizer: Tokenizer }> {
+  const raw = await readModelConfig(files);
+  const file = files.path('config.json');
+  // model_type chose K when no kind was given, so the plan builds an AnyModel & { kind: K } either way.
+  const plan = PLANS[kind ?? modelKind(raw, file)](raw, file) as Plan<AnyModel & { kind: K }>;
+  const tokenizer = await loadTokenizerFrom(files);
+  if (tokenizer.vocabSize > plan.vocabSize) {
+    throw new WeightsError(
+      `${files.where}: tokenizer vocabulary size, expected at most ${file} vocab_size ${plan.vocabSize}, ` +
+        `got ${tokenizer.vocabSize}`,
+      'are the tokenizer files from the same model as config.json?',
+    );
+  }
+  const model = await plan.build(gpu, await openModelWeights(files));
+  return { model, tokenizer };
+}

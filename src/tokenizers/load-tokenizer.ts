@@ -1,0 +1,126 @@
+// A tokenizer from a model folder's files (NamedFiles: a folder on disk, or Blobs in a page). tokenizer.json wins
+// (GPT-2 byte-level BPE, or the Llama SentencePiece kind); else vocab.json + merges.txt with added tokens and unk
+// from tokenizer_config.json / added_tokens.json; else tokenizer.model (SentencePiece). eos/bos come from
+// config.json, else tokenizer_config.json, else the tokenizer's default (`<|endoftext|>`, or `<s>` / `</s>`).
+
+import { InputError, WeightsError } from '../gpu/errors.ts';
+import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
+import { type AddedToken, fromTokenizerJson, Gpt2Tokenizer } from './gpt2-bpe.ts';
+import { fromLlamaTokenizerJson, fromSentencePieceModel } from './sentencepiece.ts';
+import type { Tokenizer } from './tokenizer.ts';
+
+export async function loadTokenizerFrom(files: NamedFiles): Promise<Tokenizer> {
+  const has = (name: string): boolean => files.has(name);
+  const text = (name: string): Promise<string> => files.text(name);
+  const json = async (name: string): Promise<Record<string, unknown> | undefined> =>
+    has(name) ? readJsonObject(files, name) : undefined;
+  const config = await json('config.json');
+  const tokenizerConfig = await json('tokenizer_config.json');
+
+  const eos = special(files, config, tokenizerConfig, 'eos');
+  const bos = special(files, config, tokenizerConfig, 'bos');
+  const names = { eos: eos.from, bos: bos.from };
+  if (has('tokenizer.json')) {
+    const file = files.path('tokenizer.json');
+    const body = await text('tokenizer.json');
+    const options = { file, eos: eos.value, bos: bos.value, names };
+    return isLlamaKind(body) ? fromLlamaTokenizerJson(body, options) : fromTokenizerJson(body, options);
+  }
+  if (has('vocab.json') && has('merges.txt')) {
+    return new Gpt2Tokenizer(await text('vocab.json'), await text('merges.txt'), {
+      addedTokens: addedTokens(files, tokenizerConfig, await json('added_tokens.json')),
+      unkToken: tokenContent(tokenizerConfig?.unk_token) ?? null,
+      eos: eos.value,
+      bos: bos.value,
+      names: { ...names, vocab: files.path('vocab.json'), merges: files.path('merges.txt') },
+    });
+  }
+  if (has('tokenizer.model')) {
+    const file = files.path('tokenizer.model');
+    const bytes = await files.bytes('tokenizer.model');
+    return fromSentencePieceModel(bytes, { file, eos: eos.value, bos: bos.value, names });
+  }
+  throw new InputError(
+    `${files.where}: no tokenizer files, expected tokenizer.json, vocab.json + merges.txt or tokenizer.model, ` +
+      `got [${files.names.join(', ')}]`,
+  );
+}
+
+// A tokenizer.json converted from SentencePiece: byte fallback, or a normalizer / Metaspace pre-tokenizer
+// instead of GPT-2's ByteLevel one. The Llama reader names what it cannot take; unparsable text goes to the
+// GPT-2 reader, whose error says so.
+function isLlamaKind(body: string): boolean {
+  let root: { model?: { byte_fallback?: unknown }; normalizer?: unknown; pre_tokenizer?: { type?: unknown } };
+  try {
+    root = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  const pre = root?.pre_tokenizer?.type;
+  return (
+    root?.model?.byte_fallback === true ||
+    (pre !== 'ByteLevel' && (root?.normalizer != null || pre === 'Metaspace'))
+  );
+}
+
+// tokenizer_config.json `added_tokens_decoder` ({"50256": {content, special, lstrip, rstrip}}) and the older
+// added_tokens.json ({content: id}). undefined when neither says anything, so the `<|endoftext|>` default
+// applies.
+function addedTokens(
+  files: NamedFiles,
+  tokenizerConfig: Record<string, unknown> | undefined,
+  addedJson: Record<string, unknown> | undefined,
+): AddedToken[] | undefined {
+  const out: AddedToken[] = [];
+  const decoder = tokenizerConfig?.added_tokens_decoder;
+  if (typeof decoder === 'object' && decoder !== null) {
+    for (const [id, entry] of Object.entries(decoder as Record<string, Record<string, unknown>>)) {
+      if (typeof entry?.content !== 'string' || !/^\d+$/.test(id)) {
+        throw new WeightsError(
+          `${files.path('tokenizer_config.json')}: added_tokens_decoder entry is malformed, expected ` +
+            `"id": {content: string}, got ` +
+            `${JSON.stringify(id)}: ${JSON.stringify(entry)}`,
+        );
+      }
+      const { content, special, lstrip, rstrip } = entry;
+      out.push({ id: Number(id), content, special: special !== false, lstrip: !!lstrip, rstrip: !!rstrip });
+    }
+  }
+  for (const [content, id] of Object.entries(addedJson ?? {})) {
+    if (!out.some((t) => t.content === content)) out.push({ id: id as number, content });
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+// A token in tokenizer_config.json is either the string or {content: string, ...}.
+function tokenContent(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { content?: unknown }).content === 'string'
+  ) {
+    return (value as { content: string }).content;
+  }
+  return undefined;
+}
+
+// config.json `<kind>_token_id` (an id, or a list whose first entry is the main one), else
+// tokenizer_config.json `<kind>_token`; undefined leaves the `<|endoftext|>` default. The tokenizer checks
+// the value against its vocabulary.
+function special(
+  files: NamedFiles,
+  config: Record<string, unknown> | undefined,
+  tokenizerConfig: Record<string, unknown> | undefined,
+  kind: 'eos' | 'bos',
+): { value: number | string | undefined; from: string } {
+  const id = config?.[`${kind}_token_id`];
+  const first = Array.isArray(id) ? id[0] : id;
+  const from = `${files.path('config.json')} ${kind}_token_id`;
+  if (typeof first === 'number') return { value: first, from };
+  if (first !== undefined && first !== null) {
+    throw new WeightsError(`${from}: not a token id, expected an integer, got ${JSON.stringify(id)}`);
+  }
+  const content = tokenContent(tokenizerConfig?.[`${kind}_token`]);
+  return { value: content, from: `${files.path('tokenizer_config.json')} ${kind}_token` };
+}
