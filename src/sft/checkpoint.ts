@@ -10,13 +10,26 @@ import { readSafetensorsPath, writeFileAtomic } from '../io/safetensors-node.ts'
 import type { Module } from '../nn/module.ts';
 import type { AdamWState } from '../optim/adamw.ts';
 import type { TrainerState } from './trainer.ts';
+import { loadTokenizer } from '../tokenizers/load-node.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { tokenizerConfigFor } from './tokenizer-config.ts';
 
-const TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+const TOKENIZER_FILES = [
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.json',
+  'tokenizer.model',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'generation_config.json',
+];
 
 export interface CheckpointContent {
   model: Module;
   config: Record<string, unknown>;
   sourceFolder: string;
+  /** The tokenizer of sourceFolder, if already loaded; read from it otherwise. */
+  tokenizer?: Tokenizer;
   trainingArgs: Record<string, unknown>;
   optimizer?: AdamWState;
   trainerState?: TrainerState;
@@ -24,30 +37,55 @@ export interface CheckpointContent {
 
 export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
   await mkdir(folder, { recursive: true });
-  await writeFileAtomic(join(folder, 'model.safetensors'), serializeSafetensors(await c.model.exportTensors()));
+  await writeFileAtomic(
+    join(folder, 'model.safetensors'),
+    serializeSafetensors(await c.model.exportTensors()),
+  );
   await writeFileAtomic(join(folder, 'config.json'), JSON.stringify(c.config, null, 2) + '\n');
   for (const name of TOKENIZER_FILES) {
     const src = join(c.sourceFolder, name);
     if (existsSync(src) && src !== join(folder, name)) await copyFile(src, join(folder, name));
+  }
+  const has = (name: string) => existsSync(join(c.sourceFolder, name));
+  if (!has('tokenizer_config.json') && ['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
+    const tokenizer = c.tokenizer ?? (await loadTokenizer(c.sourceFolder));
+    const tokenizerConfig = tokenizerConfigFor(c.config, tokenizer, join(folder, 'config.json'));
+    await writeFileAtomic(
+      join(folder, 'tokenizer_config.json'),
+      JSON.stringify(tokenizerConfig, null, 2) + '\n',
+    );
   }
   await writeFileAtomic(join(folder, 'training_args.json'), JSON.stringify(c.trainingArgs, null, 2) + '\n');
   if (c.optimizer) {
     const tensors: TensorToWrite[] = [];
     for (const [name, m] of Object.entries(c.optimizer.m)) {
       tensors.push({ name: `${name}.exp_avg`, dtype: 'F32', shape: [m.length], data: m });
-      tensors.push({ name: `${name}.exp_avg_sq`, dtype: 'F32', shape: [m.length], data: c.optimizer.v[name] });
+      tensors.push({
+        name: `${name}.exp_avg_sq`,
+        dtype: 'F32',
+        shape: [m.length],
+        data: c.optimizer.v[name],
+      });
     }
-    await writeFileAtomic(join(folder, 'optimizer.safetensors'), serializeSafetensors(tensors, { step: String(c.optimizer.step) }));
+    await writeFileAtomic(
+      join(folder, 'optimizer.safetensors'),
+      serializeSafetensors(tensors, { step: String(c.optimizer.step) }),
+    );
   }
-  if (c.trainerState) await writeFileAtomic(join(folder, 'trainer_state.json'), JSON.stringify(c.trainerState, null, 2) + '\n');
+  if (c.trainerState)
+    await writeFileAtomic(join(folder, 'trainer_state.json'), JSON.stringify(c.trainerState, null, 2) + '\n');
 }
 
 /** The optimizer and trainer state of a checkpoint folder, for --resume. */
-export async function loadResumeState(folder: string): Promise<{ optimizer: AdamWState; trainerState: TrainerState }> {
+export async function loadResumeState(
+  folder: string,
+): Promise<{ optimizer: AdamWState; trainerState: TrainerState }> {
   const optPath = join(folder, 'optimizer.safetensors');
   const statePath = join(folder, 'trainer_state.json');
   if (!existsSync(optPath) || !existsSync(statePath)) {
-    throw new InputError(`${folder}: resume, expected optimizer.safetensors and trainer_state.json from an earlier run, got ${existsSync(optPath) ? 'no trainer_state.json' : 'no optimizer.safetensors'}`);
+    throw new InputError(
+      `${folder}: resume, expected optimizer.safetensors and trainer_state.json from an earlier run, got ${existsSync(optPath) ? 'no trainer_state.json' : 'no optimizer.safetensors'}`,
+    );
   }
   const file = await readSafetensorsPath(optPath);
   const optimizer: AdamWState = { step: Number(file.metadata.step ?? 0), m: {}, v: {} };

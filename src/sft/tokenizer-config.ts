@@ -1,0 +1,50 @@
+// tokenizer_config.json for a checkpoint whose source folder has none. Without it transformers' AutoTokenizer loads a
+// Llama folder holding only tokenizer.model as a generic tokenizer with no leading `▁`, so every id differs from
+// ours; with it the class, special tokens, the pad token of classifiers and "no BOS" (as this engine trains) are set.
+import { WeightsError } from '../gpu/errors.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+
+const CLASS_BY_MODEL_TYPE: Record<string, string> = { gpt2: 'GPT2Tokenizer', llama: 'LlamaTokenizer' };
+
+/** The fields transformers reads, from the checkpoint's config.json and the tokenizer trained with. */
+export function tokenizerConfigFor(
+  config: Record<string, unknown>,
+  tokenizer: Tokenizer,
+  where: string,
+): Record<string, unknown> {
+  const modelType = String(config.model_type);
+  const tokenizerClass = Object.hasOwn(CLASS_BY_MODEL_TYPE, modelType)
+    ? CLASS_BY_MODEL_TYPE[modelType]
+    : undefined;
+  if (!tokenizerClass) {
+    throw new WeightsError(
+      `${where}: config field 'model_type', expected one of ${Object.keys(CLASS_BY_MODEL_TYPE).join(', ')}, got ${JSON.stringify(config.model_type)}`,
+    );
+  }
+  const token = (field: string, id: unknown): string | undefined => {
+    if (id === null || id === undefined) return undefined;
+    const piece = typeof id === 'number' ? tokenizer.idToToken(id) : undefined;
+    if (piece === undefined)
+      throw new WeightsError(
+        `${where}: ${field} ${JSON.stringify(id)}, expected an id of the tokenizer's ${tokenizer.vocabSize} tokens, got none`,
+      );
+    return piece;
+  };
+  const out: Record<string, unknown> = {
+    tokenizer_class: tokenizerClass,
+    bos_token: token('bos id', tokenizer.bosId),
+    eos_token: token('eos id', tokenizer.eosId),
+    // Our data pipeline encodes text without BOS/EOS; the ids transformers gives must be the ones trained on.
+    add_bos_token: false,
+    add_eos_token: false,
+    model_max_length:
+      modelType === 'gpt2' ? (config.n_positions ?? config.n_ctx) : config.max_position_embeddings,
+    padding_side: 'right', // as our batches; a left-padded Llama row would shift its RoPE positions
+    clean_up_tokenization_spaces: false,
+  };
+  if (config.pad_token_id !== undefined && config.pad_token_id !== null)
+    out.pad_token = token("config 'pad_token_id'", config.pad_token_id);
+  if (modelType === 'gpt2') out.add_prefix_space = false;
+  else out.legacy = false; // Llama: one `▁` before the text, none after each special token (legacy)
+  return out;
+}
