@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { createDevice } from '../gpu/device.ts';
 import { DeviceError, InputError, ShapeError, WeightsError } from '../gpu/errors.ts';
-import { parseFlags, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
+import { parseFlags, unescapeFlag, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
 import { reporter } from './progress.ts';
 import { runSft, type SftArgs } from '../sft/run-node.ts';
 import { loadModel } from '../models/load-node.ts';
@@ -25,6 +25,7 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head'], help: 'what is trained' },
   'freeze-layers': { type: 'int', default: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
+  template: { type: 'string', default: '{text}', help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
   epochs: { type: 'int', default: 1, help: 'passes over the training data' },
   'max-steps': { type: 'int', default: 0, help: 'stop after N optimizer steps (0 = all epochs)' },
   'batch-size': { type: 'int', default: 8, help: 'examples per micro-batch' },
@@ -83,7 +84,7 @@ function sftArgs(f: Flags): SftArgs {
     warmupSteps: num('warmup-steps'), weightDecay: num('weight-decay'), beta1: num('beta1'), beta2: num('beta2'), eps: num('eps'),
     clipGradNorm: num('clip-grad-norm'), dropout: (f.dropout as number | undefined) ?? null, maxLength: num('max-length'),
     packing: f.packing as boolean, seed: num('seed'), shuffle: !f['no-shuffle'], evalEvery: num('eval-every'), patience: num('patience'),
-    resume: f.resume as boolean, sampleTokens: num('sample-tokens'),
+    resume: f.resume as boolean, sampleTokens: num('sample-tokens'), template: unescapeFlag('train', 'template', f.template as string),
   };
 }
 
@@ -96,8 +97,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const specs: Record<string, Record<string, FlagSpec>> = { train: TRAIN_FLAGS, eval: EVAL_FLAGS, generate: GENERATE_FLAGS, selftest: { filter: { type: 'string', help: 'only kernels whose name contains this' } } };
   if (command === 'bench') {
-    await import('../../bench/kernels.bench.ts');
-    return 0;
+    const { benchNode } = await import('../../bench/node.ts');
+    return benchNode(rest);
   }
   const spec = specs[command];
   if (!spec) throw new UsageError(`webgpu-sft: command, expected one of train|eval|generate|selftest|bench, got '${command}'`);
@@ -110,9 +111,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'selftest') {
       console.log(`device: ${gpu.description}${gpu.software ? ' (software)' : ''}\n${SELFTEST_HEADER}`);
-      const { rows, seed, passed } = await runSelftest(gpu, { filter: flags.filter as string | undefined, onRow: (r) => console.log(formatSelftestRow(r)) });
+      const { rows, seed, passed, skipped } = await runSelftest(gpu, { filter: flags.filter as string | undefined, onRow: (r) => console.log(formatSelftestRow(r)) });
       const failed = rows.filter((r) => !r.pass).length;
-      console.log(`\n${rows.length - failed} passed, ${failed} failed (seed ${seed})`);
+      const names = [...new Set(skipped.map((c) => c.kernel))].join(', ');
+      const skip = skipped.length ? `, ${skipped.length} skipped (not available on this device: ${names})` : '';
+      console.log(`\n${rows.length - failed} passed, ${failed} failed${skip} (seed ${seed})`);
       return passed ? 0 : 1;
     }
     if (command === 'train') {

@@ -51,6 +51,8 @@ export class BufferPool {
   private pooledCount = 0;
   private readonly scopes: Scope[] = [];
   private nextId = 1;
+  private liveBytes = 0;
+  private peak = 0;
 
   constructor(private readonly device: GPUDevice) {}
 
@@ -67,6 +69,8 @@ export class BufferPool {
       buf = this.create(label, size, usage);
     }
     this.live.set(buf, { id: this.nextId++, label, bytes, key });
+    this.liveBytes += bytes;
+    this.peak = Math.max(this.peak, this.liveBytes);
     if (!persistent) this.scopes.at(-1)?.owned.add(buf);
     return buf;
   }
@@ -90,6 +94,7 @@ export class BufferPool {
     const meta = this.live.get(buf);
     if (!meta) return;
     this.live.delete(buf);
+    this.liveBytes -= meta.bytes;
     for (const s of this.scopes) s.owned.delete(buf);
     const list = this.free.get(meta.key) ?? [];
     list.push(buf);
@@ -100,7 +105,10 @@ export class BufferPool {
 
   /** Free a buffer's memory now (model and optimizer state). */
   destroy(buf: GPUBuffer): void {
-    if (!this.live.delete(buf)) return;
+    const meta = this.live.get(buf);
+    if (!meta) return;
+    this.live.delete(buf);
+    this.liveBytes -= meta.bytes;
     for (const s of this.scopes) s.owned.delete(buf);
     buf.destroy();
   }
@@ -129,6 +137,13 @@ export class BufferPool {
     this.pooledCount = 0;
   }
 
+  /** The most live bytes (requested sizes) held at once since the last call; the next period starts now. */
+  takePeakBytes(): number {
+    const peak = this.peak;
+    this.peak = this.liveBytes;
+    return peak;
+  }
+
   stats(): BufferStats {
     let liveBytes = 0;
     for (const m of this.live.values()) liveBytes += m.bytes;
@@ -139,5 +154,6 @@ export class BufferPool {
     this.trim();
     for (const buf of this.live.keys()) buf.destroy();
     this.live.clear();
+    this.liveBytes = 0;
   }
 }
