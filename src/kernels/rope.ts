@@ -124,11 +124,26 @@ function rotate(
   }
   const pairs = n / 2;
   if (pairs === 0) return;
-  const freq = gpu.upload('rope frequencies', frequencyTable(HS, theta)); // (HS/2, 2)
+  const freq = frequencies(gpu, HS, theta);
   const uniforms = { pairs, half: HS / 2, T, offset: positionOffset };
   const groups = Math.min(Math.ceil(pairs / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
   gpu.dispatch(kernel, { ...buffers, freq }, uniforms, groups);
-  gpu.release(freq);
+}
+
+// One table per (device, HS, theta), uploaded once and kept for the device's life: an upload per call would flush
+// the step's pending encoder (a submit) every time q or k is rotated.
+const tables = new WeakMap<Gpu, Map<string, GPUBuffer>>();
+
+function frequencies(gpu: Gpu, HS: number, theta: number): GPUBuffer {
+  let perGpu = tables.get(gpu);
+  if (!perGpu) tables.set(gpu, (perGpu = new Map()));
+  const key = `${HS}:${theta}`;
+  let buf = perGpu.get(key);
+  if (!buf) {
+    buf = gpu.upload(`rope frequencies HS=${HS} theta=${theta}`, frequencyTable(HS, theta), true); // (HS/2, 2)
+    perGpu.set(key, buf);
+  }
+  return buf;
 }
 
 /**
