@@ -1,7 +1,7 @@
 // `npm run bench:browser`: builds the bench page (bench/page) with Vite into a temporary folder, serves it from
 // 127.0.0.1, runs the suite in headless Chromium (WebGPU; SwiftShader without a GPU) and prints the page's table
 // here as it goes; JSON to bench/results/chromium.json. Flags as `npm run bench`: --quick, --wall, --filter=TEXT.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -9,7 +9,7 @@ import { build } from 'vite';
 import { findChromium, openDemo, serveStatic } from '../test/helpers/browser.ts';
 import type { BenchPageState } from './page/main.ts';
 import { parseSuiteArgs, type BenchReport } from './suite.ts';
-import { LEGEND } from './table.ts';
+import { finishReport } from './report-node.ts';
 
 const ROOT = new URL('../', import.meta.url);
 
@@ -82,17 +82,7 @@ async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const loadStart = loadavg();
   const report = await runBenchPage(args, (line) => console.log(line));
-  for (const line of LEGEND) console.log(`  ${line}`);
-  const loadAverage = { start: loadStart, end: loadavg() };
-  console.log(
-    `load average (1, 5, 15 min): start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, end ${loadAverage.end.map((l) => l.toFixed(2)).join(' ')}`,
-  );
-  const dir = new URL('bench/results/', ROOT);
-  mkdirSync(dir, { recursive: true });
-  const file = new URL('chromium.json', dir);
-  writeFileSync(file, JSON.stringify({ ...report, loadAverage }, null, 2) + '\n');
-  console.log(`wrote ${fileURLToPath(file)}`);
-  return report.rows.some((r) => r.error) ? 1 : 0;
+  return finishReport(report, 'chromium.json', loadStart);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,12 +1,12 @@
 // `npm run bench`: the suite under Node, on Dawn (the npm `webgpu` package) with TF.js's WebGPU backend on the same
 // device; the table to the terminal, JSON to bench/results/node.json. Flags: --quick, --wall, --filter=TEXT.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { createDevice } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
 import { parseSuiteArgs, runSuite, type BenchFiles, type SuiteContext, type SuiteOptions } from './suite.ts';
-import { LEGEND } from './table.ts';
+import { finishReport } from './report-node.ts';
 import { Timer } from './timing.ts';
 import { tfjsOnDevice, type Tfjs } from './tfjs/backend.ts';
 
@@ -41,17 +41,7 @@ export async function benchNode(args: string[]): Promise<number> {
   const ctx = await nodeSuiteContext(options);
   try {
     const report = await runSuite(ctx, `node ${process.version}`, (line) => console.log(line));
-    for (const line of LEGEND) console.log(`  ${line}`);
-    const loadAverage = { start: loadStart, end: loadavg() };
-    console.log(
-      `load average (1, 5, 15 min): start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, end ${loadAverage.end.map((l) => l.toFixed(2)).join(' ')}`,
-    );
-    const dir = new URL('bench/results/', ROOT);
-    mkdirSync(dir, { recursive: true });
-    const file = new URL('node.json', dir);
-    writeFileSync(file, JSON.stringify({ ...report, loadAverage }, null, 2) + '\n');
-    console.log(`wrote ${fileURLToPath(file)}`);
-    return report.rows.some((r) => r.error) ? 1 : 0;
+    return finishReport(report, 'node.json', loadStart);
   } finally {
     ctx.timer.dispose();
     ctx.gpu.dispose();
