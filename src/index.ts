@@ -128,20 +128,25 @@ export {
 } from './sft/dataset.ts';
 /** Causal-LM batches (padded or packed) and the per-epoch reshuffling source the trainer reads. */
 export { lmBatches, epochBatches, IGNORE_INDEX, type LmBatch, type LmBatchOptions } from './sft/batching.ts';
-/** Text/label rows for sequence classification: label map, batches, the majority-class baseline. */
+/** Text/label rows for sequence classification: templates, label map, batches, the majority-class baseline. */
 export {
   classificationData,
   classificationBatches,
   majorityBaseline,
   labelMap,
+  applyTemplate,
+  splitTemplate,
+  TEXT_PLACEHOLDER,
   type ClassBatch,
   type ClassExample,
   type ClassificationData,
 } from './sft/classification.ts';
 /** A frozen or trainable language model plus a new `score` head (HF <Arch>ForSequenceClassification). */
 export { SequenceClassifier } from './sft/classifier.ts';
-/** The two trainable tasks: masked next-token loss (LmTask) and classification (ClassificationTask). */
-export { LmTask, ClassificationTask, type Task } from './sft/tasks.ts';
+/** The trainable tasks: masked next-token loss (LmTask), classification from ids (ClassificationTask) or from cached features (HeadTask). */
+export { LmTask, ClassificationTask, HeadTask, type Task } from './sft/tasks.ts';
+/** Feature-based fine-tuning's cache: each text's last-token features computed once, then batched per epoch. */
+export { lastTokenFeatures, featureBatches, type FeatureExample, type FeatureBatch } from './sft/feature-cache.ts';
 /**
  * The SFT loop: AdamW with warmup + decay, gradient accumulation, clipping, periodic evaluation, early stopping,
  * `shouldStop` polling (a Stop button) and an event per step; `evaluateBatches` for loss/perplexity/accuracy.

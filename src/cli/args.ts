@@ -57,3 +57,13 @@ export function usage(command: string, summary: string, spec: Record<string, Fla
   });
   return `webgpu-sft ${command}: ${summary}\n\n${rows.join('\n')}`;
 }
+
+/** A flag value with the escapes \n, \t and \\ turned into their characters (shells pass them literally). */
+export function unescapeFlag(command: string, flag: string, value: string): string {
+  return value.replace(/\\(.?)/g, (match, c: string) => {
+    if (c === 'n') return '\n';
+    if (c === 't') return '\t';
+    if (c === '\\') return '\\';
+    throw new UsageError(`${command}: --${flag}, expected only the escapes \\n, \\t and \\\\, got '${match}' in '${value}'`);
+  });
+}

@@ -12,8 +12,8 @@ export interface CrossEntropyDims {
   V: number;
 }
 
-const COMMON = /* wgsl */ `
-const WG = ${WG}u;
+const common = (wg: number) => /* wgsl */ `
+const WG = ${wg}u;
 var<workgroup> wsum: array<f32, WG>;
 
 // Σ x over the workgroup by a fixed tree, the same in every invocation.
@@ -37,7 +37,7 @@ fn nanF32(zero: u32) -> f32 { return bitcast<f32>(0x7fc00000u | zero); }
 
 // Each invocation keeps a running (max, Σ exp(x − max), first argmax) over the columns j ≡ lid (mod WG), one exp per
 // element, then a fixed-order tree merges the triples (the smaller index wins a tie).
-const ROW_STATS = /* wgsl */ `${COMMON}
+const rowStats = (wg: number) => /* wgsl */ `${common(wg)}
 const NONE = 0xffffffffu; // nothing above the floor seen (max = floor): the largest index loses every tie
 var<workgroup> wmax: array<f32, WG>;
 var<workgroup> warg: array<u32, WG>;
@@ -81,10 +81,10 @@ fn rowStats(base: u32, V: u32, lid: u32) -> RowStats {
 }
 `;
 
-export const CROSS_ENTROPY_FORWARD: Kernel = {
-  name: 'cross-entropy-forward',
+const forwardKernel = (wg: number): Kernel => ({
+  name: wg === WG ? 'cross-entropy-forward' : `cross-entropy-forward-wg${wg}`,
   wgsl: /* wgsl */ `
-// Workgroup ${WG}, one row at a time (grid-stride over rows), strided over V (see rowStats). Invocation 0 writes
+// Workgroup ${wg}, one row at a time (grid-stride over rows), strided over V (see rowStats). Invocation 0 writes
 // losses[row] = log Σ + max − logits[row, t] and hits[row] = [argmax = t], both 0 when t = −100.
 // Bindings: losses (N) and hits (N) written, logits (N, V) and targets (N) read.
 struct Dims { N: u32, V: u32 }
@@ -93,8 +93,8 @@ struct Dims { N: u32, V: u32 }
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<uniform> u: Dims;
-${ROW_STATS}
-@compute @workgroup_size(${WG})
+${rowStats(wg)}
+@compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
   for (var row = wid.x; row < u.N; row += groups.x) {
@@ -110,12 +110,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 `,
-};
+});
 
-export const CROSS_ENTROPY_BACKWARD: Kernel = {
-  name: 'cross-entropy-backward',
+const backwardKernel = (wg: number): Kernel => ({
+  name: wg === WG ? 'cross-entropy-backward' : `cross-entropy-backward-wg${wg}`,
   wgsl: /* wgsl */ `
-// Workgroup ${WG}. Every workgroup first counts the rows with t ≠ −100 (strided, then a tree); then one row at a
+// Workgroup ${wg}. Every workgroup first counts the rows with t ≠ −100 (strided, then a tree); then one row at a
 // time (grid-stride over rows) it takes rowStats and writes, strided over V,
 // dlogits[row, j] = dloss[0] / count · (exp(x − max) / Σ − [j = t]), or 0 when t = −100.
 // Bindings: dlogits (N, V) written, dloss (1), logits (N, V), targets (N) read.
@@ -125,8 +125,8 @@ struct Dims { N: u32, V: u32 }
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<uniform> u: Dims;
-${ROW_STATS}
-@compute @workgroup_size(${WG})
+${rowStats(wg)}
+@compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
   var counted = 0.0; // f32 counts are exact below 2^24 rows
@@ -147,7 +147,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 `,
-};
+});
 
 export const CROSS_ENTROPY_REDUCE: Kernel = {
   name: 'cross-entropy-reduce',
@@ -161,7 +161,7 @@ struct Dims { N: u32, average: u32 }
 @group(0) @binding(2) var<storage, read> values: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<uniform> u: Dims;
-${COMMON}
+${common(WG)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
@@ -180,6 +180,16 @@ fn main(@builtin(local_invocation_index) lid: u32) {
 `,
 };
 
+// A row shorter than WG gets the smallest power of two ≥ V (at least 8) instead: idle invocations still pay for every
+// barrier, which on a software adapter makes a classification head (V = a few labels) ~50x slower per row.
+const rowKernelCache = new Map<number, { forward: Kernel; backward: Kernel }>();
+function rowKernels(V: number): { forward: Kernel; backward: Kernel } {
+  const wg = Math.min(WG, Math.max(8, 2 ** Math.ceil(Math.log2(V))));
+  let k = rowKernelCache.get(wg);
+  if (!k) rowKernelCache.set(wg, (k = { forward: forwardKernel(wg), backward: backwardKernel(wg) }));
+  return k;
+}
+
 export function crossEntropyForward(
   gpu: Gpu,
   loss: GPUBuffer, // (1)
@@ -190,7 +200,7 @@ export function crossEntropyForward(
 ): void {
   const { N, V, groups } = checkDims(gpu, 'crossEntropyForward', dims, { loss, losses, logits, targets });
   const hits = gpu.alloc('cross-entropy hits', N * 4); // (N), not needed here; then reused for the count
-  gpu.dispatch(CROSS_ENTROPY_FORWARD, { losses, hits, logits, targets }, { N, V }, groups);
+  gpu.dispatch(rowKernels(V).forward, { losses, hits, logits, targets }, { N, V }, groups);
   const sums = { total: loss, count: hits, values: losses, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 1 }, 1);
   gpu.release(hits);
@@ -205,7 +215,7 @@ export function crossEntropyBackward(
   dims: CrossEntropyDims,
 ): void {
   const { N, V, groups } = checkDims(gpu, 'crossEntropyBackward', dims, { dlogits, dloss, logits, targets });
-  gpu.dispatch(CROSS_ENTROPY_BACKWARD, { dlogits, dloss, logits, targets }, { N, V }, groups);
+  gpu.dispatch(rowKernels(V).backward, { dlogits, dloss, logits, targets }, { N, V }, groups);
 }
 
 export function crossEntropyAccuracy(
@@ -220,7 +230,7 @@ export function crossEntropyAccuracy(
   const { N, V, groups } = checkDims(gpu, 'crossEntropyAccuracy', dims, buffers);
   const losses = gpu.alloc('cross-entropy losses', N * 4); // (N), unused here
   const hits = gpu.alloc('cross-entropy hits', N * 4); // (N)
-  gpu.dispatch(CROSS_ENTROPY_FORWARD, { losses, hits, logits, targets }, { N, V }, groups);
+  gpu.dispatch(rowKernels(V).forward, { losses, hits, logits, targets }, { N, V }, groups);
   const sums = { total: correct, count: counted, values: hits, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 0 }, 1);
   gpu.release(losses);

@@ -1,5 +1,6 @@
-// Sequence classification data: {"text","label"} rows to token ids and label indices, the label map saved in
-// Hugging Face configs (id2label / label2id), batches with each row's last real token, and the majority baseline.
+// Sequence classification data: {"text","label"} rows (each text set in a template) to token ids and label
+// indices, the label map saved in Hugging Face configs (id2label / label2id), batches with each row's last real
+// token, and the majority baseline.
 
 import { InputError } from '../gpu/errors.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
@@ -60,16 +61,44 @@ function sortLabels(names: Iterable<string>): string[] {
   return list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** Where a row's text goes in a template; `{text}` alone presents the text as it is. */
+export const TEXT_PLACEHOLDER = '{text}';
+
+/** A template's text before and after its one `{text}`. */
+export function splitTemplate(template: string): { prefix: string; suffix: string } {
+  const parts = template.split(TEXT_PLACEHOLDER);
+  if (parts.length !== 2) {
+    throw new InputError(
+      `template: ${JSON.stringify(template)}, expected exactly one ${TEXT_PLACEHOLDER}, got ${parts.length - 1}`,
+      `e.g. '${TEXT_PLACEHOLDER}\\n' ends every text with a newline`,
+    );
+  }
+  return { prefix: parts[0], suffix: parts[1] };
+}
+
+export function applyTemplate(template: string, text: string): string {
+  const { prefix, suffix } = splitTemplate(template);
+  return prefix + text + suffix;
+}
+
 /**
- * Tokenize labeled rows. Without `labels` the label map is built from these rows (train); with it (the train
+ * Tokenize labeled rows, each text set in `template` (default `{text}`): the model reads the templated string,
+ * and a text too long for maxLength loses its end while the template's suffix tokens stay last. Without `labels` the label map is built from these rows (train); with it (the train
  * names, for val/test) a label outside it is an error naming the row.
  */
 export function classificationData(
   rows: readonly DataRow[],
   tokenizer: Tokenizer,
-  options: { maxLength: number; labels?: readonly string[] },
+  options: { maxLength: number; labels?: readonly string[]; template?: string },
 ): ClassificationData {
   checkPositiveInt('classificationData', 'maxLength', options.maxLength);
+  const { prefix, suffix } = splitTemplate(options.template ?? TEXT_PLACEHOLDER);
+  const suffixLength = suffix ? tokenizer.encode(suffix, { allowSpecial: false }).length : 0;
+  if (suffixLength >= options.maxLength) {
+    throw new InputError(
+      `template: suffix ${JSON.stringify(suffix)}, expected fewer tokens than maxLength ${options.maxLength}, got ${suffixLength}`,
+    );
+  }
   const labeled = rows.map((row) => {
     if (row.format !== 'text-label') {
       throw new InputError(
@@ -92,11 +121,12 @@ export function classificationData(
         'every val/test label must occur in the train split',
       );
     }
-    let ids = tokenizer.encode(row.text, { allowSpecial: false });
-    if (ids.length === 0) throw new InputError(`${where}: empty text, expected at least one token, got ""`);
+    if (row.text === '') throw new InputError(`${where}: empty text, expected at least one token, got ""`);
+    let ids = tokenizer.encode(prefix + row.text + suffix, { allowSpecial: false });
     if (ids.length > options.maxLength) {
       truncated++;
-      ids = ids.slice(0, options.maxLength);
+      const head = ids.slice(0, options.maxLength - suffixLength);
+      ids = suffixLength ? head.concat(ids.slice(ids.length - suffixLength)) : head;
     }
     return { ids, label };
   });

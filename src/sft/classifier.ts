@@ -19,11 +19,21 @@ export class SequenceClassifier extends Module {
     this.score = this.addModule('score', new Linear(gpu, C, numLabels, { bias: false, layout: 'out-in', init: new Rng(seed).normal(numLabels * C, 0.02) }));
   }
 
-  /** Class logits (B, numLabels) from ids (B, T) and each row's last real token index (B). */
-  forward(ids: Tensor, lastIndex: Int32Array): Tensor {
+  /** Final hidden state (B, C) at each row's last real token, from ids (B, T) and those indices (B). */
+  features(ids: Tensor, lastIndex: Int32Array): Tensor {
     const [B, T] = ids.shape;
     const hidden = F.reshape(this.backbone.hidden(ids), [B * T, this.backbone.hiddenSize]); // (B·T, C)
     const rows = Tensor.from(this.gpu, Int32Array.from(lastIndex, (t, b) => b * T + t), [B], { label: 'last_token_rows' });
-    return this.score.forward(F.embedding(rows, hidden)); // (B, numLabels)
+    return F.embedding(rows, hidden); // (B, C)
+  }
+
+  /** Class logits (B, numLabels) from features (B, C). */
+  classify(features: Tensor): Tensor {
+    return this.score.forward(features);
+  }
+
+  /** Class logits (B, numLabels) from ids (B, T) and each row's last real token index (B). */
+  forward(ids: Tensor, lastIndex: Int32Array): Tensor {
+    return this.classify(this.features(ids, lastIndex));
   }
 }

@@ -29,7 +29,8 @@ export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o
       const classifier = new SequenceClassifier(gpu, model, names.length);
       const weights = await readSafetensorsPath(join(folder, 'model.safetensors'));
       classifier.load('score.weight', await weights.getF32('score.weight'));
-      const { examples } = classificationData(data.rows, tokenizer, { maxLength, labels: names });
+      const template = typeof config.text_template === 'string' ? config.text_template : undefined; // from --template
+      const { examples } = classificationData(data.rows, tokenizer, { maxLength, labels: names, template });
       const batches = classificationBatches(examples, { batchSize: o.batchSize, shuffle: false, seed: 0, padId });
       return { ...(await evaluateBatches(gpu, classifier, new ClassificationTask(classifier), batches)), examples: examples.length };
     }

@@ -14,10 +14,11 @@ import { generate } from '../models/generate.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { splitByRatios, tokenizeRows, truncateExamples, type DataRow, type JsonlData } from './dataset.ts';
 import { epochBatches, lmBatches } from './batching.ts';
-import { classificationBatches, classificationData, majorityBaseline } from './classification.ts';
+import { classificationData, majorityBaseline, TEXT_PLACEHOLDER, type ClassificationData } from './classification.ts';
 import { applyStrategy, countParameters, type Strategy } from './finetune-modes.ts';
 import { SequenceClassifier } from './classifier.ts';
-import { ClassificationTask, LmTask, type Task } from './tasks.ts';
+import { featureBatches, lastTokenFeatures } from './feature-cache.ts';
+import { HeadTask, LmTask, type Task } from './tasks.ts';
 import { Trainer, type Metrics, type TrainEvent } from './trainer.ts';
 import { loadResumeState, saveCheckpoint } from './checkpoint.ts';
 import type { LrSchedule } from './schedule.ts';
@@ -57,6 +58,8 @@ export interface SftArgs {
   resume: boolean;
   /** Tokens of the sample reply generated before and after (0 = none). */
   sampleTokens: number;
+  /** Head only: how each text is presented to the model, `{text}` standing for it (default `{text}`). */
+  template?: string;
 }
 
 export type SftEvent =
@@ -110,6 +113,7 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
     epochs: args.epochs, maxSteps: args.maxSteps, gradAccum: args.gradAccum, lr: args.lr, lrSchedule: args.lrSchedule,
     warmupSteps: args.warmupSteps, weightDecay: args.weightDecay, beta1: args.beta1, beta2: args.beta2, eps: args.eps,
     clipGradNorm: args.clipGradNorm, seed: args.seed, evalEvery: args.evalEvery, patience: args.patience,
+    restoreBest: args.strategy === 'head',
   });
   info(`GPU memory: ${(gpu.stats().liveBytes / 2 ** 20).toFixed(1)} MiB live (weights), optimizer state ${(trainer.optimizer.stateBytes / 2 ** 20).toFixed(1)} MiB`);
   if (args.resume) {
@@ -133,6 +137,7 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
   const metricsFile = join(args.out, 'metrics.jsonl');
   const trainingArgs = { ...args, model: args.model, engine: 'webgpu-sft', device: gpu.description };
   let metricsWrites = Promise.resolve();
+  let lastCheckpoint = performance.now();
   const done = await trainer.train({
     trainBatches: job.trainBatches as (epoch: number) => unknown[],
     valBatches: job.val,
@@ -140,10 +145,14 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
       emit(e);
       metricsWrites = metricsWrites.then(() => appendFile(metricsFile, JSON.stringify(e) + '\n'));
     },
-    onCheckpoint: async (trainerState, optimizer) =>
-      saveCheckpoint(args.out, { model: job.module, config: job.config, sourceFolder: args.model, trainingArgs, optimizer, trainerState }),
+    onCheckpoint: async (trainerState, optimizer, reason) => {
+      if (reason === 'eval' && job.checkpointSeconds && performance.now() - lastCheckpoint < job.checkpointSeconds * 1000) return;
+      lastCheckpoint = performance.now();
+      await saveCheckpoint(args.out, { model: job.module, config: job.config, sourceFolder: args.model, trainingArgs, optimizer, trainerState });
+    },
   });
   await metricsWrites;
+  if (args.strategy === 'head' && trainer.state.bestStep > 0) info(`head: kept the head of step ${trainer.state.bestStep}, the best validation loss (${trainer.state.bestLoss.toFixed(4)})`);
   const after = job.val.length ? await trainer.evaluate(job.val) : null;
   if (after) emit({ type: 'after', metrics: after, baseline: job.baseline });
   const test = job.test.length ? await trainer.evaluate(job.test) : null;
@@ -153,6 +162,8 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
   job.module.dispose();
   return { before, after, test, steps: done.step, reason: done.reason };
 }
+
+const HEAD_CHECKPOINT_SECONDS = 30;
 
 interface Job {
   module: Module;
@@ -164,9 +175,14 @@ interface Job {
   samplePrompt?: string;
   baseline?: number;
   testBaseline?: number;
+  /** Write the checkpoints of evaluations at most this often (the final one always). */
+  checkpointSeconds?: number;
 }
 
 function lmJob(model: LanguageModel, tokenizer: Tokenizer, data: { train: JsonlData; val: DataRow[]; test: DataRow[] }, args: SftArgs, maxLength: number, padId: number, info: (m: string) => void): Job {
+  if (args.template !== undefined && args.template !== TEXT_PLACEHOLDER) {
+    throw new InputError(`--template: ${JSON.stringify(args.template)} with --strategy ${args.strategy}, expected --strategy head (templates present classification texts)`);
+  }
   if (data.train.format === 'text-label') {
     throw new InputError(`${args.train}: format text-label, expected prompt/completion, messages or text for --strategy ${args.strategy}`, 'labelled text trains a classifier: use --strategy head');
   }
@@ -190,27 +206,48 @@ function lmJob(model: LanguageModel, tokenizer: Tokenizer, data: { train: JsonlD
 }
 
 async function headJob(gpu: Gpu, model: LanguageModel, tokenizer: Tokenizer, data: { train: JsonlData; val: DataRow[]; test: DataRow[] }, args: SftArgs, maxLength: number, padId: number, emit: (e: SftEvent) => void): Promise<Job> {
-  const train = classificationData(data.train.rows, tokenizer, { maxLength });
+  const info = (message: string) => emit({ type: 'info', message });
+  if (args.dropout) {
+    throw new InputError(`--dropout: ${args.dropout} with --strategy head, expected 0 or unset (the frozen backbone runs in eval mode, its features computed once)`);
+  }
+  const template = args.template ?? TEXT_PLACEHOLDER;
+  const options = { maxLength, template };
+  const train = classificationData(data.train.rows, tokenizer, options);
   const names = train.labels.names;
-  const val = classificationData(data.val, tokenizer, { maxLength, labels: names });
-  const test = classificationData(data.test, tokenizer, { maxLength, labels: names });
+  const val = classificationData(data.val, tokenizer, { ...options, labels: names });
+  const test = classificationData(data.test, tokenizer, { ...options, labels: names });
   const classifier = new SequenceClassifier(gpu, model, names.length, args.seed);
   if (args.resume) {
     const file = await readSafetensorsPath(join(args.out, 'model.safetensors'));
     classifier.load('score.weight', await file.getF32('score.weight'));
   }
-  emit({ type: 'info', message: `labels: ${names.join(', ')}; majority baseline accuracy on val ${val.examples.length ? (majorityBaseline(val.examples, majorityBaseline(train.examples).label).accuracy * 100).toFixed(1) : '-'}%` });
-  const options = { batchSize: args.batchSize, shuffle: args.shuffle, seed: args.seed, padId };
   const trainLabel = majorityBaseline(train.examples).label;
+  const baseline = (split: ClassificationData) => (split.examples.length ? majorityBaseline(split.examples, trainLabel).accuracy : undefined);
+  const percent = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
+  info(`labels: ${names.join(', ')}; majority baseline accuracy (always ${names[trainLabel]}) ${percent(baseline(val))} on val, ${percent(baseline(test))} on test`);
+  if (template !== TEXT_PLACEHOLDER) info(`template: each text presented as ${JSON.stringify(template)}`);
+  const started = performance.now();
+  // Rows are length-sorted, so larger forward batches save little padding; a training batch bounds the memory.
+  const cacheOptions = { batchSize: Math.min(args.batchSize, 32), padId };
+  const cache = (split: ClassificationData) => lastTokenFeatures(classifier, split.examples, cacheOptions);
+  const cached = { train: await cache(train), val: await cache(val), test: await cache(test) };
+  const rows = cached.train.length + cached.val.length + cached.test.length;
+  info(`head: the backbone is frozen and runs in eval mode, so each text's last-token features were computed once (${rows} texts in ${((performance.now() - started) / 1000).toFixed(1)} s); every epoch trains the head on them, with checkpoints at most every ${HEAD_CHECKPOINT_SECONDS} s and at the end`);
+  const batches = { batchSize: args.batchSize, shuffle: args.shuffle, seed: args.seed };
   const arch = model.kind === 'gpt2' ? 'GPT2ForSequenceClassification' : 'LlamaForSequenceClassification';
   return {
     module: classifier,
-    task: new ClassificationTask(classifier) as Task<never>,
-    trainBatches: epochBatches(classificationBatches, train.examples, options),
-    val: classificationBatches(val.examples, { ...options, shuffle: false }),
-    test: classificationBatches(test.examples, { ...options, shuffle: false }),
-    config: { ...model.rawConfig, architectures: [arch], id2label: train.labels.id2label, label2id: train.labels.label2id, num_labels: names.length, pad_token_id: padId },
-    baseline: val.examples.length ? majorityBaseline(val.examples, trainLabel).accuracy : undefined,
-    testBaseline: test.examples.length ? majorityBaseline(test.examples, trainLabel).accuracy : undefined,
+    task: new HeadTask(classifier) as Task<never>,
+    trainBatches: epochBatches(featureBatches, cached.train, batches),
+    val: featureBatches(cached.val, { ...batches, shuffle: false }),
+    test: featureBatches(cached.test, { ...batches, shuffle: false }),
+    config: {
+      ...model.rawConfig, architectures: [arch], id2label: train.labels.id2label, label2id: train.labels.label2id, num_labels: names.length, pad_token_id: padId,
+      ...(template !== TEXT_PLACEHOLDER ? { text_template: template } : {}),
+    },
+    baseline: baseline(val),
+    testBaseline: baseline(test),
+    // An epoch on cached features is a few small kernels; rewriting the whole backbone after each would dominate.
+    checkpointSeconds: HEAD_CHECKPOINT_SECONDS,
   };
 }

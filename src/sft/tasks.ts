@@ -1,12 +1,13 @@
-// The two kinds of supervised task the trainer runs: next-token prediction on masked targets (full and layer-wise
-// fine-tuning) and sequence classification through a new head (feature-based). Each turns a CPU batch into a loss
-// inside the caller's scope, and accumulates evaluation sums.
+// The kinds of supervised task the trainer runs: next-token prediction on masked targets (full and layer-wise
+// fine-tuning), and sequence classification through a new head, from token ids or from cached backbone features
+// (feature-based). Each turns a CPU batch into a loss inside the caller's scope, and accumulates evaluation sums.
 import type { Gpu } from '../gpu/gpu.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
 import { crossEntropyAccuracy } from '../kernels/cross-entropy.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import type { SequenceClassifier } from './classifier.ts';
+import type { FeatureBatch } from './feature-cache.ts';
 
 export interface LmBatch {
   ids: Int32Array; // (B·T)
@@ -96,6 +97,28 @@ export class ClassificationTask implements Task<ClassBatch> {
   }
 
   async evaluate(batch: ClassBatch, sums: EvalSums): Promise<void> {
+    const { logits, labels } = this.run(batch);
+    await accuracySums(this.model.gpu, logits, labels, sums, F.crossEntropy(logits, labels), batch.B);
+  }
+}
+
+/** Classification from cached last-token features (see feature-cache.ts): only the head runs. */
+export class HeadTask implements Task<FeatureBatch> {
+  constructor(readonly model: SequenceClassifier) {}
+
+  private run(batch: FeatureBatch) {
+    const gpu = this.model.gpu;
+    const features = Tensor.from(gpu, batch.features, [batch.B, batch.C], { label: 'features' });
+    const logits = this.model.classify(features); // (B, labels)
+    return { logits, labels: Tensor.from(gpu, batch.labels, [batch.B], { label: 'labels' }) };
+  }
+
+  loss(batch: FeatureBatch) {
+    const { logits, labels } = this.run(batch);
+    return { loss: F.crossEntropy(logits, labels), count: batch.B };
+  }
+
+  async evaluate(batch: FeatureBatch, sums: EvalSums): Promise<void> {
     const { logits, labels } = this.run(batch);
     await accuracySums(this.model.gpu, logits, labels, sums, F.crossEntropy(logits, labels), batch.B);
   }

@@ -30,6 +30,8 @@ export interface TrainerOptions {
   evalEvery: number;
   /** Stop after this many evaluations without a better validation loss; 0 = never. */
   patience: number;
+  /** End with the weights of the best validation loss even without early stopping (cheap for a small head). */
+  restoreBest?: boolean;
 }
 
 export interface Metrics {
@@ -122,7 +124,7 @@ export class Trainer<Batch> {
     const started = performance.now();
     let reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' = 'epochs';
     const finish = async () => {
-      if (reason === 'early-stop' || (this.best && o.patience > 0)) this.restoreBest();
+      if (o.patience > 0 || o.restoreBest) this.loadBest();
       if (reason !== 'nonfinite') await this.checkpoint(hooks, 'final');
       const done = { type: 'done' as const, step: this.state.step, reason };
       emit(done);
@@ -191,7 +193,7 @@ export class Trainer<Batch> {
       this.state.bestLoss = metrics.loss;
       this.state.bestStep = this.state.step;
       this.state.evalsWithoutBetter = 0;
-      if (this.options.patience > 0) await this.snapshotBest();
+      if (this.options.patience > 0 || this.options.restoreBest) await this.snapshotBest();
     } else {
       this.state.evalsWithoutBetter++;
     }
@@ -213,7 +215,7 @@ export class Trainer<Batch> {
     for (const [name, t] of this.model.namedParameters()) if (t.requiresGrad) this.best.set(name, await t.readF32());
   }
 
-  private restoreBest(): void {
+  private loadBest(): void {
     if (!this.best) return;
     for (const [name, data] of this.best) this.model.load(name, data);
   }
