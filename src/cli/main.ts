@@ -22,7 +22,7 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'val-ratio': { type: 'number', default: 0.1, help: 'held-out fraction of --train when no --val/--test' },
   'test-ratio': { type: 'number', default: 0.1, help: 'held-out fraction of --train when no --val/--test' },
   out: { type: 'string', default: 'out/sft', help: 'checkpoint folder (loads in transformers)' },
-  strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head'], help: 'what is trained' },
+  strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head'], help: 'what is trained (head: --epochs 100 --batch-size 512 --lr 3e-2 --lr-schedule constant unless given)' },
   'freeze-layers': { type: 'int', default: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
   template: { type: 'string', default: '{text}', help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
@@ -49,6 +49,16 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'sample-tokens': { type: 'int', default: 40, help: 'tokens of the sample reply before/after (0 = none)' },
   json: { type: 'boolean', default: false, help: 'one JSON object per event on stdout' },
 };
+
+// --strategy head trains a small head on features computed once (the backbone is frozen), so an epoch costs a few
+// small kernels: full-batch steps for many epochs at a higher constant rate are the sensible start (measured on the
+// speakers data). They apply to the flags the command line leaves out.
+const HEAD_DEFAULTS: Record<string, number | string> = { epochs: 100, 'batch-size': 512, lr: 3e-2, 'lr-schedule': 'constant' };
+
+/** Flags named on the command line (`--name value` or `--name=value`). */
+function givenFlags(argv: string[]): Set<string> {
+  return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]));
+}
 
 const EVAL_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
@@ -119,6 +129,10 @@ async function main(argv: string[]): Promise<number> {
       return passed ? 0 : 1;
     }
     if (command === 'train') {
+      if (flags.strategy === 'head') {
+        const given = givenFlags(rest);
+        for (const [name, value] of Object.entries(HEAD_DEFAULTS)) if (!given.has(name)) flags[name] = value;
+      }
       const args = sftArgs(flags);
       const mode = flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';
       const result = await runSft(gpu, args, reporter(mode));
