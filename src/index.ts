@@ -162,6 +162,11 @@ export {
 } from './sft/trainer.ts';
 /** Full, layer-wise (N blocks frozen, or a name pattern) and head-only fine-tuning: sets requiresGrad. */
 export { applyStrategy, countParameters, type Strategy, type ParameterReport } from './sft/finetune-modes.ts';
+/**
+ * One fine-tuning job from a loaded model, tokenizer and rows: the strategy applied, the module, task and batches
+ * to hand the Trainer, the parameter counts, the config to save and a sample; the head trains on cached features.
+ */
+export { buildJob, type Job, type JobSettings, type JobContext, type JobData } from './sft/job.ts';
 /** The learning rate at a step: constant, linear or cosine decay after a linear warmup. */
 export { lrAt, type LrSchedule } from './sft/schedule.ts';
 

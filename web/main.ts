@@ -301,7 +301,7 @@ async function newJob(settings: Settings): Promise<Job> {
   previous?.dispose();
   const take = (rows: DataRow[], n: number) => (n > 0 ? rows.slice(0, n) : rows);
   const rows = { train: take(data!.train, settings.trainRows), val: take(data!.val, settings.valRows) };
-  return (job = buildJob(loaded!.model, loaded!.tokenizer, rows, settings));
+  return (job = await buildJob(loaded!.model, loaded!.tokenizer, rows, settings, status));
 }
 
 // AdamW as the CLI's defaults, but a constant learning rate and no weight decay: runs here are a few steps long.
@@ -321,6 +321,7 @@ function newTrainer(current: Job, settings: Settings): Trainer<unknown> {
     seed: settings.seed,
     evalEvery: settings.evalEvery,
     patience: 0,
+    restoreBest: current.restoreBest,
   });
 }
 
@@ -357,10 +358,13 @@ on('train', 'click', async () => {
     const seconds = (performance.now() - started) / 1000;
     if (settings.replyTokens > 0) $('sample-after').textContent = state.sampleAfter = await current.sample();
     state.done = { reason: done.reason, steps: done.step, seconds };
-    const after = state.val.at(-1)!.loss;
+    // The head ends with its best validation loss's weights, which need not be the last evaluated.
+    const kept = current.restoreBest && trainer.state.bestStep > 0;
+    const after = kept ? trainer.state.bestLoss : state.val.at(-1)!.loss;
     status(
       `done: ${done.step} steps in ${seconds.toFixed(1)} s (${done.reason}), ` +
-        `val loss ${before.loss.toFixed(3)} → ${after.toFixed(3)}`,
+        `val loss ${before.loss.toFixed(3)} → ${after.toFixed(3)}` +
+        (kept ? ` (the head of step ${trainer.state.bestStep}, the best)` : ''),
     );
   } finally {
     trainer.dispose();
