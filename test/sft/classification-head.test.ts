@@ -27,6 +27,7 @@ import { applyStrategy } from '../../src/sft/finetune-modes.ts';
 import { ClassificationTask, HeadTask } from '../../src/sft/tasks.ts';
 import { evaluateBatches } from '../../src/sft/trainer.ts';
 import { runSft, type SftArgs } from '../../src/sft/run-node.ts';
+import { sftArgs } from '../helpers/sft-args.ts';
 
 const gpuPromise = testGpu();
 const GPT2 = 'assets/gpt2-shakespeare';
@@ -46,38 +47,10 @@ function slice(file: string, count: number): string {
 }
 
 function args(over: Partial<SftArgs>): SftArgs {
-  return {
-    model: GPT2,
-    train: slice(`${SPEAKERS}/train.jsonl`, 24),
-    val: slice(`${SPEAKERS}/val.jsonl`, 8),
-    valRatio: 0,
-    testRatio: 0,
-    out: mkdtempSync(join(tmpdir(), 'sft-head-out-')),
-    strategy: 'head',
-    freezeLayers: 0,
-    epochs: 2,
-    maxSteps: 0,
-    batchSize: 8,
-    gradAccum: 1,
-    lr: 3e-2,
-    lrSchedule: 'constant',
-    warmupSteps: 0,
-    weightDecay: 0.01,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    clipGradNorm: 1,
-    dropout: null,
-    maxLength: 40,
-    packing: false,
-    seed: 3,
-    shuffle: true,
-    evalEvery: 0,
-    patience: 0,
-    resume: false,
-    sampleTokens: 0,
-    ...over,
-  };
+  return sftArgs({
+    model: GPT2, train: slice(`${SPEAKERS}/train.jsonl`, 24), val: slice(`${SPEAKERS}/val.jsonl`, 8), valRatio: 0,
+    testRatio: 0, strategy: 'head', epochs: 2, lr: 3e-2, lrSchedule: 'constant', maxLength: 40, seed: 3, ...over,
+  });
 }
 
 async function expectInputError(run: () => Promise<unknown>, ...parts: string[]): Promise<void> {

@@ -1,12 +1,12 @@
 // Issue 5's bar for feature-based fine-tuning: `--strategy head` on the bundled speakers data, trained on the real
 // train split with the head chosen by validation loss, beats the majority class on the real test split; and the
 // checkpoint is a GPT2ForSequenceClassification folder whose backbone is bit-identical to the input model.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
-import { runSft, type SftArgs, type SftEvent } from '../../src/sft/run-node.ts';
+import { runSft, type SftEvent } from '../../src/sft/run-node.ts';
+import { sftArgs } from '../helpers/sft-args.ts';
 import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 
 const gpuPromise = testGpu();
@@ -25,39 +25,10 @@ function majorityShare(file: string): { share: number; rows: number } {
 }
 
 // The documented recipe (README, `npm run sft:head`): texts end with a newline, full-batch steps on cached features.
-const ARGS: SftArgs = {
-  model: MODEL,
-  train: `${DATA}/train.jsonl`,
-  val: `${DATA}/val.jsonl`,
-  test: `${DATA}/test.jsonl`,
-  valRatio: 0,
-  testRatio: 0,
-  out: mkdtempSync(join(tmpdir(), 'sft-head-')),
-  strategy: 'head',
-  freezeLayers: 0,
-  epochs: 100,
-  maxSteps: 0,
-  batchSize: 512,
-  gradAccum: 1,
-  lr: 3e-2,
-  lrSchedule: 'constant',
-  warmupSteps: 0,
-  weightDecay: 0.01,
-  beta1: 0.9,
-  beta2: 0.999,
-  eps: 1e-8,
-  clipGradNorm: 1,
-  dropout: null,
-  maxLength: 1024,
-  packing: false,
-  seed: 0,
-  shuffle: true,
-  evalEvery: 0,
-  patience: 0,
-  resume: false,
-  sampleTokens: 0,
-  template: '{text}\n',
-};
+const ARGS = sftArgs({
+  model: MODEL, train: `${DATA}/train.jsonl`, val: `${DATA}/val.jsonl`, test: `${DATA}/test.jsonl`, valRatio: 0,
+  testRatio: 0, strategy: 'head', epochs: 100, batchSize: 512, lr: 3e-2, lrSchedule: 'constant', template: '{text}\n',
+});
 
 describe('head on speakers', () => {
   it('beats the majority class on the test split, keeping the head of the best validation loss', async () => {

@@ -1,11 +1,12 @@
 // The SFT job end to end on small slices of the bundled data: full fine-tuning lowers validation loss, freeze keeps
-// frozen tensors bit-identical in the written checkpoint, head beats the majority class, early stopping restores the
+// frozen tensors bit-identical in the written checkpoint, head trains only its new score head, early stopping restores the
 // best weights, and --resume reproduces an uninterrupted run exactly.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
+import { sftArgs } from '../helpers/sft-args.ts';
 import { runSft, type SftArgs, type SftEvent } from '../../src/sft/run-node.ts';
 import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 
@@ -24,13 +25,10 @@ const DIALOGUE_TRAIN = slice('assets/sft/dialogue/train.jsonl', 0, 32);
 const DIALOGUE_VAL = slice('assets/sft/dialogue/val.jsonl', 0, 12);
 
 function args(over: Partial<SftArgs>): SftArgs {
-  return {
-    model: MODEL, train: DIALOGUE_TRAIN, val: DIALOGUE_VAL, valRatio: 0.1, testRatio: 0.1,
-    out: mkdtempSync(join(tmpdir(), 'sft-out-')), strategy: 'full', freezeLayers: 0, epochs: 1, maxSteps: 4,
-    batchSize: 4, gradAccum: 1, lr: 1e-3, lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0.01, beta1: 0.9,
-    beta2: 0.999, eps: 1e-8, clipGradNorm: 1, dropout: 0, maxLength: 48, packing: false, seed: 1, shuffle: true,
-    evalEvery: 0, patience: 0, resume: false, sampleTokens: 0, ...over,
-  };
+  return sftArgs({
+    model: MODEL, train: DIALOGUE_TRAIN, val: DIALOGUE_VAL, maxSteps: 4, batchSize: 4, lr: 1e-3, lrSchedule: 'constant',
+    dropout: 0, maxLength: 48, seed: 1, ...over,
+  });
 }
 
 async function run(a: SftArgs) {
