@@ -61,11 +61,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 
 // Register tile per invocation (TM rows × TN columns, TN a multiple of 4) and workgroup shape: on SwiftShader the
 // work per invocation dominates (PERF-NOTES.md), so the k loop is unrolled here in TS, one variable per value.
-// Every load from a storage buffer is a per-lane gather there, so the loads per multiply-add set the speed.
+// Every load from a storage buffer is a per-lane gather there, so the loads per multiply-add set the speed; fma()
+// rather than a * b + c measured 1.1-1.2× faster (one instruction, and one rounding per k).
 export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 // The subgroup form: a workgroup is one subgroup of SG lanes side by side along n, sharing their TM rows of A; lane c
 // loads A at k + c and the others take it by subgroupBroadcast, so A costs TM/SG loads per k instead of TM.
-export const SUB = { TM: 16, TN: 4, SG: 4 };
+export const SUB = { TM: 16, TN: 8, SG: 4 };
 
 export function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false): Kernel {
   const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
@@ -104,13 +105,13 @@ ${ks.map((c) => `    let ka${c} = (k + ${c}u) * u.sAk;\n    let kb${c} = (k + ${
 ${subgroup ? `    let kl = (k + lane) * u.sAk;\n${rows.map((i) => `    let v${i} = A[ra${i} + kl];`).join('\n')}` : ''}
 ${rows.map((i) => `    let a${i} = ${aQuad(i)};`).join('\n')}
 ${ks.flatMap((c) => quads.map((h) => `    let b${c}_${h} = ${bQuad(h, `kb${c}`)};`)).join('\n')}
-${each((i, h) => `    acc${i}_${h} += ${ks.map((c) => `a${i}[${c}] * b${c}_${h}`).join(' + ')};`)}
+${each((i, h) => ks.map((c) => `    acc${i}_${h} = fma(vec4f(a${i}[${c}]), b${c}_${h}, acc${i}_${h});`).join('\n'))}
   }
   for (; k < u.K; k++) {
     let ka = k * u.sAk;
     let kb = k * u.sBk;
 ${quads.map((h) => `    let b_${h} = ${bQuad(h, 'kb')};`).join('\n')}
-${each((i, h) => `    acc${i}_${h} += A[ra${i} + ka] * b_${h};`)}
+${each((i, h) => `    acc${i}_${h} = fma(vec4f(A[ra${i} + ka]), b_${h}, acc${i}_${h});`)}
   }
 ${subgroup ? outside : ''}
   let acc = array<vec4f, ${TM * quads.length}>(${rows.flatMap((i) => quads.map((h) => `acc${i}_${h}`)).join(', ')});
