@@ -1,6 +1,7 @@
 // The demo page in headless Chromium (WebGPU on SwiftShader without a GPU): built with Vite, served from
 // 127.0.0.1, driven through its own buttons. Covers the browser bundle end to end: device, kernels vs float64
-// references, loading GPT-2 from fetched Blobs, training, generation and the safetensors download.
+// references, loading GPT-2 from fetched Blobs and picked GPT-2 / Llama files, training, generation and the
+// safetensors download.
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -268,5 +269,52 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     );
     const s = await state();
     expect(s.errors.filter((e) => !e.includes('strategy full: data format text-label'))).toEqual([]);
+  });
+
+  // Last: it replaces the GPT-2 the tests above train and download. Picked data stays (or the bundled dialogue
+  // rows when run alone): prompt → completion rows are plain causal-LM targets for a story model too.
+  it('loads the picked stories260K Llama files and trains it 3 steps on one batch: the loss goes down', async () => {
+    const errorsBefore = (await state()).errors;
+    const errorBox = () => session.page.$eval('#error', (el) => el.textContent);
+    const boxBefore = await errorBox();
+    const folder = 'assets/stories260K-hf';
+    const modelInput = (await session.page.$('input#model-files'))!;
+    await modelInput.uploadFile(
+      ...['config.json', 'model.safetensors', 'tokenizer.model'].map((f) => `${folder}/${f}`),
+    );
+    await session.page.waitForFunction(
+      () => (globalThis as unknown as { demo: DemoState }).demo.model === '3 picked files',
+      { timeout: 30_000 },
+    );
+    await waitForPhase(session.page, ['ready'], 30_000);
+    const info = await session.page.$eval('#model-info', (el) => el.textContent);
+    // 260,032 = embeddings 512·64 (tied) + 5 blocks of attention, SwiGLU and 2 RMSNorms + the final RMSNorm.
+    expect(info).toContain('Llama, 260,032 parameters, 5 blocks, C=64, 8 heads over 4 KV heads');
+
+    const fields = {
+      steps: '3',
+      'batch-size': '2',
+      'max-length': '32',
+      'train-rows': '2',
+      'val-rows': '2',
+      'eval-every': '0',
+      'reply-tokens': '4',
+      lr: '0.001',
+    };
+    for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    await session.page.select('#strategy', 'full');
+    await session.page.click('#train');
+    await waitForPhase(session.page, ['ready'], 120_000);
+    const s = await state();
+    expect(s.errors, `page errors: ${session.pageErrors.join('\n')}`).toEqual(errorsBefore);
+    expect(await errorBox()).toBe(boxBefore);
+    expect(s.model).toBe('3 picked files');
+    expect(s.done).toMatchObject({ reason: 'max-steps', steps: 3 });
+    const losses = s.train.map((p) => p.loss);
+    expect(losses).toHaveLength(3);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[2], `train losses ${losses.join(', ')}`).toBeLessThan(losses[0] - 0.1);
+    expect(s.sampleBefore).toEqual(expect.any(String));
+    expect(s.sampleAfter).toEqual(expect.any(String));
   });
 });
