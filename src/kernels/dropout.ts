@@ -4,6 +4,7 @@
 // it instead of storing it, and src/reference/dropout.ts computes the same words on the CPU.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -111,13 +112,4 @@ function dispatch(
   }
   const groups = Math.min(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
   gpu.dispatch(DROPOUT_FORWARD, { out, x }, { n, seed, offset, threshold, scale }, groups);
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
-  }
 }

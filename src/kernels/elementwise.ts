@@ -3,6 +3,7 @@
 // compositions: da is a copy or a product, db sums over the broadcast rows through the sum kernel (fixed order).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 import { sumForward } from './sum.ts';
 
 const WG = 256;
@@ -206,15 +207,6 @@ function checkBroadcast(where: string, dims: BroadcastDims): BroadcastDims {
     );
   }
   return dims;
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
-  }
 }
 
 // WebGPU forbids binding one buffer as both read-only and writable in a dispatch; outputs must also not overwrite

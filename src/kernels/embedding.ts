@@ -4,6 +4,7 @@
 // the kernels still never index out of bounds: an id outside [0, V) reads as a zero row and its gradient is dropped.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 const WG_BACKWARD = 64;
@@ -75,9 +76,9 @@ export function embeddingForward(
   dims: EmbeddingDims,
 ): void {
   const { N, C, V } = checkDims('embeddingForward', dims);
-  checkBuffer(gpu, 'embeddingForward', 'out', out, N * C);
-  checkBuffer(gpu, 'embeddingForward', 'ids', ids, N);
-  checkBuffer(gpu, 'embeddingForward', 'weight', weight, V * C);
+  checkBuffer(gpu, 'embeddingForward', 'out', out, N * C, 'elements');
+  checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
+  checkBuffer(gpu, 'embeddingForward', 'weight', weight, V * C, 'elements');
   checkDistinct('embeddingForward', out, { ids, weight });
   gpu.dispatch(EMBEDDING_FORWARD, { out, ids, weight }, { N, C, V }, groupsFor(gpu, N * C, WG));
 }
@@ -91,9 +92,9 @@ export function embeddingBackward(
   dims: EmbeddingDims,
 ): void {
   const { N, C, V } = checkDims('embeddingBackward', dims);
-  checkBuffer(gpu, 'embeddingBackward', 'dweight', dweight, V * C);
-  checkBuffer(gpu, 'embeddingBackward', 'dout', dout, N * C);
-  checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N);
+  checkBuffer(gpu, 'embeddingBackward', 'dweight', dweight, V * C, 'elements');
+  checkBuffer(gpu, 'embeddingBackward', 'dout', dout, N * C, 'elements');
+  checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N, 'elements');
   checkDistinct('embeddingBackward', dweight, { dout, ids });
   gpu.clear(dweight, V * C * 4);
   gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, groupsFor(gpu, C, WG_BACKWARD));
@@ -117,15 +118,6 @@ function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
     throw new ShapeError(`${where}: max(N, V)·C, expected < 2^32 (u32 indices), got ${largest}`);
   }
   return dims;
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} elements), got ${bytes}`,
-    );
-  }
 }
 
 // A buffer bound both writable and read-only in one dispatch fails WebGPU validation.

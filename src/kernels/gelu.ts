@@ -3,6 +3,7 @@
 // beyond |2u| > 80: no tanh (NaN at large |u| on some implementations), no exp overflow, no 1 + tanh cancellation.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -106,14 +107,5 @@ function groupsFor(gpu: Gpu, count: number): number {
 function checkDims(where: string, { n }: GeluDims): void {
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
     throw new ShapeError(`${where}: dims.n, expected an integer in [0, 2^32), got ${n}`);
-  }
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
   }
 }

@@ -4,6 +4,7 @@
 // dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in the operand's own storage layout), dBias = Σ dOut over batch and rows.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
 
@@ -236,14 +237,5 @@ function checkDistinct(
       throw new ShapeError(
         `${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`,
       );
-  }
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
   }
 }

@@ -3,6 +3,7 @@
 // x[i]·sin. Backward is the inverse rotation (sin → −sin). Angles are exact modulo one turn: see frequencyTable.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -106,17 +107,8 @@ function rotate(
   checkDims(where, dims);
   const n = B * NH * T * HS;
   const [[dstName, dst], [srcName, src]] = Object.entries(buffers);
-  for (const [name, buf] of [
-    [dstName, dst],
-    [srcName, src],
-  ] as const) {
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    if (bytes < n * 4) {
-      throw new ShapeError(
-        `${where}: ${name} size, expected at least ${n * 4} bytes (${n} f32), got ${bytes}`,
-      );
-    }
-  }
+  checkBuffer(gpu, where, dstName, dst, n);
+  checkBuffer(gpu, where, srcName, src, n);
   if (dst === src) {
     throw new ShapeError(
       `${where}: ${dstName}, expected a buffer distinct from ${srcName}, got the same buffer`,

@@ -4,6 +4,7 @@
 // dx first when other columns must be 0). Pure data movement: exact.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -102,13 +103,4 @@ function checkDims(where: string, dims: SliceDims): SliceDims {
 /** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
 function groupsFor(gpu: Gpu, count: number): number {
   return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
-  }
 }

@@ -3,6 +3,7 @@
 // Backward: dx = scale · y ⊙ (dy − Σ_j dy_j·y_j), exactly 0 at masked columns.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 64;
 
@@ -256,13 +257,4 @@ function checkDims(
     throw new ShapeError(`${where}: dims.scale, expected a finite number, got ${scale}`);
   }
   return { rows, cols, scale, causal: dims.causal ? 1 : 0 };
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
-  }
 }

@@ -3,6 +3,7 @@
 // both "many short sums" and "few long sums" keep the GPU busy. Backward broadcasts: dx[o, a, i] = scale · dout[o, i].
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -146,13 +147,4 @@ function checkDims(where: string, dims: SumDims): number {
     throw new ShapeError(`${where}: dims.scale, expected a finite number, got ${scale}`);
   }
   return scale;
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
-  }
 }

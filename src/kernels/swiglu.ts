@@ -3,6 +3,7 @@
 // which never overflows and keeps 1 − σ exact where σ rounds to 1.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -131,12 +132,7 @@ function checkAll(
   }
   const all = Object.entries({ ...outputs, ...inputs });
   for (const [name, buf] of all) {
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    if (bytes < n * 4) {
-      throw new ShapeError(
-        `${where}: ${name} size, expected at least ${n * 4} bytes (${n} f32), got ${bytes}`,
-      );
-    }
+    checkBuffer(gpu, where, name, buf, n);
     const other = all.find(([o, b]) => o !== name && b === buf);
     if (other && name in outputs) {
       throw new ShapeError(

@@ -3,6 +3,7 @@
 // (d0, d2, d1, d3) with d1 and d2 exchanged, so both directions share one kernel. Pure data movement: exact.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 256;
 
@@ -77,13 +78,4 @@ function dispatch(
   }
   const groups = Math.min(Math.ceil(total / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
   gpu.dispatch(TRANSPOSE_FORWARD, { out, x }, { d0, d1, d2, d3 }, groups);
-}
-
-function checkBuffer(gpu: Gpu, where: string, name: string, buf: GPUBuffer, count: number): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} f32), got ${bytes}`,
-    );
-  }
 }

@@ -1,0 +1,21 @@
+// The buffer-size check every kernel's dispatch function runs at entry: a binding shorter than the shape needs
+// would read or write out of bounds (clamped or dropped by robustness), so it is an error naming the buffer.
+import { ShapeError } from './errors.ts';
+import type { Gpu } from './gpu.ts';
+
+/** Throws unless `buf` holds at least `count` 4-byte `unit`s (its requested size when pooled, else its size). */
+export function checkBuffer(
+  gpu: Gpu,
+  where: string,
+  name: string,
+  buf: GPUBuffer,
+  count: number,
+  unit = 'f32',
+): void {
+  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+  if (bytes < count * 4) {
+    throw new ShapeError(
+      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} ${unit}), got ${bytes}`,
+    );
+  }
+}
