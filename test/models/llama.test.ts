@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
+import { expectTrainCurve } from '../helpers/train-curve.ts';
 import { compare, describeComparison } from '../../src/check/compare.ts';
 import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 import { loadLlama, loadModel, readConfigJson, openWeights } from '../../src/models/load-node.ts';
@@ -15,7 +16,6 @@ import { generate } from '../../src/models/generate.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
 import { noGrad } from '../../src/autograd/tape.ts';
 import * as F from '../../src/autograd/functional.ts';
-import { AdamW } from '../../src/optim/adamw.ts';
 import { applyStrategy } from '../../src/sft/finetune-modes.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import { Trainer } from '../../src/sft/trainer.ts';
@@ -81,33 +81,8 @@ describe('10-step AdamW loss curve vs the reference (tools/llama_reference.py)',
     const gpu = await gpuPromise;
     const model = await loadLlama(gpu, MODEL);
     model.train();
-    const B = ref.input_ids.length;
-    const T = ref.input_ids[0].length;
-    const o = ref.optimizer;
-    const opt = new AdamW(gpu, model.namedParameters(), {
-      lr: o.lr, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay, clipGradNorm: o.grad_clip.max_norm,
-    });
-    const ids = Tensor.from(gpu, Int32Array.from(ref.input_ids.flat()), [B, T], { label: 'ids', persistent: true });
-    const labels = Tensor.from(gpu, Int32Array.from(ref.labels.flat()), [B * T], { label: 'labels', persistent: true });
-    const losses: number[] = [];
-    const norms: number[] = [];
-    for (let step = 0; step < ref.losses.length; step++) {
-      using _step = gpu.scope('train-step');
-      opt.zeroGrad();
-      const loss = F.crossEntropy(F.reshape(model.forward(ids), [B * T, -1]), labels);
-      loss.backward();
-      opt.step();
-      losses.push((await loss.readF32())[0]);
-      norms.push(await opt.lastGradNorm());
-    }
-    for (let i = 0; i < losses.length; i++) {
-      expect(Math.abs(losses[i] - ref.losses[i]) / ref.losses[i], `step ${i + 1} loss ${losses[i]} vs ${ref.losses[i]}`).toBeLessThan(1e-3);
-      expect(Math.abs(norms[i] - ref.grad_norms[i]) / ref.grad_norms[i], `step ${i + 1} grad norm ${norms[i]} vs ${ref.grad_norms[i]}`).toBeLessThan(1e-3);
-    }
+    await expectTrainCurve(gpu, model, ref);
     model.dispose();
-    opt.dispose();
-    ids.dispose();
-    labels.dispose();
   });
 });
 
