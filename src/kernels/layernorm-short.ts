@@ -4,6 +4,8 @@ import type { Kernel } from '../gpu/gpu.ts';
 
 export const SHORT_ROW = 256;
 const WG = 64;
+/** Invocations per workgroup of the short-row kernels (one row each): the dispatch grid's divisor. */
+export const SHORT_WG = WG;
 const ROW = /* wgsl */ `fn row_of(gid: vec3u, groups: vec3u) -> u32 { return gid.y * groups.x * ${WG}u + gid.x; }`;
 
 export const LAYERNORM_FORWARD_SHORT: Kernel = {

@@ -3,31 +3,16 @@
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
-import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW } from './layernorm-short.ts';
-import { shortRowGrid } from './softmax.ts';
+import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW, SHORT_WG } from './layernorm-short.ts';
 import { sumForward } from './sum.ts';
+import { rowGrid, rowReduceWgsl, shortRowGrid, strideGroups } from './rows.ts';
 
 const WG = 64;
 // dweight/dbias: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
 const ROWS_PER_CHUNK = 64;
 
 // Row n of the grid is workgroup (x, y) with n = y·groups.x + x, so more than 65535 rows fit.
-const ROW_REDUCE = /* wgsl */ `
-var<workgroup> partial: array<f32, ${WG}>;
-
-// Fixed-order tree over the workgroup; every invocation gets the result.
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) { partial[lid] = partial[lid] + partial[lid + half]; }
-  }
-  workgroupBarrier();
-  let r = partial[0];
-  workgroupBarrier(); // the next reduction overwrites partial
-  return r;
-}
-`;
+const ROW_REDUCE = rowReduceWgsl(WG);
 
 export const LAYERNORM_FORWARD: Kernel = {
   name: 'layernorm-forward',
@@ -164,7 +149,7 @@ export function layernormForward(
   checkDims(where, dims);
   const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
   checkBuffers(gpu, where, { out, mean, rstd }, { x, weight, bias }, sizes);
-  const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_FORWARD_SHORT, shortRowGrid(gpu, N)] : [LAYERNORM_FORWARD, rowGrid(gpu, N)];
+  const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_FORWARD_SHORT, shortRowGrid(gpu, N, SHORT_WG)] : [LAYERNORM_FORWARD, rowGrid(gpu, N)];
   gpu.dispatch(kernel, { out, mean, rstd, x, weight, bias }, { N, C, eps }, grid);
 }
 
@@ -190,13 +175,13 @@ export function layernormBackward(
   const sizes = { dx: N * C, dweight: C, dbias: C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N };
   checkBuffers(gpu, where, outputs, { dout, x, weight, mean, rstd }, sizes);
 
-  const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_BACKWARD_DX_SHORT, shortRowGrid(gpu, N)] : [LAYERNORM_BACKWARD_DX, rowGrid(gpu, N)];
+  const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_BACKWARD_DX_SHORT, shortRowGrid(gpu, N, SHORT_WG)] : [LAYERNORM_BACKWARD_DX, rowGrid(gpu, N)];
   gpu.dispatch(kernel, { dx, dout, x, weight, mean, rstd }, { N, C }, grid);
   if (!dweight && !dbias) return;
   const chunks = Math.max(1, Math.ceil(N / ROWS_PER_CHUNK));
   const partial = gpu.alloc('layernorm dweight/dbias partial', 2 * chunks * C * 4); // (2, chunks, C)
   const uniforms = { N, C, chunk: ROWS_PER_CHUNK, chunks };
-  const groups = groupsFor(gpu, chunks * C);
+  const groups = strideGroups(gpu, chunks * C, WG);
   gpu.dispatch(LAYERNORM_BACKWARD_PARAMS, { partial, dout, x, mean, rstd }, uniforms, groups);
   const sums = gpu.alloc('layernorm dweight/dbias', 2 * C * 4); // (2, C)
   sumForward(gpu, sums, partial, { outer: 2, axis: chunks, inner: C }); // chunks in order: deterministic
@@ -204,18 +189,6 @@ export function layernormBackward(
   if (dbias) gpu.copy(sums, dbias, C * 4, C * 4, 0);
   gpu.release(partial);
   gpu.release(sums);
-}
-
-// One workgroup per row on a near-square 2-D grid: rows beyond 65535 fit, and every size (not only huge ones)
-// runs the 2-D row index and the early return of the few surplus workgroups.
-function rowGrid(gpu: Gpu, rows: number): [number, number] {
-  const x = Math.min(Math.ceil(Math.sqrt(rows)), gpu.limits.maxComputeWorkgroupsPerDimension);
-  return [x, x === 0 ? 0 : Math.ceil(rows / x)];
-}
-
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
 }
 
 function checkDims(where: string, { N, C, eps }: LayernormDims): void {

@@ -4,28 +4,14 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { sumForward } from './sum.ts';
+import { rowGrid, rowReduceWgsl, strideGroups } from './rows.ts';
 
 const WG = 64;
 // dweight: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
 const ROWS_PER_CHUNK = 64;
 
 // Row n of the grid is workgroup (x, y) with n = y·groups.x + x, so more than 65535 rows fit.
-const ROW_REDUCE = /* wgsl */ `
-var<workgroup> partial: array<f32, ${WG}>;
-
-// Fixed-order tree over the workgroup; every invocation gets the result.
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) { partial[lid] = partial[lid] + partial[lid + half]; }
-  }
-  workgroupBarrier();
-  let r = partial[0];
-  workgroupBarrier(); // a later reduction overwrites partial
-  return r;
-}
-`;
+const ROW_REDUCE = rowReduceWgsl(WG);
 
 export const RMSNORM_FORWARD: Kernel = {
   name: 'rmsnorm-forward',
@@ -162,21 +148,9 @@ export function rmsnormBackward(
   const chunks = Math.max(1, Math.ceil(N / ROWS_PER_CHUNK));
   const partial = gpu.alloc('rmsnorm dweight partial', chunks * C * 4); // (chunks, C)
   const uniforms = { N, C, chunk: ROWS_PER_CHUNK, chunks };
-  gpu.dispatch(RMSNORM_BACKWARD_WEIGHT, { partial, dout, x, rstd }, uniforms, groupsFor(gpu, chunks * C));
+  gpu.dispatch(RMSNORM_BACKWARD_WEIGHT, { partial, dout, x, rstd }, uniforms, strideGroups(gpu, chunks * C, WG));
   sumForward(gpu, dweight, partial, { outer: 1, axis: chunks, inner: C }); // chunks in order: deterministic
   gpu.release(partial);
-}
-
-// One workgroup per row on a near-square 2-D grid: rows beyond 65535 fit, and every size (not only huge ones)
-// runs the 2-D row index and the early return of the few surplus workgroups.
-function rowGrid(gpu: Gpu, rows: number): [number, number] {
-  const x = Math.min(Math.ceil(Math.sqrt(rows)), gpu.limits.maxComputeWorkgroupsPerDimension);
-  return [x, x === 0 ? 0 : Math.ceil(rows / x)];
-}
-
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
 }
 
 function checkDims(where: string, { N, C, eps }: RmsnormDims): void {

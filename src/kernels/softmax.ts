@@ -3,6 +3,7 @@
 // Backward: dx = scale · y ⊙ (dy − Σ_j dy_j·y_j), exactly 0 at masked columns.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { rowGrid, rowReduceWgsl, shortRowGrid } from './rows.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 
 const WG = 64;
@@ -81,19 +82,7 @@ export const SOFTMAX_BACKWARD: Kernel = {
 @group(0) @binding(2) var<storage, read> out: array<f32>;
 @group(0) @binding(3) var<uniform> u: Dims;
 ${ROW_COMMON}
-var<workgroup> partial: array<f32, ${WG}>;
-
-// Fixed-order tree over the workgroup; every invocation gets the result.
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) { partial[lid] = partial[lid] + partial[lid + half]; }
-  }
-  workgroupBarrier();
-  return partial[0];
-}
-
+${rowReduceWgsl(WG)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -183,13 +172,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-/** A grid of ceil(rows / 64) workgroups of 64 invocations, one per row, spread over x and y past the limit. */
-export function shortRowGrid(gpu: Gpu, rows: number): [number, number] {
-  const groups = Math.ceil(rows / WG);
-  const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
-  return [x, x === 0 ? 0 : Math.ceil(groups / x)];
-}
-
 export interface SoftmaxDims {
   rows: number;
   cols: number;
@@ -206,7 +188,7 @@ export function softmaxForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: Sof
   checkBuffer(gpu, 'softmaxForward', 'x', x, count);
   if (out === x)
     throw new ShapeError('softmaxForward: out, expected a buffer distinct from x, got the same buffer');
-  if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_FORWARD_SHORT, { out, x }, uniforms, shortRowGrid(gpu, dims.rows));
+  if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_FORWARD_SHORT, { out, x }, uniforms, shortRowGrid(gpu, dims.rows, WG));
   else gpu.dispatch(SOFTMAX_FORWARD, { out, x }, uniforms, rowGrid(gpu, dims.rows));
 }
 
@@ -227,16 +209,10 @@ export function softmaxBackward(
       'softmaxBackward: dx, expected a buffer distinct from dout and out, got the same buffer',
     );
   }
-  if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_BACKWARD_SHORT, { dx, dout, out }, uniforms, shortRowGrid(gpu, dims.rows));
+  if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_BACKWARD_SHORT, { dx, dout, out }, uniforms, shortRowGrid(gpu, dims.rows, WG));
   else gpu.dispatch(SOFTMAX_BACKWARD, { dx, dout, out }, uniforms, rowGrid(gpu, dims.rows));
 }
 
-// One workgroup per row on a near-square 2-D grid: rows beyond 65535 fit, and every size (not only huge ones)
-// runs the 2-D row index and the early return of the few surplus workgroups.
-function rowGrid(gpu: Gpu, rows: number): [number, number] {
-  const x = Math.min(Math.ceil(Math.sqrt(rows)), gpu.limits.maxComputeWorkgroupsPerDimension);
-  return [x, x === 0 ? 0 : Math.ceil(rows / x)];
-}
 
 function checkDims(
   where: string,
