@@ -2,10 +2,9 @@
 // and rstd = 1/√(var + eps). Forward saves mean and rstd (N) for the backward. Backward, with xhat = (x − mean)·rstd
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
 import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW, SHORT_WG } from './layernorm-short.ts';
 import { sumForward } from './sum.ts';
-import { rowGrid, rowReduceWgsl, shortRowGrid, strideGroups } from './rows.ts';
+import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, shortRowGrid, strideGroups } from './rows.ts';
 
 const WG = 64;
 // dweight/dbias: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
@@ -146,9 +145,9 @@ export function layernormForward(
 ): void {
   const where = 'layernormForward';
   const { N, C, eps } = dims;
-  checkDims(where, dims);
+  checkNormDims(where, dims);
   const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
-  checkBuffers(gpu, where, { out, mean, rstd }, { x, weight, bias }, sizes);
+  checkNormBuffers(gpu, where, { out, mean, rstd }, { x, weight, bias }, sizes);
   const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_FORWARD_SHORT, shortRowGrid(gpu, N, SHORT_WG)] : [LAYERNORM_FORWARD, rowGrid(gpu, N)];
   gpu.dispatch(kernel, { out, mean, rstd, x, weight, bias }, { N, C, eps }, grid);
 }
@@ -168,12 +167,12 @@ export function layernormBackward(
 ): void {
   const where = 'layernormBackward';
   const { N, C } = dims;
-  checkDims(where, dims);
+  checkNormDims(where, dims);
   const outputs: Record<string, GPUBuffer> = { dx };
   if (dweight) outputs.dweight = dweight;
   if (dbias) outputs.dbias = dbias;
   const sizes = { dx: N * C, dweight: C, dbias: C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N };
-  checkBuffers(gpu, where, outputs, { dout, x, weight, mean, rstd }, sizes);
+  checkNormBuffers(gpu, where, outputs, { dout, x, weight, mean, rstd }, sizes);
 
   const [kernel, grid] = C <= SHORT_ROW ? [LAYERNORM_BACKWARD_DX_SHORT, shortRowGrid(gpu, N, SHORT_WG)] : [LAYERNORM_BACKWARD_DX, rowGrid(gpu, N)];
   gpu.dispatch(kernel, { dx, dout, x, weight, mean, rstd }, { N, C }, grid);
@@ -189,36 +188,4 @@ export function layernormBackward(
   if (dbias) gpu.copy(sums, dbias, C * 4, C * 4, 0);
   gpu.release(partial);
   gpu.release(sums);
-}
-
-function checkDims(where: string, { N, C, eps }: LayernormDims): void {
-  if (!Number.isInteger(N) || N < 0 || !Number.isInteger(C) || C < 1 || N * C >= 2 ** 32) {
-    throw new ShapeError(`${where}: dims, expected integers N ≥ 0, C ≥ 1 with N·C < 2^32, got N=${N} C=${C}`);
-  }
-  if (!Number.isFinite(eps) || eps < 0) {
-    throw new ShapeError(`${where}: dims.eps, expected a finite number ≥ 0, got ${eps}`);
-  }
-}
-
-// Every buffer holds at least its count of f32, and no output is also bound elsewhere (WebGPU would reject the
-// dispatch later, with a less direct message).
-function checkBuffers(
-  gpu: Gpu,
-  where: string,
-  outputs: Record<string, GPUBuffer>,
-  inputs: Record<string, GPUBuffer>,
-  counts: Record<string, number>,
-): void {
-  const all = Object.entries({ ...outputs, ...inputs });
-  for (const [name, buf] of all) {
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    const want = counts[name] * 4;
-    if (bytes < want) throw new ShapeError(`${where}: ${name} size, expected ≥ ${want} bytes, got ${bytes}`);
-    const other = all.find(([n, b]) => n !== name && b === buf);
-    if (other && name in outputs) {
-      throw new ShapeError(
-        `${where}: ${name}, expected a buffer distinct from ${other[0]}, got the same buffer`,
-      );
-    }
-  }
 }

@@ -2,9 +2,8 @@
 // mean subtraction or bias. Forward saves rstd (N) for the backward. Backward, with xhat = x·rstd and
 // g = dout ⊙ weight: dx = rstd·(g − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
 import { sumForward } from './sum.ts';
-import { rowGrid, rowReduceWgsl, strideGroups } from './rows.ts';
+import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, strideGroups } from './rows.ts';
 
 const WG = 64;
 // dweight: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
@@ -120,8 +119,8 @@ export function rmsnormForward(
 ): void {
   const where = 'rmsnormForward';
   const { N, C, eps } = dims;
-  checkDims(where, dims);
-  checkBuffers(gpu, where, { out, rstd }, { x, weight }, { out: N * C, rstd: N, x: N * C, weight: C });
+  checkNormDims(where, dims);
+  checkNormBuffers(gpu, where, { out, rstd }, { x, weight }, { out: N * C, rstd: N, x: N * C, weight: C });
   gpu.dispatch(RMSNORM_FORWARD, { out, rstd, x, weight }, { N, C, eps }, rowGrid(gpu, N));
 }
 
@@ -138,10 +137,10 @@ export function rmsnormBackward(
 ): void {
   const where = 'rmsnormBackward';
   const { N, C } = dims;
-  checkDims(where, dims);
+  checkNormDims(where, dims);
   const outputs: Record<string, GPUBuffer> = dweight ? { dx, dweight } : { dx };
   const sizes = { dx: N * C, dweight: C, dout: N * C, x: N * C, weight: C, rstd: N };
-  checkBuffers(gpu, where, outputs, { dout, x, weight, rstd }, sizes);
+  checkNormBuffers(gpu, where, outputs, { dout, x, weight, rstd }, sizes);
 
   gpu.dispatch(RMSNORM_BACKWARD_DX, { dx, dout, x, weight, rstd }, { N, C }, rowGrid(gpu, N));
   if (!dweight) return;
@@ -151,36 +150,4 @@ export function rmsnormBackward(
   gpu.dispatch(RMSNORM_BACKWARD_WEIGHT, { partial, dout, x, rstd }, uniforms, strideGroups(gpu, chunks * C, WG));
   sumForward(gpu, dweight, partial, { outer: 1, axis: chunks, inner: C }); // chunks in order: deterministic
   gpu.release(partial);
-}
-
-function checkDims(where: string, { N, C, eps }: RmsnormDims): void {
-  if (!Number.isInteger(N) || N < 0 || !Number.isInteger(C) || C < 1 || N * C >= 2 ** 32) {
-    throw new ShapeError(`${where}: dims, expected integers N ≥ 0, C ≥ 1 with N·C < 2^32, got N=${N} C=${C}`);
-  }
-  if (!Number.isFinite(eps) || eps < 0) {
-    throw new ShapeError(`${where}: dims.eps, expected a finite number ≥ 0, got ${eps}`);
-  }
-}
-
-// Every buffer holds at least its count of f32, and no output is also bound elsewhere (WebGPU would reject the
-// dispatch later, with a less direct message).
-function checkBuffers(
-  gpu: Gpu,
-  where: string,
-  outputs: Record<string, GPUBuffer>,
-  inputs: Record<string, GPUBuffer>,
-  counts: Record<string, number>,
-): void {
-  const all = Object.entries({ ...outputs, ...inputs });
-  for (const [name, buf] of all) {
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    const want = counts[name] * 4;
-    if (bytes < want) throw new ShapeError(`${where}: ${name} size, expected ≥ ${want} bytes, got ${bytes}`);
-    const other = all.find(([n, b]) => n !== name && b === buf);
-    if (other && name in outputs) {
-      throw new ShapeError(
-        `${where}: ${name}, expected a buffer distinct from ${other[0]}, got the same buffer`,
-      );
-    }
-  }
 }
