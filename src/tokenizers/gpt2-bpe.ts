@@ -6,6 +6,7 @@
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
+import { asObject, parseJson, splitter } from './tokenizer-json.ts';
 
 export interface AddedToken {
   id: number;
@@ -381,22 +382,6 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
   });
 }
 
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new WeightsError(`${where}: not valid JSON, expected a JSON document, got ${(e as Error).message}`);
-  }
-}
-
-function asObject(value: unknown, file: string, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-    throw new WeightsError(`${file}: ${what} is not an object, expected a JSON object, got ${got}`);
-  }
-  return value as Record<string, unknown>;
-}
-
 function parseVocab(vocab: unknown, where: string): [string, number][] {
   const entries = Object.entries(
     asObject(typeof vocab === 'string' ? parseJson(vocab, where) : vocab, where, 'the vocabulary'),
@@ -444,13 +429,3 @@ function byteLevelBytes(token: string): Uint8Array | undefined {
   return Uint8Array.from(bytes);
 }
 
-// One regex alternative per added token, longest first so the longest match wins; group k + 1 is tokens[k].
-function splitter(tokens: AddedToken[], keep: (t: AddedToken) => boolean): RegExp | null {
-  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const parts = tokens.map((t) =>
-    keep(t)
-      ? `${t.lstrip ? '\\p{White_Space}*' : ''}(${escape(t.content)})${t.rstrip ? '\\p{White_Space}*' : ''}`
-      : '(?!)()',
-  );
-  return tokens.some(keep) ? new RegExp(parts.join('|'), 'gu') : null;
-}

@@ -4,6 +4,7 @@
 
 import { WeightsError } from '../gpu/errors.ts';
 import type { AddedToken } from './gpt2-bpe.ts';
+import { asObject, parseJson } from './tokenizer-json.ts';
 
 export type PieceType = 'normal' | 'unknown' | 'control' | 'user' | 'unused' | 'byte';
 export interface Piece {
@@ -396,18 +397,3 @@ function shape(value: unknown): string {
   return `${String(o.type)}${list2 ? `(${list2.map((a) => JSON.stringify(a)).join(', ')})` : ''}`;
 }
 
-function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new WeightsError(`${where}: not valid JSON, expected a JSON document, got ${(e as Error).message}`);
-  }
-}
-
-function asObject(value: unknown, file: string, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-    throw new WeightsError(`${file}: ${what} is not an object, expected a JSON object, got ${got}`);
-  }
-  return value as Record<string, unknown>;
-}

@@ -13,6 +13,7 @@ import {
   type SentencePieceModel,
 } from './sentencepiece-model.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
+import { splitter } from './tokenizer-json.ts';
 
 export type { Piece, PieceType, SentencePieceModel } from './sentencepiece-model.ts';
 
@@ -405,17 +406,6 @@ function decodeUtf8Lenient(b: number[]): string {
     i += ok ? n : 1;
   }
   return s;
-}
-
-// One regex alternative per added token, longest first; capture group k + 1 is tokens[k].
-function splitter(tokens: AddedToken[], keep: (t: AddedToken) => boolean): RegExp | null {
-  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-  const parts = tokens.map((t) =>
-    keep(t)
-      ? `${t.lstrip ? '\\p{White_Space}*' : ''}(${escape(t.content)})${t.rstrip ? '\\p{White_Space}*' : ''}`
-      : '(?!)()',
-  );
-  return tokens.some(keep) ? new RegExp(parts.join('|'), 'gu') : null;
 }
 
 // A tokenizer from the bytes of a `tokenizer.model`; options.file names it in errors.

@@ -1,0 +1,31 @@
+// Pieces both tokenizer.json readers use (GPT-2 BPE and SentencePiece-style): JSON parsing and shape checks that
+// name the file, and the splitter that cuts text at added (special) tokens before the model sees it.
+import { WeightsError } from '../gpu/errors.ts';
+import type { AddedToken } from './gpt2-bpe.ts';
+
+export function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new WeightsError(`${where}: not valid JSON, expected a JSON document, got ${(e as Error).message}`);
+  }
+}
+
+export function asObject(value: unknown, file: string, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+    throw new WeightsError(`${file}: ${what} is not an object, expected a JSON object, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+// One regex alternative per added token, longest first so the longest match wins; group k + 1 is tokens[k].
+export function splitter(tokens: AddedToken[], keep: (t: AddedToken) => boolean): RegExp | null {
+  const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const parts = tokens.map((t) =>
+    keep(t)
+      ? `${t.lstrip ? '\\p{White_Space}*' : ''}(${escape(t.content)})${t.rstrip ? '\\p{White_Space}*' : ''}`
+      : '(?!)()',
+  );
+  return tokens.some(keep) ? new RegExp(parts.join('|'), 'gu') : null;
+}
