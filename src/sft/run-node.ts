@@ -13,14 +13,14 @@ import { readJsonlFile } from './dataset-node.ts';
 import { splitByRatios, type DataRow, type JsonlData } from './dataset.ts';
 import { countParameters, type Strategy } from './finetune-modes.ts';
 import { buildJob } from './job.ts';
-import { Trainer, type Metrics, type TrainEvent } from './trainer.ts';
+import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './trainer.ts';
 import { loadResumeState, saveCheckpoint } from './checkpoint.ts';
-import type { LrSchedule } from './schedule.ts';
 
 /** Write the head's checkpoints of evaluations at most this often (the final one always). */
 const HEAD_CHECKPOINT_SECONDS = 30;
 
-export interface SftArgs {
+/** A training run: the trainer's options plus where the model and data are and how they are prepared. */
+export interface SftArgs extends Omit<TrainerOptions, 'restoreBest'> {
   model: string;
   train: string;
   val?: string;
@@ -32,25 +32,11 @@ export interface SftArgs {
   strategy: Strategy;
   freezeLayers: number;
   trainable?: string;
-  epochs: number;
-  maxSteps: number;
   batchSize: number;
-  gradAccum: number;
-  lr: number;
-  lrSchedule: LrSchedule;
-  warmupSteps: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  clipGradNorm: number;
   dropout: number | null;
   maxLength: number;
   packing: boolean;
-  seed: number;
   shuffle: boolean;
-  evalEvery: number;
-  patience: number;
   resume: boolean;
   /** Tokens of the sample reply generated before and after (0 = none). */
   sampleTokens: number;
