@@ -168,6 +168,7 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
         model: job.module,
         config: job.config,
         sourceFolder: args.model,
+        tokenizer, // loaded above: each checkpoint would otherwise parse it again
         trainingArgs,
         optimizer,
         trainerState,
