@@ -23,9 +23,18 @@ export interface KernelCheck {
   run(gpu: Gpu, rng: Rng): Promise<OutputResult[]>;
 }
 
-/** Compare one output; pass when relL2 ≤ bound and nothing is NaN/Inf where the reference is finite. */
-export function checkOutput(output: string, got: ArrayLike<number>, want: ArrayLike<number>, bound: number): OutputResult {
-  const comparison = compare(got, want);
+/**
+ * Compare one output; pass when relL2 ≤ bound and nothing is NaN/Inf where the reference is finite. An output whose
+ * terms can cancel passes `scale` (the reference over the terms' absolute values): see compare.ts.
+ */
+export function checkOutput(
+  output: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  bound: number,
+  scale?: ArrayLike<number>,
+): OutputResult {
+  const comparison = compare(got, want, scale);
   return { output, comparison, bound, pass: comparison.nonFinite === 0 && comparison.relL2 <= bound };
 }
 
