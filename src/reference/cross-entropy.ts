@@ -5,13 +5,17 @@ import type { CrossEntropyDims } from '../kernels/cross-entropy.ts';
 
 export const IGNORE_INDEX = -100;
 
-/** log Σ_j exp(row[j]), shifted by the row max so no term overflows. */
-function logSumExp(logits: Float64Array, row: number, V: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < V; j++) max = Math.max(max, logits[row * V + j]);
-  let sum = 0;
-  for (let j = 0; j < V; j++) sum += Math.exp(logits[row * V + j] - max);
-  return max + Math.log(sum);
+/**
+ * A row's max and rest = Σ exp(row[j] − max) over every j but the first argmax, so that log Σ exp = max + log1p(rest)
+ * and p − 1 = −rest / (1 + rest) at the max stay exact for a confident row, where 1 + rest rounds rest away.
+ */
+function rowStats(logits: Float64Array, row: number, V: number): { max: number; rest: number } {
+  let arg = 0;
+  for (let j = 1; j < V; j++) if (logits[row * V + j] > logits[row * V + arg]) arg = j;
+  const max = logits[row * V + arg];
+  let rest = 0;
+  for (let j = 0; j < V; j++) if (j !== arg) rest += Math.exp(logits[row * V + j] - max);
+  return { max, rest };
 }
 
 function countRows(targets: Int32Array, N: number): number {
@@ -36,7 +40,11 @@ export function crossEntropyForwardRef(
   for (let i = 0; i < N; i++) {
     const t = targets[i];
     if (t === IGNORE_INDEX) losses[i] = 0;
-    else losses[i] = validTarget(t, V) ? logSumExp(logits, i, V) - logits[i * V + t] : NaN;
+    else if (!validTarget(t, V)) losses[i] = NaN;
+    else {
+      const { max, rest } = rowStats(logits, i, V);
+      losses[i] = Math.log1p(rest) + (max - logits[i * V + t]);
+    }
     total += losses[i];
   }
   const count = countRows(targets, N);
@@ -58,11 +66,13 @@ export function crossEntropyBackwardRef(
       dlogits.fill(0, i * V, (i + 1) * V);
       continue;
     }
-    const lse = logSumExp(logits, i, V);
+    const { max, rest } = rowStats(logits, i, V);
     const scale = dloss[0] / count;
     for (let j = 0; j < V; j++) {
-      const p = Math.exp(logits[i * V + j] - lse);
-      dlogits[i * V + j] = validTarget(t, V) ? scale * (p - (j === t ? 1 : 0)) : NaN;
+      const x = logits[i * V + j];
+      const p = Math.exp(x - max) / (1 + rest);
+      const target = x === max ? -rest / (1 + rest) : p - 1;
+      dlogits[i * V + j] = validTarget(t, V) ? scale * (j === t ? target : p) : NaN;
     }
   }
 }
