@@ -60,8 +60,10 @@ export { serializeSafetensors, type TensorToWrite } from './io/safetensors.ts';
 
 // --- Tokenizers --------------------------------------------------------------------------------------------
 
-/** The interface every tokenizer implements: encode, decode, eosId, bosId, vocabSize. */
+/** The interface every tokenizer implements: encode, decode, eosId, bosId, addBosToken, vocabSize. */
 export type { Tokenizer, EncodeOptions } from './tokenizers/tokenizer.ts';
+/** A text's ids as the model reads them: BOS first where the tokenizer's add_bos_token says so. */
+export { modelInput } from './tokenizers/tokenizer.ts';
 /** GPT-2 byte-level BPE from vocab.json + merges.txt text; `fromTokenizerJson` for an HF tokenizer.json. */
 export { Gpt2Tokenizer, fromTokenizerJson, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
 /** SentencePiece (Llama) from tokenizer.model bytes or a converted tokenizer.json. */

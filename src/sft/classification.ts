@@ -3,7 +3,7 @@
 // token, and the majority baseline.
 
 import { InputError } from '../gpu/errors.ts';
-import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import { checkBatchOptions } from './batching.ts';
 import { checkPositiveInt, formatShape, shuffled, type DataRow } from './dataset.ts';
 
@@ -94,9 +94,11 @@ export function classificationData(
   checkPositiveInt('classificationData', 'maxLength', options.maxLength);
   const { prefix, suffix } = splitTemplate(options.template ?? TEXT_PLACEHOLDER);
   const suffixLength = suffix ? tokenizer.encode(suffix, { allowSpecial: false }).length : 0;
-  if (suffixLength >= options.maxLength) {
+  const room = options.maxLength - modelInput(tokenizer, []).length; // what BOS leaves for the text
+  if (suffixLength >= room) {
     throw new InputError(
-      `template: suffix ${JSON.stringify(suffix)}, expected fewer tokens than maxLength ${options.maxLength}, got ${suffixLength}`,
+      `template: suffix ${JSON.stringify(suffix)}, expected fewer tokens than maxLength ${options.maxLength}` +
+        `${room < options.maxLength ? ' less BOS' : ''}, got ${suffixLength}`,
     );
   }
   const labeled = rows.map((row) => {
@@ -123,14 +125,25 @@ export function classificationData(
     }
     if (row.text === '') throw new InputError(`${where}: empty text, expected at least one token, got ""`);
     let ids = tokenizer.encode(prefix + row.text + suffix, { allowSpecial: false });
-    if (ids.length > options.maxLength) {
+    if (ids.length > room) {
       truncated++;
-      const head = ids.slice(0, options.maxLength - suffixLength);
-      ids = suffixLength ? head.concat(ids.slice(ids.length - suffixLength)) : head;
+      // The suffix's tokens as they are in this text: those after what the text without it shares. (Encoded
+      // alone a suffix can differ: SentencePiece gives "\n" a leading ▁ there, but not after a word.)
+      const shared = suffix
+        ? sharedPrefix(ids, tokenizer.encode(prefix + row.text, { allowSpecial: false }))
+        : ids.length;
+      const tail = Math.min(ids.length - shared, room - 1);
+      ids = ids.slice(0, room - tail).concat(ids.slice(ids.length - tail));
     }
-    return { ids, label };
+    return { ids: modelInput(tokenizer, ids), label };
   });
   return { examples, labels, truncated };
+}
+
+function sharedPrefix(a: readonly number[], b: readonly number[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n] === b[n]) n++;
+  return n;
 }
 
 /** Batches for one pass (seeded shuffle first unless shuffle is false); T is the longest row of each batch. */

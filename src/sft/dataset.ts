@@ -3,7 +3,7 @@
 
 import { Rng } from '../check/random.ts';
 import { InputError } from '../gpu/errors.ts';
-import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 
 export type RowFormat = 'prompt-completion' | 'messages' | 'text' | 'text-label';
 export type ChatRole = 'system' | 'user' | 'assistant';
@@ -246,10 +246,14 @@ function push(example: Example, ids: number[], target: 0 | 1): void {
   }
 }
 
-/** Tokenize one LM row. Chat turns after the last assistant turn carry no target and are left out. */
+/**
+ * Tokenize one LM row, BOS first where the model expects it (a Llama's; no target). Chat turns after the last
+ * assistant turn carry no target and are left out.
+ */
 export function tokenizeRow(row: DataRow, tokenizer: Tokenizer): Example {
   const eos = eosOf(tokenizer);
   const example: Example = { ids: [], mask: [] };
+  push(example, modelInput(tokenizer, []), 0);
   switch (row.format) {
     case 'prompt-completion':
       push(example, tokenizer.encode(row.prompt, PLAIN), 0);

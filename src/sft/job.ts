@@ -2,7 +2,7 @@
 // parsed rows and the settings to the module to train, its task, train/val/test batches, the parameter counts, the
 // config to save and a sample to show before and after. The head strategy trains on cached backbone features.
 import { InputError } from '../gpu/errors.ts';
-import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { generate } from '../models/generate.ts';
 import type { Module } from '../nn/module.ts';
@@ -156,9 +156,8 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
     sampleRow,
     sampleInput: prompt,
     async sample() {
-      const ids = tokenizer
-        .encode(prompt, { allowSpecial: false })
-        .slice(-Math.floor(model.contextLength / 2));
+      const room = Math.floor(model.contextLength / 2) - modelInput(tokenizer, []).length;
+      const ids = modelInput(tokenizer, tokenizer.encode(prompt, { allowSpecial: false }).slice(-room));
       model.eval();
       const out = await generate(model, ids, {
         maxNewTokens: s.sampleTokens,

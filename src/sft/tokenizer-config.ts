@@ -1,6 +1,6 @@
 // tokenizer_config.json for a checkpoint whose source folder has none. Without it transformers' AutoTokenizer loads a
 // Llama folder holding only tokenizer.model as a generic tokenizer with no leading `▁`, so every id differs from
-// ours; with it the class, special tokens, the pad token of classifiers and "no BOS" (as this engine trains) are set.
+// ours; with it the class, special tokens, the pad token of classifiers and BOS (added exactly where we train with it).
 import { WeightsError } from '../gpu/errors.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 
@@ -34,8 +34,8 @@ export function tokenizerConfigFor(
     tokenizer_class: tokenizerClass,
     bos_token: token('bos id', tokenizer.bosId),
     eos_token: token('eos id', tokenizer.eosId),
-    // Our data pipeline encodes text without BOS/EOS; the ids transformers gives must be the ones trained on.
-    add_bos_token: false,
+    // The ids transformers gives must be the ones trained on: BOS as the tokenizer says (modelInput), no EOS.
+    add_bos_token: tokenizer.addBosToken,
     add_eos_token: false,
     model_max_length:
       modelType === 'gpt2' ? (config.n_positions ?? config.n_ctx) : config.max_position_embeddings,

@@ -42,7 +42,17 @@ export interface Metrics {
 }
 
 export type TrainEvent =
-  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; totalSteps: number; elapsedSeconds: number }
+  | {
+      type: 'step';
+      step: number;
+      epoch: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      tokensPerSecond: number;
+      totalSteps: number;
+      elapsedSeconds: number;
+    }
   | { type: 'eval'; step: number; epoch: number; split: string; metrics: Metrics; best: boolean }
   | { type: 'early-stop'; step: number; bestStep: number; bestLoss: number }
   | { type: 'nonfinite'; step: number; loss: number }
@@ -71,7 +81,12 @@ export interface TrainerHooks<Batch> {
 }
 
 /** Loss, perplexity and accuracy over batches, in eval mode and without recording. */
-export async function evaluateBatches<Batch>(gpu: Gpu, model: Module, task: Task<Batch>, batches: Batch[]): Promise<Metrics> {
+export async function evaluateBatches<Batch>(
+  gpu: Gpu,
+  model: Module,
+  task: Task<Batch>,
+  batches: Batch[],
+): Promise<Metrics> {
   const sums: EvalSums = { loss: 0, correct: 0, count: 0 };
   const wasTraining = model.training;
   model.eval();
@@ -81,7 +96,12 @@ export async function evaluateBatches<Batch>(gpu: Gpu, model: Module, task: Task
   }
   model.train(wasTraining);
   const loss = sums.count > 0 ? sums.loss / sums.count : NaN;
-  return { loss, perplexity: Math.exp(loss), accuracy: sums.count > 0 ? sums.correct / sums.count : NaN, count: sums.count };
+  return {
+    loss,
+    perplexity: Math.exp(loss),
+    accuracy: sums.count > 0 ? sums.correct / sums.count : NaN,
+    count: sums.count,
+  };
 }
 
 export class Trainer<Batch> {
@@ -96,10 +116,22 @@ export class Trainer<Batch> {
     readonly options: TrainerOptions,
   ) {
     this.optimizer = new AdamW(gpu, model.namedParameters(), {
-      lr: options.lr, beta1: options.beta1, beta2: options.beta2, eps: options.eps,
-      weightDecay: options.weightDecay, clipGradNorm: options.clipGradNorm,
+      lr: options.lr,
+      beta1: options.beta1,
+      beta2: options.beta2,
+      eps: options.eps,
+      weightDecay: options.weightDecay,
+      clipGradNorm: options.clipGradNorm,
     });
-    this.state = { step: 0, epoch: 0, batchInEpoch: 0, randomOffset: 0, bestLoss: Infinity, bestStep: 0, evalsWithoutBetter: 0 };
+    this.state = {
+      step: 0,
+      epoch: 0,
+      batchInEpoch: 0,
+      randomOffset: 0,
+      bestLoss: Infinity,
+      bestStep: 0,
+      evalsWithoutBetter: 0,
+    };
   }
 
   resume(state: TrainerState, optimizer: AdamWState): void {
@@ -115,8 +147,12 @@ export class Trainer<Batch> {
     const o = this.options;
     const emit = (e: TrainEvent) => hooks.onEvent?.(e);
     const stepsPerEpoch = Math.floor(hooks.trainBatches(0).length / o.gradAccum);
-    if (stepsPerEpoch === 0) throw new InputError(`train: batches per epoch, expected at least --grad-accum ${o.gradAccum}, got ${hooks.trainBatches(0).length}`);
-    const totalSteps = o.maxSteps > 0 ? Math.min(o.maxSteps, stepsPerEpoch * o.epochs) : stepsPerEpoch * o.epochs;
+    if (stepsPerEpoch === 0)
+      throw new InputError(
+        `train: batches per epoch, expected at least --grad-accum ${o.gradAccum}, got ${hooks.trainBatches(0).length}`,
+      );
+    const totalSteps =
+      o.maxSteps > 0 ? Math.min(o.maxSteps, stepsPerEpoch * o.epochs) : stepsPerEpoch * o.epochs;
     const tape = tapeOf(this.gpu);
     tape.seed = o.seed >>> 0;
     tape.randomOffset = this.state.randomOffset;
@@ -136,7 +172,10 @@ export class Trainer<Batch> {
         if (this.state.step >= totalSteps) return ((reason = 'max-steps'), finish());
         if (hooks.shouldStop?.()) return ((reason = 'stopped'), finish());
         const t0 = performance.now();
-        const { loss, tokens } = await this.step(batches.slice(this.state.batchInEpoch, this.state.batchInEpoch + o.gradAccum), totalSteps);
+        const { loss, tokens } = await this.step(
+          batches.slice(this.state.batchInEpoch, this.state.batchInEpoch + o.gradAccum),
+          totalSteps,
+        );
         this.state.batchInEpoch += o.gradAccum;
         this.state.randomOffset = tape.randomOffset;
         if (!Number.isFinite(loss)) {
@@ -146,7 +185,17 @@ export class Trainer<Batch> {
         }
         const gradNorm = await this.optimizer.lastGradNorm();
         const seconds = (performance.now() - t0) / 1000;
-        emit({ type: 'step', step: this.state.step, epoch: this.state.epoch, loss, lr: this.optimizer.lr, gradNorm, tokensPerSecond: tokens / seconds, totalSteps, elapsedSeconds: (performance.now() - started) / 1000 });
+        emit({
+          type: 'step',
+          step: this.state.step,
+          epoch: this.state.epoch,
+          loss,
+          lr: this.optimizer.lr,
+          gradNorm,
+          tokensPerSecond: tokens / seconds,
+          totalSteps,
+          elapsedSeconds: (performance.now() - started) / 1000,
+        });
         if (o.evalEvery > 0 && this.state.step % o.evalEvery === 0 && (await this.validate(hooks))) {
           return ((reason = 'early-stop'), finish());
         }
@@ -176,7 +225,12 @@ export class Trainer<Batch> {
       tokens += count;
     }
     this.state.step++;
-    opt.lr = lrAt(this.state.step, { lr: this.options.lr, schedule: this.options.lrSchedule, warmupSteps: this.options.warmupSteps, totalSteps });
+    opt.lr = lrAt(this.state.step, {
+      lr: this.options.lr,
+      schedule: this.options.lrSchedule,
+      warmupSteps: this.options.warmupSteps,
+      totalSteps,
+    });
     opt.step();
     return { loss: lossSum / micro.length, tokens };
   }
@@ -197,22 +251,36 @@ export class Trainer<Batch> {
     } else {
       this.state.evalsWithoutBetter++;
     }
-    hooks.onEvent?.({ type: 'eval', step: this.state.step, epoch: this.state.epoch, split: 'val', metrics, best: better });
+    hooks.onEvent?.({
+      type: 'eval',
+      step: this.state.step,
+      epoch: this.state.epoch,
+      split: 'val',
+      metrics,
+      best: better,
+    });
     await this.checkpoint(hooks, 'eval');
     if (this.options.patience > 0 && this.state.evalsWithoutBetter >= this.options.patience) {
-      hooks.onEvent?.({ type: 'early-stop', step: this.state.step, bestStep: this.state.bestStep, bestLoss: this.state.bestLoss });
+      hooks.onEvent?.({
+        type: 'early-stop',
+        step: this.state.step,
+        bestStep: this.state.bestStep,
+        bestLoss: this.state.bestLoss,
+      });
       return true;
     }
     return false;
   }
 
   private async checkpoint(hooks: TrainerHooks<Batch>, reason: 'eval' | 'final'): Promise<void> {
-    if (hooks.onCheckpoint) await hooks.onCheckpoint({ ...this.state }, await this.optimizer.exportState(), reason);
+    if (hooks.onCheckpoint)
+      await hooks.onCheckpoint({ ...this.state }, await this.optimizer.exportState(), reason);
   }
 
   private async snapshotBest(): Promise<void> {
     this.best = new Map();
-    for (const [name, t] of this.model.namedParameters()) if (t.requiresGrad) this.best.set(name, await t.readF32());
+    for (const [name, t] of this.model.namedParameters())
+      if (t.requiresGrad) this.best.set(name, await t.readF32());
   }
 
   private loadBest(): void {

@@ -20,6 +20,7 @@ export interface Gpt2TokenizerOptions {
   addedTokens?: AddedToken[]; // default: `<|endoftext|>` when the vocabulary has it
   eos?: number | string | null; // id or token; default: `<|endoftext|>` when the vocabulary has it, else null
   bos?: number | string | null; // id or token; same default
+  addBosToken?: boolean; // model inputs begin with bos (add_bos_token); default false, as GPT-2 was trained
   unkToken?: string | null; // stands for bytes the vocabulary lacks; default null (such bytes throw)
   ignoreMerges?: boolean; // tokenizer.json `ignore_merges`: a piece that is a vocabulary token stays whole
   names?: SourceNames; // how errors name where each input came from
@@ -28,8 +29,9 @@ export interface Gpt2TokenizerOptions {
 export interface TokenizerJsonOptions {
   eos?: number | string | null; // as in Gpt2TokenizerOptions
   bos?: number | string | null;
+  addBosToken?: boolean; // model inputs begin with bos (add_bos_token); default: the tokenizer kind's
   file?: string; // how errors name the file; default 'tokenizer.json'
-  names?: Pick<SourceNames, 'eos' | 'bos'>;
+  names?: Pick<SourceNames, 'eos' | 'bos' | 'addBosToken'>;
 }
 
 export interface SourceNames {
@@ -37,6 +39,7 @@ export interface SourceNames {
   merges?: string; // default 'merges.txt'
   eos?: string; // default 'Gpt2Tokenizer options.eos'
   bos?: string;
+  addBosToken?: string; // default 'Gpt2Tokenizer options.addBosToken'
 }
 
 export const ENDOFTEXT = '<|endoftext|>';
@@ -75,6 +78,7 @@ export class Gpt2Tokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly eosId: number | null;
   readonly bosId: number | null;
+  readonly addBosToken: boolean;
   private readonly vocab = new Map<string, number>(); // token → id, added tokens included
   private readonly tokens: (string | undefined)[] = []; // id → token
   private readonly byteIds = new Int32Array(256).fill(-1); // id of each byte's one-character token
@@ -184,6 +188,11 @@ export class Gpt2Tokenizer implements Tokenizer {
     this.ignoreMerges = options.ignoreMerges ?? false;
     this.eosId = this.resolveSpecial(options.eos, options.names?.eos ?? 'Gpt2Tokenizer options.eos');
     this.bosId = this.resolveSpecial(options.bos, options.names?.bos ?? 'Gpt2Tokenizer options.bos');
+    this.addBosToken = checkAddBos(
+      options.addBosToken ?? false,
+      this.bosId,
+      options.names?.addBosToken ?? 'Gpt2Tokenizer options.addBosToken',
+    );
   }
 
   encode(text: string, options: EncodeOptions = {}): number[] {
@@ -378,6 +387,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
     ignoreMerges: model.ignore_merges === true,
     eos: options.eos,
     bos: options.bos,
+    addBosToken: options.addBosToken,
     names: { ...options.names, vocab: `${file} model.vocab`, merges: `${file} model.merges` },
   });
 }
@@ -429,3 +439,12 @@ function byteLevelBytes(token: string): Uint8Array | undefined {
   return Uint8Array.from(bytes);
 }
 
+/** add_bos_token needs a BOS token to add. */
+export function checkAddBos(addBosToken: boolean, bosId: number | null, where: string): boolean {
+  if (addBosToken && bosId === null) {
+    throw new WeightsError(
+      `${where}: add_bos_token is true but there is no BOS token, expected a bos id or token, got none`,
+    );
+  }
+  return addBosToken;
+}

@@ -1,7 +1,8 @@
 // A tokenizer from a model folder's files (NamedFiles: a folder on disk, or Blobs in a page). tokenizer.json wins
 // (GPT-2 byte-level BPE, or the Llama SentencePiece kind); else vocab.json + merges.txt with added tokens and unk
 // from tokenizer_config.json / added_tokens.json; else tokenizer.model (SentencePiece). eos/bos come from
-// config.json, else tokenizer_config.json, else the tokenizer's default (`<|endoftext|>`, or `<s>` / `</s>`).
+// config.json, else tokenizer_config.json, else the tokenizer's default (`<|endoftext|>`, or `<s>` / `</s>`);
+// add_bos_token from tokenizer_config.json, else the kind's default (GPT-2 BPE false, SentencePiece true).
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
 import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
@@ -19,11 +20,12 @@ export async function loadTokenizerFrom(files: NamedFiles): Promise<Tokenizer> {
 
   const eos = special(files, config, tokenizerConfig, 'eos');
   const bos = special(files, config, tokenizerConfig, 'bos');
-  const names = { eos: eos.from, bos: bos.from };
+  const addBos = addBosToken(files, tokenizerConfig);
+  const names = { eos: eos.from, bos: bos.from, addBosToken: addBos.from };
   if (has('tokenizer.json')) {
     const file = files.path('tokenizer.json');
     const body = await text('tokenizer.json');
-    const options = { file, eos: eos.value, bos: bos.value, names };
+    const options = { file, eos: eos.value, bos: bos.value, addBosToken: addBos.value, names };
     return isLlamaKind(body) ? fromLlamaTokenizerJson(body, options) : fromTokenizerJson(body, options);
   }
   if (has('vocab.json') && has('merges.txt')) {
@@ -32,13 +34,20 @@ export async function loadTokenizerFrom(files: NamedFiles): Promise<Tokenizer> {
       unkToken: tokenContent(tokenizerConfig?.unk_token) ?? null,
       eos: eos.value,
       bos: bos.value,
+      addBosToken: addBos.value,
       names: { ...names, vocab: files.path('vocab.json'), merges: files.path('merges.txt') },
     });
   }
   if (has('tokenizer.model')) {
     const file = files.path('tokenizer.model');
     const bytes = await files.bytes('tokenizer.model');
-    return fromSentencePieceModel(bytes, { file, eos: eos.value, bos: bos.value, names });
+    return fromSentencePieceModel(bytes, {
+      file,
+      eos: eos.value,
+      bos: bos.value,
+      addBosToken: addBos.value,
+      names,
+    });
   }
   throw new InputError(
     `${files.where}: no tokenizer files, expected tokenizer.json, vocab.json + merges.txt or tokenizer.model, ` +
@@ -103,6 +112,19 @@ function tokenContent(value: unknown): string | undefined {
     return (value as { content: string }).content;
   }
   return undefined;
+}
+
+// tokenizer_config.json `add_bos_token`; undefined leaves the tokenizer kind's default (GPT-2 no, SentencePiece yes).
+function addBosToken(
+  files: NamedFiles,
+  tokenizerConfig: Record<string, unknown> | undefined,
+): { value: boolean | undefined; from: string } {
+  const from = `${files.path('tokenizer_config.json')} add_bos_token`;
+  const value = tokenizerConfig?.add_bos_token;
+  if (value !== undefined && value !== null && typeof value !== 'boolean') {
+    throw new WeightsError(`${from}: not a boolean, expected true or false, got ${JSON.stringify(value)}`);
+  }
+  return { value: value ?? undefined, from };
 }
 
 // config.json `<kind>_token_id` (an id, or a list whose first entry is the main one), else

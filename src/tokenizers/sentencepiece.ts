@@ -4,7 +4,7 @@
 // the identity normalizer is supported (empty precompiled_charsmap, as in Llama 1/2, Mistral, TinyLlama).
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
-import type { AddedToken, TokenizerJsonOptions } from './gpt2-bpe.ts';
+import { checkAddBos, type AddedToken, type TokenizerJsonOptions } from './gpt2-bpe.ts';
 import {
   BYTE_PIECE,
   type Piece,
@@ -17,7 +17,8 @@ import { splitter } from './tokenizer-json.ts';
 
 export type { Piece, PieceType, SentencePieceModel } from './sentencepiece-model.ts';
 
-// bos / eos: an id or a piece overriding the model's (null: none); file: how errors name the file.
+// bos / eos: an id or a piece overriding the model's (null: none); addBosToken: default true where there is a BOS
+// (Llama's tokenizers add it, and the models were trained with it); file: how errors name the file.
 export type SentencePieceOptions = TokenizerJsonOptions;
 
 export interface SentencePieceEncodeOptions extends EncodeOptions {
@@ -35,6 +36,7 @@ export class SentencePieceTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bosId: number | null;
   readonly eosId: number | null;
+  readonly addBosToken: boolean;
   private readonly pieces: Piece[];
   private readonly ids = new Map<string, number>(); // piece → id, reserved first (sentencepiece's PieceToId)
   private readonly normal = new Map<string, number>(); // normal, user-defined, unused: what merges form
@@ -85,6 +87,11 @@ export class SentencePieceTokenizer implements Tokenizer {
     const names = options.names ?? {};
     this.bosId = this.resolve(options.bos, model.bosId, names.bos ?? 'SentencePieceTokenizer options.bos');
     this.eosId = this.resolve(options.eos, model.eosId, names.eos ?? 'SentencePieceTokenizer options.eos');
+    this.addBosToken = checkAddBos(
+      options.addBosToken ?? this.bosId !== null,
+      this.bosId,
+      names.addBosToken ?? 'SentencePieceTokenizer options.addBosToken',
+    );
   }
 
   // The text's ids only, unless addBos / addEos. Special pieces in the text (`<s>`) are plain text for a

@@ -1,5 +1,5 @@
-// The interface every tokenizer implements (GPT-2 byte-level BPE now, SentencePiece later), so data and
-// generation code never ask which one they hold.
+// The interface every tokenizer implements (GPT-2 byte-level BPE, SentencePiece), so data and generation code never
+// ask which one they hold.
 
 export interface EncodeOptions {
   // Match special (added) tokens such as `<|endoftext|>` as whole tokens; when false they are encoded as
@@ -11,8 +11,18 @@ export interface Tokenizer {
   readonly vocabSize: number;
   readonly eosId: number | null;
   readonly bosId: number | null;
+  /**
+   * Whether the model's sequences begin with bosId (Hugging Face's add_bos_token): what it was pretrained on, so
+   * training data, prompts and classifier inputs get it too (modelInput). encode never adds it.
+   */
+  readonly addBosToken: boolean;
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: number[]): string;
   tokenToId(token: string): number | undefined;
   idToToken(id: number): string | undefined;
+}
+
+/** The ids a model reads for a text's ids: BOS first where the tokenizer's model expects it. */
+export function modelInput(tokenizer: Tokenizer, ids: readonly number[]): number[] {
+  return tokenizer.addBosToken && tokenizer.bosId !== null ? [tokenizer.bosId, ...ids] : ids.slice();
 }

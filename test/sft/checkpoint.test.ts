@@ -20,7 +20,7 @@ const TEXTS = ['Once upon a time, there was a little girl.', 'ROMEO:\nBut soft!'
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 describe('saveCheckpoint tokenizer files', () => {
-  it('a Llama classifier from a tokenizer.model-only folder gets tokenizer_config.json (LlamaTokenizer, pad = config pad id, no BOS) and reloads with the same ids', async () => {
+  it('a Llama classifier from a tokenizer.model-only folder gets tokenizer_config.json (LlamaTokenizer, pad = config pad id, BOS as trained) and reloads with the same ids and BOS', async () => {
     const gpu = await gpuPromise;
     const model = await loadModel(gpu, LLAMA);
     const source = await loadTokenizer(LLAMA);
@@ -44,11 +44,13 @@ describe('saveCheckpoint tokenizer files', () => {
     expect(written.bos_token).toBe(source.idToToken(source.bosId!));
     expect(written.eos_token).toBe(source.idToToken(source.eosId!));
     expect(written.pad_token).toBe(source.idToToken(padId));
-    expect(written.add_bos_token).toBe(false);
+    expect(source.addBosToken).toBe(true); // a Llama's sequences begin with <s>
+    expect(written.add_bos_token).toBe(true);
     expect(written.model_max_length).toBe(model.rawConfig.max_position_embeddings);
     expect(await readConfigJson(out)).toEqual(JSON.parse(JSON.stringify(config)));
     const reloaded = await loadTokenizer(out);
     for (const text of TEXTS) expect(reloaded.encode(text), text).toEqual(source.encode(text));
+    expect(reloaded.addBosToken).toBe(true);
     const again = await loadModel(gpu, out); // the config with the head fields still loads here
     again.dispose();
   });
@@ -75,6 +77,7 @@ describe('tokenizerConfigFor', () => {
     const lm = tokenizerConfigFor(config, tokenizer, 'test');
     expect(lm.tokenizer_class).toBe('GPT2Tokenizer');
     expect(lm.add_prefix_space).toBe(false);
+    expect(lm.add_bos_token).toBe(false); // GPT-2 was trained without a BOS in front
     expect(lm.model_max_length).toBe(config.n_positions);
     expect(lm.eos_token).toBe(tokenizer.idToToken(tokenizer.eosId!));
     expect('pad_token' in lm).toBe(false);

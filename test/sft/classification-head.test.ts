@@ -48,8 +48,18 @@ function slice(file: string, count: number): string {
 
 function args(over: Partial<SftArgs>): SftArgs {
   return sftArgs({
-    model: GPT2, train: slice(`${SPEAKERS}/train.jsonl`, 24), val: slice(`${SPEAKERS}/val.jsonl`, 8), valRatio: 0,
-    testRatio: 0, strategy: 'head', epochs: 2, lr: 3e-2, lrSchedule: 'constant', maxLength: 40, seed: 3, ...over,
+    model: GPT2,
+    train: slice(`${SPEAKERS}/train.jsonl`, 24),
+    val: slice(`${SPEAKERS}/val.jsonl`, 8),
+    valRatio: 0,
+    testRatio: 0,
+    strategy: 'head',
+    epochs: 2,
+    lr: 3e-2,
+    lrSchedule: 'constant',
+    maxLength: 40,
+    seed: 3,
+    ...over,
   });
 }
 
@@ -82,6 +92,30 @@ describe('classification templates', () => {
         examples[cut.examples.indexOf(e)].ids.slice(0, 8),
         newline,
       ]);
+  });
+
+  it('a Llama text begins with BOS, and truncation keeps BOS first and the suffix last within maxLength', async () => {
+    const llama = await loadTokenizer(LLAMA);
+    const rows = await rowsPromise;
+    const template = '{text}\n';
+    const plain = (text: string) => llama.encode(applyTemplate(template, text), { allowSpecial: false });
+    const full = classificationData(rows, llama, { maxLength: 1024, template });
+    rows.forEach((row, i) =>
+      expect(full.examples[i].ids).toEqual([llama.bosId, ...plain((row as { text: string }).text)]),
+    );
+    const suffix = [llama.tokenToId('<0x0A>')]; // in context: encoded alone "\n" is [▁, <0x0A>]
+    const cut = classificationData(rows, llama, { maxLength: 9, template });
+    expect(cut.truncated).toBeGreaterThan(3);
+    for (const [i, e] of cut.examples.entries()) {
+      expect(e.ids.length).toBeLessThanOrEqual(9);
+      expect(e.ids[0]).toBe(llama.bosId);
+      if (full.examples[i].ids.length > 9) {
+        expect(e.ids).toEqual([...full.examples[i].ids.slice(0, 9 - suffix.length), ...suffix]);
+      }
+    }
+    expect(() => classificationData(rows, llama, { maxLength: 2, template: '{text} a' })).toThrow(
+      /expected fewer tokens than maxLength 2 less BOS, got \d/,
+    );
   });
 
   it('need exactly one {text}, and a suffix shorter than maxLength', async () => {

@@ -21,6 +21,7 @@ import {
 import { epochBatches, IGNORE_INDEX, lmBatches, type LmBatch } from '../../src/sft/batching.ts';
 import { classificationBatches, classificationData, majorityBaseline } from '../../src/sft/classification.ts';
 import { readJsonlFile } from '../../src/sft/dataset-node.ts';
+import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
 const ASSETS = join(import.meta.dirname, '../../assets');
 const GPT2_DIR = join(ASSETS, 'gpt2-shakespeare');
@@ -232,6 +233,19 @@ describe('messages and text formats', () => {
     expect(e.ids).toEqual([...tok.encode('O brave new world'), EOS]);
     expect(e.mask).toEqual([0, ...Array(e.ids.length - 1).fill(1)]);
     expect(text.rows[1].line).toBe(3);
+  });
+
+  it('a Llama row begins with BOS (no target) and its first text token becomes a target', async () => {
+    const llama = await loadTokenizer(join(ASSETS, 'stories260K-hf'));
+    const bos = llama.bosId!;
+    const text = tokenizeRow(parseJsonl('{"text": "Once upon a time"}', 't.jsonl').rows[0], llama);
+    expect(text.ids).toEqual([bos, ...llama.encode('Once upon a time'), llama.eosId]);
+    expect(text.mask).toEqual([0, ...Array(text.ids.length - 1).fill(1)]);
+    const pc = tokenizeRow(parseJsonl('{"prompt": "Q", "completion": "A"}', 'p.jsonl').rows[0], llama);
+    expect(pc.ids).toEqual([bos, ...llama.encode('Q'), ...llama.encode('A'), llama.eosId]);
+    expect(pc.mask).toEqual([0, ...llama.encode('Q').map(() => 0), ...llama.encode('A').map(() => 1), 1]);
+    // GPT-2 has none: its rows start with the text (see the text-row case above).
+    expect(tok.addBosToken).toBe(false);
   });
 
   it('encodes a literal <|endoftext|> in data as plain text, never as EOS', () => {

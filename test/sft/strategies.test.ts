@@ -15,7 +15,10 @@ const MODEL = 'assets/gpt2-shakespeare';
 
 function slice(file: string, from: number, count: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'sft-data-'));
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).slice(from, from + count);
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .slice(from, from + count);
   const path = join(dir, 'data.jsonl');
   writeFileSync(path, lines.join('\n') + '\n');
   return path;
@@ -26,8 +29,17 @@ const DIALOGUE_VAL = slice('assets/sft/dialogue/val.jsonl', 0, 12);
 
 function args(over: Partial<SftArgs>): SftArgs {
   return sftArgs({
-    model: MODEL, train: DIALOGUE_TRAIN, val: DIALOGUE_VAL, maxSteps: 4, batchSize: 4, lr: 1e-3, lrSchedule: 'constant',
-    dropout: 0, maxLength: 48, seed: 1, ...over,
+    model: MODEL,
+    train: DIALOGUE_TRAIN,
+    val: DIALOGUE_VAL,
+    maxSteps: 4,
+    batchSize: 4,
+    lr: 1e-3,
+    lrSchedule: 'constant',
+    dropout: 0,
+    maxLength: 48,
+    seed: 1,
+    ...over,
   });
 }
 
@@ -50,7 +62,9 @@ describe('SFT strategies', () => {
   it('full: validation loss goes down from the pretrained model', async () => {
     const { result } = await run(args({ maxSteps: 6 }));
     expect(result.before!.loss).toBeGreaterThan(0);
-    expect(result.after!.loss, `val loss ${result.before!.loss} → ${result.after!.loss}`).toBeLessThan(result.before!.loss - 0.05);
+    expect(result.after!.loss, `val loss ${result.before!.loss} → ${result.after!.loss}`).toBeLessThan(
+      result.before!.loss - 0.05,
+    );
   });
 
   it('freeze 2: embeddings and blocks 0-1 bit-identical in the written checkpoint, the rest changed', async () => {
@@ -66,7 +80,13 @@ describe('SFT strategies', () => {
     }
     const config = JSON.parse(readFileSync(join(a.out, 'config.json'), 'utf8'));
     expect(config.architectures).toEqual(['GPT2LMHeadModel']);
-    for (const f of ['vocab.json', 'merges.txt', 'training_args.json', 'metrics.jsonl', 'optimizer.safetensors']) {
+    for (const f of [
+      'vocab.json',
+      'merges.txt',
+      'training_args.json',
+      'metrics.jsonl',
+      'optimizer.safetensors',
+    ]) {
       expect(() => readFileSync(join(a.out, f)), f).not.toThrow();
     }
   });
@@ -79,7 +99,10 @@ describe('SFT strategies', () => {
     expect(result.reason).toBe('early-stop');
     expect(stop).toBeDefined();
     const best = Math.min(...evals.map((e) => (e.type === 'eval' ? e.metrics.loss : Infinity)));
-    expect(Math.abs(result.after!.loss - best) / best, `restored val loss ${result.after!.loss} vs best ${best}`).toBeLessThan(1e-5);
+    expect(
+      Math.abs(result.after!.loss - best) / best,
+      `restored val loss ${result.after!.loss} vs best ${best}`,
+    ).toBeLessThan(1e-5);
   });
 
   it('resume continues exactly: the same losses and bit-identical weights as an uninterrupted run', async () => {
@@ -88,7 +111,8 @@ describe('SFT strategies', () => {
     const split = args({ maxSteps: 2, evalEvery: 2 });
     await run(split);
     const resumed = await run({ ...split, maxSteps: 4, resume: true });
-    const stepLosses = (events: SftEvent[]) => events.flatMap((e) => (e.type === 'step' ? [[e.step, e.loss]] : []));
+    const stepLosses = (events: SftEvent[]) =>
+      events.flatMap((e) => (e.type === 'step' ? [[e.step, e.loss]] : []));
     expect(stepLosses(resumed.events)).toEqual(stepLosses(wholeRun.events).filter(([s]) => s > 2));
     const a = await tensors(join(whole.out, 'model.safetensors'));
     const b = await tensors(join(split.out, 'model.safetensors'));
@@ -100,8 +124,15 @@ describe('SFT strategies', () => {
   // is a GPT2ForSequenceClassification folder.
   it('head on speakers: only score.weight trains, its loss falls, and the checkpoint is HF sequence classification', async () => {
     const a = args({
-      strategy: 'head', train: slice('assets/sft/speakers/train.jsonl', 0, 96), val: 'assets/sft/speakers/val.jsonl',
-      batchSize: 32, maxSteps: 0, epochs: 3, lr: 5e-3, maxLength: 32, weightDecay: 0,
+      strategy: 'head',
+      train: slice('assets/sft/speakers/train.jsonl', 0, 96),
+      val: 'assets/sft/speakers/val.jsonl',
+      batchSize: 32,
+      maxSteps: 0,
+      epochs: 3,
+      lr: 5e-3,
+      maxLength: 32,
+      weightDecay: 0,
     });
     const { events } = await run(a);
     const losses = events.flatMap((e) => (e.type === 'step' ? [e.loss] : []));

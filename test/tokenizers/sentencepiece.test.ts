@@ -11,6 +11,7 @@ import { Rng } from '../../src/check/random.ts';
 import { InputError, WeightsError } from '../../src/gpu/errors.ts';
 import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
+import { modelInput } from '../../src/tokenizers/tokenizer.ts';
 import {
   fromLlamaTokenizerJson,
   fromSentencePieceModel,
@@ -357,6 +358,34 @@ describe('loadTokenizer with SentencePiece files', () => {
 
   it('keeps the GPT-2 paths', async () => {
     expect(await loadTokenizer(join(ROOT, 'assets/gpt2-shakespeare'))).toBeInstanceOf(Gpt2Tokenizer);
+  });
+
+  it('add_bos_token: SentencePiece yes and GPT-2 no by default, tokenizer_config.json overrides, bad values named', async () => {
+    const model = { 'tokenizer.model': STORIES_MODEL };
+    expect((await loadTokenizer(STORIES_DIR)).addBosToken).toBe(true);
+    expect((await loadTokenizer(join(ROOT, 'assets/gpt2-shakespeare'))).addBosToken).toBe(false);
+    const off = await loadTokenizer(
+      tmpFolder({ ...model, 'tokenizer_config.json': '{"add_bos_token": false}' }),
+    );
+    expect(off.addBosToken).toBe(false);
+    expect(modelInput(off, [5, 6])).toEqual([5, 6]);
+    expect(modelInput(await loadTokenizer(tmpFolder(model)), [5, 6])).toEqual([1, 5, 6]);
+    const bad = tmpFolder({ ...model, 'tokenizer_config.json': '{"add_bos_token": "yes"}' });
+    await expect(loadTokenizer(bad)).rejects.toThrow(
+      `${join(bad, 'tokenizer_config.json')} add_bos_token: not a boolean, expected true or false, got "yes"`,
+    );
+    const noBos = tmpFolder({
+      ...model,
+      'tokenizer_config.json': '{"add_bos_token": true, "bos_token": null}',
+    });
+    const none = await loadTokenizer(noBos); // bos_token null leaves the model's <s>
+    expect(none.bosId).toBe(1);
+    const gpt2 = join(ROOT, 'assets/gpt2-shakespeare');
+    const vocab = readFileSync(join(gpt2, 'vocab.json'), 'utf8');
+    const merges = readFileSync(join(gpt2, 'merges.txt'), 'utf8');
+    expect(() => new Gpt2Tokenizer(vocab, merges, { bos: null, addBosToken: true })).toThrow(
+      'Gpt2Tokenizer options.addBosToken: add_bos_token is true but there is no BOS token',
+    );
   });
 });
 
