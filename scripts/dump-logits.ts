@@ -1,5 +1,5 @@
 // Writes what this engine computes for a model folder, for tools/check_transformers_load.py to compare with
-// Hugging Face transformers: the token ids of each --text, and the logits of those rows as one right-padded batch.
+// Hugging Face transformers: the token ids of each --text as the model reads them (BOS where it takes one), and the logits of those rows as one right-padded batch.
 // Run: npx tsx scripts/dump-logits.ts --model <folder> --text "..." [--text "..."] --out <file.safetensors>
 // The file holds `logits`: (B, T, V) for a causal LM, (B, num_labels) for a sequence classifier (score.weight
 // applied at each row's last token); metadata holds the texts, ids, lengths, pad id and architecture as JSON.
@@ -10,6 +10,7 @@ import { Tensor } from '../src/autograd/tensor.ts';
 import { noGrad } from '../src/autograd/tape.ts';
 import { loadModel, readConfigJson } from '../src/models/load-node.ts';
 import { loadTokenizer } from '../src/tokenizers/load-node.ts';
+import { modelInput } from '../src/tokenizers/tokenizer.ts';
 import { readSafetensorsPath, writeSafetensorsFile } from '../src/io/safetensors-node.ts';
 import { SequenceClassifier } from '../src/sft/classifier.ts';
 
@@ -30,7 +31,7 @@ const config = await readConfigJson(folder);
 const architecture = Array.isArray(config.architectures) ? String(config.architectures[0]) : '';
 const isClassifier = architecture.endsWith('ForSequenceClassification');
 const tokenizer = await loadTokenizer(folder);
-const rows = texts.map((t) => tokenizer.encode(t));
+const rows = texts.map((t) => modelInput(tokenizer, tokenizer.encode(t))); // BOS first where the model takes one
 const empty = rows.findIndex((r) => r.length === 0);
 if (empty >= 0)
   throw new Error(
