@@ -1,7 +1,9 @@
 // Checkpoint folders a user can load back here and in Hugging Face transformers: model.safetensors (HF names),
-// config.json, tokenizer files, training_args.json, plus optimizer.safetensors and trainer_state.json for --resume.
+// config.json, tokenizer files, training_args.json, plus optimizer.safetensors and trainer_state.json for --resume,
+// best.safetensors (the trainable tensors of the best validation loss, with early stopping or a kept best head) and,
+// when model.safetensors holds restored best weights, resume.safetensors (the trainable tensors a resume goes on from).
 // Every file is written to a temporary name and renamed, so an interrupted write never leaves a torn file.
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../gpu/errors.ts';
@@ -33,6 +35,19 @@ export interface CheckpointContent {
   trainingArgs: Record<string, unknown>;
   optimizer?: AdamWState;
   trainerState?: TrainerState;
+  /** The best trainable tensors, when they changed since the last checkpoint (best.safetensors). */
+  best?: Map<string, Float32Array> | null;
+  /** The trainable tensors at trainerState.step when the model holds restored best weights (resume.safetensors). */
+  resumeWeights?: Map<string, Float32Array> | null;
+}
+
+const BEST_FILE = 'best.safetensors';
+const RESUME_FILE = 'resume.safetensors';
+
+function weightsFile(weights: Map<string, Float32Array>): Uint8Array {
+  return serializeSafetensors(
+    [...weights].map(([name, data]) => ({ name, dtype: 'F32' as const, shape: [data.length], data })),
+  );
 }
 
 export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
@@ -72,14 +87,30 @@ export async function saveCheckpoint(folder: string, c: CheckpointContent): Prom
       serializeSafetensors(tensors, { step: String(c.optimizer.step) }),
     );
   }
+  if (c.best) await writeFileAtomic(join(folder, BEST_FILE), weightsFile(c.best));
+  if (c.resumeWeights) await writeFileAtomic(join(folder, RESUME_FILE), weightsFile(c.resumeWeights));
+  else if (c.trainerState) await rm(join(folder, RESUME_FILE), { force: true }); // model.safetensors is current
   if (c.trainerState)
     await writeFileAtomic(join(folder, 'trainer_state.json'), JSON.stringify(c.trainerState, null, 2) + '\n');
 }
 
+async function readWeights(path: string): Promise<Map<string, Float32Array> | undefined> {
+  if (!existsSync(path)) return undefined;
+  const file = await readSafetensorsPath(path);
+  const out = new Map<string, Float32Array>();
+  for (const name of file.tensors.keys()) out.set(name, await file.getF32(name));
+  return out;
+}
+
 /** The optimizer and trainer state of a checkpoint folder, for --resume. */
-export async function loadResumeState(
-  folder: string,
-): Promise<{ optimizer: AdamWState; trainerState: TrainerState }> {
+export async function loadResumeState(folder: string): Promise<{
+  optimizer: AdamWState;
+  trainerState: TrainerState;
+  /** The best trainable tensors so far, if the run kept them. */
+  best?: Map<string, Float32Array>;
+  /** The trainable tensors to go on from, where model.safetensors holds restored best weights instead. */
+  current?: Map<string, Float32Array>;
+}> {
   const optPath = join(folder, 'optimizer.safetensors');
   const statePath = join(folder, 'trainer_state.json');
   if (!existsSync(optPath) || !existsSync(statePath)) {
@@ -95,5 +126,9 @@ export async function loadResumeState(
     (m[2] === 'exp_avg' ? optimizer.m : optimizer.v)[m[1]] = await file.getF32(key);
   }
   const trainerState = JSON.parse(await readFile(statePath, 'utf8')) as TrainerState;
-  return { optimizer, trainerState };
+  const [best, current] = [
+    await readWeights(join(folder, BEST_FILE)),
+    await readWeights(join(folder, RESUME_FILE)),
+  ];
+  return { optimizer, trainerState, best, current };
 }

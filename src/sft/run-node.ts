@@ -135,8 +135,15 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
   );
   if (args.resume) {
     const state = await loadResumeState(args.out);
-    trainer.resume(state.trainerState, state.optimizer);
+    // model.safetensors may hold the best weights restored at the end; the run goes on from those of its last step.
+    if (state.current) for (const [name, data] of state.current) job.module.load(name, data);
+    const keepsBest = args.patience > 0 || job.restoreBest;
+    trainer.resume(state.trainerState, state.optimizer, keepsBest ? state.best : undefined);
     info(`resumed from ${args.out} at step ${state.trainerState.step}`);
+    if (keepsBest && !state.best && state.trainerState.bestStep > 0)
+      info(
+        `resume: ${args.out} has no best.safetensors, so the best weights (step ${state.trainerState.bestStep}) cannot be restored; only a better validation loss from now on will be`,
+      );
   }
   // The CLI shows a reply only to a real prompt (prompt/completion rows), not to a chat or text excerpt.
   const sample = async (when: 'before' | 'after') => {
@@ -154,6 +161,7 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
   const checkpointSeconds = head ? HEAD_CHECKPOINT_SECONDS : 0;
   let metricsWrites = Promise.resolve();
   let lastCheckpoint = performance.now();
+  let pendingBest: Map<string, Float32Array> | null = null; // a new best not yet written (throttled checkpoints)
   const done = await trainer.train({
     trainBatches: job.trainBatches,
     valBatches: job.val,
@@ -161,7 +169,8 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
       emit(e);
       metricsWrites = metricsWrites.then(() => appendFile(metricsFile, JSON.stringify(e) + '\n'));
     },
-    onCheckpoint: async (trainerState, optimizer, reason) => {
+    onCheckpoint: async (trainerState, optimizer, reason, weights) => {
+      pendingBest = weights.best ?? pendingBest;
       if (reason === 'eval' && performance.now() - lastCheckpoint < checkpointSeconds * 1000) return;
       lastCheckpoint = performance.now();
       await saveCheckpoint(args.out, {
@@ -172,7 +181,10 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
         trainingArgs,
         optimizer,
         trainerState,
+        best: pendingBest,
+        resumeWeights: weights.current,
       });
+      pendingBest = null;
     },
   });
   await metricsWrites;

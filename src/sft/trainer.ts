@@ -69,13 +69,32 @@ export interface TrainerState {
   evalsWithoutBetter: number;
 }
 
+/** Weights a checkpoint needs besides the model's own, for --resume to continue exactly. */
+export interface CheckpointWeights {
+  /**
+   * The trainable tensors of the best validation loss (HF names), when early stopping or restoreBest keeps them and
+   * they changed since the last checkpoint; null when unchanged (what was persisted still holds) or not kept.
+   */
+  best: Map<string, Float32Array> | null;
+  /**
+   * At the final checkpoint, when the model now holds the restored best weights: the trainable tensors at state.step,
+   * which a resumed run goes on from. null when the model holds them itself (then any earlier copy is stale).
+   */
+  current: Map<string, Float32Array> | null;
+}
+
 export interface TrainerHooks<Batch> {
   /** The batches of epoch `epoch` (shuffled by the caller from seed + epoch). */
   trainBatches(epoch: number): Batch[];
   valBatches?: Batch[];
   onEvent?(event: TrainEvent): void;
   /** Persist model + optimizer + trainer state (called after each evaluation and at the end). */
-  onCheckpoint?(state: TrainerState, optimizer: AdamWState, reason: 'eval' | 'final'): Promise<void>;
+  onCheckpoint?(
+    state: TrainerState,
+    optimizer: AdamWState,
+    reason: 'eval' | 'final',
+    weights: CheckpointWeights,
+  ): Promise<void>;
   /** Polled between steps: return true to stop (the demo's Stop button). */
   shouldStop?(): boolean;
 }
@@ -108,6 +127,7 @@ export class Trainer<Batch> {
   readonly optimizer: AdamW;
   state: TrainerState;
   private best: Map<string, Float32Array> | null = null;
+  private bestChanged = false; // since the last checkpoint
 
   constructor(
     readonly gpu: Gpu,
@@ -134,9 +154,24 @@ export class Trainer<Batch> {
     };
   }
 
-  resume(state: TrainerState, optimizer: AdamWState): void {
+  /**
+   * Continue from a checkpoint: its trainer and optimizer state, and (with early stopping or restoreBest) its best
+   * weights, so that a best evaluation from before the interruption is still the one restored.
+   */
+  resume(state: TrainerState, optimizer: AdamWState, best?: Map<string, Float32Array>): void {
     this.state = { ...state };
     this.optimizer.importState(optimizer);
+    if (best) {
+      for (const [name, t] of this.model.namedParameters()) {
+        const w = best.get(name);
+        if (t.requiresGrad && w?.length !== t.size) {
+          throw new InputError(
+            `resume: best weights ${name}, expected ${t.size} values, got ${w ? w.length : 'none'}`,
+          );
+        }
+      }
+      this.best = best;
+    }
   }
 
   evaluate(batches: Batch[]): Promise<Metrics> {
@@ -160,8 +195,12 @@ export class Trainer<Batch> {
     const started = performance.now();
     let reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' = 'epochs';
     const finish = async () => {
-      if (o.patience > 0 || o.restoreBest) this.loadBest();
-      if (reason !== 'nonfinite') await this.checkpoint(hooks, 'final');
+      let current: Map<string, Float32Array> | null = null;
+      if ((o.patience > 0 || o.restoreBest) && this.best && this.state.bestStep !== this.state.step) {
+        current = await this.trainableWeights(); // what a resumed run goes on from
+        this.loadBest();
+      }
+      if (reason !== 'nonfinite') await this.checkpoint(hooks, 'final', current);
       const done = { type: 'done' as const, step: this.state.step, reason };
       emit(done);
       return done;
@@ -272,15 +311,30 @@ export class Trainer<Batch> {
     return false;
   }
 
-  private async checkpoint(hooks: TrainerHooks<Batch>, reason: 'eval' | 'final'): Promise<void> {
-    if (hooks.onCheckpoint)
-      await hooks.onCheckpoint({ ...this.state }, await this.optimizer.exportState(), reason);
+  private async checkpoint(
+    hooks: TrainerHooks<Batch>,
+    reason: 'eval' | 'final',
+    current: Map<string, Float32Array> | null = null,
+  ): Promise<void> {
+    if (!hooks.onCheckpoint) return;
+    const best = this.bestChanged ? this.best : null;
+    await hooks.onCheckpoint({ ...this.state }, await this.optimizer.exportState(), reason, {
+      best,
+      current,
+    });
+    this.bestChanged = false;
+  }
+
+  private async trainableWeights(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, t] of this.model.namedParameters())
+      if (t.requiresGrad) out.set(name, await t.readF32());
+    return out;
   }
 
   private async snapshotBest(): Promise<void> {
-    this.best = new Map();
-    for (const [name, t] of this.model.namedParameters())
-      if (t.requiresGrad) this.best.set(name, await t.readF32());
+    this.best = await this.trainableWeights();
+    this.bestChanged = true;
   }
 
   private loadBest(): void {

@@ -119,6 +119,30 @@ describe('SFT strategies', () => {
     for (const [name, w] of a) expect(bits(b.get(name)!).equals(bits(w)), name).toBe(true);
   });
 
+  it('resume with early stopping: the best weights from before the interruption are still the ones restored', async () => {
+    // Uninterrupted: the best validation loss at some step b, then `patience` worse evaluations and an early stop.
+    const settings = { lr: 0.05, maxSteps: 8, evalEvery: 1, patience: 2, clipGradNorm: 0 };
+    const whole = args(settings);
+    const wholeRun = await run(whole);
+    expect(wholeRun.result.reason).toBe('early-stop');
+    const stop = wholeRun.events.find((e) => e.type === 'early-stop');
+    const bestStep = stop?.type === 'early-stop' ? stop.bestStep : 0;
+    expect(bestStep).toBeGreaterThan(0);
+    // Interrupted one step after the best: that run ends at max-steps with the best restored into model.safetensors,
+    // yet its resume must go on from the weights of step b + 1 and still restore step b's at the early stop.
+    const split = args({ ...settings, maxSteps: bestStep + 1 });
+    await run(split);
+    const resumed = await run({ ...split, maxSteps: 8, resume: true });
+    const stepLosses = (events: SftEvent[]) =>
+      events.flatMap((e) => (e.type === 'step' ? [[e.step, e.loss]] : []));
+    expect(stepLosses(resumed.events)).toEqual(stepLosses(wholeRun.events).filter(([s]) => s > bestStep + 1));
+    expect(resumed.result.reason).toBe('early-stop');
+    expect(resumed.result.after!.loss).toBe(wholeRun.result.after!.loss);
+    const a = await tensors(join(whole.out, 'model.safetensors'));
+    const b = await tensors(join(split.out, 'model.safetensors'));
+    for (const [name, w] of a) expect(bits(b.get(name)!).equals(bits(w)), name).toBe(true);
+  });
+
   // The accuracy bar (test above the majority class) is test/sft/head-speakers.test.ts; this checks what the head
   // strategy guarantees at any setting: only the new head trains, it learns (training loss falls), and the checkpoint
   // is a GPT2ForSequenceClassification folder.
