@@ -277,13 +277,15 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
       expectShape('crossEntropy', 'targets', [targets.size], [N]);
       const loss = empty(logits, [], 'loss');
       const losses = empty(logits, [N], 'losses');
-      crossEntropyForward(logits.gpu, loss.buffer, losses.buffer, logits.buffer, targets.buffer, { N, V });
-      return { out: loss, saved: [losses] };
+      const stats = empty(logits, [N, 2], 'row_stats'); // (max, rest) per row: backward need not recompute them
+      crossEntropyForward(logits.gpu, loss.buffer, losses.buffer, logits.buffer, targets.buffer, { N, V }, stats.buffer);
+      return { out: loss, saved: [losses, stats] };
     },
-    backward: (g, { inputs: [logits, targets] }) => {
+    backward: (g, { inputs: [logits, targets], saved: [, stats] }) => {
       const V = last(logits);
       const dlogits = gradOf(logits);
-      crossEntropyBackward(logits.gpu, dlogits.buffer, g.buffer, logits.buffer, targets.buffer, { N: logits.size / V, V });
+      const dims = { N: logits.size / V, V };
+      crossEntropyBackward(logits.gpu, dlogits.buffer, g.buffer, logits.buffer, targets.buffer, dims, stats.buffer);
       return [dlogits, null];
     },
   },

@@ -105,10 +105,11 @@ function forwardCheck(c: Case): KernelCheck {
   };
 }
 
-function backwardCheck(c: Case): KernelCheck {
+/** With `saved`, the backward takes the row statistics the forward wrote (the autograd path) instead of its own. */
+function backwardCheck(c: Case, saved = false): KernelCheck {
   return {
     kernel: 'cross-entropy backward',
-    size: describe(c),
+    size: `${describe(c)}${saved ? ' saved stats' : ''}`,
     run: (gpu: Gpu, rng: Rng) =>
       scoped(gpu, async () => {
         const logits = rng.normal(c.N * c.V, c.spread ?? 3); // (N, V)
@@ -121,7 +122,21 @@ function backwardCheck(c: Case): KernelCheck {
           gpu.upload('logits', logits),
           gpu.upload('targets', targets),
         ];
-        crossEntropyBackward(gpu, dlogits, inputs[0], inputs[1], inputs[2], c);
+        let stats: GPUBuffer | undefined;
+        if (saved) {
+          stats = gpu.alloc('stats', c.N * 8); // (N, 2)
+          poison(gpu, stats);
+          crossEntropyForward(
+            gpu,
+            gpu.alloc('loss', 4),
+            gpu.alloc('losses', c.N * 4),
+            inputs[1],
+            inputs[2],
+            c,
+            stats,
+          );
+        }
+        crossEntropyBackward(gpu, dlogits, inputs[0], inputs[1], inputs[2], c, stats);
         const want = new Float64Array(c.N * c.V);
         crossEntropyBackwardRef(want, toF64(dloss), toF64(logits), targets, c);
         return [checkOutput('dlogits', await gpu.read(dlogits, 'f32', c.N * c.V), want, BOUND)];
@@ -163,5 +178,6 @@ function accuracyCheck(c: Case): KernelCheck {
 export const crossEntropyChecks: KernelCheck[] = CASES.flatMap((c) => [
   forwardCheck(c),
   backwardCheck(c),
+  backwardCheck(c, true),
   accuracyCheck(c),
 ]);

@@ -23,6 +23,8 @@ fn treeSum(lid: u32, x: f32) -> f32 {
   return total;
 }
 
+const FLOOR = -3.0e38; // the running max starts here, finite: exp(floor − x) = 0 without ∞ − ∞
+
 // NaN from a runtime zero: a constant NaN is a shader-creation error in WGSL.
 fn nanF32(zero: u32) -> f32 { return bitcast<f32>(0x7fc00000u | zero); }
 `;
@@ -51,7 +53,7 @@ fn maxTerm(arg: u32) -> f32 { return select(1.0, 0.0, arg == NONE); }
 
 struct RowStats { max: f32, rest: f32, sum: f32, argmax: u32 }
 fn rowStats(base: u32, V: u32, lid: u32) -> RowStats {
-  var m = -3.0e38; // a finite floor: exp(floor − x) = 0 without ∞ − ∞
+  var m = FLOOR;
   var r = 0.0;
   var arg = NONE;
   for (var j = lid; j < V; j += WG) {
@@ -97,27 +99,31 @@ export const forwardKernel = (wg: number): Kernel => ({
   name: wg === WG ? 'cross-entropy-forward' : `cross-entropy-forward-wg${wg}`,
   wgsl: /* wgsl */ `
 // Workgroup ${wg}, one row at a time (grid-stride over rows), strided over V (see rowStats). Invocation 0 writes
-// losses[row] = log1p(rest) + max − logits[row, t] and hits[row] = [argmax = t], both 0 when t = −100.
-// Bindings: losses (N) and hits (N) written, logits (N, V) and targets (N) read.
+// losses[row] = log1p(rest) + max − logits[row, t] and hits[row] = [argmax = t], both 0 when t = −100, and
+// stats[row] = (max, rest) for the backward kernel.
+// Bindings: losses (N), hits (N) and stats (N, 2) written, logits (N, V) and targets (N) read.
 struct Dims { N: u32, V: u32 }
 @group(0) @binding(0) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(1) var<storage, read_write> hits: array<f32>;
-@group(0) @binding(2) var<storage, read> logits: array<f32>;
-@group(0) @binding(3) var<storage, read> targets: array<i32>;
-@group(0) @binding(4) var<uniform> u: Dims;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> logits: array<f32>;
+@group(0) @binding(4) var<storage, read> targets: array<i32>;
+@group(0) @binding(5) var<uniform> u: Dims;
 ${rowStats(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
   for (var row = wid.x; row < u.N; row += groups.x) {
-    let stats = rowStats(row * u.V, u.V, lid);
+    let row_stats = rowStats(row * u.V, u.V, lid);
     let t = targets[row];
     if (lid == 0u) {
       let valid = t >= 0 && u32(t) < u.V;
       let picked = logits[row * u.V + select(0u, u32(t), valid)];
-      let loss = select(nanF32(u.N & 0u), log1p_nonneg(stats.rest) + (stats.max - picked), valid);
+      let loss = select(nanF32(u.N & 0u), log1p_nonneg(row_stats.rest) + (row_stats.max - picked), valid);
       losses[row] = select(loss, 0.0, t == -100);
-      hits[row] = select(0.0, 1.0, valid && stats.argmax == u32(t));
+      hits[row] = select(0.0, 1.0, valid && row_stats.argmax == u32(t));
+      stats[2u * row] = row_stats.max;
+      stats[2u * row + 1u] = row_stats.rest;
     }
   }
 }
@@ -128,16 +134,18 @@ export const backwardKernel = (wg: number): Kernel => ({
   name: wg === WG ? 'cross-entropy-backward' : `cross-entropy-backward-wg${wg}`,
   wgsl: /* wgsl */ `
 // Workgroup ${wg}. Every workgroup first counts the rows with t ≠ −100 (strided, then a tree); then one row at a
-// time (grid-stride over rows) it takes rowStats and writes, strided over V,
+// time (grid-stride over rows) it reads the forward's (max, rest), Σ = 1 + rest (rest alone for a row with nothing
+// above the floor, as rowStats), and writes, strided over V,
 // dlogits[row, j] = dloss[0] / count · (exp(x − max) / Σ − [j = t]), or 0 when t = −100.
-// Bindings: dlogits (N, V) written, dloss (1), logits (N, V), targets (N) read.
+// Bindings: dlogits (N, V) written, dloss (1), logits (N, V), targets (N), stats (N, 2) read.
 struct Dims { N: u32, V: u32 }
 @group(0) @binding(0) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(1) var<storage, read> dloss: array<f32>;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
-@group(0) @binding(4) var<uniform> u: Dims;
-${rowStats(wg)}
+@group(0) @binding(4) var<storage, read> stats: array<f32>;
+@group(0) @binding(5) var<uniform> u: Dims;
+${common(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
@@ -147,16 +155,17 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
   let scale = dloss[0] / max(treeSum(lid, counted), 1.0);
   for (var row = wid.x; row < u.N; row += groups.x) {
-    let stats = rowStats(row * u.V, u.V, lid);
+    let m = stats[2u * row];
+    let rest = stats[2u * row + 1u];
     let t = targets[row];
     let valid = t >= 0 && u32(t) < u.V;
     let rowScale = select(select(nanF32(u.N & 0u), scale, valid), 0.0, t == -100);
-    let inv = 1.0 / stats.sum;
+    let inv = 1.0 / (rest + select(1.0, 0.0, m == FLOOR));
     for (var j = lid; j < u.V; j += WG) {
       let x = logits[row * u.V + j];
-      let p = exp(x - stats.max) * inv;
+      let p = exp(x - m) * inv;
       // p − 1 at the target; where x is the max, p = 1 / Σ and p − 1 = −rest / Σ without the cancellation.
-      let atTarget = select(p - 1.0, -stats.rest * inv, x == stats.max);
+      let atTarget = select(p - 1.0, -rest * inv, x == m);
       dlogits[row * u.V + j] = rowScale * select(p, atTarget, i32(j) == t);
     }
   }

@@ -21,6 +21,10 @@ function rowKernels(V: number): { forward: Kernel; backward: Kernel } {
   return k;
 }
 
+/**
+ * `stats` (N, 2), optional: receives each row's (max, rest), which crossEntropyBackward takes instead of reading the
+ * logits once more to recompute them (the autograd op keeps it from its forward: a third less logits traffic).
+ */
 export function crossEntropyForward(
   gpu: Gpu,
   loss: GPUBuffer, // (1)
@@ -28,15 +32,20 @@ export function crossEntropyForward(
   logits: GPUBuffer, // (N, V)
   targets: GPUBuffer, // (N) i32
   dims: CrossEntropyDims,
+  stats?: GPUBuffer, // (N, 2), written
 ): void {
-  const { N, V, groups } = checkDims(gpu, 'crossEntropyForward', dims, { loss, losses, logits, targets });
+  const buffers = { loss, losses, logits, targets, ...(stats && { stats }) };
+  const { N, V, groups } = checkDims(gpu, 'crossEntropyForward', dims, buffers);
   const hits = gpu.alloc('cross-entropy hits', N * 4); // (N), not needed here; then reused for the count
-  gpu.dispatch(rowKernels(V).forward, { losses, hits, logits, targets }, { N, V }, groups);
+  const rowStats = stats ?? gpu.alloc('cross-entropy stats', N * 8); // (N, 2)
+  gpu.dispatch(rowKernels(V).forward, { losses, hits, stats: rowStats, logits, targets }, { N, V }, groups);
   const sums = { total: loss, count: hits, values: losses, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 1 }, 1);
   gpu.release(hits);
+  if (!stats) gpu.release(rowStats);
 }
 
+/** `stats` (N, 2): what crossEntropyForward wrote for these logits; without it they are computed here first. */
 export function crossEntropyBackward(
   gpu: Gpu,
   dlogits: GPUBuffer, // (N, V), overwritten
@@ -44,9 +53,26 @@ export function crossEntropyBackward(
   logits: GPUBuffer, // (N, V)
   targets: GPUBuffer, // (N) i32
   dims: CrossEntropyDims,
+  stats?: GPUBuffer, // (N, 2)
 ): void {
-  const { N, V, groups } = checkDims(gpu, 'crossEntropyBackward', dims, { dlogits, dloss, logits, targets });
-  gpu.dispatch(rowKernels(V).backward, { dlogits, dloss, logits, targets }, { N, V }, groups);
+  const buffers = { dlogits, dloss, logits, targets, ...(stats && { stats }) };
+  const { N, V, groups } = checkDims(gpu, 'crossEntropyBackward', dims, buffers);
+  const rowStats = stats ?? gpu.alloc('cross-entropy stats', N * 8); // (N, 2)
+  const scratch = stats
+    ? []
+    : [gpu.alloc('cross-entropy losses', N * 4), gpu.alloc('cross-entropy hits', N * 4)];
+  if (!stats) {
+    const [losses, hits] = scratch;
+    gpu.dispatch(rowKernels(V).forward, { losses, hits, stats: rowStats, logits, targets }, { N, V }, groups);
+  }
+  gpu.dispatch(
+    rowKernels(V).backward,
+    { dlogits, dloss, logits, targets, stats: rowStats },
+    { N, V },
+    groups,
+  );
+  for (const b of scratch) gpu.release(b);
+  if (!stats) gpu.release(rowStats);
 }
 
 export function crossEntropyAccuracy(
@@ -61,11 +87,11 @@ export function crossEntropyAccuracy(
   const { N, V, groups } = checkDims(gpu, 'crossEntropyAccuracy', dims, buffers);
   const losses = gpu.alloc('cross-entropy losses', N * 4); // (N), unused here
   const hits = gpu.alloc('cross-entropy hits', N * 4); // (N)
-  gpu.dispatch(rowKernels(V).forward, { losses, hits, logits, targets }, { N, V }, groups);
+  const stats = gpu.alloc('cross-entropy stats', N * 8); // (N, 2), unused here
+  gpu.dispatch(rowKernels(V).forward, { losses, hits, stats, logits, targets }, { N, V }, groups);
   const sums = { total: correct, count: counted, values: hits, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 0 }, 1);
-  gpu.release(losses);
-  gpu.release(hits);
+  for (const b of [losses, hits, stats]) gpu.release(b);
 }
 
 /** N, V ≥ 1 with u32 indices, every buffer large enough, none bound twice (WebGPU forbids a written alias). */
@@ -79,7 +105,13 @@ function checkDims(gpu: Gpu, where: string, dims: CrossEntropyDims, buffers: Rec
   if (N * V >= 2 ** 32) throw fail('N·V', '< 2^32 (u32 indices)', N * V);
   const seen = new Map<GPUBuffer, string>();
   for (const [name, buf] of Object.entries(buffers)) {
-    const count = name.endsWith('logits') ? N * V : name === 'losses' || name === 'targets' ? N : 1;
+    const count = name.endsWith('logits')
+      ? N * V
+      : name === 'stats'
+        ? 2 * N
+        : ['losses', 'targets'].includes(name)
+          ? N
+          : 1;
     const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
     if (bytes < count * 4) throw fail(`${name} size`, `≥ ${count * 4} bytes (${count} × 4)`, bytes);
     if (seen.has(buf)) throw fail(name, `a buffer other than ${seen.get(buf)}`, 'the same one');

@@ -14,12 +14,7 @@ import { SequenceClassifier } from './classifier.ts';
 import { ClassificationTask, LmTask } from './tasks.ts';
 import { evaluateBatches, type Metrics } from './trainer.ts';
 
-export async function evaluateFile(
-  gpu: Gpu,
-  folder: string,
-  dataPath: string,
-  o: { maxLength: number; batchSize: number },
-): Promise<Metrics & { examples: number }> {
+export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number }): Promise<Metrics & { examples: number }> {
   const model = await loadModel(gpu, folder);
   const tokenizer = await loadTokenizer(folder);
   const data = await readJsonlFile(dataPath);
@@ -29,39 +24,18 @@ export async function evaluateFile(
     if (data.format === 'text-label') {
       const config = await readConfigJson(folder);
       const id2label = config.id2label as Record<string, string> | undefined;
-      if (!id2label)
-        throw new InputError(
-          `${join(folder, 'config.json')}: id2label, expected the labels of a classification checkpoint, got none`,
-          'train one with --strategy head',
-        );
-      const names = Object.keys(id2label)
-        .sort((a, b) => Number(a) - Number(b))
-        .map((k) => id2label[k]);
+      if (!id2label) throw new InputError(`${join(folder, 'config.json')}: id2label, expected the labels of a classification checkpoint, got none`, 'train one with --strategy head');
+      const names = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]);
       const classifier = new SequenceClassifier(gpu, model, names.length);
       const weights = await readSafetensorsPath(join(folder, 'model.safetensors'));
       classifier.load('score.weight', await weights.getF32('score.weight'));
       const template = typeof config.text_template === 'string' ? config.text_template : undefined; // from --template
       const { examples } = classificationData(data.rows, tokenizer, { maxLength, labels: names, template });
-      const batches = classificationBatches(examples, {
-        batchSize: o.batchSize,
-        shuffle: false,
-        seed: 0,
-        padId,
-      });
-      return {
-        ...(await evaluateBatches(gpu, classifier, new ClassificationTask(classifier), batches)),
-        examples: examples.length,
-      };
+      const batches = classificationBatches(examples, { batchSize: o.batchSize, shuffle: false, seed: 0, padId });
+      return { ...(await evaluateBatches(gpu, classifier, new ClassificationTask(classifier), batches)), examples: examples.length };
     }
     const { examples } = truncateExamples(tokenizeRows(data.rows, tokenizer), maxLength);
-    const batches = lmBatches(examples, {
-      batchSize: o.batchSize,
-      maxLength,
-      packing: false,
-      shuffle: false,
-      seed: 0,
-      padId,
-    });
+    const batches = lmBatches(examples, { batchSize: o.batchSize, maxLength, packing: false, shuffle: false, seed: 0, padId });
     return { ...(await evaluateBatches(gpu, model, new LmTask(model), batches)), examples: examples.length };
   } finally {
     model.dispose();

@@ -38,21 +38,11 @@ export interface Task<Batch> {
   evaluate(batch: Batch, sums: EvalSums): Promise<void>;
 }
 
-async function accuracySums(
-  gpu: Gpu,
-  logits: Tensor,
-  targets: Tensor,
-  sums: EvalSums,
-  loss: Tensor,
-  count: number,
-): Promise<void> {
+async function accuracySums(gpu: Gpu, logits: Tensor, targets: Tensor, sums: EvalSums, loss: Tensor, count: number): Promise<void> {
   const V = logits.shape[logits.shape.length - 1];
   const correct = Tensor.empty(gpu, [1], 'eval.correct');
   const counted = Tensor.empty(gpu, [1], 'eval.counted');
-  crossEntropyAccuracy(gpu, correct.buf(), counted.buf(), logits.buf(), targets.buf(), {
-    N: logits.size / V,
-    V,
-  });
+  crossEntropyAccuracy(gpu, correct.buf(), counted.buf(), logits.buf(), targets.buf(), { N: logits.size / V, V });
   sums.loss += (await loss.readF32())[0] * count;
   sums.correct += (await correct.readF32())[0];
   sums.count += count;
@@ -74,15 +64,9 @@ export class LmTask implements Task<LmBatch> {
     });
     const ids = Tensor.from(gpu, batch.ids, [batch.B, batch.T], { label: 'ids' });
     const hidden = F.reshape(this.model.hidden(ids), [batch.B * batch.T, this.model.hiddenSize]); // (B·T, C)
-    const picked = F.embedding(
-      Tensor.from(gpu, Int32Array.from(rows), [rows.length], { label: 'target_rows' }),
-      hidden,
-    ); // (n, C)
+    const picked = F.embedding(Tensor.from(gpu, Int32Array.from(rows), [rows.length], { label: 'target_rows' }), hidden); // (n, C)
     const logits = this.model.logits(picked); // (n, V)
-    return {
-      logits,
-      targets: Tensor.from(gpu, Int32Array.from(targets), [targets.length], { label: 'targets' }),
-    };
+    return { logits, targets: Tensor.from(gpu, Int32Array.from(targets), [targets.length], { label: 'targets' }) };
   }
 
   loss(batch: LmBatch) {

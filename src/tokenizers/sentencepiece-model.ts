@@ -396,3 +396,4 @@ function shape(value: unknown): string {
   const list2 = args[String(o.type)];
   return `${String(o.type)}${list2 ? `(${list2.map((a) => JSON.stringify(a)).join(', ')})` : ''}`;
 }
+

@@ -26,18 +26,8 @@ function majorityShare(file: string): { share: number; rows: number } {
 
 // The documented recipe (README, `npm run sft:head`): texts end with a newline, full-batch steps on cached features.
 const ARGS = sftArgs({
-  model: MODEL,
-  train: `${DATA}/train.jsonl`,
-  val: `${DATA}/val.jsonl`,
-  test: `${DATA}/test.jsonl`,
-  valRatio: 0,
-  testRatio: 0,
-  strategy: 'head',
-  epochs: 100,
-  batchSize: 512,
-  lr: 3e-2,
-  lrSchedule: 'constant',
-  template: '{text}\n',
+  model: MODEL, train: `${DATA}/train.jsonl`, val: `${DATA}/val.jsonl`, test: `${DATA}/test.jsonl`, valRatio: 0,
+  testRatio: 0, strategy: 'head', epochs: 100, batchSize: 512, lr: 3e-2, lrSchedule: 'constant', template: '{text}\n',
 });
 
 describe('head on speakers', () => {

@@ -21,41 +21,16 @@ it('weights after one step (dropout 0, no shuffle, full batch, max steps 1) matc
   model.setDropout(0);
   const B = ref.input_ids.length;
   const T = ref.input_ids[0].length;
-  const batch = {
-    ids: Int32Array.from(ref.input_ids.flat()),
-    targets: Int32Array.from(ref.labels.flat()),
-    B,
-    T,
-  };
+  const batch = { ids: Int32Array.from(ref.input_ids.flat()), targets: Int32Array.from(ref.labels.flat()), B, T };
   const o = ref.optimizer;
   const trainer = new Trainer(gpu, model, new LmTask(model), {
-    epochs: 1,
-    maxSteps: 1,
-    gradAccum: 1,
-    lr: o.lr,
-    lrSchedule: 'constant',
-    warmupSteps: 0,
-    weightDecay: o.weight_decay,
-    beta1: o.betas[0],
-    beta2: o.betas[1],
-    eps: o.eps,
-    clipGradNorm: o.grad_clip.max_norm,
-    seed: 0,
-    evalEvery: 0,
-    patience: 0,
+    epochs: 1, maxSteps: 1, gradAccum: 1, lr: o.lr, lrSchedule: 'constant', warmupSteps: 0, weightDecay: o.weight_decay,
+    beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, clipGradNorm: o.grad_clip.max_norm, seed: 0, evalEvery: 0, patience: 0,
   });
   const out = mkdtempSync(join(tmpdir(), 'sft-step-'));
   const done = await trainer.train({
     trainBatches: () => [batch],
-    onCheckpoint: (trainerState, optimizer) =>
-      saveCheckpoint(out, {
-        model,
-        config: model.rawConfig,
-        sourceFolder: TINY,
-        trainingArgs: {},
-        optimizer,
-        trainerState,
-      }),
+    onCheckpoint: (trainerState, optimizer) => saveCheckpoint(out, { model, config: model.rawConfig, sourceFolder: TINY, trainingArgs: {}, optimizer, trainerState }),
   });
   expect(done.step).toBe(1);
   const written = await readSafetensorsPath(join(out, 'model.safetensors'));

@@ -345,9 +345,7 @@ describe('loadTokenizer', () => {
     await expect(loadTokenizer(empty)).rejects.toThrow(InputError);
     await expect(loadTokenizer(empty)).rejects.toThrow(`${empty}: no tokenizer files`);
     await expect(loadTokenizer(tmpFolder({ 'vocab.json': '{}' }))).rejects.toThrow(/got \[vocab\.json\]/);
-    await expect(loadTokenizer(tmpFolder({ 'tokenizer.model': '' }))).rejects.toThrow(
-      /tokenizer\.model pieces: no pieces/,
-    );
+    await expect(loadTokenizer(tmpFolder({ 'tokenizer.model': '' }))).rejects.toThrow(/tokenizer\.model pieces: no pieces/);
     await expect(loadTokenizer(join(empty, 'missing'))).rejects.toThrow(/cannot read the tokenizer folder/);
   });
 });
