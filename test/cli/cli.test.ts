@@ -24,9 +24,8 @@ interface Run {
 }
 
 function cli(...args: string[]): Promise<Run> {
-  const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() };
   return new Promise((resolve) => {
-    execFile('node', ['bin/webgpu-sft.js', ...args], { env, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
+    execFile('node', ['bin/webgpu-sft.js', ...args], { maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
