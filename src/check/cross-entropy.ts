@@ -41,6 +41,9 @@ const CASES: Case[] = [
   { N: 2, V: 50257, ignoreEvery: 0 },
   { N: 301, V: 3, ignoreEvery: 4 },
   { N: 37, V: 1031, ignoreEvery: 5 },
+  // The hardware row width (a software adapter defaults to 32 invocations per row).
+  { N: 2, V: 50257, ignoreEvery: 0, maxWorkgroup: 256 },
+  { N: 37, V: 1031, ignoreEvery: 5, maxWorkgroup: 256 },
   { N: 8, V: 2, ignoreEvery: 0, spread: 12, argmaxTargets: true },
   { N: 6, V: 7, ignoreEvery: 0, spread: 12, argmaxTargets: true },
 ];
@@ -48,7 +51,8 @@ const CASES: Case[] = [
 function describe(c: Case): string {
   const ignored = c.ignoreEvery === 1 ? ' all ignored' : c.ignoreEvery ? ` ignore 1/${c.ignoreEvery}` : '';
   const confident = c.argmaxTargets ? ` σ=${c.spread ?? 3} argmax targets` : '';
-  return `N=${c.N} V=${c.V}${ignored}${confident}`;
+  const width = c.maxWorkgroup ? ` wg ${c.maxWorkgroup}` : '';
+  return `N=${c.N} V=${c.V}${ignored}${confident}${width}`;
 }
 
 /** Targets in [0, V), with −100 on the ignored rows; with logits, every `every`-th target is the row's argmax. */

@@ -9,13 +9,24 @@ import { backwardKernel, CROSS_ENTROPY_REDUCE, forwardKernel, WG } from './cross
 export interface CrossEntropyDims {
   N: number;
   V: number;
+  /** Invocations per row at most (a power of two, 8 to 256); default by adapter (rowWorkgroupCap). Checks set it. */
+  maxWorkgroup?: number;
 }
 
-// A row shorter than WG gets the smallest power of two ≥ V (at least 8) instead: idle invocations still pay for every
-// barrier, which on a software adapter makes a classification head (V = a few labels) ~50x slower per row.
+/**
+ * Invocations per row at most. On a software adapter one CPU thread runs a workgroup's invocations in turn and every
+ * barrier switches through all of them, so a row takes 32 (fwd+bwd at V = 50257: 339 → 198 ms against 256); hardware
+ * keeps 256.
+ */
+export function rowWorkgroupCap(gpu: Gpu): number {
+  return gpu.software ? 32 : WG;
+}
+
+// A row shorter than the cap gets the smallest power of two ≥ V (at least 8) instead: idle invocations still pay for
+// every barrier, which on a software adapter made a classification head (V = a few labels) ~50x slower per row.
 const rowKernelCache = new Map<number, { forward: Kernel; backward: Kernel }>();
-function rowKernels(V: number): { forward: Kernel; backward: Kernel } {
-  const wg = Math.min(WG, Math.max(8, 2 ** Math.ceil(Math.log2(V))));
+function rowKernels(gpu: Gpu, { V, maxWorkgroup }: CrossEntropyDims): { forward: Kernel; backward: Kernel } {
+  const wg = Math.min(maxWorkgroup ?? rowWorkgroupCap(gpu), Math.max(8, 2 ** Math.ceil(Math.log2(V))));
   let k = rowKernelCache.get(wg);
   if (!k) rowKernelCache.set(wg, (k = { forward: forwardKernel(wg), backward: backwardKernel(wg) }));
   return k;
@@ -38,7 +49,12 @@ export function crossEntropyForward(
   const { N, V, groups } = checkDims(gpu, 'crossEntropyForward', dims, buffers);
   const hits = gpu.alloc('cross-entropy hits', N * 4); // (N), not needed here; then reused for the count
   const rowStats = stats ?? gpu.alloc('cross-entropy stats', N * 8); // (N, 2)
-  gpu.dispatch(rowKernels(V).forward, { losses, hits, stats: rowStats, logits, targets }, { N, V }, groups);
+  gpu.dispatch(
+    rowKernels(gpu, dims).forward,
+    { losses, hits, stats: rowStats, logits, targets },
+    { N, V },
+    groups,
+  );
   const sums = { total: loss, count: hits, values: losses, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 1 }, 1);
   gpu.release(hits);
@@ -63,10 +79,15 @@ export function crossEntropyBackward(
     : [gpu.alloc('cross-entropy losses', N * 4), gpu.alloc('cross-entropy hits', N * 4)];
   if (!stats) {
     const [losses, hits] = scratch;
-    gpu.dispatch(rowKernels(V).forward, { losses, hits, stats: rowStats, logits, targets }, { N, V }, groups);
+    gpu.dispatch(
+      rowKernels(gpu, dims).forward,
+      { losses, hits, stats: rowStats, logits, targets },
+      { N, V },
+      groups,
+    );
   }
   gpu.dispatch(
-    rowKernels(V).backward,
+    rowKernels(gpu, dims).backward,
     { dlogits, dloss, logits, targets, stats: rowStats },
     { N, V },
     groups,
@@ -88,7 +109,7 @@ export function crossEntropyAccuracy(
   const losses = gpu.alloc('cross-entropy losses', N * 4); // (N), unused here
   const hits = gpu.alloc('cross-entropy hits', N * 4); // (N)
   const stats = gpu.alloc('cross-entropy stats', N * 8); // (N, 2), unused here
-  gpu.dispatch(rowKernels(V).forward, { losses, hits, stats, logits, targets }, { N, V }, groups);
+  gpu.dispatch(rowKernels(gpu, dims).forward, { losses, hits, stats, logits, targets }, { N, V }, groups);
   const sums = { total: correct, count: counted, values: hits, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 0 }, 1);
   for (const b of [losses, hits, stats]) gpu.release(b);
@@ -98,10 +119,12 @@ export function crossEntropyAccuracy(
 function checkDims(gpu: Gpu, where: string, dims: CrossEntropyDims, buffers: Record<string, GPUBuffer>) {
   const fail = (what: string, expected: string, got: unknown) =>
     new ShapeError(`${where}: ${what}, expected ${expected}, got ${got}`);
-  const { N, V } = dims;
+  const { N, V, maxWorkgroup } = dims;
   for (const [key, v] of Object.entries({ N, V })) {
     if (!Number.isInteger(v) || v < 1) throw fail(`dims.${key}`, 'an integer ≥ 1', v);
   }
+  if (maxWorkgroup !== undefined && ![8, 16, 32, 64, 128, 256].includes(maxWorkgroup))
+    throw fail('dims.maxWorkgroup', 'a power of two from 8 to 256', maxWorkgroup);
   if (N * V >= 2 ** 32) throw fail('N·V', '< 2^32 (u32 indices)', N * V);
   const seen = new Map<GPUBuffer, string>();
   for (const [name, buf] of Object.entries(buffers)) {

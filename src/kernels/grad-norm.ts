@@ -4,18 +4,30 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 
-const WG = 256;
-// Workgroups per buffer: enough to fill a GPU, few enough that the finalize pass stays short.
 const ELEMENTS_PER_INVOCATION = 4;
-const MAX_GROUPS = 256;
 
-const TREE_SUM = /* wgsl */ `
-var<workgroup> wsum: array<f32, ${WG}>;
+/**
+ * Workgroup size and workgroups per buffer. Hardware: 256 × up to 256, enough to fill a GPU and few enough that the
+ * finalize pass stays short. A software adapter runs a workgroup's invocations in turn on one CPU thread and switches
+ * through all of them at every barrier, so the tree costs more than the loads: 32 × up to 64 there (a GPT-2 SFT step's
+ * grad norm: 160 → 48 ms).
+ */
+export interface GradNormShape {
+  wg: 32 | 256;
+  maxGroups: number;
+}
+
+export function gradNormShape(gpu: Gpu): GradNormShape {
+  return gpu.software ? { wg: 32, maxGroups: 64 } : { wg: 256, maxGroups: 256 };
+}
+
+const treeSum = (wg: number) => /* wgsl */ `
+var<workgroup> wsum: array<f32, ${wg}>;
 
 // Σ x over the workgroup by a fixed tree, the same in every invocation.
 fn treeSum(lid: u32, x: f32) -> f32 {
   wsum[lid] = x;
-  for (var half = ${WG / 2}u; half > 0u; half >>= 1u) {
+  for (var half = ${wg / 2}u; half > 0u; half >>= 1u) {
     workgroupBarrier();
     if (lid < half) {
       wsum[lid] += wsum[lid + half];
@@ -26,22 +38,22 @@ fn treeSum(lid: u32, x: f32) -> f32 {
 }
 `;
 
-export const GRAD_NORM_PARTIAL: Kernel = {
-  name: 'grad-norm-partial',
+const partialKernel = (wg: number): Kernel => ({
+  name: wg === 256 ? 'grad-norm-partial' : `grad-norm-partial-wg${wg}`,
   wgsl: /* wgsl */ `
-// Workgroup ${WG}, grid-stride loop over the n elements of one gradient; invocation k of workgroup w sums g_i² for
-// i = w·${WG} + k + j·groups·${WG} (j ascending), then a fixed tree: partials[offset + w] = Σ of the workgroup.
+// Workgroup ${wg}, grid-stride loop over the n elements of one gradient; invocation k of workgroup w sums g_i² for
+// i = w·${wg} + k + j·groups·${wg} (j ascending), then a fixed tree: partials[offset + w] = Σ of the workgroup.
 // Bindings: partials (all buffers' workgroups) written at [offset, offset + groups), g (n) read.
 struct Dims { n: u32, offset: u32 }
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<uniform> u: Dims;
-${TREE_SUM}
-@compute @workgroup_size(${WG})
+${treeSum(wg)}
+@compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   var s = 0.0;
-  for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
+  for (var i = gid.x; i < u.n; i += groups.x * ${wg}u) {
     s += g[i] * g[i];
   }
   let total = treeSum(lid, s);
@@ -50,12 +62,12 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id
   }
 }
 `,
-};
+});
 
-export const GRAD_NORM_FINALIZE: Kernel = {
-  name: 'grad-norm-finalize',
+const finalizeKernel = (wg: number): Kernel => ({
+  name: wg === 256 ? 'grad-norm-finalize' : `grad-norm-finalize-wg${wg}`,
   wgsl: /* wgsl */ `
-// One workgroup of ${WG}: invocation k sums partials[i] for i ≡ k (mod ${WG}) ascending, then a fixed tree.
+// One workgroup of ${wg}: invocation k sums partials[i] for i ≡ k (mod ${wg}) ascending, then a fixed tree.
 // norm[0] = sqrt(Σ); scale[0] = min(1, maxNorm / (norm + 1e-6)) when maxNorm > 0, else 1.
 // Bindings: norm (1) and scale (1) written, partials (count) read.
 struct Dims { count: u32, maxNorm: f32 }
@@ -63,11 +75,11 @@ struct Dims { count: u32, maxNorm: f32 }
 @group(0) @binding(1) var<storage, read_write> scale: array<f32>;
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<uniform> u: Dims;
-${TREE_SUM}
-@compute @workgroup_size(${WG})
+${treeSum(wg)}
+@compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
-  for (var i = lid; i < u.count; i += ${WG}u) {
+  for (var i = lid; i < u.count; i += ${wg}u) {
     s += partials[i];
   }
   let total = sqrt(treeSum(lid, s));
@@ -77,7 +89,14 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
 }
 `,
-};
+});
+
+const kernelCache = new Map<number, { partial: Kernel; finalize: Kernel }>();
+function kernels(wg: number): { partial: Kernel; finalize: Kernel } {
+  let k = kernelCache.get(wg);
+  if (!k) kernelCache.set(wg, (k = { partial: partialKernel(wg), finalize: finalizeKernel(wg) }));
+  return k;
+}
 
 export function gradNorm(
   gpu: Gpu,
@@ -85,18 +104,19 @@ export function gradNorm(
   scale: GPUBuffer, // (1)
   grads: { buffer: GPUBuffer; n: number }[], // each (n)
   maxNorm: number,
+  { wg, maxGroups }: GradNormShape = gradNormShape(gpu), // checks pass the other adapter kind's to cover both
 ): void {
   checkArgs(gpu, norm, scale, grads, maxNorm);
-  const maxGroups = Math.min(MAX_GROUPS, gpu.limits.maxComputeWorkgroupsPerDimension);
-  const groups = grads.map(({ n }) => Math.min(Math.ceil(n / (WG * ELEMENTS_PER_INVOCATION)), maxGroups));
+  const { partial, finalize } = kernels(wg);
+  const groups = grads.map(({ n }) => Math.min(Math.ceil(n / (wg * ELEMENTS_PER_INVOCATION)), maxGroups));
   const count = groups.reduce((a, b) => a + b, 0);
   const partials = gpu.alloc('grad-norm partials', Math.max(count, 1) * 4); // (count)
   let offset = 0;
   grads.forEach(({ buffer, n }, k) => {
-    gpu.dispatch(GRAD_NORM_PARTIAL, { partials, g: buffer }, { n, offset }, groups[k]);
+    gpu.dispatch(partial, { partials, g: buffer }, { n, offset }, groups[k]);
     offset += groups[k];
   });
-  gpu.dispatch(GRAD_NORM_FINALIZE, { norm, scale, partials }, { count, maxNorm }, 1);
+  gpu.dispatch(finalize, { norm, scale, partials }, { count, maxNorm }, 1);
   gpu.release(partials);
 }
 

@@ -87,6 +87,13 @@ describe('cross-entropy kernels', () => {
     expect(() => crossEntropyBackward(gpu, logits, loss, logits, targets, { N: 2, V: 3 })).toThrow(
       /logits, expected a buffer other than dlogits/,
     );
+    expect(() => crossEntropyForward(gpu, loss, losses, logits, targets, { N: 2, V: 3, maxWorkgroup: 48 })).toThrow(
+      /dims.maxWorkgroup, expected a power of two from 8 to 256, got 48/,
+    );
+    const shortStats = gpu.alloc('stats', 3 * 4);
+    expect(() => crossEntropyForward(gpu, loss, losses, logits, targets, { N: 2, V: 3 }, shortStats)).toThrow(
+      /stats size, expected ≥ 16 bytes/,
+    );
     expect(() => crossEntropyAccuracy(gpu, loss, loss, logits, targets, { N: 2, V: 3 })).toThrow(
       /counted, expected a buffer other than correct/,
     );
