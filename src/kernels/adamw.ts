@@ -3,6 +3,7 @@
 // param −= lr/(1−β1^step) · m / (sqrt(v)/sqrt(1−β2^step) + eps). The bias corrections are computed in float64 here.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -75,7 +76,7 @@ export function adamwUpdate(
     sqrtBias2: Math.sqrt(1 - beta2 ** step),
     eps,
   };
-  const groups = Math.min(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = strideGroups(gpu, n, WG);
   if (gradScale) gpu.dispatch(ADAMW_UPDATE_SCALED, { param, m, v, grad, gradScale }, uniforms, groups);
   else gpu.dispatch(ADAMW_UPDATE, { param, m, v, grad }, uniforms, groups);
 }

@@ -5,6 +5,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -110,6 +111,6 @@ function dispatch(
     threshold = 2 ** 32 - 1;
     scale = 0;
   }
-  const groups = Math.min(Math.ceil(n / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = strideGroups(gpu, n, WG);
   gpu.dispatch(DROPOUT_FORWARD, { out, x }, { n, seed, offset, threshold, scale }, groups);
 }

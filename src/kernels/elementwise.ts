@@ -5,6 +5,7 @@ import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { sumForward } from './sum.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -155,7 +156,7 @@ export function accumulate(gpu: Gpu, acc: GPUBuffer, x: GPUBuffer, dims: { n: nu
   checkBuffer(gpu, 'accumulate', 'acc', acc, n);
   checkBuffer(gpu, 'accumulate', 'x', x, n);
   checkDistinct('accumulate', { acc }, { x });
-  gpu.dispatch(ACCUMULATE, { acc, x }, { n }, groupsFor(gpu, n));
+  gpu.dispatch(ACCUMULATE, { acc, x }, { n }, strideGroups(gpu, n, WG));
 }
 
 function binary(
@@ -172,7 +173,7 @@ function binary(
   checkBuffer(gpu, where, 'a', a, n);
   checkBuffer(gpu, where, 'b', b, bn);
   checkDistinct(where, { out }, { a, b });
-  gpu.dispatch(kernel, { out, a, b }, { n, bn }, groupsFor(gpu, n));
+  gpu.dispatch(kernel, { out, a, b }, { n, bn }, strideGroups(gpu, n, WG));
 }
 
 function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: ScaleDims): void {
@@ -184,13 +185,9 @@ function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: Scal
   checkBuffer(gpu, where, 'out', out, n);
   checkBuffer(gpu, where, 'a', a, n);
   checkDistinct(where, { out }, { a });
-  gpu.dispatch(SCALE_FORWARD, { out, a }, { n, alpha }, groupsFor(gpu, n));
+  gpu.dispatch(SCALE_FORWARD, { out, a }, { n, alpha }, strideGroups(gpu, n, WG));
 }
 
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
 
 function checkCount(where: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1 || v >= 2 ** 32) {

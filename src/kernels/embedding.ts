@@ -5,6 +5,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 const WG_BACKWARD = 64;
@@ -80,7 +81,7 @@ export function embeddingForward(
   checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
   checkBuffer(gpu, 'embeddingForward', 'weight', weight, V * C, 'elements');
   checkDistinct('embeddingForward', out, { ids, weight });
-  gpu.dispatch(EMBEDDING_FORWARD, { out, ids, weight }, { N, C, V }, groupsFor(gpu, N * C, WG));
+  gpu.dispatch(EMBEDDING_FORWARD, { out, ids, weight }, { N, C, V }, strideGroups(gpu, N * C, WG));
 }
 
 /** dweight (V, C) is overwritten; rows no id hits are 0. */
@@ -97,13 +98,9 @@ export function embeddingBackward(
   checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N, 'elements');
   checkDistinct('embeddingBackward', dweight, { dout, ids });
   gpu.clear(dweight, V * C * 4);
-  gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, groupsFor(gpu, C, WG_BACKWARD));
+  gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, strideGroups(gpu, C, WG_BACKWARD));
 }
 
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number, size: number): number {
-  return Math.min(Math.ceil(count / size), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
 
 function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
   for (const key of ['N', 'C', 'V'] as const) {

@@ -4,6 +4,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -84,7 +85,7 @@ export function geluForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: GeluDi
   checkBuffer(gpu, 'geluForward', 'x', x, n);
   if (out === x)
     throw new ShapeError('geluForward: out, expected a buffer distinct from x, got the same buffer');
-  gpu.dispatch(GELU_FORWARD, { out, x }, { n }, groupsFor(gpu, n));
+  gpu.dispatch(GELU_FORWARD, { out, x }, { n }, strideGroups(gpu, n, WG));
 }
 
 export function geluBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, x: GPUBuffer, dims: GeluDims): void {
@@ -96,13 +97,9 @@ export function geluBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, x: GPUBuf
   if (dx === dout || dx === x) {
     throw new ShapeError('geluBackward: dx, expected a buffer distinct from dout and x, got the same buffer');
   }
-  gpu.dispatch(GELU_BACKWARD, { dx, dout, x }, { n }, groupsFor(gpu, n));
+  gpu.dispatch(GELU_BACKWARD, { dx, dout, x }, { n }, strideGroups(gpu, n, WG));
 }
 
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
 
 function checkDims(where: string, { n }: GeluDims): void {
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {

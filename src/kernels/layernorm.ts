@@ -4,7 +4,8 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW, SHORT_WG } from './layernorm-short.ts';
 import { sumForward } from './sum.ts';
-import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, shortRowGrid, strideGroups } from './rows.ts';
+import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, shortRowGrid } from './rows.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 64;
 // dweight/dbias: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).

@@ -3,7 +3,8 @@
 // g = dout ⊙ weight: dx = rstd·(g − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { sumForward } from './sum.ts';
-import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, strideGroups } from './rows.ts';
+import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl } from './rows.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 64;
 // dweight: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).

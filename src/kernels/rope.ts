@@ -4,6 +4,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -118,7 +119,7 @@ function rotate(
   if (pairs === 0) return;
   const freq = frequencies(gpu, HS, theta);
   const uniforms = { pairs, half: HS / 2, T, offset: positionOffset };
-  const groups = Math.min(Math.ceil(pairs / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = strideGroups(gpu, pairs, WG);
   gpu.dispatch(kernel, { ...buffers, freq }, uniforms, groups);
 }
 

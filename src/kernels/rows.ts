@@ -33,11 +33,6 @@ export function rowGrid(gpu: Gpu, rows: number): [number, number] {
   return [x, x === 0 ? 0 : Math.ceil(rows / x)];
 }
 
-/** Workgroups of `wg` for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-export function strideGroups(gpu: Gpu, count: number, wg: number): number {
-  return Math.min(Math.ceil(count / wg), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
-
 /** ceil(rows / wg) workgroups of `wg` invocations, one invocation per row, spread over x and y past the limit. */
 export function shortRowGrid(gpu: Gpu, rows: number, wg: number): [number, number] {
   const groups = Math.ceil(rows / wg);

@@ -5,6 +5,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -66,7 +67,7 @@ export function sliceForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: Slice
   if (out === x) {
     throw new ShapeError(`${where}: out, expected a buffer distinct from x, got the same buffer`);
   }
-  gpu.dispatch(SLICE_FORWARD, { out, x }, { rows, cols, start, width }, groupsFor(gpu, rows * width));
+  gpu.dispatch(SLICE_FORWARD, { out, x }, { rows, cols, start, width }, strideGroups(gpu, rows * width, WG));
 }
 
 /** dx[r, start + j] = dout[r, j]; every other column of dx keeps its value. */
@@ -78,7 +79,7 @@ export function sliceBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: Sl
   if (dx === dout) {
     throw new ShapeError(`${where}: dx, expected a buffer distinct from dout, got the same buffer`);
   }
-  gpu.dispatch(SLICE_BACKWARD, { dx, dout }, { rows, cols, start, width }, groupsFor(gpu, rows * width));
+  gpu.dispatch(SLICE_BACKWARD, { dx, dout }, { rows, cols, start, width }, strideGroups(gpu, rows * width, WG));
 }
 
 function checkDims(where: string, dims: SliceDims): SliceDims {
@@ -100,7 +101,3 @@ function checkDims(where: string, dims: SliceDims): SliceDims {
   return dims;
 }
 
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-}

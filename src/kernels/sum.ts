@@ -4,6 +4,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -108,7 +109,7 @@ export function sumBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: SumD
   if (dx === dout) {
     throw new ShapeError('sumBackward: dx, expected a buffer distinct from dout, got the same buffer');
   }
-  gpu.dispatch(SUM_BACKWARD, { dx, dout }, { outer, axis, inner, scale }, groupsFor(gpu, total));
+  gpu.dispatch(SUM_BACKWARD, { dx, dout }, { outer, axis, inner, scale }, strideGroups(gpu, total, WG));
 }
 
 function dispatchSum(
@@ -123,13 +124,9 @@ function dispatchSum(
   scale: number,
 ): void {
   const uniforms = { outer, axis, inner, chunks, chunk, scale };
-  gpu.dispatch(SUM_FORWARD, { out, x }, uniforms, groupsFor(gpu, outer * chunks * inner));
+  gpu.dispatch(SUM_FORWARD, { out, x }, uniforms, strideGroups(gpu, outer * chunks * inner, WG));
 }
 
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
 
 function checkDims(where: string, dims: SumDims): number {
   for (const key of ['outer', 'axis', 'inner'] as const) {

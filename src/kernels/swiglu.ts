@@ -4,6 +4,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -90,7 +91,7 @@ export function swigluForward(
 ): void {
   const where = 'swigluForward';
   checkAll(gpu, where, dims, { out }, { gate, up });
-  gpu.dispatch(SWIGLU_FORWARD, { out, gate, up }, { n: dims.n }, groupsFor(gpu, dims.n));
+  gpu.dispatch(SWIGLU_FORWARD, { out, gate, up }, { n: dims.n }, strideGroups(gpu, dims.n, WG));
 }
 
 /** dgate and dup, each overwritten, or skipped when null (a frozen input). */
@@ -109,15 +110,11 @@ export function swigluBackward(
   if (dup) outputs.dup = dup;
   checkAll(gpu, where, dims, outputs, { dout, gate, up });
   const { n } = dims;
-  if (dgate && dup) gpu.dispatch(SWIGLU_BACKWARD, { dgate, dup, dout, gate, up }, { n }, groupsFor(gpu, n));
-  else if (dgate) gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, groupsFor(gpu, n));
-  else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, groupsFor(gpu, n));
+  if (dgate && dup) gpu.dispatch(SWIGLU_BACKWARD, { dgate, dup, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
+  else if (dgate) gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
+  else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, strideGroups(gpu, n, WG));
 }
 
-/** Workgroups for a grid-stride loop over `count` items, capped at the device's per-dimension limit. */
-function groupsFor(gpu: Gpu, count: number): number {
-  return Math.min(Math.ceil(count / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-}
 
 // dims.n in range, every buffer at least n f32, and no output also bound as another output or an input.
 function checkAll(

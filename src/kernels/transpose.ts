@@ -4,6 +4,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import { strideGroups } from './grid.ts';
 
 const WG = 256;
 
@@ -76,6 +77,6 @@ function dispatch(
       `${where}: ${names.out}, expected a buffer distinct from ${names.x}, got the same buffer`,
     );
   }
-  const groups = Math.min(Math.ceil(total / WG), gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = strideGroups(gpu, total, WG);
   gpu.dispatch(TRANSPOSE_FORWARD, { out, x }, { d0, d1, d2, d3 }, groups);
 }
