@@ -32,6 +32,29 @@ function rowKernels(gpu: Gpu, { V, maxWorkgroup }: CrossEntropyDims): { forward:
   return k;
 }
 
+type RowOutputs = Record<'losses' | 'hits' | 'stats', GPUBuffer>;
+
+/**
+ * The forward row kernel over every row: losses (N), hits (N) and stats (N, 2) go to the caller's buffers where given,
+ * else to pooled scratch, which release() hands back once the caller has recorded what reads it.
+ */
+function rowPass(
+  gpu: Gpu,
+  dims: CrossEntropyDims,
+  groups: number,
+  logits: GPUBuffer,
+  targets: GPUBuffer,
+  given: Partial<RowOutputs>,
+): RowOutputs & { release(): void } {
+  const { N, V } = dims;
+  const scratch: GPUBuffer[] = [];
+  const take = (name: keyof RowOutputs, bytes: number) =>
+    given[name] ?? scratch[scratch.push(gpu.alloc(`cross-entropy ${name}`, bytes)) - 1];
+  const out = { losses: take('losses', N * 4), hits: take('hits', N * 4), stats: take('stats', N * 8) };
+  gpu.dispatch(rowKernels(gpu, dims).forward, { ...out, logits, targets }, { N, V }, groups);
+  return { ...out, release: () => scratch.forEach((b) => gpu.release(b)) };
+}
+
 /**
  * `stats` (N, 2), optional: receives each row's (max, rest), which crossEntropyBackward takes instead of reading the
  * logits once more to recompute them (the autograd op keeps it from its forward: a third less logits traffic).
@@ -46,19 +69,12 @@ export function crossEntropyForward(
   stats?: GPUBuffer, // (N, 2), written
 ): void {
   const buffers = { loss, losses, logits, targets, ...(stats && { stats }) };
-  const { N, V, groups } = checkDims(gpu, 'crossEntropyForward', dims, buffers);
-  const hits = gpu.alloc('cross-entropy hits', N * 4); // (N), not needed here; then reused for the count
-  const rowStats = stats ?? gpu.alloc('cross-entropy stats', N * 8); // (N, 2)
-  gpu.dispatch(
-    rowKernels(gpu, dims).forward,
-    { losses, hits, stats: rowStats, logits, targets },
-    { N, V },
-    groups,
-  );
-  const sums = { total: loss, count: hits, values: losses, targets };
+  const { N, groups } = checkDims(gpu, 'crossEntropyForward', dims, buffers);
+  const rows = rowPass(gpu, dims, groups, logits, targets, { losses, stats });
+  // hits are not needed here: their scratch takes the count
+  const sums = { total: loss, count: rows.hits, values: losses, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 1 }, 1);
-  gpu.release(hits);
-  if (!stats) gpu.release(rowStats);
+  rows.release();
 }
 
 /** `stats` (N, 2): what crossEntropyForward wrote for these logits; without it they are computed here first. */
@@ -73,27 +89,10 @@ export function crossEntropyBackward(
 ): void {
   const buffers = { dlogits, dloss, logits, targets, ...(stats && { stats }) };
   const { N, V, groups } = checkDims(gpu, 'crossEntropyBackward', dims, buffers);
-  const rowStats = stats ?? gpu.alloc('cross-entropy stats', N * 8); // (N, 2)
-  const scratch = stats
-    ? []
-    : [gpu.alloc('cross-entropy losses', N * 4), gpu.alloc('cross-entropy hits', N * 4)];
-  if (!stats) {
-    const [losses, hits] = scratch;
-    gpu.dispatch(
-      rowKernels(gpu, dims).forward,
-      { losses, hits, stats: rowStats, logits, targets },
-      { N, V },
-      groups,
-    );
-  }
-  gpu.dispatch(
-    rowKernels(gpu, dims).backward,
-    { dlogits, dloss, logits, targets, stats: rowStats },
-    { N, V },
-    groups,
-  );
-  for (const b of scratch) gpu.release(b);
-  if (!stats) gpu.release(rowStats);
+  const rows = stats ? null : rowPass(gpu, dims, groups, logits, targets, {});
+  const inputs = { dloss, logits, targets, stats: stats ?? rows!.stats };
+  gpu.dispatch(rowKernels(gpu, dims).backward, { dlogits, ...inputs }, { N, V }, groups);
+  rows?.release();
 }
 
 export function crossEntropyAccuracy(
@@ -105,14 +104,11 @@ export function crossEntropyAccuracy(
   dims: CrossEntropyDims,
 ): void {
   const buffers = { correct, counted, logits, targets };
-  const { N, V, groups } = checkDims(gpu, 'crossEntropyAccuracy', dims, buffers);
-  const losses = gpu.alloc('cross-entropy losses', N * 4); // (N), unused here
-  const hits = gpu.alloc('cross-entropy hits', N * 4); // (N)
-  const stats = gpu.alloc('cross-entropy stats', N * 8); // (N, 2), unused here
-  gpu.dispatch(rowKernels(gpu, dims).forward, { losses, hits, stats, logits, targets }, { N, V }, groups);
-  const sums = { total: correct, count: counted, values: hits, targets };
+  const { N, groups } = checkDims(gpu, 'crossEntropyAccuracy', dims, buffers);
+  const rows = rowPass(gpu, dims, groups, logits, targets, {});
+  const sums = { total: correct, count: counted, values: rows.hits, targets };
   gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 0 }, 1);
-  for (const b of [losses, hits, stats]) gpu.release(b);
+  rows.release();
 }
 
 /** N, V ≥ 1 with u32 indices, every buffer large enough, none bound twice (WebGPU forbids a written alias). */
