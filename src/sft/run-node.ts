@@ -137,10 +137,9 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
     const state = await loadResumeState(args.out);
     // model.safetensors may hold the best weights restored at the end; the run goes on from those of its last step.
     if (state.current) for (const [name, data] of state.current) job.module.load(name, data);
-    const keepsBest = args.patience > 0 || job.restoreBest;
-    trainer.resume(state.trainerState, state.optimizer, keepsBest ? state.best : undefined);
+    trainer.resume(state.trainerState, state.optimizer, state.best);
     info(`resumed from ${args.out} at step ${state.trainerState.step}`);
-    if (keepsBest && !state.best && state.trainerState.bestStep > 0)
+    if (trainer.keepsBest && !state.best && state.trainerState.bestStep > 0)
       info(
         `resume: ${args.out} has no best.safetensors, so the best weights (step ${state.trainerState.bestStep}) cannot be restored; only a better validation loss from now on will be`,
       );

@@ -154,6 +154,11 @@ export class Trainer<Batch> {
     };
   }
 
+  /** Whether the best weights are kept and restored at the end (early stopping, or restoreBest). */
+  get keepsBest(): boolean {
+    return this.options.patience > 0 || this.options.restoreBest === true;
+  }
+
   /**
    * Continue from a checkpoint: its trainer and optimizer state, and (with early stopping or restoreBest) its best
    * weights, so that a best evaluation from before the interruption is still the one restored.
@@ -161,7 +166,7 @@ export class Trainer<Batch> {
   resume(state: TrainerState, optimizer: AdamWState, best?: Map<string, Float32Array>): void {
     this.state = { ...state };
     this.optimizer.importState(optimizer);
-    if (best) {
+    if (best && this.keepsBest) {
       for (const [name, t] of this.model.namedParameters()) {
         const w = best.get(name);
         if (t.requiresGrad && w?.length !== t.size) {
@@ -196,7 +201,7 @@ export class Trainer<Batch> {
     let reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' = 'epochs';
     const finish = async () => {
       let current: Map<string, Float32Array> | null = null;
-      if ((o.patience > 0 || o.restoreBest) && this.best && this.state.bestStep !== this.state.step) {
+      if (this.keepsBest && this.best && this.state.bestStep !== this.state.step) {
         current = await this.trainableWeights(); // what a resumed run goes on from
         this.loadBest();
       }
@@ -286,7 +291,7 @@ export class Trainer<Batch> {
       this.state.bestLoss = metrics.loss;
       this.state.bestStep = this.state.step;
       this.state.evalsWithoutBetter = 0;
-      if (this.options.patience > 0 || this.options.restoreBest) await this.snapshotBest();
+      if (this.keepsBest) await this.snapshotBest();
     } else {
       this.state.evalsWithoutBetter++;
     }
