@@ -4,7 +4,7 @@
 // hardware adapters). Each invocation sums up to a few thousand squares in f32 before a fixed tree, and sqrt halves
 // the relative error: bound relL2 ≤ 1e-5 (norm and scale).
 import type { Gpu } from '../gpu/gpu.ts';
-import { gradNorm, gradNormShape, type GradNormShape } from '../kernels/grad-norm.ts';
+import { gradNorm, GRAD_NORM_SHAPES } from '../kernels/grad-norm.ts';
 import { gradNormRef } from '../reference/grad-norm.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
 import type { Rng } from './random.ts';
@@ -51,10 +51,8 @@ function checkCase(c: Case): KernelCheck {
         const maxNorm = Math.fround(c.clipAt * wantNorm[0]); // the kernel sees an f32 uniform
         gradNormRef(wantNorm, wantScale, grads.map(toF64), maxNorm);
         const buffers = grads.map((g, k) => ({ buffer: gpu.upload(`grad ${k}`, g), n: g.length }));
-        const shape = gradNormShape(gpu);
-        const other: GradNormShape =
-          shape.wg === 32 ? { wg: 256, maxGroups: 256 } : { wg: 32, maxGroups: 64 };
-        gradNorm(gpu, norm, scale, buffers, maxNorm, c.otherShape ? other : shape);
+        const kind = gpu.software === !c.otherShape ? 'software' : 'hardware';
+        gradNorm(gpu, norm, scale, buffers, maxNorm, GRAD_NORM_SHAPES[kind]);
         return [
           checkOutput('norm', await gpu.read(norm, 'f32', 1), wantNorm, BOUND),
           checkOutput('scale', await gpu.read(scale, 'f32', 1), wantScale, BOUND),

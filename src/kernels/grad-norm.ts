@@ -17,8 +17,13 @@ export interface GradNormShape {
   maxGroups: number;
 }
 
+export const GRAD_NORM_SHAPES: Record<'hardware' | 'software', GradNormShape> = {
+  hardware: { wg: 256, maxGroups: 256 },
+  software: { wg: 32, maxGroups: 64 },
+};
+
 export function gradNormShape(gpu: Gpu): GradNormShape {
-  return gpu.software ? { wg: 32, maxGroups: 64 } : { wg: 256, maxGroups: 256 };
+  return GRAD_NORM_SHAPES[gpu.software ? 'software' : 'hardware'];
 }
 
 const treeSum = (wg: number) => /* wgsl */ `
