@@ -4,7 +4,7 @@
 // ≤ 1e-6 (measured ~5e-8). The step itself (param_new − param_old) also carries the rounding of param_new, ~1e-9 at
 // GPT-2's weight scale 0.02 against steps of ~1e-3: bound relL2 ≤ 5e-6 (measured ≤ 7e-7).
 import type { Gpu } from '../gpu/gpu.ts';
-import { adamwUpdate, type AdamwDims } from '../kernels/adamw.ts';
+import { adamwUpdate, NO_BAD_SLOT, type AdamwDims } from '../kernels/adamw.ts';
 import { adamwUpdateRef } from '../reference/adamw.ts';
 import { checkOutput, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
 import type { Rng } from './random.ts';
@@ -24,6 +24,8 @@ interface Case {
    * term among many, so the larger cases keep fully random signs.
    */
   awayFromZero?: boolean;
+  /** Make the gradient of this element infinite, so its weight becomes NaN and status must name the slot. */
+  infAt?: number;
 }
 
 const CASES: Case[] = [
@@ -34,36 +36,49 @@ const CASES: Case[] = [
   { n: 1009, step: 3, weightDecay: 0.1, clip: true },
   { n: 65_537, step: 1000, weightDecay: 0.01, clip: false },
   { n: 100_003, step: 7, weightDecay: 0.05, clip: true },
+  { n: 1009, step: 2, weightDecay: 0.1, clip: false, infAt: 1008 },
+  { n: 65_537, step: 3, weightDecay: 0, clip: false, infAt: 40_000 },
 ];
 
 function checkCase(c: Case): KernelCheck {
   const { n, step, weightDecay, clip } = c;
   return {
     kernel: 'adamw update',
-    size: `n=${n} step=${step} wd=${weightDecay}${clip ? ' clip' : ''}`,
+    size: `n=${n} step=${step} wd=${weightDecay}${clip ? ' clip' : ''}${c.infAt === undefined ? '' : ` inf@${c.infAt}`}`,
     run: async (gpu: Gpu, rng: Rng): Promise<OutputResult[]> => {
       const scope = gpu.scope('adamw check');
       try {
-        const dims: AdamwDims = { n, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };
+        const dims: Omit<AdamwDims, 'slot'> = { n, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };
         const param = rng.normal(n, 0.02); // (n), the scale of GPT-2 weights
         const grad = rng.normal(n, 0.1); // (n)
         if (c.awayFromZero) grad.forEach((g, i) => (grad[i] = -Math.sign(param[i]) * Math.abs(g)));
+        if (c.infAt !== undefined) grad[c.infAt] = Infinity;
+        const slot = 1 + Math.floor(rng.next() * 1000); // the tensor's index in an optimizer
         // The first step starts from zero state; later ones from state of a plausible size.
         const m = step === 1 ? new Float32Array(n) : rng.normal(n, 0.05); // (n)
         const v = step === 1 ? new Float32Array(n) : rng.uniform(n, 0, 0.02); // (n)
         const scale = Float32Array.of(clip ? 0.1 + 0.9 * rng.next() : 1); // (1)
         const bufs = { param: gpu.upload('param', param), m: gpu.upload('m', m), v: gpu.upload('v', v) };
         const gradBuf = gpu.upload('grad', grad);
-        adamwUpdate(gpu, bufs.param, bufs.m, bufs.v, gradBuf, clip ? gpu.upload('scale', scale) : null, dims);
+        const status = gpu.upload('status', Uint32Array.of(NO_BAD_SLOT));
+        const scaleBuf = clip ? gpu.upload('scale', scale) : null;
+        adamwUpdate(gpu, bufs.param, bufs.m, bufs.v, gradBuf, scaleBuf, status, { ...dims, slot });
         const got = {
           param: await gpu.read(bufs.param, 'f32', n),
           m: await gpu.read(bufs.m, 'f32', n),
           v: await gpu.read(bufs.v, 'f32', n),
         };
+        const gotStatus = (await gpu.read(status, 'u32', 1))[0];
         const want = { param: toF64(param), m: toF64(m), v: toF64(v) };
-        adamwUpdateRef(want.param, want.m, want.v, toF64(grad), clip ? toF64(scale) : null, dims);
+        const bad = adamwUpdateRef(want.param, want.m, want.v, toF64(grad), clip ? toF64(scale) : null, dims);
+        // The non-finite element is compared by its status; the others by value, as in the finite cases.
+        if (c.infAt !== undefined) {
+          for (const [k, x] of Object.entries({ param, m, v }))
+            want[k as keyof typeof want][c.infAt] = got[k as keyof typeof got][c.infAt] = x[c.infAt];
+        }
         const wantStep = want.param.map((p, i) => p - param[i]);
         return [
+          checkOutput('status', Float64Array.of(gotStatus), Float64Array.of(bad ? slot : NO_BAD_SLOT), 0),
           checkOutput('param', got.param, want.param, STATE_BOUND),
           checkOutput('m', got.m, want.m, STATE_BOUND),
           checkOutput('v', got.v, want.v, STATE_BOUND),
@@ -124,10 +139,14 @@ const knownAnswerCheck: KernelCheck = {
       };
       const results: OutputResult[] = [];
       for (let t = 0; t < 2; t++) {
-        adamwUpdate(gpu, bufs.param, bufs.m, bufs.v, gpu.upload('grad', toF32(grads[t])), null, {
+        const status = gpu.upload('status', Uint32Array.of(NO_BAD_SLOT));
+        adamwUpdate(gpu, bufs.param, bufs.m, bufs.v, gpu.upload('grad', toF32(grads[t])), null, status, {
           ...hyper,
           step: t + 1,
+          slot: 0,
         });
+        const finite = (await gpu.read(status, 'u32', 1))[0];
+        results.push(checkOutput(`status step ${t + 1}`, Float64Array.of(finite), Float64Array.of(NO_BAD_SLOT), 0));
         for (const name of ['param', 'm', 'v'] as const) {
           results.push(
             checkOutput(

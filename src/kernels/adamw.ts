@@ -1,6 +1,8 @@
 // Fused AdamW, in place on param, m, v (n) f32, with torch.optim.AdamW's semantics: g = grad · gradScale[0],
 // param −= lr·wd·param (decoupled decay first), m = β1·m + (1−β1)·g, v = β2·v + (1−β2)·g²,
 // param −= lr/(1−β1^step) · m / (sqrt(v)/sqrt(1−β2^step) + eps). The bias corrections are computed in float64 here.
+// An updated weight that is not finite lowers status[0] to dims.slot (atomicMin), so one read after a step of many
+// tensors names the first one that went bad; status starts at NO_BAD_SLOT.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
 import { strideGroups } from './grid.ts';
@@ -16,22 +18,28 @@ export interface AdamwDims {
   weightDecay: number;
   /** 1-based. */
   step: number;
+  /** Written to status when an updated weight is not finite (the tensor's index in the optimizer). */
+  slot: number;
 }
+
+/** status[0] when every updated weight is finite. */
+export const NO_BAD_SLOT = 0xffffffff;
 
 // Without a clip scale the kernel has no gradScale binding at all (every declared binding must be bound and used),
 // so there are two variants of one source.
 function adamwWgsl(scaled: boolean): string {
   return /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements; one invocation updates param[i], m[i], v[i] in place.
-// Bindings: param, m, v (n) read and written; grad (n) read${scaled ? ', gradScale (1) read' : ''}.
+// Bindings: param, m, v (n) read and written; grad (n) read; status (1) atomic${scaled ? '; gradScale (1) read' : ''}.
 struct Dims { n: u32, decay: f32, beta1: f32, oneMinusBeta1: f32, beta2: f32, oneMinusBeta2: f32,
-              stepSize: f32, sqrtBias2: f32, eps: f32 }
+              stepSize: f32, sqrtBias2: f32, eps: f32, slot: u32 }
 @group(0) @binding(0) var<storage, read_write> param: array<f32>;
 @group(0) @binding(1) var<storage, read_write> m: array<f32>;
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
 @group(0) @binding(3) var<storage, read> grad: array<f32>;
 @group(0) @binding(4) var<uniform> u: Dims;
-${scaled ? '@group(0) @binding(5) var<storage, read> gradScale: array<f32>;' : ''}
+@group(0) @binding(5) var<storage, read_write> status: array<atomic<u32>>;
+${scaled ? '@group(0) @binding(6) var<storage, read> gradScale: array<f32>;' : ''}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -44,7 +52,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let vi = u.beta2 * v[i] + u.oneMinusBeta2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    param[i] = p - u.stepSize * mi / (sqrt(vi) / u.sqrtBias2 + u.eps);
+    let updated = p - u.stepSize * mi / (sqrt(vi) / u.sqrtBias2 + u.eps);
+    param[i] = updated;
+    // Exponent bits all ones: Inf or NaN (a comparison such as x != x may be folded away by the compiler).
+    if ((bitcast<u32>(updated) & 0x7f800000u) == 0x7f800000u) {
+      atomicMin(&status[0], u.slot);
+    }
   }
 }
 `;
@@ -60,10 +73,11 @@ export function adamwUpdate(
   v: GPUBuffer, // (n), updated in place
   grad: GPUBuffer, // (n)
   gradScale: GPUBuffer | null, // (1), the clip scale; null = 1
+  status: GPUBuffer, // (1) u32, lowered to dims.slot when an updated weight is not finite
   dims: AdamwDims,
 ): void {
-  const { n, lr, beta1, beta2, eps, weightDecay, step } = dims;
-  checkDims(gpu, dims, { param, m, v, grad, ...(gradScale ? { gradScale } : {}) });
+  const { n, lr, beta1, beta2, eps, weightDecay, step, slot } = dims;
+  checkDims(gpu, dims, { param, m, v, grad, status, ...(gradScale ? { gradScale } : {}) });
   // PyTorch's order of operations: step_size = lr / (1 − β1^t), denom = sqrt(v) / sqrt(1 − β2^t) + eps.
   const uniforms = {
     n,
@@ -75,16 +89,18 @@ export function adamwUpdate(
     stepSize: lr / (1 - beta1 ** step),
     sqrtBias2: Math.sqrt(1 - beta2 ** step),
     eps,
+    slot,
   };
   const groups = strideGroups(gpu, n, WG);
-  if (gradScale) gpu.dispatch(ADAMW_UPDATE_SCALED, { param, m, v, grad, gradScale }, uniforms, groups);
-  else gpu.dispatch(ADAMW_UPDATE, { param, m, v, grad }, uniforms, groups);
+  if (gradScale) gpu.dispatch(ADAMW_UPDATE_SCALED, { param, m, v, grad, status, gradScale }, uniforms, groups);
+  else gpu.dispatch(ADAMW_UPDATE, { param, m, v, grad, status }, uniforms, groups);
 }
 
 function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>): void {
   const fail = (what: string, expected: string, got: unknown) =>
     new ShapeError(`adamwUpdate: ${what}, expected ${expected}, got ${got}`);
-  const { n, lr, beta1, beta2, eps, weightDecay, step } = dims;
+  const { n, lr, beta1, beta2, eps, weightDecay, step, slot } = dims;
+  if (!Number.isInteger(slot) || slot < 0 || slot >= NO_BAD_SLOT) throw fail('dims.slot', 'an integer in [0, 2^32 − 1)', slot);
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw fail('dims.n', 'an integer in [0, 2^32)', n);
   if (!Number.isInteger(step) || step < 1) throw fail('dims.step', 'an integer ≥ 1 (1-based)', step);
   for (const [key, b] of Object.entries({ beta1, beta2 })) {
@@ -95,7 +111,7 @@ function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>
   }
   const seen = new Map<GPUBuffer, string>();
   for (const [name, buf] of Object.entries(buffers)) {
-    const count = name === 'gradScale' ? 1 : n;
+    const count = name === 'gradScale' || name === 'status' ? 1 : n;
     const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
     if (bytes < count * 4) throw fail(`${name} size`, `≥ ${count * 4} bytes (${count} × 4)`, bytes);
     if (seen.has(buf)) throw fail(name, `a buffer other than ${seen.get(buf)}`, 'the same one');

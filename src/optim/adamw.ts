@@ -3,7 +3,7 @@
 // (requiresGrad false) get no state at all.
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../gpu/errors.ts';
-import { adamwUpdate } from '../kernels/adamw.ts';
+import { adamwUpdate, NO_BAD_SLOT } from '../kernels/adamw.ts';
 import { gradNorm } from '../kernels/grad-norm.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 
@@ -44,6 +44,7 @@ export class AdamW {
   private readonly slots: Slot[];
   private readonly norm: GPUBuffer;
   private readonly scale: GPUBuffer;
+  private readonly status: GPUBuffer; // (1) u32: the first slot whose update is not finite, or NO_BAD_SLOT
 
   constructor(
     readonly gpu: Gpu,
@@ -68,6 +69,7 @@ export class AdamW {
       }));
     this.norm = gpu.upload('adamw.grad_norm', new Float32Array(1), true);
     this.scale = gpu.upload('adamw.clip_scale', new Float32Array([1]), true);
+    this.status = gpu.upload('adamw.status', Uint32Array.of(NO_BAD_SLOT), true);
   }
 
   /** Bytes of optimizer state (m and v) on the GPU. */
@@ -87,7 +89,7 @@ export class AdamW {
     const grads = live.map((s) => ({ buffer: s.param.grad!.buf(), n: s.param.size }));
     gradNorm(this.gpu, this.norm, this.scale, grads, this.clipGradNorm);
     for (const s of live) {
-      adamwUpdate(this.gpu, s.param.buf(), s.m, s.v, s.param.grad!.buf(), this.scale, {
+      adamwUpdate(this.gpu, s.param.buf(), s.m, s.v, s.param.grad!.buf(), this.scale, this.status, {
         n: s.param.size,
         lr: this.lr,
         beta1: this.beta1,
@@ -95,6 +97,7 @@ export class AdamW {
         eps: this.eps,
         weightDecay: s.decay ? this.weightDecay : 0,
         step: this.stepCount,
+        slot: this.slots.indexOf(s),
       });
     }
   }
@@ -102,6 +105,17 @@ export class AdamW {
   /** The global gradient norm of the last step, before clipping. */
   async lastGradNorm(): Promise<number> {
     return (await this.gpu.read(this.norm, 'f32', 1))[0];
+  }
+
+  /**
+   * The first parameter (in the order given) whose weights are not all finite after the updates so far, or null.
+   * The AdamW kernel flags them as it writes, so this costs one 4-byte read.
+   */
+  async nonFiniteParameter(): Promise<string | null> {
+    const slot = (await this.gpu.read(this.status, 'u32', 1))[0];
+    if (slot === NO_BAD_SLOT) return null;
+    this.gpu.write(this.status, Uint32Array.of(NO_BAD_SLOT));
+    return this.slots[slot]?.name ?? `parameter ${slot}`;
   }
 
   async exportState(): Promise<AdamWState> {
@@ -133,5 +147,6 @@ export class AdamW {
     }
     this.gpu.destroy(this.norm);
     this.gpu.destroy(this.scale);
+    this.gpu.destroy(this.status);
   }
 }

@@ -1,4 +1,6 @@
-// Learning-rate schedules: linear warmup from 0, then constant, linear decay to 0, or cosine decay to 0.
+// Learning-rate schedules as transformers defines them (get_{constant,linear,cosine}_schedule_with_warmup): linear
+// warmup from 0, then constant, linear decay or cosine decay. Steps count from 0 and step s runs at the rate for s,
+// so the first step after warmup runs at the peak and the last one still above 0.
 
 export type LrSchedule = 'constant' | 'linear' | 'cosine';
 
@@ -9,11 +11,11 @@ export interface ScheduleOptions {
   totalSteps: number;
 }
 
-/** The learning rate for 1-based optimizer step `step`. */
+/** The learning rate of optimizer step `step`, counted from 0. */
 export function lrAt(step: number, { lr, schedule, warmupSteps, totalSteps }: ScheduleOptions): number {
-  if (warmupSteps > 0 && step <= warmupSteps) return (lr * step) / warmupSteps;
+  if (step < warmupSteps) return (lr * step) / Math.max(1, warmupSteps);
   if (schedule === 'constant') return lr;
   const span = Math.max(1, totalSteps - warmupSteps);
-  const progress = Math.min(1, Math.max(0, (step - warmupSteps) / span));
-  return schedule === 'linear' ? lr * (1 - progress) : lr * 0.5 * (1 + Math.cos(Math.PI * progress));
+  if (schedule === 'linear') return lr * Math.max(0, (totalSteps - step) / span);
+  return lr * Math.max(0, 0.5 * (1 + Math.cos((Math.PI * (step - warmupSteps)) / span)));
 }

@@ -268,13 +268,13 @@ export class Trainer<Batch> {
       lossSum += (await loss.readF32())[0];
       tokens += count;
     }
-    this.state.step++;
     opt.lr = lrAt(this.state.step, {
       lr: this.options.lr,
       schedule: this.options.lrSchedule,
       warmupSteps: this.options.warmupSteps,
       totalSteps,
     });
+    this.state.step++;
     opt.step();
     return { loss: lossSum / micro.length, tokens };
   }

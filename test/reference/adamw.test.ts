@@ -35,7 +35,7 @@ describe('adamw reference', () => {
   });
 
   it('a clip scale s multiplies the gradient: the same as passing s·g', () => {
-    const dims: AdamwDims = { ...ADAMW_KNOWN_ANSWER.hyper, step: 3 };
+    const dims: Omit<AdamwDims, 'slot'> = { ...ADAMW_KNOWN_ANSWER.hyper, step: 3 };
     const state = () => [
       Float64Array.of(0.3, -0.1, 2),
       Float64Array.of(0.01, 0, -0.2),
