@@ -13,6 +13,30 @@ export interface FlagSpec {
   default?: string | boolean | number;
   help: string;
   choices?: string[];
+  /** Numbers: the range allowed, bounds included unless marked open. */
+  min?: number;
+  max?: number;
+  open?: 'min' | 'max' | 'both';
+}
+
+/** "an integer ≥ 1", "a number in (0, 1]": what a numeric flag accepts, in the words of its error. */
+function expectedNumber(s: FlagSpec): string {
+  const kind = s.type === 'int' ? 'an integer' : 'a number';
+  const lowOpen = s.open === 'min' || s.open === 'both';
+  const highOpen = s.open === 'max' || s.open === 'both';
+  if (s.min !== undefined && s.max !== undefined)
+    return `${kind} in ${lowOpen ? '(' : '['}${s.min}, ${s.max}${highOpen ? ')' : ']'}`;
+  if (s.min !== undefined) return `${kind} ${lowOpen ? '>' : '≥'} ${s.min}`;
+  if (s.max !== undefined) return `${kind} ${highOpen ? '<' : '≤'} ${s.max}`;
+  return kind;
+}
+
+function inRange(s: FlagSpec, n: number): boolean {
+  const lowOpen = s.open === 'min' || s.open === 'both';
+  const highOpen = s.open === 'max' || s.open === 'both';
+  if (s.min !== undefined && (lowOpen ? n <= s.min : n < s.min)) return false;
+  if (s.max !== undefined && (highOpen ? n >= s.max : n > s.max)) return false;
+  return true;
 }
 
 export type Flags = Record<string, string | boolean | number | undefined>;
@@ -36,8 +60,9 @@ export function parseFlags(command: string, argv: string[], spec: Record<string,
     }
     if (s.type === 'number' || s.type === 'int') {
       const n = Number(raw);
-      if (raw === '' || !Number.isFinite(n) || (s.type === 'int' && !Number.isInteger(n))) {
-        throw new UsageError(`${command}: --${name}, expected ${s.type === 'int' ? 'an integer' : 'a number'}, got '${String(raw)}'`);
+      const integral = s.type !== 'int' || Number.isSafeInteger(n);
+      if (String(raw).trim() === '' || !Number.isFinite(n) || !integral || !inRange(s, n)) {
+        throw new UsageError(`${command}: --${name}, expected ${expectedNumber(s)}, got '${String(raw)}'`);
       }
       out[name] = n;
     } else if (s.choices && !s.choices.includes(String(raw))) {

@@ -1,5 +1,7 @@
 // webgpu-sft: train | eval | generate | selftest | bench. Bad flags and paths print one line and exit with code 2.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { createDevice } from '../gpu/device.ts';
 import { DeviceError, InputError, ShapeError, WeightsError } from '../gpu/errors.ts';
 import { parseFlags, unescapeFlag, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
@@ -12,6 +14,7 @@ import { generate } from '../models/generate.ts';
 import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selftest.ts';
 import type { Strategy } from '../sft/finetune-modes.ts';
 import type { LrSchedule } from '../sft/schedule.ts';
+import { fsReason, isUserFsError, MANIFEST, prepareOutFolder, verifyCheckpoint } from '../sft/checkpoint-folder-node.ts';
 
 const DEFAULT_MODEL = 'assets/gpt2-shakespeare';
 
@@ -20,34 +23,35 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   train: { type: 'string', help: 'training JSONL (prompt/completion, messages, text, or text/label)' },
   val: { type: 'string', help: 'validation JSONL' },
   test: { type: 'string', help: 'test JSONL' },
-  'val-ratio': { type: 'number', default: 0.1, help: 'held-out fraction of --train when no --val/--test' },
-  'test-ratio': { type: 'number', default: 0.1, help: 'held-out fraction of --train when no --val/--test' },
-  out: { type: 'string', default: 'out/sft', help: 'checkpoint folder (loads in transformers)' },
+  'val-ratio': { type: 'number', default: 0.1, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
+  'test-ratio': { type: 'number', default: 0.1, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
+  out: { type: 'string', default: 'out/sft', help: 'checkpoint folder (loads in transformers); must be new or empty' },
+  overwrite: { type: 'boolean', default: false, help: 'replace the earlier checkpoint in --out' },
   strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head'], help: 'what is trained (head: --epochs 100 --batch-size 512 --lr 3e-2 --lr-schedule constant unless given)' },
-  'freeze-layers': { type: 'int', default: 0, help: 'freeze: embeddings + the first N blocks' },
+  'freeze-layers': { type: 'int', default: 0, min: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
   template: { type: 'string', default: '{text}', help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
-  epochs: { type: 'int', default: 1, help: 'passes over the training data' },
-  'max-steps': { type: 'int', default: 0, help: 'stop after N optimizer steps (0 = all epochs)' },
-  'batch-size': { type: 'int', default: 8, help: 'examples per micro-batch' },
-  'grad-accum': { type: 'int', default: 1, help: 'micro-batches per optimizer step' },
-  lr: { type: 'number', default: 3e-4, help: 'peak learning rate' },
+  epochs: { type: 'int', default: 1, min: 1, help: 'passes over the training data' },
+  'max-steps': { type: 'int', default: 0, min: 0, help: 'stop after N optimizer steps (0 = all epochs)' },
+  'batch-size': { type: 'int', default: 8, min: 1, help: 'examples per micro-batch' },
+  'grad-accum': { type: 'int', default: 1, min: 1, help: 'micro-batches per optimizer step' },
+  lr: { type: 'number', default: 3e-4, min: 0, open: 'min', help: 'peak learning rate' },
   'lr-schedule': { type: 'string', default: 'cosine', choices: ['constant', 'linear', 'cosine'], help: 'decay after warmup' },
-  'warmup-steps': { type: 'int', default: 0, help: 'linear warmup steps' },
-  'weight-decay': { type: 'number', default: 0.01, help: 'AdamW decay (matrices and embeddings only)' },
-  beta1: { type: 'number', default: 0.9, help: 'AdamW beta1' },
-  beta2: { type: 'number', default: 0.999, help: 'AdamW beta2' },
-  eps: { type: 'number', default: 1e-8, help: 'AdamW epsilon' },
-  'clip-grad-norm': { type: 'number', default: 1, help: 'global gradient norm clip (0 = off)' },
-  dropout: { type: 'number', help: 'override every dropout probability of the config' },
-  'max-length': { type: 'int', default: 1024, help: 'tokens per example (capped at the model context)' },
+  'warmup-steps': { type: 'int', default: 0, min: 0, help: 'linear warmup steps' },
+  'weight-decay': { type: 'number', default: 0.01, min: 0, help: 'AdamW decay (matrices and embeddings only)' },
+  beta1: { type: 'number', default: 0.9, min: 0, max: 1, open: 'max', help: 'AdamW beta1' },
+  beta2: { type: 'number', default: 0.999, min: 0, max: 1, open: 'max', help: 'AdamW beta2' },
+  eps: { type: 'number', default: 1e-8, min: 0, open: 'min', help: 'AdamW epsilon' },
+  'clip-grad-norm': { type: 'number', default: 1, min: 0, help: 'global gradient norm clip (0 = off)' },
+  dropout: { type: 'number', min: 0, max: 1, open: 'max', help: 'override every dropout probability of the config' },
+  'max-length': { type: 'int', default: 1024, min: 2, help: 'tokens per example (capped at the model context)' },
   packing: { type: 'boolean', default: false, help: 'pack short examples into full rows' },
-  seed: { type: 'int', default: 0, help: 'shuffling, dropout and head init' },
+  seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'shuffling, dropout and head init' },
   'no-shuffle': { type: 'boolean', default: false, help: 'keep file order' },
-  'eval-every': { type: 'int', default: 0, help: 'evaluate every N steps (0 = at epoch ends)' },
-  patience: { type: 'int', default: 0, help: 'early stopping after N evaluations without improvement (0 = off)' },
-  resume: { type: 'boolean', default: false, help: 'continue the run checkpointed in --out' },
-  'sample-tokens': { type: 'int', default: 40, help: 'tokens of the sample reply before/after (0 = none)' },
+  'eval-every': { type: 'int', default: 0, min: 0, help: 'evaluate every N steps (0 = at epoch ends)' },
+  patience: { type: 'int', default: 0, min: 0, help: 'early stopping after N evaluations without improvement (0 = off)' },
+  resume: { type: 'boolean', default: false, help: 'continue the run checkpointed in --out (its model, tokenizer and settings)' },
+  'sample-tokens': { type: 'int', default: 40, min: 0, help: 'tokens of the sample reply before/after (0 = none)' },
   json: { type: 'boolean', default: false, help: 'one JSON object per event on stdout' },
 };
 
@@ -64,18 +68,18 @@ function givenFlags(argv: string[]): Set<string> {
 const EVAL_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
   data: { type: 'string', help: 'JSONL to evaluate on' },
-  'max-length': { type: 'int', default: 1024, help: 'tokens per example' },
-  'batch-size': { type: 'int', default: 8, help: 'examples per batch' },
+  'max-length': { type: 'int', default: 1024, min: 2, help: 'tokens per example' },
+  'batch-size': { type: 'int', default: 8, min: 1, help: 'examples per batch' },
 };
 
 const GENERATE_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
   prompt: { type: 'string', default: '', help: 'text to continue (empty: start from BOS/EOS)' },
-  'max-new-tokens': { type: 'int', default: 60, help: 'tokens to generate' },
-  temperature: { type: 'number', default: 0, help: '0 = greedy' },
-  'top-k': { type: 'int', default: 0, help: 'sample among the k most likely (0 = all)' },
-  'top-p': { type: 'number', default: 1, help: 'nucleus sampling mass' },
-  seed: { type: 'int', default: 0, help: 'sampling seed' },
+  'max-new-tokens': { type: 'int', default: 60, min: 1, help: 'tokens to generate (at most to the context length)' },
+  temperature: { type: 'number', default: 0, min: 0, help: '0 = greedy' },
+  'top-k': { type: 'int', default: 0, min: 0, help: 'sample among the k most likely (0 = all)' },
+  'top-p': { type: 'number', default: 1, min: 0, max: 1, open: 'min', help: 'nucleus sampling mass' },
+  seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'sampling seed' },
 };
 
 function requirePath(command: string, flag: string, value: unknown): string {
@@ -86,8 +90,11 @@ function requirePath(command: string, flag: string, value: unknown): string {
 
 function sftArgs(f: Flags): SftArgs {
   const num = (k: string) => f[k] as number;
+  if (num('val-ratio') + num('test-ratio') >= 1)
+    throw new UsageError(`train: --val-ratio + --test-ratio, expected a sum below 1 (rows left to train on), got ${num('val-ratio') + num('test-ratio')}`);
+  const resume = f.resume as boolean;
   return {
-    model: requirePath('train', 'model', f.model), train: requirePath('train', 'train', f.train),
+    model: resume ? String(f.model) : requirePath('train', 'model', f.model), train: requirePath('train', 'train', f.train),
     val: f.val === undefined ? undefined : requirePath('train', 'val', f.val), test: f.test === undefined ? undefined : requirePath('train', 'test', f.test),
     valRatio: num('val-ratio'), testRatio: num('test-ratio'), out: f.out as string, strategy: f.strategy as Strategy,
     freezeLayers: num('freeze-layers'), trainable: f.trainable as string | undefined, epochs: num('epochs'), maxSteps: num('max-steps'),
@@ -95,8 +102,72 @@ function sftArgs(f: Flags): SftArgs {
     warmupSteps: num('warmup-steps'), weightDecay: num('weight-decay'), beta1: num('beta1'), beta2: num('beta2'), eps: num('eps'),
     clipGradNorm: num('clip-grad-norm'), dropout: (f.dropout as number | undefined) ?? null, maxLength: num('max-length'),
     packing: f.packing as boolean, seed: num('seed'), shuffle: !f['no-shuffle'], evalEvery: num('eval-every'), patience: num('patience'),
-    resume: f.resume as boolean, sampleTokens: num('sample-tokens'), template: unescapeFlag('train', 'template', f.template as string),
+    resume, overwrite: f.overwrite as boolean, sampleTokens: num('sample-tokens'), template: unescapeFlag('train', 'template', f.template as string),
   };
+}
+
+// Flags that say how this invocation runs, not what the run is: never taken from a checkpoint.
+const INVOCATION_FLAGS = new Set(['out', 'resume', 'overwrite', 'json', 'help']);
+const camel = (flag: string) => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+const escapeFlag = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
+
+/**
+ * --resume goes on with the checkpoint's run: every flag the command line leaves out takes its value from the
+ * folder's training_args.json (a larger --max-steps or more --epochs extend the run); a --model other than the run's
+ * is an error, since the checkpoint holds the model being trained.
+ */
+async function resumeFlags(flags: Flags, given: Set<string>): Promise<void> {
+  const path = join(flags.out as string, 'training_args.json');
+  if (!existsSync(path)) throw new UsageError(`train: --resume, expected ${path} from an earlier run, got no such file`);
+  let saved: Record<string, unknown>;
+  try {
+    saved = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch {
+    throw new UsageError(`${path}: expected JSON, got text that does not parse`);
+  }
+  if (typeof saved !== 'object' || saved === null) throw new UsageError(`${path}: expected a JSON object, got ${typeof saved}`);
+  if (given.has('model') && typeof saved.model === 'string' && resolve(flags.model as string) !== resolve(saved.model))
+    throw new UsageError(`train: --model, expected the checkpoint's model '${saved.model}' or no --model with --resume, got '${String(flags.model)}'`);
+  for (const [flag, spec] of Object.entries(TRAIN_FLAGS)) {
+    if (given.has(flag) || INVOCATION_FLAGS.has(flag)) continue;
+    const field = flag === 'no-shuffle' ? 'shuffle' : camel(flag);
+    let value = saved[field];
+    if (value === undefined || value === null) continue;
+    if (flag === 'no-shuffle' && typeof value === 'boolean') value = !value;
+    if (flag === 'template' && typeof value === 'string') value = escapeFlag(value);
+    const type = spec.type === 'int' ? 'number' : spec.type;
+    if (typeof value !== type) throw new UsageError(`${path}: field '${field}', expected a ${type} for --${flag}, got ${typeof value}`);
+    flags[flag] = value as string | number | boolean;
+  }
+}
+
+/** Ctrl-C / SIGTERM: once training has started, the first finishes the step and checkpoints; a second exits at once. */
+function stopOnSignals(): { shouldStop(): boolean } {
+  let armed = false; // the trainer polls before its first step: until then there is nothing to save
+  let requested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!armed || requested) {
+      process.stderr.write(`\n${signal}: stopped at once${armed ? '; the last checkpoint written is intact' : ', before training started'}\n`);
+      process.exit(130);
+    }
+    requested = true;
+    process.stderr.write(`\n${signal}: finishing the current step and writing a checkpoint (again to quit at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    shouldStop: () => {
+      armed = true;
+      return requested;
+    },
+  };
+}
+
+/** A checkpoint folder must be one checkpoint; a plain model folder (no checkpoint.json) is taken as it is. */
+async function checkModelFolder(command: string, folder: string): Promise<string> {
+  requirePath(command, 'model', folder);
+  if (existsSync(join(folder, MANIFEST))) await verifyCheckpoint(folder, { hash: false });
+  return folder;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -118,6 +189,34 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage(command, help.split('\n').find((l) => l.trim().startsWith(command))?.trim() ?? '', spec));
     return 0;
   }
+  // Every flag and path is checked before the device or a model is opened.
+  if (command === 'train') {
+    const given = givenFlags(rest);
+    if (flags.resume) await resumeFlags(flags, given);
+    else if (flags.strategy === 'head') {
+      for (const [name, value] of Object.entries(HEAD_DEFAULTS)) if (!given.has(name)) flags[name] = value;
+    }
+    const args = sftArgs(flags);
+    const mode = flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';
+    const report = reporter(mode);
+    for (const note of await prepareOutFolder(args.out, { resume: args.resume, overwrite: args.overwrite ?? false }))
+      report({ type: 'info', message: note });
+    const control = stopOnSignals();
+    const gpu = await createDevice();
+    try {
+      const result = await runSft(gpu, args, report, control);
+      if (result.reason === 'stopped') {
+        process.stderr.write(`interrupted at step ${result.steps}; checkpoint in ${args.out}; continue with --resume\n`);
+        return 130;
+      }
+      if (mode !== 'json' && result.reason !== 'nonfinite') console.log(`checkpoint: ${args.out} (model.safetensors, config.json, tokenizer files, training_args.json, metrics.jsonl)`);
+      return result.reason === 'nonfinite' ? 1 : 0;
+    } finally {
+      gpu.dispose();
+    }
+  }
+  const folder = command === 'selftest' ? '' : await checkModelFolder(command, flags.model as string);
+  const data = command === 'eval' ? requirePath('eval', 'data', flags.data) : '';
   const gpu = await createDevice();
   try {
     if (command === 'selftest') {
@@ -129,19 +228,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(`\n${rows.length - failed} passed, ${failed} failed${skip} (seed ${seed})`);
       return passed ? 0 : 1;
     }
-    if (command === 'train') {
-      if (flags.strategy === 'head') {
-        const given = givenFlags(rest);
-        for (const [name, value] of Object.entries(HEAD_DEFAULTS)) if (!given.has(name)) flags[name] = value;
-      }
-      const args = sftArgs(flags);
-      const mode = flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';
-      const result = await runSft(gpu, args, reporter(mode));
-      if (mode !== 'json') console.log(`checkpoint: ${args.out} (model.safetensors, config.json, tokenizer files, training_args.json, metrics.jsonl)`);
-      return result.reason === 'nonfinite' ? 1 : 0;
-    }
     if (command === 'generate') {
-      const folder = requirePath('generate', 'model', flags.model);
       const model = await loadModel(gpu, folder);
       const tokenizer = await loadTokenizer(folder);
       const start = tokenizer.bosId ?? tokenizer.eosId ?? 0;
@@ -149,8 +236,9 @@ async function main(argv: string[]): Promise<number> {
       // Decode the growing output and print what is new: a token alone can be half a character or lose its space.
       const produced: number[] = [];
       let printed = '';
-      await generate(model.eval(), prompt, {
-        maxNewTokens: flags['max-new-tokens'] as number, temperature: flags.temperature as number, topK: flags['top-k'] as number,
+      const maxNewTokens = flags['max-new-tokens'] as number;
+      const ids = await generate(model.eval(), prompt, {
+        maxNewTokens, temperature: flags.temperature as number, topK: flags['top-k'] as number,
         topP: flags['top-p'] as number, seed: flags.seed as number, eosId: tokenizer.eosId,
         onToken: (id) => {
           if (id === tokenizer.eosId) return;
@@ -163,11 +251,13 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       process.stdout.write('\n');
+      if (ids.length < maxNewTokens && ids[ids.length - 1] !== tokenizer.eosId)
+        process.stderr.write(`generate: stopped at the model's context length of ${model.contextLength} tokens (prompt ${prompt.length} + ${ids.length} generated), expected --max-new-tokens ${maxNewTokens}\n`);
       return 0;
     }
     // eval
     const { evaluateFile } = await import('../sft/evaluate-node.ts');
-    const metrics = await evaluateFile(gpu, requirePath('eval', 'model', flags.model), requirePath('eval', 'data', flags.data), {
+    const metrics = await evaluateFile(gpu, folder, data, {
       maxLength: flags['max-length'] as number, batchSize: flags['batch-size'] as number,
     });
     console.log(JSON.stringify(metrics));
@@ -177,12 +267,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** One line for what the user can fix (exit 2); a trace for a fault in the engine (exit 1). */
+function report(e: unknown): number {
+  const err = e as Error;
+  const userError = err instanceof UsageError || err instanceof InputError || err instanceof WeightsError || err instanceof ShapeError;
+  if (userError) return console.error(err.message), 2;
+  if (isUserFsError(e)) {
+    console.error(`${e.path ?? 'file system'}: ${e.syscall}, expected it to succeed, got ${e.code} (${fsReason(e)})`);
+    return 2;
+  }
+  if (err instanceof DeviceError) return console.error(err.message), 1;
+  console.error(err?.stack ?? String(e));
+  return 1;
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (e: unknown) => {
-    const err = e as Error;
-    const userError = err instanceof UsageError || err instanceof InputError || err instanceof WeightsError || err instanceof ShapeError;
-    console.error(userError ? err.message : err instanceof DeviceError ? err.message : (err.stack ?? String(err)));
-    process.exit(userError ? 2 : 1);
-  },
+  (e: unknown) => process.exit(report(e)),
 );

@@ -47,8 +47,10 @@ export function reporter(mode: 'json' | 'tty' | 'plain', write: (s: string) => v
         return line(`eval at step ${e.step}: ${metricsLine(e.metrics)}${e.best ? ' (best so far)' : ''}`);
       case 'early-stop':
         return line(`early stopping at step ${e.step}: no better validation loss for the patience window; restoring step ${e.bestStep} (loss ${e.bestLoss.toFixed(4)})`);
-      case 'nonfinite':
-        return line(`error: the loss became ${e.loss} at step ${e.step}; training stopped and the last good checkpoint was kept (lower --lr or set --clip-grad-norm)`);
+      case 'nonfinite': {
+        const what = e.what === 'weights' ? `the weights of ${e.tensor} became non-finite (NaN or Inf) in the update` : `the ${e.what === 'val-loss' ? 'validation ' : ''}loss became ${e.loss}`;
+        return line(`error: at step ${e.step} ${what}; training stopped and the last good checkpoint was kept (lower --lr or set --clip-grad-norm)`);
+      }
       case 'done':
         return line(`done after ${e.step} steps (${e.reason})`);
     }

@@ -1,20 +1,32 @@
 // Checkpoint folders a user can load back here and in Hugging Face transformers: model.safetensors (HF names),
-// config.json, tokenizer files, training_args.json, plus optimizer.safetensors and trainer_state.json for --resume,
-// best.safetensors (the trainable tensors of the best validation loss, with early stopping or a kept best head) and,
-// when model.safetensors holds restored best weights, resume.safetensors (the trainable tensors a resume goes on from).
-// Every file is written to a temporary name and renamed, so an interrupted write never leaves a torn file.
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+// config.json, tokenizer files, training_args.json, metrics.jsonl, plus optimizer.safetensors and trainer_state.json
+// for --resume, best.safetensors (the trainable tensors of the best validation loss, with early stopping or a kept
+// best head) and, when model.safetensors holds restored best weights, resume.safetensors (what a resume goes on from).
+// A checkpoint is one unit: every file is written into a fresh folder beside the target, checkpoint.json (step, sizes,
+// SHA-256) last, and the folder is switched in by two renames. A kill at any point leaves the old checkpoint or the
+// new one, which checkpoint-folder-node.ts recovers and --resume verifies.
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../gpu/errors.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
-import { readSafetensorsPath, writeFileAtomic } from '../io/safetensors-node.ts';
+import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import type { Module } from '../nn/module.ts';
 import type { AdamWState } from '../optim/adamw.ts';
 import type { TrainerState } from './trainer.ts';
 import { loadTokenizer } from '../tokenizers/load-node.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { tokenizerConfigFor } from './tokenizer-config.ts';
+import {
+  copySynced,
+  MANIFEST,
+  siblingPath,
+  syncFolder,
+  verifyCheckpoint,
+  writeManifest,
+  writeSynced,
+  type FileDigest,
+} from './checkpoint-folder-node.ts';
 
 const TOKENIZER_FILES = [
   'vocab.json',
@@ -39,10 +51,19 @@ export interface CheckpointContent {
   best?: Map<string, Float32Array> | null;
   /** The trainable tensors at trainerState.step when the model holds restored best weights (resume.safetensors). */
   resumeWeights?: Map<string, Float32Array> | null;
+  /** Lines for metrics.jsonl since the previous checkpoint (appended to that one's). */
+  metricsLines?: readonly string[];
+  /**
+   * The checkpoint already in the folder belongs to this run: its best.safetensors and metrics.jsonl carry over and
+   * its tokenizer files are linked instead of copied again. False for a run's first checkpoint (a folder being
+   * replaced with --overwrite holds another run's).
+   */
+  continues?: boolean;
 }
 
 const BEST_FILE = 'best.safetensors';
 const RESUME_FILE = 'resume.safetensors';
+const METRICS_FILE = 'metrics.jsonl';
 
 function weightsFile(weights: Map<string, Float32Array>): Uint8Array {
   return serializeSafetensors(
@@ -50,48 +71,103 @@ function weightsFile(weights: Map<string, Float32Array>): Uint8Array {
   );
 }
 
+function optimizerFile(optimizer: AdamWState): Uint8Array {
+  const tensors: TensorToWrite[] = [];
+  for (const [name, m] of Object.entries(optimizer.m)) {
+    tensors.push({ name: `${name}.exp_avg`, dtype: 'F32', shape: [m.length], data: m });
+    tensors.push({ name: `${name}.exp_avg_sq`, dtype: 'F32', shape: [m.length], data: optimizer.v[name] });
+  }
+  return serializeSafetensors(tensors, { step: String(optimizer.step) });
+}
+
+const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
+
+/** Write a whole checkpoint into `folder` as one unit (see the file comment). */
 export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
-  await mkdir(folder, { recursive: true });
-  await writeFileAtomic(
-    join(folder, 'model.safetensors'),
-    serializeSafetensors(await c.model.exportTensors()),
-  );
-  await writeFileAtomic(join(folder, 'config.json'), JSON.stringify(c.config, null, 2) + '\n');
-  for (const name of TOKENIZER_FILES) {
-    const src = join(c.sourceFolder, name);
-    if (existsSync(src) && src !== join(folder, name)) await copyFile(src, join(folder, name));
-  }
-  const has = (name: string) => existsSync(join(c.sourceFolder, name));
-  if (!has('tokenizer_config.json') && ['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
-    const tokenizer = c.tokenizer ?? (await loadTokenizer(c.sourceFolder));
-    const tokenizerConfig = tokenizerConfigFor(c.config, tokenizer, join(folder, 'config.json'));
-    await writeFileAtomic(
-      join(folder, 'tokenizer_config.json'),
-      JSON.stringify(tokenizerConfig, null, 2) + '\n',
-    );
-  }
-  await writeFileAtomic(join(folder, 'training_args.json'), JSON.stringify(c.trainingArgs, null, 2) + '\n');
-  if (c.optimizer) {
-    const tensors: TensorToWrite[] = [];
-    for (const [name, m] of Object.entries(c.optimizer.m)) {
-      tensors.push({ name: `${name}.exp_avg`, dtype: 'F32', shape: [m.length], data: m });
-      tensors.push({
-        name: `${name}.exp_avg_sq`,
-        dtype: 'F32',
-        shape: [m.length],
-        data: c.optimizer.v[name],
-      });
+  const partial = siblingPath(folder, 'partial');
+  await mkdir(partial, { recursive: true });
+  try {
+    const digests = new Map<string, FileDigest>();
+    const put = async (name: string, data: Uint8Array | string) =>
+      digests.set(name, await writeSynced(join(partial, name), data));
+    const previous = c.continues && existsSync(join(folder, MANIFEST)) ? folder : null;
+
+    await put('model.safetensors', serializeSafetensors(await c.model.exportTensors()));
+    await put('config.json', json(c.config));
+    const has = (name: string) => existsSync(join(c.sourceFolder, name));
+    for (const name of TOKENIZER_FILES) {
+      if (!has(name)) continue;
+      const linked = previous !== null && existsSync(join(previous, name)); // copied once, then linked
+      const from = join(linked ? previous : c.sourceFolder, name);
+      digests.set(name, await copySynced(from, join(partial, name), { link: linked }));
     }
-    await writeFileAtomic(
-      join(folder, 'optimizer.safetensors'),
-      serializeSafetensors(tensors, { step: String(c.optimizer.step) }),
-    );
+    if (!has('tokenizer_config.json') && ['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
+      const tokenizer = c.tokenizer ?? (await loadTokenizer(c.sourceFolder));
+      await put('tokenizer_config.json', json(tokenizerConfigFor(c.config, tokenizer, join(folder, 'config.json'))));
+    }
+    await put('training_args.json', json(c.trainingArgs));
+    if (c.optimizer) await put('optimizer.safetensors', optimizerFile(c.optimizer));
+    if (c.best) await put(BEST_FILE, weightsFile(c.best));
+    else if (previous && existsSync(join(previous, BEST_FILE))) {
+      digests.set(BEST_FILE, await copySynced(join(previous, BEST_FILE), join(partial, BEST_FILE), { link: true }));
+    }
+    if (c.resumeWeights) await put(RESUME_FILE, weightsFile(c.resumeWeights));
+    if (c.trainerState) await put('trainer_state.json', json(trainerStateJson(c.trainerState)));
+    if (c.metricsLines) {
+      // A log, not state: left out of the manifest, so lines after the last checkpoint may be appended in place.
+      const before = previous && existsSync(join(previous, METRICS_FILE)) ? await readFile(join(previous, METRICS_FILE), 'utf8') : '';
+      await writeSynced(join(partial, METRICS_FILE), before + c.metricsLines.map((l) => l + '\n').join(''));
+    }
+    await writeManifest(partial, c.trainerState?.step ?? null, digests);
+    await syncFolder(partial);
+    await switchIn(folder, partial);
+  } catch (e) {
+    await rm(partial, { recursive: true, force: true });
+    throw e;
   }
-  if (c.best) await writeFileAtomic(join(folder, BEST_FILE), weightsFile(c.best));
-  if (c.resumeWeights) await writeFileAtomic(join(folder, RESUME_FILE), weightsFile(c.resumeWeights));
-  else if (c.trainerState) await rm(join(folder, RESUME_FILE), { force: true }); // model.safetensors is current
-  if (c.trainerState)
-    await writeFileAtomic(join(folder, 'trainer_state.json'), JSON.stringify(c.trainerState, null, 2) + '\n');
+}
+
+/** Replace `folder` by the complete `partial`: a kill between the renames leaves both beside it, for recovery. */
+async function switchIn(folder: string, partial: string): Promise<void> {
+  if (!existsSync(folder)) {
+    await rename(partial, folder);
+  } else {
+    const old = siblingPath(folder, 'old');
+    await rename(folder, old);
+    await rename(partial, folder);
+    await rm(old, { recursive: true, force: true });
+  }
+  await syncFolder(join(folder, '..'));
+}
+
+/** JSON has no Infinity: a best loss not yet set is written as null and read back as Infinity. */
+function trainerStateJson(state: TrainerState): Record<string, unknown> {
+  return { ...state, bestLoss: Number.isFinite(state.bestLoss) ? state.bestLoss : null };
+}
+
+const STATE_COUNTS = ['step', 'epoch', 'batchInEpoch', 'randomOffset', 'bestStep', 'evalsWithoutBetter'] as const;
+
+export function parseTrainerState(text: string, file: string): TrainerState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new InputError(`${file}: expected JSON, got text that does not parse`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new InputError(`${file}: expected a JSON object, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+  const o = raw as Record<string, unknown>;
+  const state: Record<string, number> = {};
+  for (const key of STATE_COUNTS) {
+    const v = o[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+      throw new InputError(`${file}: field '${key}', expected an integer ≥ 0, got ${typeof v === 'number' ? v : typeof v}`);
+    state[key] = v;
+  }
+  const best = o.bestLoss;
+  if (best !== null && (typeof best !== 'number' || !(best >= 0)))
+    throw new InputError(`${file}: field 'bestLoss', expected a number ≥ 0 or null, got ${typeof best === 'number' ? best : typeof best}`);
+  return { ...(state as Omit<TrainerState, 'bestLoss'>), bestLoss: best ?? Infinity };
 }
 
 async function readWeights(path: string): Promise<Map<string, Float32Array> | undefined> {
@@ -102,7 +178,7 @@ async function readWeights(path: string): Promise<Map<string, Float32Array> | un
   return out;
 }
 
-/** The optimizer and trainer state of a checkpoint folder, for --resume. */
+/** The optimizer and trainer state of a checkpoint folder, for --resume, after verifying it is one checkpoint. */
 export async function loadResumeState(folder: string): Promise<{
   optimizer: AdamWState;
   trainerState: TrainerState;
@@ -118,14 +194,21 @@ export async function loadResumeState(folder: string): Promise<{
       `${folder}: resume, expected optimizer.safetensors and trainer_state.json from an earlier run, got ${existsSync(optPath) ? 'no trainer_state.json' : 'no optimizer.safetensors'}`,
     );
   }
+  const manifest = await verifyCheckpoint(folder, { hash: true });
+  const trainerState = parseTrainerState(await readFile(statePath, 'utf8'), statePath);
+  if (manifest.step !== trainerState.step)
+    throw new InputError(
+      `${statePath}: step, expected ${manifest.step} as ${MANIFEST} records, got ${trainerState.step}`,
+    );
   const file = await readSafetensorsPath(optPath);
   const optimizer: AdamWState = { step: Number(file.metadata.step ?? 0), m: {}, v: {} };
+  if (!Number.isSafeInteger(optimizer.step) || optimizer.step < 0)
+    throw new InputError(`${optPath}: metadata 'step', expected an integer ≥ 0, got a value that is not`);
   for (const key of file.tensors.keys()) {
     const m = /^(.*)\.(exp_avg|exp_avg_sq)$/.exec(key);
     if (!m) continue;
     (m[2] === 'exp_avg' ? optimizer.m : optimizer.v)[m[1]] = await file.getF32(key);
   }
-  const trainerState = JSON.parse(await readFile(statePath, 'utf8')) as TrainerState;
   const [best, current] = [
     await readWeights(join(folder, BEST_FILE)),
     await readWeights(join(folder, RESUME_FILE)),

@@ -2,7 +2,7 @@
 // (job.ts, shared with the demo page), evaluate before, train with checkpoints, evaluate after and on the test split,
 // with a sample reply before/after.
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../gpu/errors.ts';
@@ -15,6 +15,7 @@ import { countParameters, type Strategy } from './finetune-modes.ts';
 import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './trainer.ts';
 import { loadResumeState, saveCheckpoint } from './checkpoint.ts';
+import { prepareOutFolder } from './checkpoint-folder-node.ts';
 
 /** Write the head's checkpoints of evaluations at most this often (the final one always). */
 const HEAD_CHECKPOINT_SECONDS = 30;
@@ -38,6 +39,8 @@ export interface SftArgs extends Omit<TrainerOptions, 'restoreBest'> {
   packing: boolean;
   shuffle: boolean;
   resume: boolean;
+  /** Replace the earlier checkpoint in --out (a fresh run refuses a non-empty folder otherwise). */
+  overwrite?: boolean;
   /** Tokens of the sample reply generated before and after (0 = none). */
   sampleTokens: number;
   /** Head only: how each text is presented to the model, `{text}` standing for it (default `{text}`). */
@@ -69,17 +72,41 @@ async function readSplits(args: SftArgs): Promise<{ train: JsonlData; val: DataR
   return { train: { ...train, rows: s.train }, val: s.val, test: s.test };
 }
 
-export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => void): Promise<SftResult> {
+export interface SftControl {
+  /** Polled between steps: true ends the run after the current step, with a checkpoint (Ctrl-C). */
+  shouldStop?(): boolean;
+}
+
+/** Rows too few for one optimizer step, found before the model loads (packing decides only after tokenizing). */
+function checkSomeSteps(args: SftArgs, rows: number): void {
+  const perStep = args.batchSize * args.gradAccum;
+  if (args.packing || args.strategy === 'head' || rows >= perStep - args.batchSize + 1) return;
+  throw new InputError(
+    `${args.train}: rows, expected at least ${perStep - args.batchSize + 1} for one optimizer step of --grad-accum ${args.gradAccum} batches of --batch-size ${args.batchSize}, got ${rows}`,
+    'a run that would take no step is refused; lower --grad-accum or --batch-size',
+  );
+}
+
+export async function runSft(
+  gpu: Gpu,
+  args: SftArgs,
+  emit: (e: SftEvent) => void,
+  control: SftControl = {},
+): Promise<SftResult> {
   const info = (message: string) => emit({ type: 'info', message });
   if (args.resume && !existsSync(join(args.out, 'trainer_state.json'))) {
     throw new InputError(
       `--resume: ${args.out}, expected a checkpoint folder from an earlier run (trainer_state.json), got none`,
     );
   }
+  for (const note of await prepareOutFolder(args.out, { resume: args.resume, overwrite: args.overwrite ?? false }))
+    info(note);
+  const data = await readSplits(args);
+  checkSomeSteps(args, data.train.rows.length);
+  // A resumed run takes model and tokenizer from its checkpoint, which holds both.
   const source = args.resume ? args.out : args.model;
   const model = await loadModel(gpu, source);
-  const tokenizer = await loadTokenizer(args.model);
-  const data = await readSplits(args);
+  const tokenizer = await loadTokenizer(source);
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
   info(
@@ -153,20 +180,21 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
   if (before) emit({ type: 'before', metrics: before, baseline: job.baseline });
   if (!args.resume) await sample('before');
 
-  await mkdir(args.out, { recursive: true });
   const metricsFile = join(args.out, 'metrics.jsonl');
   const trainingArgs = { ...args, model: args.model, engine: 'webgpu-sft', device: gpu.description };
   // An epoch on cached features is a few small kernels; rewriting the whole backbone after each would dominate.
   const checkpointSeconds = head ? HEAD_CHECKPOINT_SECONDS : 0;
-  let metricsWrites = Promise.resolve();
+  let metricsLines: string[] = []; // events since the last checkpoint, which writes them into metrics.jsonl
+  let continues = args.resume; // the folder holds this run's checkpoint (not another run's, being overwritten)
   let lastCheckpoint = performance.now();
   let pendingBest: Map<string, Float32Array> | null = null; // a new best not yet written (throttled checkpoints)
   const done = await trainer.train({
     trainBatches: job.trainBatches,
     valBatches: job.val,
+    shouldStop: control.shouldStop,
     onEvent: (e) => {
       emit(e);
-      metricsWrites = metricsWrites.then(() => appendFile(metricsFile, JSON.stringify(e) + '\n'));
+      metricsLines.push(JSON.stringify(e));
     },
     onCheckpoint: async (trainerState, optimizer, reason, weights) => {
       pendingBest = weights.best ?? pendingBest;
@@ -175,18 +203,29 @@ export async function runSft(gpu: Gpu, args: SftArgs, emit: (e: SftEvent) => voi
       await saveCheckpoint(args.out, {
         model: job.module,
         config: job.config,
-        sourceFolder: args.model,
+        sourceFolder: source,
         tokenizer, // loaded above: each checkpoint would otherwise parse it again
         trainingArgs,
         optimizer,
         trainerState,
         best: pendingBest,
         resumeWeights: weights.current,
+        metricsLines,
+        continues,
       });
+      metricsLines = [];
+      continues = true;
       pendingBest = null;
     },
   });
-  await metricsWrites;
+  // The events after the final checkpoint ('done'): a log, appended in place. Without a checkpoint, none.
+  if (continues && existsSync(metricsFile)) await appendFile(metricsFile, metricsLines.map((l) => l + '\n').join(''));
+  if (done.reason === 'stopped' || done.reason === 'nonfinite') {
+    trainer.dispose();
+    job.dispose();
+    model.dispose();
+    return { before, after: null, test: null, steps: done.step, reason: done.reason };
+  }
   if (job.restoreBest && trainer.state.bestStep > 0)
     info(
       `head: kept the head of step ${trainer.state.bestStep}, the best validation loss (${trainer.state.bestLoss.toFixed(4)})`,

@@ -55,7 +55,15 @@ export type TrainEvent =
     }
   | { type: 'eval'; step: number; epoch: number; split: string; metrics: Metrics; best: boolean }
   | { type: 'early-stop'; step: number; bestStep: number; bestLoss: number }
-  | { type: 'nonfinite'; step: number; loss: number }
+  | {
+      type: 'nonfinite';
+      step: number;
+      /** What was not finite: the training loss, the weights after the update, or the validation loss. */
+      what: 'loss' | 'weights' | 'val-loss';
+      loss: number;
+      /** The first parameter whose updated weights are not finite (what = 'weights'). */
+      tensor?: string;
+    }
   | { type: 'done'; step: number; reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' };
 
 /** Where training is, saved in checkpoints so --resume continues exactly. */
@@ -193,6 +201,11 @@ export class Trainer<Batch> {
       );
     const totalSteps =
       o.maxSteps > 0 ? Math.min(o.maxSteps, stepsPerEpoch * o.epochs) : stepsPerEpoch * o.epochs;
+    if (this.state.step >= totalSteps)
+      throw new InputError(
+        `train: steps, expected a total above the ${this.state.step} already done, got ${totalSteps} (--max-steps ${o.maxSteps}, --epochs ${o.epochs})`,
+        'a resumed run goes on to a larger --max-steps or more --epochs',
+      );
     const tape = tapeOf(this.gpu);
     tape.seed = o.seed >>> 0;
     tape.randomOffset = this.state.randomOffset;
@@ -223,9 +236,14 @@ export class Trainer<Batch> {
         this.state.batchInEpoch += o.gradAccum;
         this.state.randomOffset = tape.randomOffset;
         if (!Number.isFinite(loss)) {
-          emit({ type: 'nonfinite', step: this.state.step, loss });
-          reason = 'nonfinite';
-          return finish();
+          emit({ type: 'nonfinite', step: this.state.step, what: 'loss', loss });
+          return ((reason = 'nonfinite'), finish());
+        }
+        // The update itself can overflow with a finite loss (a huge learning rate): never go on from, or save, those.
+        const tensor = await this.optimizer.nonFiniteParameter();
+        if (tensor !== null) {
+          emit({ type: 'nonfinite', step: this.state.step, what: 'weights', loss, tensor });
+          return ((reason = 'nonfinite'), finish());
         }
         const gradNorm = await this.optimizer.lastGradNorm();
         const seconds = (performance.now() - t0) / 1000;
@@ -240,13 +258,15 @@ export class Trainer<Batch> {
           totalSteps,
           elapsedSeconds: (performance.now() - started) / 1000,
         });
-        if (o.evalEvery > 0 && this.state.step % o.evalEvery === 0 && (await this.validate(hooks))) {
-          return ((reason = 'early-stop'), finish());
+        if (o.evalEvery > 0 && this.state.step % o.evalEvery === 0) {
+          const stop = await this.validate(hooks);
+          if (stop) return ((reason = stop), finish());
         }
       }
       const lastStep = this.state.step >= totalSteps;
-      if (!(o.evalEvery > 0 && this.state.step % o.evalEvery === 0) && (await this.validate(hooks))) {
-        return ((reason = 'early-stop'), finish());
+      if (!(o.evalEvery > 0 && this.state.step % o.evalEvery === 0)) {
+        const stop = await this.validate(hooks);
+        if (stop) return ((reason = stop), finish());
       }
       if (lastStep && o.maxSteps > 0) return ((reason = 'max-steps'), finish());
     }
@@ -279,13 +299,20 @@ export class Trainer<Batch> {
     return { loss: lossSum / micro.length, tokens };
   }
 
-  /** Evaluate on validation data, track the best, checkpoint; true when patience has run out. */
-  private async validate(hooks: TrainerHooks<Batch>): Promise<boolean> {
+  /**
+   * Evaluate on validation data, track the best, checkpoint; 'early-stop' when patience has run out, 'nonfinite'
+   * (and no checkpoint) when the validation loss is not finite.
+   */
+  private async validate(hooks: TrainerHooks<Batch>): Promise<'early-stop' | 'nonfinite' | null> {
     if (!hooks.valBatches?.length) {
       await this.checkpoint(hooks, 'eval');
-      return false;
+      return null;
     }
     const metrics = await this.evaluate(hooks.valBatches);
+    if (metrics.count > 0 && !Number.isFinite(metrics.loss)) {
+      hooks.onEvent?.({ type: 'nonfinite', step: this.state.step, what: 'val-loss', loss: metrics.loss });
+      return 'nonfinite';
+    }
     const better = metrics.loss < this.state.bestLoss;
     if (better) {
       this.state.bestLoss = metrics.loss;
@@ -311,9 +338,9 @@ export class Trainer<Batch> {
         bestStep: this.state.bestStep,
         bestLoss: this.state.bestLoss,
       });
-      return true;
+      return 'early-stop';
     }
-    return false;
+    return null;
   }
 
   private async checkpoint(
