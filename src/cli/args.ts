@@ -45,9 +45,20 @@ export function parseFlags(command: string, argv: string[], spec: Record<string,
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const [name, s] of Object.entries(spec)) options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
   options.help = { type: 'boolean' };
+  // `--flag -1`: parseArgs takes a value that starts with '-' for another option; a number is this flag's value.
+  const args = argv.map((a, i) =>
+    i > 0 && /^-[\d.]/.test(a) && argv[i - 1].startsWith('--') && !argv[i - 1].includes('=') && options[argv[i - 1].slice(2)]?.type === 'string'
+      ? `\0${a}`
+      : a,
+  );
+  const joined: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('\0')) joined[joined.length - 1] += `=${a.slice(1)}`;
+    else joined.push(a);
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joined, options, strict: true, allowPositionals: false }));
   } catch (e) {
     throw new UsageError(`${command}: ${(e as Error).message.split('\n')[0]}`);
   }
