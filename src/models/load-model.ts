@@ -135,14 +135,42 @@ export async function loadModelAndTokenizer<K extends ModelKind = ModelKind>(
   // model_type chose K when no kind was given, so the plan builds an AnyModel & { kind: K } either way.
   const plan = PLANS[kind ?? modelKind(raw, file)](raw, file) as Plan<AnyModel & { kind: K }>;
   const tokenizer = await loadTokenizerFrom(files);
-  if (tokenizer.vocabSize > plan.vocabSize) {
-    throw new WeightsError(
-      `${files.where}: tokenizer vocabulary size, expected at most ${file} vocab_size ${plan.vocabSize}, ` +
-        `got ${tokenizer.vocabSize}`,
-      'are the tokenizer files from the same model as config.json?',
-    );
-  }
+  checkTokenizerFits(tokenizer, raw, plan.vocabSize, files.where, file);
   const model = await plan.build(gpu, await openModelWeights(files), options);
   return { model, tokenizer };
 }
 
+/**
+ * Every id the tokenizer can produce, and the special ids config.json names (BOS, EOS, pad), must be a row of the
+ * model's embedding: a larger one would index past it. One line, naming the vocabulary or the id.
+ */
+export function checkTokenizerFits(
+  tokenizer: Tokenizer,
+  raw: Record<string, unknown>,
+  vocabSize: number,
+  where: string,
+  file: string,
+): void {
+  const fits = `at most ${file} vocab_size ${vocabSize}`;
+  if (tokenizer.vocabSize > vocabSize) {
+    throw new WeightsError(
+      `${where}: tokenizer vocabulary size, expected ${fits}, got ${tokenizer.vocabSize}`,
+      'are the tokenizer files from the same model as config.json?',
+    );
+  }
+  const ids: [string, unknown][] = [
+    ['tokenizer BOS id', tokenizer.bosId],
+    ['tokenizer EOS id', tokenizer.eosId],
+    [`${file} bos_token_id`, raw.bos_token_id],
+    [`${file} eos_token_id`, raw.eos_token_id],
+    [`${file} pad_token_id`, raw.pad_token_id],
+  ];
+  for (const [what, id] of ids) {
+    // Llama 3 lists several EOS ids; a negative or missing id means none (some configs write pad_token_id -1).
+    for (const one of Array.isArray(id) ? (id as unknown[]) : [id]) {
+      if (typeof one === 'number' && Number.isInteger(one) && one >= vocabSize) {
+        throw new WeightsError(`${where}: ${what}, expected an id below ${file} vocab_size ${vocabSize}, got ${one}`);
+      }
+    }
+  }
+}
