@@ -107,7 +107,7 @@ export function planWeights(
     );
   }
   if (!Number.isSafeInteger(4 * parameters)) {
-    throw new WeightsError(`${store.name}: parameter count, expected at most 2^51, got ${parameters}`);
+    throw new WeightsError(`${store.name}: parameter count, expected one whose f32 bytes are below 2^53, got ${parameters}`);
   }
   return { store, tensors, parameters, bytes: 4 * parameters };
 }
