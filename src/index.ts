@@ -81,6 +81,13 @@ export { Gpt2Model } from './models/gpt2/model.ts';
 export { parseGpt2Config, type Gpt2Config } from './models/gpt2/config.ts';
 /** Loads every parameter from a TensorStore, checking names and shapes; `model.exportTensors()` writes them back. */
 export { loadGpt2Weights } from './models/gpt2/weights.ts';
+/**
+ * The header of a store checked against a config before anything is allocated (every tensor present with its
+ * shape, nothing extra), then `checkBufferLimits(plan, gpu.limits)`; the folder and file loaders do both.
+ */
+export { planGpt2Weights } from './models/gpt2/weights.ts';
+export { planLlamaWeights } from './models/llama/weights.ts';
+export { checkBufferLimits, planNote, type WeightsPlan } from './models/weights-plan.ts';
 /** Llama (LlamaForCausalLM), built and loaded the same way as GPT-2. */
 export { LlamaModel } from './models/llama/model.ts';
 /** Validates a Hugging Face Llama config.json object. */

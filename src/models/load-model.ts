@@ -9,19 +9,27 @@ import { loadTokenizerFrom } from '../tokenizers/load-tokenizer.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { parseGpt2Config } from './gpt2/config.ts';
 import { Gpt2Model } from './gpt2/model.ts';
-import { loadGpt2Weights } from './gpt2/weights.ts';
+import { planGpt2Weights } from './gpt2/weights.ts';
 import { parseLlamaConfig } from './llama/config.ts';
 import { LlamaModel } from './llama/model.ts';
-import { loadLlamaWeights } from './llama/weights.ts';
+import { planLlamaWeights } from './llama/weights.ts';
+import { loadPlannedWeights } from './named-weights.ts';
+import { checkBufferLimits, planNote, type WeightsPlan } from './weights-plan.ts';
 
 /** Every model this loader builds; `model.kind` tells them apart. */
 export type AnyModel = Gpt2Model | LlamaModel;
 export type ModelKind = AnyModel['kind'];
 
-// A parsed config and how to build its model: parsing (cheap, validates) comes before any GPU allocation.
+/** Where a loader announces what the model will hold (planNote), before allocating it. */
+export interface LoadOptions {
+  log?: (line: string) => void;
+}
+
+// A parsed config and how to build its model. Parsing (cheap, validates fields) comes first; build then checks the
+// safetensors header against the config and the device's limits (no tensor data read), and only then allocates.
 interface Plan<M extends AnyModel> {
   vocabSize: number;
-  build(gpu: Gpu, store: TensorStore): Promise<M>;
+  build(gpu: Gpu, store: TensorStore, options?: LoadOptions): Promise<M>;
 }
 
 const PLANS: {
@@ -31,25 +39,31 @@ const PLANS: {
     const config = parseGpt2Config(raw, file);
     return {
       vocabSize: config.vocabSize,
-      build: (gpu, store) => withWeights(new Gpt2Model(gpu, config), store, loadGpt2Weights),
+      build: (gpu, store, options) =>
+        construct(gpu, planGpt2Weights(config, store, file), () => new Gpt2Model(gpu, config), options),
     };
   },
   llama: (raw, file) => {
     const config = parseLlamaConfig(raw, file);
     return {
       vocabSize: config.vocabSize,
-      build: (gpu, store) => withWeights(new LlamaModel(gpu, config), store, loadLlamaWeights),
+      build: (gpu, store, options) =>
+        construct(gpu, planLlamaWeights(config, store, file), () => new LlamaModel(gpu, config), options),
     };
   },
 };
 
-async function withWeights<M extends AnyModel>(
-  model: M,
-  store: TensorStore,
-  load: (model: M, store: TensorStore) => Promise<void>,
+async function construct<M extends AnyModel>(
+  gpu: Gpu,
+  weights: WeightsPlan,
+  create: () => M,
+  options: LoadOptions = {},
 ): Promise<M> {
+  checkBufferLimits(weights, gpu.limits, gpu.description);
+  options.log?.(planNote(weights));
+  const model = create(); // allocates every parameter
   try {
-    await load(model, store);
+    await loadPlannedWeights(model, weights);
   } catch (e) {
     model.dispose();
     throw e;
@@ -93,16 +107,17 @@ export async function loadModelAs<K extends ModelKind>(
   gpu: Gpu,
   files: NamedFiles,
   kind: K,
+  options?: LoadOptions,
 ): Promise<AnyModel & { kind: K }> {
   const plan = PLANS[kind](await readModelConfig(files), files.path('config.json'));
-  return plan.build(gpu, await openModelWeights(files));
+  return plan.build(gpu, await openModelWeights(files), options);
 }
 
 /** Any supported model, chosen by config.json's model_type. */
-export async function loadModelFrom(gpu: Gpu, files: NamedFiles): Promise<AnyModel> {
+export async function loadModelFrom(gpu: Gpu, files: NamedFiles, options?: LoadOptions): Promise<AnyModel> {
   const raw = await readModelConfig(files);
   const file = files.path('config.json');
-  return PLANS[modelKind(raw, file)](raw, file).build(gpu, await openModelWeights(files));
+  return PLANS[modelKind(raw, file)](raw, file).build(gpu, await openModelWeights(files), options);
 }
 
 /**
@@ -113,19 +128,49 @@ export async function loadModelAndTokenizer<K extends ModelKind = ModelKind>(
   gpu: Gpu,
   files: NamedFiles,
   kind?: K,
+  options?: LoadOptions,
 ): Promise<{ model: AnyModel & { kind: K }; tokenizer: Tokenizer }> {
   const raw = await readModelConfig(files);
   const file = files.path('config.json');
   // model_type chose K when no kind was given, so the plan builds an AnyModel & { kind: K } either way.
   const plan = PLANS[kind ?? modelKind(raw, file)](raw, file) as Plan<AnyModel & { kind: K }>;
   const tokenizer = await loadTokenizerFrom(files);
-  if (tokenizer.vocabSize > plan.vocabSize) {
+  checkTokenizerFits(tokenizer, raw, plan.vocabSize, files.where, file);
+  const model = await plan.build(gpu, await openModelWeights(files), options);
+  return { model, tokenizer };
+}
+
+/**
+ * Every id the tokenizer can produce, and the special ids config.json names (BOS, EOS, pad), must be a row of the
+ * model's embedding: a larger one would index past it. One line, naming the vocabulary or the id.
+ */
+export function checkTokenizerFits(
+  tokenizer: Tokenizer,
+  raw: Record<string, unknown>,
+  vocabSize: number,
+  where: string,
+  file: string,
+): void {
+  const fits = `at most ${file} vocab_size ${vocabSize}`;
+  if (tokenizer.vocabSize > vocabSize) {
     throw new WeightsError(
-      `${files.where}: tokenizer vocabulary size, expected at most ${file} vocab_size ${plan.vocabSize}, ` +
-        `got ${tokenizer.vocabSize}`,
+      `${where}: tokenizer vocabulary size, expected ${fits}, got ${tokenizer.vocabSize}`,
       'are the tokenizer files from the same model as config.json?',
     );
   }
-  const model = await plan.build(gpu, await openModelWeights(files));
-  return { model, tokenizer };
+  const ids: [string, unknown][] = [
+    ['tokenizer BOS id', tokenizer.bosId],
+    ['tokenizer EOS id', tokenizer.eosId],
+    [`${file} bos_token_id`, raw.bos_token_id],
+    [`${file} eos_token_id`, raw.eos_token_id],
+    [`${file} pad_token_id`, raw.pad_token_id],
+  ];
+  for (const [what, id] of ids) {
+    // Llama 3 lists several EOS ids; a negative or missing id means none (some configs write pad_token_id -1).
+    for (const one of Array.isArray(id) ? (id as unknown[]) : [id]) {
+      if (typeof one === 'number' && Number.isInteger(one) && one >= vocabSize) {
+        throw new WeightsError(`${where}: ${what}, expected an id below ${file} vocab_size ${vocabSize}, got ${one}`);
+      }
+    }
+  }
 }

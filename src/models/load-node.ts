@@ -6,7 +6,16 @@ import type { TensorStore } from '../io/safetensors.ts';
 import type { Gpt2Model } from './gpt2/model.ts';
 import type { LanguageModel } from './language-model.ts';
 import type { LlamaModel } from './llama/model.ts';
-import { loadModelAs, loadModelFrom, openModelWeights, readModelConfig } from './load-model.ts';
+import type { Tokenizer } from '../tokenizers/tokenizer.ts';
+import {
+  loadModelAndTokenizer,
+  loadModelAs,
+  loadModelFrom,
+  openModelWeights,
+  readModelConfig,
+  type AnyModel,
+  type LoadOptions,
+} from './load-model.ts';
 
 export async function readConfigJson(folder: string): Promise<Record<string, unknown>> {
   return readModelConfig(await folderFiles(folder));
@@ -27,4 +36,16 @@ export async function loadLlama(gpu: Gpu, folder: string): Promise<LlamaModel> {
 /** Any supported causal LM from a Hugging Face folder, chosen by config.json's model_type. */
 export async function loadModel(gpu: Gpu, folder: string): Promise<LanguageModel> {
   return loadModelFrom(gpu, await folderFiles(folder));
+}
+
+/**
+ * Model and tokenizer from one folder, checked against each other before the weights are read: every id the
+ * tokenizer produces (and BOS, EOS, pad) must be a row of the model's embedding.
+ */
+export async function loadModelAndTokenizerFromFolder(
+  gpu: Gpu,
+  folder: string,
+  options?: LoadOptions,
+): Promise<{ model: AnyModel; tokenizer: Tokenizer }> {
+  return loadModelAndTokenizer(gpu, await folderFiles(folder), undefined, options);
 }

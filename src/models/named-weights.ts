@@ -1,70 +1,41 @@
-// Parameters in from a safetensors store by their Hugging Face names, for any architecture: which key prefix the
-// file uses (the *ForCausalLM class's, or none for a file saved from the bare base model), every name and shape
-// checked, and every tensor left over refused unless the architecture says to skip it.
+// Parameters in from a safetensors store by their Hugging Face names, for any architecture, after weights-plan.ts
+// has checked every name, shape and dtype: each tensor is read, checked for NaN and Inf on its way through the CPU,
+// and uploaded.
 import { WeightsError } from '../gpu/errors.ts';
-import type { TensorStore } from '../io/safetensors.ts';
 import { shapeString } from '../autograd/tensor.ts';
 import type { Module } from '../nn/module.ts';
+import type { WeightsPlan } from './weights-plan.ts';
 
-/** How one architecture's parameters are named in its checkpoints, and the hints its errors carry. */
-export interface WeightLayout {
-  /** For messages: 'GPT-2', 'Llama'. */
-  architecture: string;
-  /** The engine names' base-model prefix ('transformer.', 'model.'); a bare base model's file lacks it. */
-  prefix: string;
-  /** A tensor every checkpoint holds, named without the prefix: which of the two namings a file uses. */
-  anchor: string;
-  /** Tensors that are not parameters here (buffers recomputed at load, other classes' heads). */
-  ignored: readonly RegExp[];
-  /** The head is the embedding, so a stored `lm_head.weight` is a copy and is skipped. */
-  tiedHead: boolean;
-  missingHint(key: string): string | undefined;
-  shapeHint(key: string): string;
-  unknownHint(key: string): string;
+export async function loadPlannedWeights(model: Module, plan: WeightsPlan): Promise<void> {
+  for (const { name, info } of plan.tensors) {
+    const data = await plan.store.getF32(info.name);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) {
+      throw new WeightsError(
+        `${info.file}: tensor '${info.name}' ${shapeString(info.shape)}, expected finite values, ` +
+          `got ${data[bad]} at index ${bad}${indexIn(info.shape, bad)}`,
+      );
+    }
+    model.load(name, data);
+  }
 }
 
-export async function loadNamedWeights(
-  model: Module,
-  store: TensorStore,
-  layout: WeightLayout,
-): Promise<void> {
-  const { prefix, anchor } = layout;
-  const names = [...store.tensors.keys()];
-  const filePrefix = store.tensors.has(prefix + anchor) ? prefix : store.tensors.has(anchor) ? '' : null;
-  if (filePrefix === null) {
-    const some = `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''}`;
-    throw new WeightsError(
-      `${store.name}: tensor '${prefix}${anchor}', expected it (or '${anchor}'), got none among ${names.length} tensors: ${some}`,
-      `is this a ${layout.architecture} checkpoint?`,
-    );
+/** The index of the first NaN or ±Inf, or -1. */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN
   }
-  const toFileKey = (name: string) =>
-    name.startsWith(prefix) ? filePrefix + name.slice(prefix.length) : name;
-  const expected = new Set<string>();
-  for (const [name, param] of model.namedParameters()) {
-    const key = toFileKey(name);
-    expected.add(key);
-    const info = store.tensors.get(key);
-    if (!info) {
-      throw new WeightsError(
-        `${store.name}: tensor '${key}', expected shape ${shapeString(param.shape)}, got no such tensor`,
-        layout.missingHint(key),
-      );
-    }
-    if (info.shape.length !== param.shape.length || info.shape.some((d, i) => d !== param.shape[i])) {
-      throw new WeightsError(
-        `${store.name}: tensor '${key}' has shape ${shapeString(info.shape)}, expected ${shapeString(param.shape)}`,
-        layout.shapeHint(key),
-      );
-    }
-    model.load(name, await store.getF32(key));
+  return -1;
+}
+
+// ' = [row, col]' for a tensor of rank 2 or more.
+function indexIn(shape: readonly number[], flat: number): string {
+  if (shape.length < 2) return '';
+  const at: number[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    at.unshift(flat % shape[d]);
+    flat = Math.floor(flat / shape[d]);
   }
-  for (const key of names) {
-    if (expected.has(key) || layout.ignored.some((re) => re.test(key))) continue;
-    if (key === 'lm_head.weight' && layout.tiedHead) continue;
-    throw new WeightsError(
-      `${store.name}: tensor '${key}', expected only ${layout.architecture} parameters, got an unknown tensor`,
-      layout.unknownHint(key),
-    );
-  }
+  return ` = ${shapeString(at)}`;
 }

@@ -3,9 +3,8 @@
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../gpu/errors.ts';
-import { loadModel, readConfigJson } from '../models/load-node.ts';
+import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
-import { loadTokenizer } from '../tokenizers/load-node.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { tokenizeRows, truncateExamples } from './dataset.ts';
 import { lmBatches } from './batching.ts';
@@ -15,8 +14,7 @@ import { ClassificationTask, LmTask } from './tasks.ts';
 import { evaluateBatches, type Metrics } from './trainer.ts';
 
 export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number }): Promise<Metrics & { examples: number }> {
-  const model = await loadModel(gpu, folder);
-  const tokenizer = await loadTokenizer(folder);
+  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
   const data = await readJsonlFile(dataPath);
   const maxLength = Math.min(o.maxLength, model.contextLength);
   const padId = tokenizer.eosId ?? 0;

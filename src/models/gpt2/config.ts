@@ -24,11 +24,18 @@ export interface Gpt2Config {
 
 const ACTIVATIONS = new Set(['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast']);
 
+// Upper bounds far above any released model (GPT-2 XL: L 48, C 1600, 1024 positions), so sizes derived from them
+// stay exact in a Number and an absurd config is refused before anything is sized from it.
+export const GPT2_FIELD_MAX = {
+  vocab_size: 1 << 21, n_positions: 1 << 20, n_embd: 1 << 16, n_inner: 1 << 18, n_layer: 1024, n_head: 1 << 12,
+} as const; // prettier-ignore
+
 export function parseGpt2Config(raw: Record<string, unknown>, file = 'config.json'): Gpt2Config {
-  const int = (key: string, fallback?: number): number => {
+  const int = (key: keyof typeof GPT2_FIELD_MAX, fallback?: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new WeightsError(`${file}: field '${key}', expected a positive integer, got ${JSON.stringify(v)}`);
+    const max = GPT2_FIELD_MAX[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) {
+      throw new WeightsError(`${file}: field '${key}', expected a positive integer ≤ ${max}, got ${JSON.stringify(v)}`);
     }
     return v;
   };

@@ -38,6 +38,13 @@ const REFUSED: { key: string; neutral: string; ok: (v: unknown) => boolean; why:
   { key: 'final_logit_softcapping', neutral: 'null', ok: (v) => v === null, why: 'logit soft-capping is not implemented' },
 ];
 
+// Upper bounds far above any released model (Llama 3.1 405B: L 126, C 16384, FF 53248, V 128256; Llama 4: 10M
+// positions), so sizes derived from them stay exact in a Number and an absurd config is refused before any sizing.
+export const LLAMA_FIELD_MAX = {
+  vocab_size: 1 << 21, hidden_size: 1 << 16, intermediate_size: 1 << 18, num_hidden_layers: 1024,
+  num_attention_heads: 1 << 12, num_key_value_heads: 1 << 12, head_dim: 1 << 12, max_position_embeddings: 1 << 24,
+} as const; // prettier-ignore
+
 /** rope_scaling / rope_parameters of the plain kind ('type' is the pre-4.45 spelling of 'rope_type'). */
 function isDefaultRope(v: unknown): boolean {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
@@ -49,9 +56,10 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   const fail = (key: string, expected: string, hint?: string): never => {
     throw new WeightsError(`${file}: field '${key}', expected ${expected}, got ${JSON.stringify(raw[key])}`, hint);
   };
-  const int = (key: string, fallback?: number): number => {
+  const int = (key: keyof typeof LLAMA_FIELD_MAX, fallback?: number): number => {
     const v = raw[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) fail(key, 'a positive integer');
+    const max = LLAMA_FIELD_MAX[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) fail(key, `a positive integer ≤ ${max}`);
     return v as number;
   };
   const positive = (key: string, fallback: number): number => {
