@@ -7,8 +7,7 @@ import { DeviceError, InputError, ShapeError, WeightsError } from '../gpu/errors
 import { parseFlags, unescapeFlag, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
 import { reporter } from './progress.ts';
 import { runSft, type SftArgs } from '../sft/run-node.ts';
-import { loadModel } from '../models/load-node.ts';
-import { loadTokenizer } from '../tokenizers/load-node.ts';
+import { loadModelAndTokenizerFromFolder } from '../models/load-node.ts';
 import { modelInput } from '../tokenizers/tokenizer.ts';
 import { generate } from '../models/generate.ts';
 import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selftest.ts';
@@ -229,8 +228,7 @@ async function main(argv: string[]): Promise<number> {
       return passed ? 0 : 1;
     }
     if (command === 'generate') {
-      const model = await loadModel(gpu, folder);
-      const tokenizer = await loadTokenizer(folder);
+      const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
       const start = tokenizer.bosId ?? tokenizer.eosId ?? 0;
       const prompt = flags.prompt ? modelInput(tokenizer, tokenizer.encode(flags.prompt as string)) : [start];
       // Decode the growing output and print what is new: a token alone can be half a character or lose its space.

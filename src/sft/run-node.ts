@@ -6,9 +6,8 @@ import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../gpu/errors.ts';
-import { loadModel } from '../models/load-node.ts';
+import { loadModelAndTokenizerFromFolder } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
-import { loadTokenizer } from '../tokenizers/load-node.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { splitByRatios, type DataRow, type JsonlData } from './dataset.ts';
 import { countParameters, type Strategy } from './finetune-modes.ts';
@@ -105,8 +104,7 @@ export async function runSft(
   checkSomeSteps(args, data.train.rows.length);
   // A resumed run takes model and tokenizer from its checkpoint, which holds both.
   const source = args.resume ? args.out : args.model;
-  const model = await loadModel(gpu, source);
-  const tokenizer = await loadTokenizer(source);
+  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info });
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
   info(
