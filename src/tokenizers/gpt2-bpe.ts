@@ -5,6 +5,7 @@
 // does not survive decode(encode(s)).
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
+import { bpeMerge } from './bpe-merge.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
 import { asObject, parseJson, splitter } from './tokenizer-json.ts';
 
@@ -69,6 +70,7 @@ for (let b = 0, extra = 0; b < 256; b++) {
 }
 
 const CACHE_LIMIT = 100_000; // pieces; the cache is dropped whole when full, which keeps memory bounded
+const CACHE_PIECE_LIMIT = 256; // UTF-16 units: longer pieces (rare, and each one large) are not cached
 const utf8 = new TextEncoder();
 // Non-fatal: a cut multi-byte character decodes to U+FFFD. ignoreBOM keeps a leading U+FEFF, which is text
 // here.
@@ -83,9 +85,7 @@ export class Gpt2Tokenizer implements Tokenizer {
   private readonly tokens: (string | undefined)[] = []; // id → token
   private readonly byteIds = new Int32Array(256).fill(-1); // id of each byte's one-character token
   private readonly ranks = new Map<number, number>(); // left * vocabSize + right → rank
-  private readonly mergeLeft: number[] = []; // by rank
-  private readonly mergeRight: number[] = [];
-  private readonly mergeResult: number[] = [];
+  private readonly mergeResult: number[] = []; // by rank
   private readonly added = new Map<number, AddedToken>(); // id → added token, decoded as its content
   private readonly splitAll: RegExp | null; // matches any added token
   private readonly splitNonSpecial: RegExp | null; // matches non-special added tokens only
@@ -170,8 +170,6 @@ export class Gpt2Tokenizer implements Tokenizer {
       const key = left * vocabSize + right;
       if (this.ranks.has(key)) continue; // a repeated merge keeps its first (highest-priority) rank
       this.ranks.set(key, this.mergeResult.length);
-      this.mergeLeft.push(left);
-      this.mergeRight.push(right);
       this.mergeResult.push(result);
     }
 
@@ -254,49 +252,36 @@ export class Gpt2Tokenizer implements Tokenizer {
     return id;
   }
 
+  // Byte symbols missing from the vocabulary (-1) never merge.
+  private readonly rankOf = (left: number, right: number): number =>
+    left < 0 || right < 0 ? -1 : (this.ranks.get(left * this.vocabSize + right) ?? -1);
+
   private encodeOrdinary(text: string, ids: number[]): void {
     for (const [piece] of text.matchAll(PRETOKENIZE)) {
       let pieceIds = this.cache.get(piece);
       if (pieceIds === undefined) {
         pieceIds = this.bpe(piece);
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(piece, pieceIds);
+        if (piece.length <= CACHE_PIECE_LIMIT) {
+          if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+          this.cache.set(piece, pieceIds);
+        }
       }
       for (const id of pieceIds) ids.push(id);
     }
   }
 
-  // The published GPT-2 loop: find the lowest-rank adjacent pair, merge every occurrence of it left to right,
-  // repeat.
+  // The published GPT-2 loop (bpe-merge.ts): merge the lowest-rank adjacent pair everywhere, repeat.
   private bpe(piece: string): number[] {
     const bytes = utf8.encode(piece);
     if (this.ignoreMerges) {
       const whole = this.vocab.get(Array.from(bytes, (b) => BYTE_TO_CHAR[b]).join(''));
       if (whole !== undefined) return [whole];
     }
-    let symbols = Array.from(bytes, (b) => this.byteIds[b]);
-    const V = this.vocabSize;
-    while (symbols.length > 1) {
-      let best = Infinity;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        if (symbols[i] < 0 || symbols[i + 1] < 0) continue;
-        const rank = this.ranks.get(symbols[i] * V + symbols[i + 1]);
-        if (rank !== undefined && rank < best) best = rank;
-      }
-      if (best === Infinity) break;
-      const left = this.mergeLeft[best];
-      const right = this.mergeRight[best];
-      const merged: number[] = [];
-      for (let i = 0; i < symbols.length; i++) {
-        if (symbols[i] === left && symbols[i + 1] === right) {
-          merged.push(this.mergeResult[best]);
-          i++;
-        } else {
-          merged.push(symbols[i]);
-        }
-      }
-      symbols = merged;
-    }
+    const symbols = bpeMerge(
+      Array.from(bytes, (b) => this.byteIds[b]),
+      this.rankOf,
+      (rank) => this.mergeResult[rank],
+    );
     if (symbols.includes(-1)) return this.replaceUnknown(symbols, bytes, piece);
     return symbols;
   }
