@@ -295,8 +295,30 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer): Example {
   return example;
 }
 
-export function tokenizeRows(rows: readonly DataRow[], tokenizer: Tokenizer): Example[] {
-  return rows.map((row) => tokenizeRow(row, tokenizer));
+/** Progress of a long tokenization: onProgress(done, total) about every intervalMs, and once when done. */
+export interface TokenizeProgress {
+  onProgress: (done: number, total: number) => void;
+  intervalMs?: number; // default 500
+}
+
+export function tokenizeRows(
+  rows: readonly DataRow[],
+  tokenizer: Tokenizer,
+  progress?: TokenizeProgress,
+): Example[] {
+  const out: Example[] = [];
+  const interval = progress?.intervalMs ?? 500;
+  let last = Date.now();
+  for (const row of rows) {
+    out.push(tokenizeRow(row, tokenizer));
+    if (!progress) continue;
+    const now = Date.now();
+    if (out.length === rows.length || now - last >= interval) {
+      last = now;
+      progress.onProgress(out.length, rows.length);
+    }
+  }
+  return out;
 }
 
 export interface Truncated {
