@@ -5,6 +5,7 @@
 // does not survive decode(encode(s)).
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
+import { show } from '../io/quote.ts';
 import { bpeMerge } from './bpe-merge.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
 import { asObject, parseJson, splitter } from './tokenizer-json.ts';
@@ -109,7 +110,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       if (this.tokens[id] !== undefined) {
         throw new WeightsError(
           `${vocabName}: two tokens share one id, expected unique ids, got ` +
-            `${JSON.stringify(this.tokens[id])} and ${JSON.stringify(token)} both = ${id}`,
+            `${show(this.tokens[id])} and ${show(token)} both = ${id}`,
         );
       }
       this.vocab.set(token, id);
@@ -120,11 +121,9 @@ export class Gpt2Tokenizer implements Tokenizer {
       options.addedTokens ??
       (this.vocab.has(ENDOFTEXT) ? [{ id: this.vocab.get(ENDOFTEXT)!, content: ENDOFTEXT }] : []);
     for (const token of addedTokens) {
-      const where = `added token ${JSON.stringify(token.content)}`;
+      const where = `added token ${show(token.content)}`;
       if (!Number.isInteger(token.id) || token.id < 0) {
-        throw new WeightsError(
-          `${where}: bad id, expected a non-negative integer, got ${JSON.stringify(token.id)}`,
-        );
+        throw new WeightsError(`${where}: bad id, expected a non-negative integer, got ${show(token.id)}`);
       }
       const known = this.tokens[token.id];
       const knownId = this.vocab.get(token.content);
@@ -134,7 +133,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       ) {
         throw new WeightsError(
           `${where}: clashes with ${vocabName}, expected a free id or the same (token, id) pair, got id ` +
-            `${token.id} = ${JSON.stringify(known)} and ${JSON.stringify(token.content)} = ${knownId}`,
+            `${token.id} = ${show(known)} and ${show(token.content)} = ${knownId}`,
         );
       }
       this.vocab.set(token.content, token.id);
@@ -155,7 +154,7 @@ export class Gpt2Tokenizer implements Tokenizer {
         if (id === undefined) {
           throw new WeightsError(
             `${where}: merge refers to a token missing from ${vocabName}, expected a vocabulary token, got ` +
-              `${JSON.stringify(token)}`,
+              `${show(token)}`,
           );
         }
         return id;
@@ -164,7 +163,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       if (result === undefined) {
         throw new WeightsError(
           `${where}: merged token is missing from ${vocabName}, expected ` +
-            `${JSON.stringify(pair[0] + pair[1])} in the vocabulary, got no such token`,
+            `${show(pair[0] + pair[1])} in the vocabulary, got no such token`,
         );
       }
       const key = left * vocabSize + right;
@@ -180,7 +179,7 @@ export class Gpt2Tokenizer implements Tokenizer {
     if (options.unkToken != null && this.unkId === null) {
       throw new WeightsError(
         `${vocabName}: unk token is not in the vocabulary, expected a vocabulary token, got ` +
-          `${JSON.stringify(options.unkToken)}`,
+          `${show(options.unkToken)}`,
       );
     }
     this.ignoreMerges = options.ignoreMerges ?? false;
@@ -246,7 +245,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       const expected =
         typeof value === 'string' ? 'a vocabulary token' : `an id in [0, ${this.vocabSize}) with a token`;
       throw new WeightsError(
-        `${where}: not a token of this tokenizer, expected ${expected}, got ${JSON.stringify(value)}`,
+        `${where}: not a token of this tokenizer, expected ${expected}, got ${show(value)}`,
       );
     }
     return id;
@@ -294,7 +293,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       throw new InputError(
         `Gpt2Tokenizer.encode: text byte has no token and there is no unk token, expected a vocabulary ` +
           `with all 256 byte tokens, got byte 0x${b.toString(16).padStart(2, '0')} in ` +
-          JSON.stringify(piece),
+          show(piece),
       );
     }
     return symbols.map((id) => (id < 0 ? this.unkId! : id));
@@ -312,9 +311,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
   const pre = root.pre_tokenizer === null ? null : asObject(root.pre_tokenizer, file, 'pre_tokenizer');
   const expect = (ok: boolean, what: string, expected: string, got: unknown): void => {
     if (!ok)
-      throw new WeightsError(
-        `${file}: ${what} is not supported, expected ${expected}, got ${JSON.stringify(got)}`,
-      );
+      throw new WeightsError(`${file}: ${what} is not supported, expected ${expected}, got ${show(got)}`);
   };
   expect(model.type === undefined || model.type === 'BPE', 'model.type', '"BPE"', model.type);
   expect(pre?.type === 'ByteLevel', 'pre_tokenizer', 'a ByteLevel pre-tokenizer', pre?.type ?? null);
@@ -340,7 +337,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
     if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((t) => typeof t === 'string' && t !== '')) {
       throw new WeightsError(
         `${file} model.merges[${i}]: malformed merge, expected "left right" or [left, right], got ` +
-          JSON.stringify(entry),
+          show(entry),
       );
     }
     return [pair[0], pair[1]];
@@ -354,7 +351,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
     if (!Number.isInteger(t.id) || typeof t.content !== 'string' || t.content === '') {
       throw new WeightsError(
         `${file} added_tokens[${i}]: malformed added token, expected ` +
-          `{id: integer, content: non-empty string}, got ${JSON.stringify(entry)}`,
+          `{id: integer, content: non-empty string}, got ${show(entry)}`,
       );
     }
     return {
@@ -384,8 +381,7 @@ function parseVocab(vocab: unknown, where: string): [string, number][] {
   for (const [token, id] of entries) {
     if (!Number.isInteger(id) || (id as number) < 0) {
       throw new WeightsError(
-        `${where}: token ${JSON.stringify(token)} has a bad id, expected a non-negative integer, got ` +
-          JSON.stringify(id),
+        `${where}: token ${show(token)} has a bad id, expected a non-negative integer, got ` + show(id),
       );
     }
   }
@@ -403,7 +399,7 @@ function parseMergesTxt(text: string, name: string): { pair: readonly [string, s
     if (pair.length !== 2 || pair[0] === '' || pair[1] === '') {
       throw new WeightsError(
         `${name} line ${i + 1}: malformed merge, expected two tokens separated by one space, got ` +
-          JSON.stringify(line),
+          show(line),
       );
     }
     out.push({ pair: [pair[0], pair[1]], where: `${name} line ${i + 1}` });
