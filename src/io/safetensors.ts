@@ -218,7 +218,7 @@ export async function readShardedIndexWith(
   const wanted = new Map<string, string>(); // tensor → shard file
   for (const [name, file] of Object.entries(weightMap)) {
     // Plain names only: an index must not reach outside its folder.
-    if (typeof file !== 'string' || !/^[^/\\]+$/.test(file) || file === '.' || file === '..') {
+    if (typeof file !== 'string' || !/^[^/\\\p{Cc}]+$/u.test(file) || file === '.' || file === '..') {
       throw fail(
         indexName,
         `weight_map[${quote(name)}] is not a plain file name`,
