@@ -1,6 +1,8 @@
 // A model folder read file by file, by base name: on disk (named-files-node.ts) or as Blobs a page holds (picked
 // Files, fetched files). The model and tokenizer loaders choose and open files through it, the same way for both.
 import { InputError, WeightsError } from '../gpu/errors.ts';
+import { parseJsonText } from './json-text.ts';
+import { show } from './quote.ts';
 import { readSafetensors, readShardedIndex, type TensorStore } from './safetensors.ts';
 
 export interface NamedFiles {
@@ -42,16 +44,11 @@ export function blobFiles(files: ReadonlyMap<string, Blob>, where = 'picked file
 /** A JSON file whose top level must be an object (config.json, tokenizer_config.json). */
 export async function readJsonObject(files: NamedFiles, name: string): Promise<Record<string, unknown>> {
   const path = files.path(name);
-  let value: unknown;
-  try {
-    value = JSON.parse(await files.text(name));
-  } catch (e) {
-    throw new WeightsError(`${path}: not valid JSON, expected a JSON object, got ${(e as Error).message}`);
-  }
+  const fail = (what: string, got: string) =>
+    new WeightsError(`${path}: ${what}, expected a JSON object, got ${got}`);
+  const value = parseJsonText(await files.text(name), fail);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new WeightsError(
-      `${path}: not a JSON object, expected an object, got ${JSON.stringify(value)?.slice(0, 40)}`,
-    );
+    throw fail('not a JSON object', show(value));
   }
   return value as Record<string, unknown>;
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { WeightsError } from '../gpu/errors.ts';
+import { quote } from './quote.ts';
 import {
   readSafetensorsSource,
   readShardedIndexWith,
@@ -71,7 +72,7 @@ export async function readShardedIndexPath(indexPath: string): Promise<ShardedSa
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       throw new WeightsError(
-        `${indexPath}: shard '${file}' named in weight_map is missing, expected a file at ${path}, got none`,
+        `${indexPath}: shard ${quote(file)} named in weight_map is missing, expected a file at ${quote(path, "'", 200)}, got none`,
       );
     }
   });

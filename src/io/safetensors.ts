@@ -3,24 +3,20 @@
 // the data region, which the tensors cover exactly; offsets are relative to its start. Typed-array views
 // assume a little-endian host, as every WebGPU platform is.
 import { ShapeError, WeightsError } from '../gpu/errors.ts';
+import { parseJsonText } from './json-text.ts';
+import { quote, show } from './quote.ts';
+import {
+  byteCount,
+  DTYPE_BYTES,
+  fail,
+  isCount,
+  isObject,
+  MAX_HEADER_BYTES,
+  parseHeader,
+  type TensorInfo,
+} from './safetensors-header.ts';
 
-export const DTYPE_BYTES = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
-  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
-} as const; // prettier-ignore
-export type Dtype = keyof typeof DTYPE_BYTES;
-
-// The reference implementation's limit: a larger length is a corrupt or foreign file, not a header.
-export const MAX_HEADER_BYTES = 100_000_000;
-
-export interface TensorInfo {
-  name: string;
-  dtype: Dtype;
-  shape: number[];
-  byteOffset: number; // from the start of the file (not the data region)
-  byteLength: number;
-  file: string; // the file it lives in, for errors and sharded views
-}
+export { DTYPE_BYTES, MAX_HEADER_BYTES, type Dtype, type TensorInfo } from './safetensors-header.ts';
 
 /** Random access to a file's bytes: an in-memory buffer, a Blob, or a Node path. */
 export interface ByteSource {
@@ -67,7 +63,13 @@ export class SafetensorsFile implements TensorStore {
     const { dtype } = info;
     if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16' && dtype !== 'F64') {
       const hint = dtype.startsWith('F8') ? 'f8 is not supported; use getRaw' : 'use getInt32 or getRaw';
-      throw fail(`${this.name}: tensor '${name}'`, 'cannot be read as f32', 'a float dtype', dtype, hint);
+      throw fail(
+        `${this.name}: tensor ${quote(name)}`,
+        'cannot be read as f32',
+        'a float dtype',
+        dtype,
+        hint,
+      );
     }
     const bytes = await this.read(info);
     if (dtype === 'F32') return viewAs(Float32Array, bytes, this.source.fresh);
@@ -87,7 +89,7 @@ export class SafetensorsFile implements TensorStore {
   async getInt32(name: string): Promise<Int32Array> {
     const info = this.info(name);
     const { dtype } = info;
-    const where = `${this.name}: tensor '${name}'`;
+    const where = `${this.name}: tensor ${quote(name)}`;
     if (dtype !== 'I64' && dtype !== 'I32' && dtype !== 'U8' && dtype !== 'BOOL') {
       throw fail(where, 'cannot be read as int32', 'I64, I32, U8 or BOOL', dtype, 'use getRaw');
     }
@@ -107,7 +109,12 @@ export class SafetensorsFile implements TensorStore {
   }
 
   private read(info: TensorInfo): Promise<Uint8Array> {
-    return readExact(this.source, info.byteOffset, info.byteLength, `${this.name}: tensor '${info.name}'`);
+    return readExact(
+      this.source,
+      info.byteOffset,
+      info.byteLength,
+      `${this.name}: tensor ${quote(info.name)}`,
+    );
   }
 }
 
@@ -125,15 +132,17 @@ export async function readSafetensorsSource(source: ByteSource, file: string): P
   if (size < 8) throw fail(file, 'file is too short for a safetensors header', 'at least 8 bytes', size);
   const prefix = await readExact(source, 0, 8, file);
   const declared = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  const hint = 'the first 8 bytes should be a u64 little-endian header length; is this a safetensors file?';
+  // A length past the end is not printed: it is the file's first 8 bytes, text when the file is not safetensors.
+  if (declared > BigInt(size - 8)) {
+    const expected = `at most ${size - 8} bytes (the file size - 8)`;
+    const why = `the file may be truncated, or not be a safetensors file (its first 8 bytes are a u64 little-endian header length)`;
+    throw fail(file, 'header length runs past the end of the file', expected, 'more than that', why);
+  }
   if (declared > BigInt(MAX_HEADER_BYTES)) {
-    const hint = 'the first 8 bytes should be a u64 little-endian header length; is this a safetensors file?';
     throw fail(file, 'header length is over the limit', `at most ${MAX_HEADER_BYTES} bytes`, declared, hint);
   }
   const headerLength = Number(declared);
-  if (headerLength > size - 8) {
-    const hint = 'the file may be truncated';
-    throw fail(file, 'header length runs past the end of the file', `<= ${size - 8}`, headerLength, hint);
-  }
   const headerBytes = await readExact(source, 8, headerLength, file);
   const dataOffset = 8 + headerLength;
   const { tensors, metadata } = parseHeader(headerBytes, file, dataOffset, size - dataOffset);
@@ -157,141 +166,6 @@ function toByteSource(source: ArrayBuffer | Uint8Array | Blob): ByteSource {
   // Each read slices only the bytes it needs, so a large File is never held in memory whole.
   const read = async (at: number, n: number) => new Uint8Array(await source.slice(at, at + n).arrayBuffer());
   return { size: source.size, fresh: true, read };
-}
-
-function parseHeader(bytes: Uint8Array, file: string, dataOffset: number, dataSize: number) {
-  let text: string;
-  let header: unknown;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-  } catch {
-    throw fail(file, 'header is not valid UTF-8', 'UTF-8 JSON text', 'invalid bytes');
-  }
-  try {
-    header = JSON.parse(text);
-  } catch (err) {
-    throw fail(file, 'header is not valid JSON', 'a JSON object', (err as Error).message);
-  }
-  if (!isObject(header)) throw fail(file, 'header is not a JSON object', '{name: entry}', show(header));
-  // JSON.parse keeps the last of two equal keys; a repeated tensor name is corruption, so look for one.
-  const repeated = firstRepeatedTopLevelKey(text);
-  if (repeated !== null)
-    throw fail(file, `tensor '${repeated}' is in the header twice`, 'unique names', 'a repeat');
-  const tensors = new Map<string, TensorInfo>();
-  let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') metadata = parseMetadata(entry, file);
-    else tensors.set(name, parseEntry(name, entry, file, dataOffset, dataSize));
-  }
-  checkCoverage([...tensors.values()], file, dataOffset, dataSize);
-  return { tensors, metadata };
-}
-
-function parseMetadata(entry: unknown, file: string): Record<string, string> {
-  if (entry === null) return {};
-  if (!isObject(entry)) throw fail(file, '__metadata__ is not an object', '{key: string}', show(entry));
-  for (const [key, value] of Object.entries(entry)) {
-    if (typeof value !== 'string') throw fail(file, `__metadata__ '${key}'`, 'a string value', show(value));
-  }
-  return Object.fromEntries(Object.entries(entry)) as Record<string, string>;
-}
-
-function parseEntry(
-  name: string,
-  entry: unknown,
-  file: string,
-  dataOffset: number,
-  dataSize: number,
-): TensorInfo {
-  const where = `${file}: tensor '${name}'`;
-  const fields = '{dtype, shape, data_offsets}';
-  if (!isObject(entry)) throw fail(where, 'entry is not an object', fields, show(entry));
-  for (const field of ['dtype', 'shape', 'data_offsets']) {
-    if (!Object.hasOwn(entry, field)) throw fail(where, `has no ${field}`, fields, show(Object.keys(entry)));
-  }
-  const { dtype, shape, data_offsets: offsets } = entry;
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
-    throw fail(where, 'has an unknown dtype', `one of ${Object.keys(DTYPE_BYTES).join(', ')}`, show(dtype));
-  }
-  if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw fail(where, 'shape is invalid', 'an array of non-negative integers', show(shape));
-  }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    throw fail(where, 'data_offsets is invalid', '[begin, end] as non-negative integers', show(offsets));
-  }
-  const [begin, end] = offsets as [number, number];
-  const range = `data_offsets [${begin}, ${end}]`;
-  if (begin > end) throw fail(where, `${range} are reversed`, 'begin <= end', `${begin} > ${end}`);
-  if (end > dataSize) {
-    const hint = 'the file may be truncated';
-    throw fail(where, `${range} run past the data region`, `end <= ${dataSize}`, end, hint);
-  }
-  const expected = byteCount(shape, DTYPE_BYTES[dtype as Dtype]);
-  if (expected !== end - begin) {
-    const why = `${expected} bytes for ${dtype} [${shape.join(', ')}]`;
-    throw fail(where, `${range} do not match its shape and dtype`, why, `${end - begin} bytes`);
-  }
-  return {
-    name,
-    dtype: dtype as Dtype,
-    shape,
-    byteOffset: dataOffset + begin,
-    byteLength: end - begin,
-    file,
-  };
-}
-
-// Sorted by offset, each tensor must start where the previous one ended, and the last must end the file.
-function checkCoverage(tensors: TensorInfo[], file: string, dataOffset: number, dataSize: number): void {
-  const sorted = tensors.sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
-  const range = (t: TensorInfo) =>
-    `[${t.byteOffset - dataOffset}, ${t.byteOffset - dataOffset + t.byteLength}]`;
-  let cursor = 0;
-  let previous: TensorInfo | null = null;
-  for (const t of sorted) {
-    const begin = t.byteOffset - dataOffset;
-    const where = `${file}: tensor '${t.name}'`;
-    if (begin < cursor) {
-      const what = `data_offsets ${range(t)} overlap tensor '${previous!.name}' ${range(previous!)}`;
-      throw fail(where, what, `begin >= ${cursor}`, begin);
-    }
-    if (begin > cursor) {
-      const after = previous ? `the end of tensor '${previous.name}'` : 'the start of the data region';
-      throw fail(where, 'leaves a gap in the data region', `begin ${cursor} (${after})`, begin);
-    }
-    cursor = begin + t.byteLength;
-    previous = t;
-  }
-  if (cursor !== dataSize) {
-    const hint = 'the file may have trailing garbage or a lost header entry';
-    throw fail(file, 'the tensors do not cover the data region', `an end at ${dataSize}`, cursor, hint);
-  }
-}
-
-// Runs on text JSON.parse accepted, so strings are well formed and the scan is linear.
-function firstRepeatedTopLevelKey(text: string): string | null {
-  const seen = new Set<string>();
-  let depth = 0;
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (depth === 1 && expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (seen.has(key)) return key;
-        seen.add(key);
-      }
-      expectKey = false;
-      i = j;
-    } else if (c === '{' || c === '[') {
-      depth++;
-      expectKey = c === '{' && depth === 1;
-    } else if (c === '}' || c === ']') depth--;
-    else if (c === ',') expectKey = depth === 1;
-  }
-  return null;
 }
 
 /** A merged view of a sharded checkpoint (model.safetensors.index.json + shards). */
@@ -324,7 +198,8 @@ export async function readShardedIndex(
   const text = typeof index === 'string' ? index : await index.text();
   return readShardedIndexWith(indexName, text, async (file) => {
     const source = shards.get(file);
-    if (!source) throw fail(indexName, `shard '${file}' was not given`, show([...shards.keys()]), 'none');
+    if (!source)
+      throw fail(indexName, `shard ${quote(file)} was not given`, show([...shards.keys()]), 'none');
     return readSafetensors(source, file);
   });
 }
@@ -335,12 +210,7 @@ export async function readShardedIndexWith(
   indexText: string,
   openShard: (file: string) => Promise<SafetensorsFile>,
 ): Promise<ShardedSafetensors> {
-  let index: unknown;
-  try {
-    index = JSON.parse(indexText);
-  } catch (err) {
-    throw fail(indexName, 'not valid JSON', '{metadata, weight_map}', (err as Error).message);
-  }
+  const index = parseJsonText(indexText, (what, got) => fail(indexName, what, '{metadata, weight_map}', got));
   const weightMap = isObject(index) ? index.weight_map : undefined;
   if (!isObject(index) || !isObject(weightMap)) {
     throw fail(indexName, 'weight_map is missing or not an object', '{tensor: shard file}', show(weightMap));
@@ -348,8 +218,13 @@ export async function readShardedIndexWith(
   const wanted = new Map<string, string>(); // tensor → shard file
   for (const [name, file] of Object.entries(weightMap)) {
     // Plain names only: an index must not reach outside its folder.
-    if (typeof file !== 'string' || !/^[^/\\]+$/.test(file) || file === '.' || file === '..') {
-      throw fail(indexName, `weight_map['${name}'] is not a plain file name`, 'a shard name', show(file));
+    if (typeof file !== 'string' || !/^[^/\\\p{Cc}]+$/u.test(file) || file === '.' || file === '..') {
+      throw fail(
+        indexName,
+        `weight_map[${quote(name)}] is not a plain file name`,
+        'a shard name',
+        show(file),
+      );
     }
     wanted.set(name, file);
   }
@@ -363,8 +238,8 @@ export async function readShardedIndexWith(
     Object.assign(metadata, shard.metadata);
     for (const [name, info] of shard.tensors) {
       if (wanted.get(name) !== file) {
-        const what = `tensor '${name}' is not mapped to this shard by ${indexName}`;
-        throw fail(shard.name, what, `weight_map['${name}'] = '${file}'`, show(wanted.get(name)));
+        const what = `tensor ${quote(name)} is not mapped to this shard by ${indexName}`;
+        throw fail(shard.name, what, `weight_map[${quote(name)}] = ${quote(file)}`, show(wanted.get(name)));
       }
       tensors.set(name, info);
       owner.set(name, shard);
@@ -372,7 +247,7 @@ export async function readShardedIndexWith(
   }
   for (const [name, file] of wanted) {
     if (!tensors.has(name))
-      throw fail(indexName, `weight_map puts tensor '${name}' in '${file}'`, 'it there', 'none');
+      throw fail(indexName, `weight_map puts tensor ${quote(name)} in ${quote(file)}`, 'it there', 'none');
   }
   // Index metadata (HF's total_size is a number) is stringified to keep Record<string, string>.
   for (const [key, value] of Object.entries(isObject(index.metadata) ? index.metadata : {})) {
@@ -396,16 +271,16 @@ export function serializeSafetensors(
   const meta: Record<string, unknown> = { format: 'pt', ...metadata };
   for (const [key, value] of Object.entries(meta)) {
     if (typeof value !== 'string')
-      throw fail('safetensors writer', `metadata '${key}'`, 'a string', show(value));
+      throw fail('safetensors writer', `metadata ${quote(key)}`, 'a string', show(value));
   }
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // Built by hand: a JS object would move integer-like tensor names to the front.
   const entries = [`"__metadata__":${JSON.stringify(meta)}`];
   let dataSize = 0;
   sorted.forEach((t, i) => {
-    const where = `safetensors writer: tensor '${t.name}'`;
+    const where = `safetensors writer: tensor ${quote(t.name)}`;
     if (t.name === '__metadata__' || (i > 0 && sorted[i - 1].name === t.name)) {
-      throw fail(where, 'name is reserved or repeated', 'a unique tensor name', `'${t.name}'`);
+      throw fail(where, 'name is reserved or repeated', 'a unique tensor name', `${quote(t.name)}`);
     }
     if (t.dtype !== 'F32' && t.dtype !== 'F16')
       throw fail(where, 'dtype is not writable', 'F32 or F16', show(t.dtype));
@@ -502,32 +377,14 @@ function viewAs<T>(View: View<T>, bytes: Uint8Array, mayWrap: boolean): T {
   return new View(own.buffer, own.byteOffset, own.byteLength / size);
 }
 
-function byteCount(shape: readonly number[], elementBytes: number): number {
-  if (shape.includes(0)) return 0;
-  return shape.reduce((n, d) => n * d, elementBytes); // past 2^53 imprecise, yet still larger than any file
-}
-
-// `<where>: <what>, expected <x>, got <y>` (src/gpu/errors.ts).
-function fail(where: string, what: string, expected: string, got: unknown, hint?: string): WeightsError {
-  return new WeightsError(`${where}: ${what}, expected ${expected}, got ${got}`, hint);
-}
-
 function notFound(file: string, name: string, tensors: ReadonlyMap<string, TensorInfo>): WeightsError {
   const near = [...tensors.keys()].find((k) => k.endsWith(`.${name}`) || name.endsWith(`.${k}`));
-  const hint = near ? `did you mean '${near}'?` : undefined;
-  return fail(file, `tensor '${name}' not found`, `one of ${tensors.size} tensor names`, `'${name}'`, hint);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isCount(v: unknown): v is number {
-  return Number.isSafeInteger(v) && (v as number) >= 0;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const text = (typeof v === 'bigint' ? undefined : JSON.stringify(v)) ?? String(v);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const hint = near ? `did you mean ${quote(near)}?` : undefined;
+  return fail(
+    file,
+    `tensor ${quote(name)} not found`,
+    `one of ${tensors.size} tensor names`,
+    `${quote(name)}`,
+    hint,
+  );
 }

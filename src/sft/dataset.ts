@@ -3,6 +3,8 @@
 
 import { Rng } from '../check/random.ts';
 import { InputError } from '../gpu/errors.ts';
+import { parseJsonText } from '../io/json-text.ts';
+import { quote, show } from '../io/quote.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 
 export type RowFormat = 'prompt-completion' | 'messages' | 'text' | 'text-label';
@@ -75,7 +77,13 @@ function detectFormat(keys: string[]): RowFormat | undefined {
 function typeName(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${show(value)}`;
+}
+
+// Field names of a row, quoted, at most 8 of them.
+function fieldList(keys: string[]): string {
+  const shown = keys.slice(0, 8).map((k) => quote(k, '"'));
+  return `[${shown.join(', ')}${keys.length > 8 ? `, ... (${keys.length} fields)` : ''}]`;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -102,14 +110,12 @@ function parseMessages(where: string, value: unknown): ChatMessage[] {
     if (!isObject(m)) throw new InputError(`${at} is invalid, expected an object, got ${typeName(m)}`);
     for (const key of Object.keys(m)) {
       if (key !== 'role' && key !== 'content') {
-        throw new InputError(`${at}: unknown field "${key}", expected only "role" and "content"`);
+        throw new InputError(`${at}: unknown field ${quote(key, '"')}, expected only "role" and "content"`);
       }
     }
     const role = stringField(`${at}`, m, 'role');
     if (!ROLES.includes(role)) {
-      throw new InputError(
-        `${at}: unknown role, expected system, user or assistant, got ${JSON.stringify(role)}`,
-      );
+      throw new InputError(`${at}: unknown role, expected system, user or assistant, got ${show(role)}`);
     }
     return { role: role as ChatRole, content: stringField(at, m, 'content') };
   });
@@ -134,20 +140,20 @@ function parseRow(file: string, line: number, json: unknown): DataRow {
     throw new InputError(
       field === undefined
         ? `${where}: empty row, expected one of ${ALL_SHAPES}, got {}`
-        : `${where}: unknown field "${field}", expected one of ${ALL_SHAPES}, got fields [${keys.join(', ')}]`,
+        : `${where}: unknown field ${quote(field, '"')}, expected one of ${ALL_SHAPES}, got fields ${fieldList(keys)}`,
     );
   }
   const { required, shape } = FIELDS[format];
   for (const key of keys) {
     if (!required.includes(key)) {
       throw new InputError(
-        `${where}: unknown field "${key}", expected only the fields of ${shape}, got [${keys.join(', ')}]`,
+        `${where}: unknown field ${quote(key, '"')}, expected only the fields of ${shape}, got ${fieldList(keys)}`,
       );
     }
   }
   for (const key of required) {
     if (!(key in json))
-      throw new InputError(`${where}: missing field "${key}", expected ${shape}, got [${keys.join(', ')}]`);
+      throw new InputError(`${where}: missing field "${key}", expected ${shape}, got ${fieldList(keys)}`);
   }
   const origin = { file, line };
   switch (format) {
@@ -180,14 +186,11 @@ export function parseJsonl(text: string, fileName: string): JsonlData {
   const rows: DataRow[] = [];
   for (let i = 0; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(lines[i]);
-    } catch (e) {
-      throw new InputError(
-        `${fileName}:${i + 1}: not valid JSON, expected one JSON object per line, got ${(e as Error).message}`,
-      );
-    }
+    const json = parseJsonText(
+      lines[i],
+      (what, got) =>
+        new InputError(`${fileName}:${i + 1}: ${what}, expected one JSON object per line, got ${got}`),
+    );
     const row = parseRow(fileName, i + 1, json);
     const first = rows[0];
     if (first && row.format !== first.format) {
@@ -295,8 +298,30 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer): Example {
   return example;
 }
 
-export function tokenizeRows(rows: readonly DataRow[], tokenizer: Tokenizer): Example[] {
-  return rows.map((row) => tokenizeRow(row, tokenizer));
+/** Progress of a long tokenization: onProgress(done, total) about every intervalMs, and once when done. */
+export interface TokenizeProgress {
+  onProgress: (done: number, total: number) => void;
+  intervalMs?: number; // default 500
+}
+
+export function tokenizeRows(
+  rows: readonly DataRow[],
+  tokenizer: Tokenizer,
+  progress?: TokenizeProgress,
+): Example[] {
+  const out: Example[] = [];
+  const interval = progress?.intervalMs ?? 500;
+  let last = Date.now();
+  for (const row of rows) {
+    out.push(tokenizeRow(row, tokenizer));
+    if (!progress) continue;
+    const now = Date.now();
+    if (out.length === rows.length || now - last >= interval) {
+      last = now;
+      progress.onProgress(out.length, rows.length);
+    }
+  }
+  return out;
 }
 
 export interface Truncated {

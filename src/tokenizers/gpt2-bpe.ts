@@ -5,6 +5,8 @@
 // does not survive decode(encode(s)).
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
+import { show } from '../io/quote.ts';
+import { bpeMerge } from './bpe-merge.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
 import { asObject, parseJson, splitter } from './tokenizer-json.ts';
 
@@ -69,6 +71,7 @@ for (let b = 0, extra = 0; b < 256; b++) {
 }
 
 const CACHE_LIMIT = 100_000; // pieces; the cache is dropped whole when full, which keeps memory bounded
+const CACHE_PIECE_LIMIT = 256; // UTF-16 units: longer pieces (rare, and each one large) are not cached
 const utf8 = new TextEncoder();
 // Non-fatal: a cut multi-byte character decodes to U+FFFD. ignoreBOM keeps a leading U+FEFF, which is text
 // here.
@@ -83,9 +86,7 @@ export class Gpt2Tokenizer implements Tokenizer {
   private readonly tokens: (string | undefined)[] = []; // id → token
   private readonly byteIds = new Int32Array(256).fill(-1); // id of each byte's one-character token
   private readonly ranks = new Map<number, number>(); // left * vocabSize + right → rank
-  private readonly mergeLeft: number[] = []; // by rank
-  private readonly mergeRight: number[] = [];
-  private readonly mergeResult: number[] = [];
+  private readonly mergeResult: number[] = []; // by rank
   private readonly added = new Map<number, AddedToken>(); // id → added token, decoded as its content
   private readonly splitAll: RegExp | null; // matches any added token
   private readonly splitNonSpecial: RegExp | null; // matches non-special added tokens only
@@ -109,7 +110,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       if (this.tokens[id] !== undefined) {
         throw new WeightsError(
           `${vocabName}: two tokens share one id, expected unique ids, got ` +
-            `${JSON.stringify(this.tokens[id])} and ${JSON.stringify(token)} both = ${id}`,
+            `${show(this.tokens[id])} and ${show(token)} both = ${id}`,
         );
       }
       this.vocab.set(token, id);
@@ -120,11 +121,9 @@ export class Gpt2Tokenizer implements Tokenizer {
       options.addedTokens ??
       (this.vocab.has(ENDOFTEXT) ? [{ id: this.vocab.get(ENDOFTEXT)!, content: ENDOFTEXT }] : []);
     for (const token of addedTokens) {
-      const where = `added token ${JSON.stringify(token.content)}`;
+      const where = `added token ${show(token.content)}`;
       if (!Number.isInteger(token.id) || token.id < 0) {
-        throw new WeightsError(
-          `${where}: bad id, expected a non-negative integer, got ${JSON.stringify(token.id)}`,
-        );
+        throw new WeightsError(`${where}: bad id, expected a non-negative integer, got ${show(token.id)}`);
       }
       const known = this.tokens[token.id];
       const knownId = this.vocab.get(token.content);
@@ -134,7 +133,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       ) {
         throw new WeightsError(
           `${where}: clashes with ${vocabName}, expected a free id or the same (token, id) pair, got id ` +
-            `${token.id} = ${JSON.stringify(known)} and ${JSON.stringify(token.content)} = ${knownId}`,
+            `${token.id} = ${show(known)} and ${show(token.content)} = ${knownId}`,
         );
       }
       this.vocab.set(token.content, token.id);
@@ -155,7 +154,7 @@ export class Gpt2Tokenizer implements Tokenizer {
         if (id === undefined) {
           throw new WeightsError(
             `${where}: merge refers to a token missing from ${vocabName}, expected a vocabulary token, got ` +
-              `${JSON.stringify(token)}`,
+              `${show(token)}`,
           );
         }
         return id;
@@ -164,14 +163,12 @@ export class Gpt2Tokenizer implements Tokenizer {
       if (result === undefined) {
         throw new WeightsError(
           `${where}: merged token is missing from ${vocabName}, expected ` +
-            `${JSON.stringify(pair[0] + pair[1])} in the vocabulary, got no such token`,
+            `${show(pair[0] + pair[1])} in the vocabulary, got no such token`,
         );
       }
       const key = left * vocabSize + right;
       if (this.ranks.has(key)) continue; // a repeated merge keeps its first (highest-priority) rank
       this.ranks.set(key, this.mergeResult.length);
-      this.mergeLeft.push(left);
-      this.mergeRight.push(right);
       this.mergeResult.push(result);
     }
 
@@ -182,7 +179,7 @@ export class Gpt2Tokenizer implements Tokenizer {
     if (options.unkToken != null && this.unkId === null) {
       throw new WeightsError(
         `${vocabName}: unk token is not in the vocabulary, expected a vocabulary token, got ` +
-          `${JSON.stringify(options.unkToken)}`,
+          `${show(options.unkToken)}`,
       );
     }
     this.ignoreMerges = options.ignoreMerges ?? false;
@@ -248,55 +245,42 @@ export class Gpt2Tokenizer implements Tokenizer {
       const expected =
         typeof value === 'string' ? 'a vocabulary token' : `an id in [0, ${this.vocabSize}) with a token`;
       throw new WeightsError(
-        `${where}: not a token of this tokenizer, expected ${expected}, got ${JSON.stringify(value)}`,
+        `${where}: not a token of this tokenizer, expected ${expected}, got ${show(value)}`,
       );
     }
     return id;
   }
+
+  // Byte symbols missing from the vocabulary (-1) never merge.
+  private readonly rankOf = (left: number, right: number): number =>
+    left < 0 || right < 0 ? -1 : (this.ranks.get(left * this.vocabSize + right) ?? -1);
 
   private encodeOrdinary(text: string, ids: number[]): void {
     for (const [piece] of text.matchAll(PRETOKENIZE)) {
       let pieceIds = this.cache.get(piece);
       if (pieceIds === undefined) {
         pieceIds = this.bpe(piece);
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(piece, pieceIds);
+        if (piece.length <= CACHE_PIECE_LIMIT) {
+          if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+          this.cache.set(piece, pieceIds);
+        }
       }
       for (const id of pieceIds) ids.push(id);
     }
   }
 
-  // The published GPT-2 loop: find the lowest-rank adjacent pair, merge every occurrence of it left to right,
-  // repeat.
+  // The published GPT-2 loop (bpe-merge.ts): merge the lowest-rank adjacent pair everywhere, repeat.
   private bpe(piece: string): number[] {
     const bytes = utf8.encode(piece);
     if (this.ignoreMerges) {
       const whole = this.vocab.get(Array.from(bytes, (b) => BYTE_TO_CHAR[b]).join(''));
       if (whole !== undefined) return [whole];
     }
-    let symbols = Array.from(bytes, (b) => this.byteIds[b]);
-    const V = this.vocabSize;
-    while (symbols.length > 1) {
-      let best = Infinity;
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        if (symbols[i] < 0 || symbols[i + 1] < 0) continue;
-        const rank = this.ranks.get(symbols[i] * V + symbols[i + 1]);
-        if (rank !== undefined && rank < best) best = rank;
-      }
-      if (best === Infinity) break;
-      const left = this.mergeLeft[best];
-      const right = this.mergeRight[best];
-      const merged: number[] = [];
-      for (let i = 0; i < symbols.length; i++) {
-        if (symbols[i] === left && symbols[i + 1] === right) {
-          merged.push(this.mergeResult[best]);
-          i++;
-        } else {
-          merged.push(symbols[i]);
-        }
-      }
-      symbols = merged;
-    }
+    const symbols = bpeMerge(
+      Array.from(bytes, (b) => this.byteIds[b]),
+      this.rankOf,
+      (rank) => this.mergeResult[rank],
+    );
     if (symbols.includes(-1)) return this.replaceUnknown(symbols, bytes, piece);
     return symbols;
   }
@@ -309,7 +293,7 @@ export class Gpt2Tokenizer implements Tokenizer {
       throw new InputError(
         `Gpt2Tokenizer.encode: text byte has no token and there is no unk token, expected a vocabulary ` +
           `with all 256 byte tokens, got byte 0x${b.toString(16).padStart(2, '0')} in ` +
-          JSON.stringify(piece),
+          show(piece),
       );
     }
     return symbols.map((id) => (id < 0 ? this.unkId! : id));
@@ -327,9 +311,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
   const pre = root.pre_tokenizer === null ? null : asObject(root.pre_tokenizer, file, 'pre_tokenizer');
   const expect = (ok: boolean, what: string, expected: string, got: unknown): void => {
     if (!ok)
-      throw new WeightsError(
-        `${file}: ${what} is not supported, expected ${expected}, got ${JSON.stringify(got)}`,
-      );
+      throw new WeightsError(`${file}: ${what} is not supported, expected ${expected}, got ${show(got)}`);
   };
   expect(model.type === undefined || model.type === 'BPE', 'model.type', '"BPE"', model.type);
   expect(pre?.type === 'ByteLevel', 'pre_tokenizer', 'a ByteLevel pre-tokenizer', pre?.type ?? null);
@@ -355,7 +337,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
     if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((t) => typeof t === 'string' && t !== '')) {
       throw new WeightsError(
         `${file} model.merges[${i}]: malformed merge, expected "left right" or [left, right], got ` +
-          JSON.stringify(entry),
+          show(entry),
       );
     }
     return [pair[0], pair[1]];
@@ -369,7 +351,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
     if (!Number.isInteger(t.id) || typeof t.content !== 'string' || t.content === '') {
       throw new WeightsError(
         `${file} added_tokens[${i}]: malformed added token, expected ` +
-          `{id: integer, content: non-empty string}, got ${JSON.stringify(entry)}`,
+          `{id: integer, content: non-empty string}, got ${show(entry)}`,
       );
     }
     return {
@@ -399,8 +381,7 @@ function parseVocab(vocab: unknown, where: string): [string, number][] {
   for (const [token, id] of entries) {
     if (!Number.isInteger(id) || (id as number) < 0) {
       throw new WeightsError(
-        `${where}: token ${JSON.stringify(token)} has a bad id, expected a non-negative integer, got ` +
-          JSON.stringify(id),
+        `${where}: token ${show(token)} has a bad id, expected a non-negative integer, got ` + show(id),
       );
     }
   }
@@ -418,7 +399,7 @@ function parseMergesTxt(text: string, name: string): { pair: readonly [string, s
     if (pair.length !== 2 || pair[0] === '' || pair[1] === '') {
       throw new WeightsError(
         `${name} line ${i + 1}: malformed merge, expected two tokens separated by one space, got ` +
-          JSON.stringify(line),
+          show(line),
       );
     }
     out.push({ pair: [pair[0], pair[1]], where: `${name} line ${i + 1}` });

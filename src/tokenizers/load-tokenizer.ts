@@ -6,6 +6,7 @@
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
 import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
+import { show } from '../io/quote.ts';
 import { type AddedToken, fromTokenizerJson, Gpt2Tokenizer } from './gpt2-bpe.ts';
 import { fromLlamaTokenizerJson, fromSentencePieceModel } from './sentencepiece.ts';
 import type { Tokenizer } from './tokenizer.ts';
@@ -88,7 +89,7 @@ function addedTokens(
         throw new WeightsError(
           `${files.path('tokenizer_config.json')}: added_tokens_decoder entry is malformed, expected ` +
             `"id": {content: string}, got ` +
-            `${JSON.stringify(id)}: ${JSON.stringify(entry)}`,
+            `${show(id)}: ${show(entry)}`,
         );
       }
       const { content, special, lstrip, rstrip } = entry;
@@ -122,7 +123,7 @@ function addBosToken(
   const from = `${files.path('tokenizer_config.json')} add_bos_token`;
   const value = tokenizerConfig?.add_bos_token;
   if (value !== undefined && value !== null && typeof value !== 'boolean') {
-    throw new WeightsError(`${from}: not a boolean, expected true or false, got ${JSON.stringify(value)}`);
+    throw new WeightsError(`${from}: not a boolean, expected true or false, got ${show(value)}`);
   }
   return { value: value ?? undefined, from };
 }
@@ -141,7 +142,7 @@ function special(
   const from = `${files.path('config.json')} ${kind}_token_id`;
   if (typeof first === 'number') return { value: first, from };
   if (first !== undefined && first !== null) {
-    throw new WeightsError(`${from}: not a token id, expected an integer, got ${JSON.stringify(id)}`);
+    throw new WeightsError(`${from}: not a token id, expected an integer, got ${show(id)}`);
   }
   const content = tokenContent(tokenizerConfig?.[`${kind}_token`]);
   return { value: content, from: `${files.path('tokenizer_config.json')} ${kind}_token` };

@@ -3,6 +3,7 @@
 // sentencepiece_model.proto) and a Hugging Face tokenizer.json of the Llama kind. Browser-safe.
 
 import { WeightsError } from '../gpu/errors.ts';
+import { show } from '../io/quote.ts';
 import type { AddedToken } from './gpt2-bpe.ts';
 import { asObject, parseJson } from './tokenizer-json.ts';
 
@@ -117,7 +118,7 @@ export function parseSentencePieceModel(bytes: Uint8Array, file = 'tokenizer.mod
         `${spec}.precompiled_charsmap`,
         'unsupported normalization rules',
         'none (the identity normalizer)',
-        `${charsmap.end - charsmap.start} bytes (normalizer ${JSON.stringify(name)})`,
+        `${charsmap.end - charsmap.start} bytes (normalizer ${show(name)})`,
         'only the identity normalizer of the Llama family is implemented',
       );
     }
@@ -131,10 +132,10 @@ export function parseSentencePieceModel(bytes: Uint8Array, file = 'tokenizer.mod
         where,
         'piece defined twice',
         'unique pieces',
-        `${JSON.stringify(p.piece)} = id ${seen.get(p.piece)} and ${id}`,
+        `${show(p.piece)} = id ${seen.get(p.piece)} and ${id}`,
       );
     if (p.type === 'byte' && !BYTE_PIECE.test(p.piece))
-      fail(where, 'malformed byte piece', '<0xNN>', JSON.stringify(p.piece));
+      fail(where, 'malformed byte piece', '<0xNN>', show(p.piece));
     seen.set(p.piece, id);
   });
   const unknown = pieces.filter((p) => p.type === 'unknown').length;
@@ -269,22 +270,26 @@ export function readLlamaTokenizerJson(json: string | object, file = 'tokenizer.
   const root = asObject(typeof json === 'string' ? parseJson(json, file) : json, file, 'the file');
   const model = asObject(root.model, file, 'model');
   const expect = (ok: boolean, what: string, expected: string, got: unknown): void => {
-    if (!ok) throw new WeightsError(`${file}: ${what} is not supported, expected ${expected}, got ${got}`);
+    if (!ok) {
+      const text = String(got); // shape() of a normalizer or decoder can be long
+      const shown = text.length > 160 ? `${text.slice(0, 157)}...` : text;
+      throw new WeightsError(`${file}: ${what} is not supported, expected ${expected}, got ${shown}`);
+    }
   };
-  expect(model.type === 'BPE', 'model.type', '"BPE"', JSON.stringify(model.type));
+  expect(model.type === 'BPE', 'model.type', '"BPE"', show(model.type));
   expect(shape(root.normalizer) === LLAMA_NORMALIZER, 'normalizer', LLAMA_NORMALIZER, shape(root.normalizer));
   expect(root.pre_tokenizer == null, 'pre_tokenizer', 'null', shape(root.pre_tokenizer));
   expect(shape(root.decoder) === LLAMA_DECODER, 'decoder', LLAMA_DECODER, shape(root.decoder));
-  expect(!model.dropout, 'model.dropout', 'null', JSON.stringify(model.dropout));
+  expect(!model.dropout, 'model.dropout', 'null', show(model.dropout));
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix']) {
-    expect(!model[key], `model.${key}`, 'null', JSON.stringify(model[key]));
+    expect(!model[key], `model.${key}`, 'null', show(model[key]));
   }
   const tokens: string[] = [];
   const define = (token: string, id: unknown, where: string): void => {
     if (!Number.isInteger(id) || (id as number) < 0 || (tokens[id as number] ?? token) !== token) {
       throw new WeightsError(
-        `${file} ${where}: bad id for ${JSON.stringify(token)}, expected a non-negative integer not taken ` +
-          `by another token, got ${JSON.stringify(id)}`,
+        `${file} ${where}: bad id for ${show(token)}, expected a non-negative integer not taken ` +
+          `by another token, got ${show(id)}`,
       );
     }
     tokens[id as number] = token;
@@ -302,7 +307,7 @@ export function readLlamaTokenizerJson(json: string | object, file = 'tokenizer.
     if (typeof t.content !== 'string' || t.content === '') {
       throw new WeightsError(
         `${file} added_tokens[${i}]: malformed added token, expected {id, content: non-empty string}, got ` +
-          JSON.stringify(entry),
+          show(entry),
       );
     }
     define(t.content, t.id, `added_tokens[${i}]`);
@@ -333,7 +338,7 @@ export function readLlamaTokenizerJson(json: string | object, file = 'tokenizer.
     if (!ok || !vocabIds.has(pair[0] + pair[1])) {
       throw new WeightsError(
         `${file} model.merges[${rank}]: bad merge, expected two vocabulary tokens whose concatenation ` +
-          `is one, got ${JSON.stringify(entry)}`,
+          `is one, got ${show(entry)}`,
       );
     }
     const key = `${pair[0]}\0${pair[1]}`;
@@ -352,7 +357,7 @@ export function readLlamaTokenizerJson(json: string | object, file = 'tokenizer.
     model.unk_token == null || unk !== undefined,
     'model.unk_token',
     'a vocabulary token',
-    JSON.stringify(model.unk_token),
+    show(model.unk_token),
   );
   const kind = new Map(addedTokens.map((t) => [t.id, t.special ? 'control' : 'user'] as const));
   const pieces = tokens.map((piece, id): Piece => {
@@ -379,11 +384,13 @@ export function readLlamaTokenizerJson(json: string | object, file = 'tokenizer.
 }
 
 // A normalizer or decoder in a line: `Sequence[Prepend("▁"), Replace(" ", "▁")]`, for checks and messages.
+// Types read from the file print bare only when they are short words.
 function shape(value: unknown): string {
   if (value == null) return 'null';
   const o = value as Record<string, unknown>;
+  const type = typeof o.type === 'string' && /^\w{1,40}$/.test(o.type) ? o.type : show(o.type);
   const list = o.normalizers ?? o.decoders ?? o.pretokenizers;
-  if (Array.isArray(list)) return `${o.type}[${list.map(shape).join(', ')}]`;
+  if (Array.isArray(list)) return `${type}[${list.map(shape).join(', ')}]`;
   const pattern = o.pattern as { String?: string; Regex?: string } | undefined;
   const args: Record<string, unknown[]> = {
     Prepend: [o.prepend],
@@ -393,7 +400,6 @@ function shape(value: unknown): string {
     ],
     Strip: [o.content, o.start, o.stop],
   };
-  const list2 = args[String(o.type)];
-  return `${String(o.type)}${list2 ? `(${list2.map((a) => JSON.stringify(a)).join(', ')})` : ''}`;
+  const list2 = Object.hasOwn(args, type) ? args[type] : undefined;
+  return `${type}${list2 ? `(${list2.map((a) => show(a)).join(', ')})` : ''}`;
 }
-

@@ -4,6 +4,7 @@
 // the identity normalizer is supported (empty precompiled_charsmap, as in Llama 1/2, Mistral, TinyLlama).
 
 import { InputError, WeightsError } from '../gpu/errors.ts';
+import { show } from '../io/quote.ts';
 import { checkAddBos, type AddedToken, type TokenizerJsonOptions } from './gpt2-bpe.ts';
 import {
   BYTE_PIECE,
@@ -146,7 +147,7 @@ export class SentencePieceTokenizer implements Tokenizer {
       const expected =
         typeof value === 'string' ? 'a piece of the vocabulary' : `an id in [0, ${this.vocabSize})`;
       throw new WeightsError(
-        `${where}: not a token of this tokenizer, expected ${expected}, got ${JSON.stringify(value)}`,
+        `${where}: not a token of this tokenizer, expected ${expected}, got ${show(value)}`,
       );
     }
     return id;
@@ -176,7 +177,7 @@ export class SentencePieceTokenizer implements Tokenizer {
       } else if (unknown && this.unkId === null) {
         throw new InputError(
           `SentencePieceTokenizer.encode: text has a character outside the vocabulary and there is no unk ` +
-            `token, expected a vocabulary with byte fallback or <unk>, got ${JSON.stringify(piece)}`,
+            `token, expected a vocabulary with byte fallback or <unk>, got ${show(piece)}`,
         );
       } else if (!(unknown && prevUnk && fuse)) {
         ids.push(unknown ? this.unkId! : id);

@@ -1,14 +1,14 @@
 // Pieces both tokenizer.json readers use (GPT-2 BPE and SentencePiece-style): JSON parsing and shape checks that
 // name the file, and the splitter that cuts text at added (special) tokens before the model sees it.
 import { WeightsError } from '../gpu/errors.ts';
+import { parseJsonText } from '../io/json-text.ts';
 import type { AddedToken } from './gpt2-bpe.ts';
 
 export function parseJson(text: string, where: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new WeightsError(`${where}: not valid JSON, expected a JSON document, got ${(e as Error).message}`);
-  }
+  return parseJsonText(
+    text,
+    (what, got) => new WeightsError(`${where}: ${what}, expected a JSON document, got ${got}`),
+  );
 }
 
 export function asObject(value: unknown, file: string, what: string): Record<string, unknown> {

@@ -13,6 +13,7 @@ import {
   readShardedIndex,
   serializeSafetensors,
   type TensorToWrite,
+  readSafetensorsSource,
 } from '../../src/io/safetensors.ts';
 import {
   readSafetensorsPath,
@@ -452,12 +453,15 @@ describe('corrupt files', () => {
   const ok = f32([2], 0, 8);
   const cases: [string, Uint8Array<ArrayBuffer>, string[]][] = [
     ['shorter than 8 bytes', new Uint8Array(5), ['too short', 'got 5']],
-    ['header length past the end', build({ a: ok }, 8, 1000n), ['runs past the end of the file', 'got 1000']],
-    ['header length over 100 MB', build({ a: ok }, 8, 100_000_001n), ['over the limit', 'got 100000001']],
+    [
+      'header length past the end',
+      build({ a: ok }, 8, 1000n),
+      ['runs past the end of the file', 'expected at most 62 bytes', 'got more than that'],
+    ],
     [
       'header length 2^64 - 1',
       build({ a: ok }, 8, 2n ** 64n - 1n),
-      ['over the limit', 'got 18446744073709551615'],
+      ['runs past the end of the file', 'got more than that'],
     ],
     ['header not UTF-8', build(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), ['not valid UTF-8']],
     ['header not JSON', build('{"a": '), ['not valid JSON']],
@@ -535,6 +539,57 @@ describe('corrupt files', () => {
     await expectWeightsError(readSafetensors(new Blob([bytes]), 'bad.safetensors'), [
       'bad.safetensors: ',
       ...parts,
+    ]);
+  });
+
+  it('refuses a header length over 100 MB in a file that large, and prints it (it is no longer file text)', async () => {
+    const prefix = build({ a: ok }, 8, 100_000_001n).subarray(0, 8);
+    const huge = { size: 200_000_000, fresh: false, read: async () => prefix };
+    await expectWeightsError(readSafetensorsSource(huge, 'huge.safetensors'), [
+      'huge.safetensors: header length is over the limit',
+      'got 100000001',
+    ]);
+  });
+
+  it('never echoes the bytes of a text file (an /etc/passwd-like one) or a control character', async () => {
+    const passwd = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n';
+    const messages: string[] = [];
+    const texts = [passwd, `\u0000${passwd}`, `{"root\u0000\u001b[2J": 1}${passwd}`];
+    for (const text of texts) {
+      for (const bytes of [new TextEncoder().encode(text), build(text), build(`{"a": 1}${text}`)]) {
+        const err = await readSafetensors(bytes, 'shard.safetensors').catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WeightsError);
+        messages.push((err as Error).message);
+      }
+    }
+    const index = `{"weight_map": {"root\u0000x": "../${passwd.slice(0, 8)}"}}`;
+    for (const text of [index, passwd]) {
+      const err = await readShardedIndex(text, new Map()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WeightsError);
+      messages.push((err as Error).message);
+    }
+    for (const message of messages) {
+      expect(message).not.toMatch(/root|daemon|bin\/bash/);
+      expect(message).not.toMatch(/\d{10,}/); // the first 8 bytes read as a number
+      expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/); // \n only before hint:
+    }
+    expect(messages[0]).toContain('header length runs past the end of the file');
+    expect(messages[0]).toContain('got more than that');
+    expect(messages.join('\n')).toContain(
+      'not valid JSON, expected a JSON object, got a syntax error at line 1',
+    );
+  });
+
+  it('refuses a header nested 100 000 deep with a WeightsError naming the file', async () => {
+    for (const header of ['{"a":'.repeat(100_000), `${'['.repeat(100_000)}${']'.repeat(100_000)}`]) {
+      await expectWeightsError(readSafetensors(build(header), 'deep.safetensors'), [
+        'deep.safetensors: header JSON nested too deeply',
+        'more than 256 levels',
+      ]);
+    }
+    const index = `{"weight_map": ${'{"a":'.repeat(100_000)}`;
+    await expectWeightsError(readShardedIndex(index, new Map(), 'deep.index.json'), [
+      'deep.index.json: JSON nested too deeply',
     ]);
   });
 

@@ -89,6 +89,21 @@ describe('bundled dialogue data (prompt/completion)', () => {
     }
   });
 
+  it('reports tokenization progress: every row at intervalMs 0, always (total, total) last, same examples', () => {
+    const rows = dialogue.val.rows;
+    const calls: [number, number][] = [];
+    const examples = tokenizeRows(rows, tok, {
+      onProgress: (done, total) => calls.push([done, total]),
+      intervalMs: 0,
+    });
+    expect(examples).toEqual(tokenizeRows(rows, tok));
+    expect(calls).toEqual(rows.map((_, i) => [i + 1, rows.length]));
+    const throttled: [number, number][] = [];
+    tokenizeRows(rows, tok, { onProgress: (done, total) => throttled.push([done, total]) });
+    expect(throttled.at(-1)).toEqual([rows.length, rows.length]);
+    expect(throttled.length).toBeLessThan(rows.length); // half-second steps, not one call per row
+  });
+
   it('pads each batch to its longest example, targets shifted by one and -100 on padding', () => {
     const batches = lmBatches(trainExamples, { ...opts, shuffle: false });
     expect(batches.length).toBe(Math.ceil(637 / 4));

@@ -1,6 +1,7 @@
 // GPT-2 config from a Hugging Face config.json, validated; refuses options that would need other math.
 // Dims glossary: B batch, T sequence length, C n_embd, V vocab_size, NH n_head, HS head size (C / NH), L n_layer.
 import { WeightsError } from '../../gpu/errors.ts';
+import { show } from '../../io/quote.ts';
 
 export interface Gpt2Config {
   modelType: 'gpt2';
@@ -35,22 +36,22 @@ export function parseGpt2Config(raw: Record<string, unknown>, file = 'config.jso
     const v = raw[key] ?? fallback;
     const max = GPT2_FIELD_MAX[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) {
-      throw new WeightsError(`${file}: field '${key}', expected a positive integer ≤ ${max}, got ${JSON.stringify(v)}`);
+      throw new WeightsError(`${file}: field '${key}', expected a positive integer ≤ ${max}, got ${show(v)}`);
     }
     return v;
   };
   const prob = (key: string): number => {
     const v = raw[key] ?? 0.1;
-    if (typeof v !== 'number' || v < 0 || v >= 1) throw new WeightsError(`${file}: field '${key}', expected a probability in [0, 1), got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || v < 0 || v >= 1) throw new WeightsError(`${file}: field '${key}', expected a probability in [0, 1), got ${show(v)}`);
     return v;
   };
   const optionalId = (key: string): number | null => (typeof raw[key] === 'number' ? (raw[key] as number) : null);
   if (raw.model_type !== undefined && raw.model_type !== 'gpt2') {
-    throw new WeightsError(`${file}: field 'model_type', expected 'gpt2', got ${JSON.stringify(raw.model_type)}`);
+    throw new WeightsError(`${file}: field 'model_type', expected 'gpt2', got ${show(raw.model_type)}`);
   }
   const activation = raw.activation_function ?? 'gelu_new';
   if (typeof activation !== 'string' || !ACTIVATIONS.has(activation)) {
-    throw new WeightsError(`${file}: field 'activation_function', expected one of ${[...ACTIVATIONS].join(', ')} (tanh GELU), got ${JSON.stringify(activation)}`);
+    throw new WeightsError(`${file}: field 'activation_function', expected one of ${[...ACTIVATIONS].join(', ')} (tanh GELU), got ${show(activation)}`);
   }
   for (const key of ['scale_attn_by_inverse_layer_idx', 'add_cross_attention'] as const) {
     if (raw[key] === true) throw new WeightsError(`${file}: field '${key}', expected false (not implemented), got true`);
@@ -60,7 +61,7 @@ export function parseGpt2Config(raw: Record<string, unknown>, file = 'config.jso
   if (nEmbd % nHead !== 0) throw new WeightsError(`${file}: n_embd % n_head, expected 0, got ${nEmbd} % ${nHead} = ${nEmbd % nHead}`);
   const nInner = raw.n_inner === null || raw.n_inner === undefined ? 4 * nEmbd : int('n_inner');
   const eps = raw.layer_norm_epsilon ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new WeightsError(`${file}: field 'layer_norm_epsilon', expected a positive number, got ${JSON.stringify(eps)}`);
+  if (typeof eps !== 'number' || !(eps > 0)) throw new WeightsError(`${file}: field 'layer_norm_epsilon', expected a positive number, got ${show(eps)}`);
   return {
     modelType: 'gpt2',
     vocabSize: int('vocab_size'),

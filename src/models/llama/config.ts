@@ -2,6 +2,7 @@
 // Dims glossary: B batch, T sequence length, C hidden_size, V vocab_size, NQ num_attention_heads, NKV
 // num_key_value_heads, HS head_dim, FF intermediate_size, L num_hidden_layers. Query head h reads KV head h / (NQ/NKV).
 import { WeightsError } from '../../gpu/errors.ts';
+import { show } from '../../io/quote.ts';
 
 export interface LlamaConfig {
   modelType: 'llama';
@@ -54,7 +55,7 @@ function isDefaultRope(v: unknown): boolean {
 
 export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.json'): LlamaConfig {
   const fail = (key: string, expected: string, hint?: string): never => {
-    throw new WeightsError(`${file}: field '${key}', expected ${expected}, got ${JSON.stringify(raw[key])}`, hint);
+    throw new WeightsError(`${file}: field '${key}', expected ${expected}, got ${show(raw[key])}`, hint);
   };
   const int = (key: keyof typeof LLAMA_FIELD_MAX, fallback?: number): number => {
     const v = raw[key] ?? fallback;
