@@ -34,6 +34,9 @@ export interface DemoState {
   sampleBefore: string | null;
   sampleAfter: string | null;
   done: { reason: string; steps: number; seconds: number } | null;
+  /** The step of the weights kept on the CPU at the last evaluation, offered for download if the GPU is lost. */
+  lastGoodStep: number | null;
+  deviceLost: boolean;
   errors: string[];
 }
 
@@ -49,8 +52,13 @@ const state: DemoState = {
   sampleBefore: null,
   sampleAfter: null,
   done: null,
+  lastGoodStep: null,
+  deviceLost: false,
   errors: [],
 };
+// The weights as of the last evaluation (the trainer's checkpoint points), copied off the GPU so that a lost device
+// does not lose the run: Download then offers these.
+let lastGood: { step: number; tensors: Awaited<ReturnType<Job['module']['exportTensors']>> } | null = null;
 (globalThis as unknown as { demo: DemoState }).demo = state;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -101,7 +109,10 @@ async function action(fn: () => Promise<void>): Promise<void> {
   } finally {
     state.phase = 'ready';
     for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
-    for (const id of ['download', 'download-config']) ($(id) as HTMLButtonElement).disabled = !loaded;
+    for (const id of ['download', 'download-config'])
+      ($(id) as HTMLButtonElement).disabled = state.deviceLost ? !lastGood : !loaded;
+    if (state.deviceLost)
+      for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = !id.startsWith('download');
     $<HTMLButtonElement>('stop').disabled = true;
   }
 }
@@ -328,6 +339,8 @@ function newTrainer(current: Job, settings: Settings): Trainer<unknown> {
 on('train', 'click', async () => {
   Object.assign(state, { train: [], val: [], sampleBefore: null, sampleAfter: null, done: null });
   stopRequested = false;
+  lastGood = null;
+  state.lastGoodStep = null;
   $<HTMLButtonElement>('stop').disabled = false;
   const settings = readSettings();
   const current = await newJob(settings);
@@ -353,6 +366,10 @@ on('train', 'click', async () => {
       valBatches: current.val,
       onEvent: (e) => onTrainEvent(e, started),
       shouldStop: () => stopRequested,
+      onCheckpoint: async (trainerState) => {
+        lastGood = { step: trainerState.step, tensors: await current.module.exportTensors() };
+        state.lastGoodStep = trainerState.step;
+      },
     });
     $<HTMLButtonElement>('stop').disabled = true;
     const seconds = (performance.now() - started) / 1000;
@@ -387,8 +404,16 @@ function saveBlob(blob: Blob, name: string): void {
 
 on('download', 'click', async () => {
   const module = job?.module ?? loaded!.model;
-  status('reading weights from the GPU…');
-  const tensors = await module.exportTensors();
+  if (state.deviceLost && !lastGood)
+    throw new Error(
+      'download: weights, expected a copy from an evaluation, got none (the GPU was lost before one)',
+    );
+  status(
+    state.deviceLost
+      ? `the GPU was lost: the weights of step ${lastGood!.step}, the last evaluation…`
+      : 'reading weights from the GPU…',
+  );
+  const tensors = state.deviceLost ? lastGood!.tensors : await module.exportTensors();
   const bytes = serializeSafetensors(tensors);
   saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), 'model.safetensors');
   status(`model.safetensors: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
@@ -414,10 +439,21 @@ async function start(): Promise<void> {
   state.software = gpu.software;
   $('device').textContent =
     `GPU: ${gpu.description || 'unnamed adapter'}${gpu.software ? ' (software adapter: slow)' : ''}`;
+  // The page never destroys its device, so any loss (a driver reset, the GPU gone; destroy() in the tests) ends the
+  // session: the weights of the last evaluation stay downloadable.
   void gpu.device.lost.then((info) => {
-    if (info.reason !== 'destroyed')
-      showError(new Error(`GPU device lost (${info.reason}): ${info.message}`));
+    state.deviceLost = true;
+    stopRequested = true;
+    const offer = lastGood
+      ? `; Download saves the weights of step ${lastGood.step}, the last evaluation`
+      : '';
+    showError(
+      new Error(`GPU device lost (${info.reason}${info.message ? `: ${info.message}` : ''})${offer}`),
+    );
+    for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = !(id === 'download' && lastGood);
   });
+  // For the headless tests: device.destroy() stands in for a lost GPU.
+  (globalThis as unknown as { demoLoseDevice: () => void }).demoLoseDevice = () => gpu?.device.destroy();
   state.phase = 'ready';
   for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
   for (const id of ['download', 'download-config']) ($(id) as HTMLButtonElement).disabled = true;

@@ -42,6 +42,7 @@ export class Gpu {
   private readonly errors: string[] = [];
   private submits = 0;
   private disposed = false;
+  private lost: string | null = null; // why the device was lost, once it is
   /** Set by bench code to get a [begin, end] GPU timestamp pair per dispatch. */
   timing: DispatchTiming | null = null;
 
@@ -59,6 +60,8 @@ export class Gpu {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);
     });
     void device.lost.then((info) => {
+      if (this.disposed) return; // our own dispose()
+      this.lost = `${info.reason}${info.message ? `: ${info.message}` : ''}`;
       if (info.reason !== 'destroyed') this.errors.push(`device lost (${info.reason}): ${info.message}`);
     });
   }
@@ -155,6 +158,8 @@ export class Gpu {
       return type === 'f32' ? new Float32Array(copy) : type === 'i32' ? new Int32Array(copy) : new Uint32Array(copy);
     } catch (e) {
       await this.throwErrors();
+      await Promise.resolve(); // the lost promise settles with the failed map
+      this.checkAlive();
       throw e;
     } finally {
       staging.destroy();
@@ -308,6 +313,7 @@ export class Gpu {
 
   private checkAlive(): void {
     if (this.disposed) throw new DeviceError('gpu: used after dispose(), expected a live device, got a disposed one');
+    if (this.lost !== null) throw new DeviceError(`gpu: device, expected a live device, got one lost (${this.lost})`);
   }
 
   stats(): GpuStats {

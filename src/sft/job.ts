@@ -122,7 +122,14 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   }
   const report = applyStrategy(model, s.strategy, { freezeLayers: s.freezeLayers, trainable: s.trainable });
   const prepare = (rows: DataRow[], name: string) => {
-    const t = truncateExamples(tokenizeRows(rows, tokenizer), s.maxLength);
+    // A progress line about every 2 s once tokenizing takes that long (a large file), and one when it is done.
+    let shown = false;
+    const onProgress = (done: number, total: number) => {
+      if (done === total && !shown) return;
+      shown = true;
+      context.info(`${name}: tokenized ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`);
+    };
+    const t = truncateExamples(tokenizeRows(rows, tokenizer, { onProgress, intervalMs: 2000 }), s.maxLength);
     if (t.truncated || t.dropped) {
       context.info(
         `${name}: ${t.truncated} examples truncated to ${s.maxLength} tokens, ${t.dropped} left with no target dropped`,

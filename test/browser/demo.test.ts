@@ -317,4 +317,65 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     expect(s.sampleBefore).toEqual(expect.any(String));
     expect(s.sampleAfter).toEqual(expect.any(String));
   });
+  // After everything else: it loses the page's device for good.
+  it('a lost GPU device (destroy() stands in) ends training with a message, and Download saves the last evaluation', async () => {
+    const fields = {
+      steps: '50',
+      'batch-size': '2',
+      'max-length': '32',
+      'train-rows': '4',
+      'val-rows': '2',
+      'eval-every': '1',
+      'reply-tokens': '0',
+    };
+    for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    await session.page.click('#train');
+    const evaluated = () => ((globalThis as unknown as { demo: DemoState }).demo.lastGoodStep ?? 0) >= 2;
+    await session.page.waitForFunction(evaluated, { timeout: 60_000, polling: 50 });
+    await session.page.evaluate(() =>
+      (globalThis as unknown as { demoLoseDevice: () => void }).demoLoseDevice(),
+    );
+    await waitForPhase(session.page, ['ready'], 60_000);
+    const s = await state();
+    expect(s.deviceLost).toBe(true);
+    expect(s.errors.join('\n')).toMatch(
+      /GPU device lost \(destroyed[^)]*\); Download saves the weights of step \d+/,
+    );
+    expect(await session.page.$eval('#download', (el) => (el as HTMLButtonElement).disabled)).toBe(false);
+    expect(await session.page.$eval('#train', (el) => (el as HTMLButtonElement).disabled)).toBe(true);
+
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-lost-'));
+    const cdp: CDPSession = await session.browser.target().createCDPSession();
+    try {
+      await cdp.send('Browser.setDownloadBehavior', {
+        behavior: 'allow',
+        downloadPath: dir,
+        eventsEnabled: true,
+      });
+      const finished = new Promise<string>((done) => {
+        cdp.on('Browser.downloadProgress', (e) => {
+          if (e.state === 'completed' || e.state === 'canceled') done(e.state);
+        });
+      });
+      await session.page.click('#download');
+      expect(await finished).toBe('completed');
+      const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
+      const original = await readSafetensors(
+        readFileSync('assets/stories260K-hf/model.safetensors'),
+        'original',
+      );
+      expect([...file.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
+      const [trained, before] = [
+        await file.getF32('model.norm.weight'),
+        await original.getF32('model.norm.weight'),
+      ];
+      expect(
+        trained.some((x, i) => x !== before[i]),
+        'the saved weights are trained ones',
+      ).toBe(true);
+    } finally {
+      await cdp.detach();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
