@@ -1,7 +1,7 @@
 // A checkpoint's header checked against the tensors its config implies, and against the device's buffer limits,
 // before any GPU buffer exists or any tensor data is read: a config that disagrees with its weights, or a model
 // this device cannot hold, is refused in one line naming the tensor and the config field behind it.
-import { DeviceError, WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../gpu/errors.ts';
 import type { Dtype, TensorInfo, TensorStore } from '../io/safetensors.ts';
 import { numel, shapeString } from '../autograd/tensor.ts';
 
@@ -122,7 +122,8 @@ export function checkBufferLimits(plan: WeightsPlan, limits: BufferLimits, devic
   for (const { info } of plan.tensors) {
     const bytes = 4 * numel(info.shape);
     if (bytes > max) {
-      throw new DeviceError(
+      // The model is too large for this device: the user's choice to change, so refused like other bad input.
+      throw new WeightsError(
         `${plan.store.name}: tensor '${info.name}' ${shapeString(info.shape)} as f32, expected at most ${max} bytes ` +
           `(${limit} of ${device}), got ${bytes} bytes`,
       );
