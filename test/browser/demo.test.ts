@@ -63,6 +63,36 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     return s;
   }
 
+  /** Click a download button, wait for the file, and return it parsed with the original it must match. */
+  async function download(click: () => Promise<unknown>, original: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-download-'));
+    const cdp: CDPSession = await session.browser.target().createCDPSession();
+    try {
+      await cdp.send('Browser.setDownloadBehavior', {
+        behavior: 'allow',
+        downloadPath: dir,
+        eventsEnabled: true,
+      });
+      const finished = new Promise<string>((done) => {
+        cdp.on('Browser.downloadProgress', (e) => {
+          if (e.state === 'completed' || e.state === 'canceled') done(e.state);
+        });
+      });
+      await click();
+      expect(await finished).toBe('completed');
+      expect(readdirSync(dir)).toEqual(['model.safetensors']);
+      const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
+      const base = await readSafetensors(readFileSync(join(original, 'model.safetensors')), 'original');
+      expect([...file.tensors.keys()].sort()).toEqual([...base.tensors.keys()].sort());
+      for (const [name, info] of base.tensors)
+        expect(file.tensors.get(name)!.shape, name).toEqual(info.shape);
+      return { file, base };
+    } finally {
+      await cdp.detach();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   beforeAll(async () => {
     await buildDemo();
     server = await serveStatic(WEB_DIST);
@@ -159,42 +189,15 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
   });
 
   it('downloads model.safetensors that parses with the original tensor names and shapes, trained values', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-download-'));
-    const cdp: CDPSession = await session.browser.target().createCDPSession();
-    try {
-      await cdp.send('Browser.setDownloadBehavior', {
-        behavior: 'allow',
-        downloadPath: dir,
-        eventsEnabled: true,
-      });
-      const finished = new Promise<string>((done) => {
-        cdp.on('Browser.downloadProgress', (e) => {
-          if (e.state === 'completed' || e.state === 'canceled') done(e.state);
-        });
-      });
-      await run('download', 60_000);
-      expect(await finished).toBe('completed');
-      expect(readdirSync(dir)).toEqual(['model.safetensors']);
-      const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
-      const original = await readSafetensors(
-        readFileSync('assets/gpt2-shakespeare/model.safetensors'),
-        'original',
-      );
-      expect([...file.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
-      for (const [name, info] of original.tensors)
-        expect(file.tensors.get(name)!.shape, name).toEqual(info.shape);
-      const [trained, before] = [
-        await file.getF32('transformer.ln_f.weight'),
-        await original.getF32('transformer.ln_f.weight'),
-      ];
-      expect(
-        trained.some((x, i) => x !== before[i]),
-        'full fine-tuning changed ln_f.weight',
-      ).toBe(true);
-    } finally {
-      await cdp.detach();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { file, base } = await download(() => run('download', 60_000), 'assets/gpt2-shakespeare');
+    const [trained, before] = [
+      await file.getF32('transformer.ln_f.weight'),
+      await base.getF32('transformer.ln_f.weight'),
+    ];
+    expect(
+      trained.some((x, i) => x !== before[i]),
+      'full fine-tuning changed ln_f.weight',
+    ).toBe(true);
   });
 
   it('shows a wrong strategy for the data in the error box, then trains a head on labelled data', async () => {
@@ -344,38 +347,14 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     expect(await session.page.$eval('#download', (el) => (el as HTMLButtonElement).disabled)).toBe(false);
     expect(await session.page.$eval('#train', (el) => (el as HTMLButtonElement).disabled)).toBe(true);
 
-    const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-lost-'));
-    const cdp: CDPSession = await session.browser.target().createCDPSession();
-    try {
-      await cdp.send('Browser.setDownloadBehavior', {
-        behavior: 'allow',
-        downloadPath: dir,
-        eventsEnabled: true,
-      });
-      const finished = new Promise<string>((done) => {
-        cdp.on('Browser.downloadProgress', (e) => {
-          if (e.state === 'completed' || e.state === 'canceled') done(e.state);
-        });
-      });
-      await session.page.click('#download');
-      expect(await finished).toBe('completed');
-      const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
-      const original = await readSafetensors(
-        readFileSync('assets/stories260K-hf/model.safetensors'),
-        'original',
-      );
-      expect([...file.tensors.keys()].sort()).toEqual([...original.tensors.keys()].sort());
-      const [trained, before] = [
-        await file.getF32('model.norm.weight'),
-        await original.getF32('model.norm.weight'),
-      ];
-      expect(
-        trained.some((x, i) => x !== before[i]),
-        'the saved weights are trained ones',
-      ).toBe(true);
-    } finally {
-      await cdp.detach();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { file, base } = await download(() => session.page.click('#download'), 'assets/stories260K-hf');
+    const [trained, before] = [
+      await file.getF32('model.norm.weight'),
+      await base.getF32('model.norm.weight'),
+    ];
+    expect(
+      trained.some((x, i) => x !== before[i]),
+      'the saved weights are trained ones',
+    ).toBe(true);
   }, 180_000);
 });
