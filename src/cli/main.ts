@@ -7,7 +7,10 @@ import { DeviceError, InputError, ShapeError, WeightsError } from '../gpu/errors
 import { parseFlags, unescapeFlag, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
 import { reporter } from './progress.ts';
 import { runSft, type SftArgs } from '../sft/run-node.ts';
-import { loadModelAndTokenizerFromFolder } from '../models/load-node.ts';
+import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
+import { modelKind } from '../models/load-model.ts';
+import { loadAdapter, mergeAdapter } from '../sft/adapter-node.ts';
+import { LORA_DEFAULTS, type LoraSettings } from '../sft/lora.ts';
 import { modelInput } from '../tokenizers/tokenizer.ts';
 import { generate } from '../models/generate.ts';
 import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selftest.ts';
@@ -26,7 +29,14 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'test-ratio': { type: 'number', default: 0.1, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
   out: { type: 'string', default: 'out/sft', help: 'checkpoint folder (loads in transformers); must be new or empty' },
   overwrite: { type: 'boolean', default: false, help: 'replace the earlier checkpoint in --out' },
-  strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head'], help: 'what is trained (head: --epochs 100 --batch-size 512 --lr 3e-2 --lr-schedule constant unless given)' },
+  strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head', 'lora'], help: 'what is trained (head: --epochs 100 --batch-size 512 --lr 3e-2 --lr-schedule constant unless given; lora: adapters in peft\'s layout)' },
+  'lora-r': { type: 'int', default: LORA_DEFAULTS.r, min: 1, max: 4096, help: 'lora: rank of the adapters' },
+  'lora-alpha': { type: 'number', default: LORA_DEFAULTS.alpha, min: 0, open: 'min', help: 'lora: scale alpha / r' },
+  'lora-dropout': { type: 'number', default: LORA_DEFAULTS.dropout, min: 0, max: 1, open: 'max', help: 'lora: dropout on the adapters\' input' },
+  'lora-targets': { type: 'string', help: 'lora: comma-separated layer names or all-linear (default: peft\'s, c_attn for GPT-2, q_proj,v_proj for Llama)' },
+  'lora-layers': { type: 'string', help: 'lora: comma-separated block indices to adapt (default: all)' },
+  'lora-rslora': { type: 'boolean', default: false, help: 'lora: scale alpha / sqrt(r) (rsLoRA)' },
+  adapter: { type: 'string', help: 'lora: a peft LoRA adapter folder to go on training' },
   'freeze-layers': { type: 'int', default: 0, min: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
   template: { type: 'string', default: '{text}', help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
@@ -67,12 +77,14 @@ function givenFlags(argv: string[]): Set<string> {
 const EVAL_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
   data: { type: 'string', help: 'JSONL to evaluate on' },
+  adapter: { type: 'string', help: 'a peft LoRA adapter folder applied to --model' },
   'max-length': { type: 'int', default: 1024, min: 2, help: 'tokens per example' },
   'batch-size': { type: 'int', default: 8, min: 1, help: 'examples per batch' },
 };
 
 const GENERATE_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
+  adapter: { type: 'string', help: 'a peft LoRA adapter folder applied to --model' },
   prompt: { type: 'string', default: '', help: 'text to continue (empty: start from BOS/EOS)' },
   'max-new-tokens': { type: 'int', default: 60, min: 1, help: 'tokens to generate (at most to the context length)' },
   temperature: { type: 'number', default: 0, min: 0, help: '0 = greedy' },
@@ -85,6 +97,29 @@ function requirePath(command: string, flag: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new UsageError(`${command}: --${flag}, expected a path, got nothing`);
   if (!existsSync(value)) throw new UsageError(`${command}: --${flag}, expected an existing path, got '${value}'`);
   return value;
+}
+
+const MERGE_FLAGS: Record<string, FlagSpec> = {
+  model: { type: 'string', help: 'the base model folder the adapter was trained on' },
+  adapter: { type: 'string', help: 'a peft LoRA adapter folder' },
+  out: { type: 'string', help: 'where the merged model folder goes (new or empty)' },
+};
+
+/** A comma-separated list of names (or integers). */
+function list(command: string, flag: string, value: unknown, ints = false): string[] {
+  if (value === undefined) return [];
+  const items = String(value).split(',').map((x) => x.trim());
+  if (items.some((x) => x === '' || (ints && !/^\d+$/.test(x))))
+    throw new UsageError(`${command}: --${flag}, expected comma-separated ${ints ? 'block indices' : 'names'}, got '${String(value)}'`);
+  return items;
+}
+
+function loraSettings(f: Flags): LoraSettings {
+  const layers = list('train', 'lora-layers', f['lora-layers'], true).map(Number);
+  return {
+    r: f['lora-r'] as number, alpha: f['lora-alpha'] as number, dropout: f['lora-dropout'] as number, rslora: f['lora-rslora'] as boolean,
+    targets: list('train', 'lora-targets', f['lora-targets']), layers: layers.length ? layers : null,
+  };
 }
 
 function sftArgs(f: Flags): SftArgs {
@@ -101,6 +136,7 @@ function sftArgs(f: Flags): SftArgs {
     warmupSteps: num('warmup-steps'), weightDecay: num('weight-decay'), beta1: num('beta1'), beta2: num('beta2'), eps: num('eps'),
     clipGradNorm: num('clip-grad-norm'), dropout: (f.dropout as number | undefined) ?? null, maxLength: num('max-length'),
     packing: f.packing as boolean, seed: num('seed'), shuffle: !f['no-shuffle'], evalEvery: num('eval-every'), patience: num('patience'),
+    lora: f.strategy === 'lora' ? loraSettings(f) : undefined, adapter: f.adapter === undefined ? undefined : requirePath('train', 'adapter', f.adapter),
     resume, overwrite: f.overwrite as boolean, sampleTokens: num('sample-tokens'), template: unescapeFlag('train', 'template', f.template as string),
   };
 }
@@ -171,18 +207,18 @@ async function checkModelFolder(command: string, folder: string): Promise<string
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const help = `webgpu-sft <command> [flags]\n\ncommands:\n  train      fine-tune a model on JSONL data\n  eval       loss, perplexity and accuracy of a model on JSONL data (JSON)\n  generate   continue a prompt\n  selftest   every kernel vs its float64 reference on this GPU\n  bench      kernel benchmarks\n\n'webgpu-sft <command> --help' lists a command's flags.`;
+  const help = `webgpu-sft <command> [flags]\n\ncommands:\n  train      fine-tune a model on JSONL data\n  merge      merge a LoRA adapter into its base model\n  eval       loss, perplexity and accuracy of a model on JSONL data (JSON)\n  generate   continue a prompt\n  selftest   every kernel vs its float64 reference on this GPU\n  bench      kernel benchmarks\n\n'webgpu-sft <command> --help' lists a command's flags.`;
   if (!command || command === '--help' || command === 'help') {
     console.log(help);
     return command ? 0 : 2;
   }
-  const specs: Record<string, Record<string, FlagSpec>> = { train: TRAIN_FLAGS, eval: EVAL_FLAGS, generate: GENERATE_FLAGS, selftest: { filter: { type: 'string', help: 'only kernels whose name contains this' } } };
+  const specs: Record<string, Record<string, FlagSpec>> = { train: TRAIN_FLAGS, eval: EVAL_FLAGS, generate: GENERATE_FLAGS, merge: MERGE_FLAGS, selftest: { filter: { type: 'string', help: 'only kernels whose name contains this' } } };
   if (command === 'bench') {
     const { benchNode } = await import('../../bench/node.ts');
     return benchNode(rest);
   }
   const spec = specs[command];
-  if (!spec) throw new UsageError(`webgpu-sft: command, expected one of train|eval|generate|selftest|bench, got '${command}'`);
+  if (!spec) throw new UsageError(`webgpu-sft: command, expected one of train|eval|generate|merge|selftest|bench, got '${command}'`);
   const flags = parseFlags(command, rest, spec);
   if (flags.help) {
     console.log(usage(command, help.split('\n').find((l) => l.trim().startsWith(command))?.trim() ?? '', spec));
@@ -214,7 +250,9 @@ async function main(argv: string[]): Promise<number> {
       gpu.dispose();
     }
   }
+  if (command === 'merge') return merge(flags);
   const folder = command === 'selftest' ? '' : await checkModelFolder(command, flags.model as string);
+  const adapter = flags.adapter === undefined ? undefined : requirePath(command, 'adapter', flags.adapter);
   const data = command === 'eval' ? requirePath('eval', 'data', flags.data) : '';
   const gpu = await createDevice();
   try {
@@ -229,6 +267,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (command === 'generate') {
       const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
+      if (adapter) await loadAdapter(model, adapter);
       const start = tokenizer.bosId ?? tokenizer.eosId ?? 0;
       const prompt = flags.prompt ? modelInput(tokenizer, tokenizer.encode(flags.prompt as string)) : [start];
       // Decode the growing output and print what is new: a token alone can be half a character or lose its space.
@@ -256,13 +295,25 @@ async function main(argv: string[]): Promise<number> {
     // eval
     const { evaluateFile } = await import('../sft/evaluate-node.ts');
     const metrics = await evaluateFile(gpu, folder, data, {
-      maxLength: flags['max-length'] as number, batchSize: flags['batch-size'] as number,
+      maxLength: flags['max-length'] as number, batchSize: flags['batch-size'] as number, adapter,
     });
     console.log(JSON.stringify(metrics));
     return 0;
   } finally {
     gpu.dispose();
   }
+}
+
+/** `merge`: base + adapter → a plain model folder, on the CPU (no device). */
+async function merge(flags: Flags): Promise<number> {
+  const base = requirePath('merge', 'model', flags.model);
+  const adapter = requirePath('merge', 'adapter', flags.adapter);
+  if (typeof flags.out !== 'string' || flags.out === '') throw new UsageError('merge: --out, expected a folder for the merged model, got nothing');
+  await prepareOutFolder(flags.out, { resume: false, overwrite: false });
+  const kind = modelKind(await readConfigJson(base), join(base, 'config.json'));
+  const merged = await mergeAdapter(base, adapter, flags.out, kind);
+  console.log(`merged ${merged} adapted weights of ${adapter} into ${base}: ${flags.out} (model.safetensors, config.json, tokenizer files)`);
+  return 0;
 }
 
 /** One line for what the user can fix (exit 2); a trace for a fault in the engine (exit 1). */

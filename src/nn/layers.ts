@@ -3,6 +3,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
 import { Module } from './module.ts';
+import { ShapeError } from '../gpu/errors.ts';
 
 export interface LinearOptions {
   bias?: boolean;
@@ -24,8 +25,26 @@ export class Linear extends Module {
     this.bias = options.bias === false ? null : this.addParameter('bias', [outFeatures]);
   }
 
+  /** A LoRA adapter on this layer (attachLora), as peft's: y = x·W (+ b) + scale · dropout(x)·Aᵀ·Bᵀ. */
+  lora: { A: Tensor; B: Tensor; scale: number; dropout: number } | null = null;
+
+  /**
+   * Add trainable low-rank factors A (r, in), initialised to `initA`, and B (out, r), zero: the layer's output is
+   * unchanged until B trains. W is never merged during training (merge writes W + scale·B·A on the CPU).
+   */
+  attachLora(r: number, scale: number, dropout: number, initA: Float32Array): void {
+    if (this.lora) throw new ShapeError(`attachLora: adapter, expected none on this layer yet, got one`);
+    const A = this.addParameter('lora_A.weight', [r, this.inFeatures], initA); // (r, in)
+    const B = this.addParameter('lora_B.weight', [this.outFeatures, r]); // (out, r)
+    this.lora = { A, B, scale, dropout };
+  }
+
   forward(x: Tensor): Tensor {
-    return F.matmul(x, this.weight, { transB: this.layout === 'out-in', bias: this.bias });
+    const y = F.matmul(x, this.weight, { transB: this.layout === 'out-in', bias: this.bias });
+    if (!this.lora) return y;
+    const { A, B, scale, dropout } = this.lora;
+    const low = F.matmul(F.dropout(x, dropout, this.training), A, { transB: true }); // (..., r)
+    return F.add(y, F.scale(F.matmul(low, B, { transB: true }), scale)); // (..., out)
   }
 }
 

@@ -5,6 +5,9 @@ import { ShapeError } from '../gpu/errors.ts';
 import { Tensor, numel, shapeString } from '../autograd/tensor.ts';
 import type { TensorToWrite } from '../io/safetensors.ts';
 
+/** The low-rank factors a LoRA adapter adds to a Linear (`….lora_A.weight`, `….lora_B.weight`). */
+export const isAdapterParameter = (name: string): boolean => /(^|\.)lora_[AB]\.weight$/.test(name);
+
 export abstract class Module {
   training = true;
   private readonly params = new Map<string, Tensor>();
@@ -35,10 +38,23 @@ export abstract class Module {
     return out;
   }
 
-  /** Every parameter read back as F32 under its HF name, ready for serializeSafetensors. */
+  /** This module and every descendant with its dotted name ('' for this one), depth first. */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [name, child] of this.children) out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    return out;
+  }
+
+  /**
+   * The model's own parameters read back as F32 under their HF names, ready for serializeSafetensors: a LoRA
+   * adapter's tensors are not the model's (they are saved in PEFT's layout, see sft/peft-adapter.ts).
+   */
   async exportTensors(): Promise<TensorToWrite[]> {
     const out: TensorToWrite[] = [];
-    for (const [name, p] of this.namedParameters()) out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
+    for (const [name, p] of this.namedParameters()) {
+      if (isAdapterParameter(name)) continue;
+      out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
+    }
     return out;
   }
 

@@ -51,6 +51,11 @@ export interface CheckpointContent {
   best?: Map<string, Float32Array> | null;
   /** The trainable tensors at trainerState.step when the model holds restored best weights (resume.safetensors). */
   resumeWeights?: Map<string, Float32Array> | null;
+  /**
+   * LoRA: the checkpoint is the adapter in peft's layout (adapter_config.json, adapter_model.safetensors), not the
+   * frozen base (no model.safetensors or config.json).
+   */
+  adapter?: { config: Record<string, unknown>; tensors: { name: string; shape: number[]; data: Float32Array }[] };
   /** Lines for metrics.jsonl since the previous checkpoint (appended to that one's). */
   metricsLines?: readonly string[];
   /**
@@ -92,8 +97,14 @@ export async function saveCheckpoint(folder: string, c: CheckpointContent): Prom
       digests.set(name, await writeSynced(join(partial, name), data));
     const previous = c.continues && existsSync(join(folder, MANIFEST)) ? folder : null;
 
-    await put('model.safetensors', serializeSafetensors(await c.model.exportTensors()));
-    await put('config.json', json(c.config));
+    if (c.adapter) {
+      const tensors = c.adapter.tensors.map((t) => ({ ...t, dtype: 'F32' as const }));
+      await put('adapter_model.safetensors', serializeSafetensors(tensors));
+      await put('adapter_config.json', json(c.adapter.config));
+    } else {
+      await put('model.safetensors', serializeSafetensors(await c.model.exportTensors()));
+      await put('config.json', json(c.config));
+    }
     const has = (name: string) => existsSync(join(c.sourceFolder, name));
     for (const name of TOKENIZER_FILES) {
       if (!has(name)) continue;

@@ -11,10 +11,12 @@ import { lmBatches } from './batching.ts';
 import { classificationBatches, classificationData } from './classification.ts';
 import { SequenceClassifier } from './classifier.ts';
 import { ClassificationTask, LmTask } from './tasks.ts';
+import { loadAdapter } from './adapter-node.ts';
 import { evaluateBatches, type Metrics } from './trainer.ts';
 
-export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number }): Promise<Metrics & { examples: number }> {
+export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number; adapter?: string }): Promise<Metrics & { examples: number }> {
   const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
+  if (o.adapter) await loadAdapter(model, o.adapter).catch((e: unknown) => { model.dispose(); throw e; });
   const data = await readJsonlFile(dataPath);
   const maxLength = Math.min(o.maxLength, model.contextLength);
   const padId = tokenizer.eosId ?? 0;

@@ -1,10 +1,11 @@
-// The three fine-tuning strategies of the SFT literature: full (every parameter), freeze (layer-wise: embeddings
-// and the first N blocks frozen, or only names matching a pattern trainable) and head (feature-based: the whole
-// backbone frozen, a new classification head trained). Frozen parameters get no gradient and no optimizer state.
+// The fine-tuning strategies: full (every parameter), freeze (layer-wise: embeddings and the first N blocks frozen,
+// or only names matching a pattern trainable), head (feature-based: the whole backbone frozen, a new classification
+// head trained) and lora (the backbone frozen, low-rank adapters trained: sft/lora.ts). Frozen parameters get no gradient and no optimizer state.
 import { InputError } from '../gpu/errors.ts';
 import type { LanguageModel } from '../models/language-model.ts';
+import { isAdapterParameter } from '../nn/module.ts';
 
-export type Strategy = 'full' | 'freeze' | 'head';
+export type Strategy = 'full' | 'freeze' | 'head' | 'lora';
 
 export interface StrategyOptions {
   freezeLayers?: number;
@@ -35,6 +36,7 @@ export function applyStrategy(model: LanguageModel, strategy: Strategy, options:
   }
   for (const [name, p] of model.namedParameters()) {
     if (strategy === 'head') p.requiresGrad = false;
+    else if (strategy === 'lora') p.requiresGrad = isAdapterParameter(name); // attachLora added them
     else if (pattern) p.requiresGrad = pattern.test(name);
     else if (strategy === 'freeze') {
       const layer = model.layerIndex(name);

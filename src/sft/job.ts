@@ -20,6 +20,7 @@ import { featureBatches, lastTokenFeatures } from './feature-cache.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { HeadTask, LmTask, type Task } from './tasks.ts';
+import { attachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
 
 export interface JobSettings {
   strategy: Strategy;
@@ -39,6 +40,8 @@ export interface JobSettings {
   sampleTokens: number;
   /** Head only: a trained `score.weight` to start from (resuming). */
   headWeight?: Float32Array;
+  /** LoRA only: the adapter's settings (defaults: LORA_DEFAULTS). */
+  lora?: LoraSettings;
 }
 
 /** Where the job reports: how errors name a setting and the data, and progress lines. */
@@ -77,6 +80,8 @@ export interface Job {
   sampleInput: string;
   /** The sample's output now: a greedy reply, or `label (true: label)`. */
   sample(): Promise<string>;
+  /** LoRA: the adapter's settings and the layers it adapts (checkpoints save only these, in peft's layout). */
+  adapter?: { settings: LoraSettings; targets: string[] };
   /** Frees what the job added (a classifier head); the language model stays. */
   dispose(): void;
 }
@@ -120,6 +125,8 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
       `labelled text trains a classifier: use ${strategy} head`,
     );
   }
+  const lora = s.strategy === 'lora' ? (s.lora ?? LORA_DEFAULTS) : null;
+  const adapted = lora ? attachLora(model, lora, s.seed) : [];
   const report = applyStrategy(model, s.strategy, { freezeLayers: s.freezeLayers, trainable: s.trainable });
   const prepare = (rows: DataRow[], name: string) => {
     // A progress line about every 2 s once tokenizing takes that long (a large file), and one when it is done.
@@ -160,6 +167,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
       architectures: [model.kind === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM'],
     },
     restoreBest: false,
+    ...(lora ? { adapter: { settings: lora, targets: adapted } } : {}),
     sampleRow,
     sampleInput: prompt,
     async sample() {

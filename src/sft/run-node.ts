@@ -15,6 +15,8 @@ import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './trainer.ts';
 import { loadResumeState, saveCheckpoint } from './checkpoint.ts';
 import { prepareOutFolder } from './checkpoint-folder-node.ts';
+import { ADAPTER_WEIGHTS, readAdapterConfig, readAdapterWeights } from './adapter-node.ts';
+import { adapterConfig, adapterTensors, loadAdapterTensors, type LoraSettings } from './lora.ts';
 
 /** Write the head's checkpoints of evaluations at most this often (the final one always). */
 const HEAD_CHECKPOINT_SECONDS = 30;
@@ -38,6 +40,10 @@ export interface SftArgs extends Omit<TrainerOptions, 'restoreBest'> {
   packing: boolean;
   shuffle: boolean;
   resume: boolean;
+  /** LoRA: the adapter's settings (sft/lora.ts LORA_DEFAULTS when absent). */
+  lora?: LoraSettings;
+  /** LoRA: an adapter folder (peft's layout) to go on training, its settings taking the place of `lora`. */
+  adapter?: string;
   /** Replace the earlier checkpoint in --out (a fresh run refuses a non-empty folder otherwise). */
   overwrite?: boolean;
   /** Tokens of the sample reply generated before and after (0 = none). */
@@ -102,8 +108,14 @@ export async function runSft(
     info(note);
   const data = await readSplits(args);
   checkSomeSteps(args, data.train.rows.length);
-  // A resumed run takes model and tokenizer from its checkpoint, which holds both.
-  const source = args.resume ? args.out : args.model;
+  // A resumed run takes model and tokenizer from its checkpoint, which holds both; a LoRA checkpoint holds only the
+  // adapter, which goes on the base model of the run (--model, from training_args.json when resuming).
+  const lora = args.strategy === 'lora';
+  const source = args.resume && !lora ? args.out : args.model;
+  const adapterFolder = lora ? (args.resume ? args.out : args.adapter) : undefined;
+  if (args.adapter && !lora)
+    throw new InputError(`--adapter: ${args.adapter}, expected --strategy lora to train an adapter, got --strategy ${args.strategy}`);
+  const adapter = adapterFolder ? await readAdapterConfig(adapterFolder) : null;
   const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info });
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
@@ -122,7 +134,7 @@ export async function runSft(
     model,
     tokenizer,
     { train: data.train.rows, val: data.val, test: data.test },
-    { ...args, maxLength, headWeight },
+    { ...args, maxLength, headWeight, lora: adapter?.settings ?? args.lora },
     {
       name: (setting) => `--${setting}`,
       data: args.train,
@@ -133,6 +145,10 @@ export async function runSft(
     info(
       `head: the backbone is frozen and runs in eval mode, so each text's last-token features were computed once (${job.featureCache.texts} texts in ${job.featureCache.seconds.toFixed(1)} s); every epoch trains the head on them, with checkpoints at most every ${HEAD_CHECKPOINT_SECONDS} s and at the end`,
     );
+  if (adapterFolder && job.adapter) {
+    loadAdapterTensors(model, await readAdapterWeights(adapterFolder), join(adapterFolder, ADAPTER_WEIGHTS));
+    info(`adapter: ${adapterFolder} (${job.adapter.targets.length} layers, r ${job.adapter.settings.r})`);
+  }
   const params = job.report;
   info(
     `strategy ${args.strategy}: ${params.trainable.toLocaleString('en-US')} trainable parameters in ${params.trainableTensors} tensors, ${params.frozen.toLocaleString('en-US')} frozen (no gradient, no optimizer state)`,
@@ -202,6 +218,12 @@ export async function runSft(
         model: job.module,
         config: job.config,
         sourceFolder: source,
+        adapter: job.adapter
+          ? {
+              config: adapterConfig(model, job.adapter.settings, job.adapter.targets, args.model),
+              tensors: await adapterTensors(model),
+            }
+          : undefined,
         tokenizer, // loaded above: each checkpoint would otherwise parse it again
         trainingArgs,
         optimizer,

@@ -54,7 +54,7 @@ function firstLines(path: string, count: number): string {
 describe('webgpu-sft CLI', () => {
   it('bad commands, flags, paths and rows: exit 2 and one line naming what is wrong', async () => {
     const cases: [string[], RegExp][] = [
-      [['frobnicate'], /command, expected one of train\|eval\|generate\|selftest\|bench, got 'frobnicate'/],
+      [['frobnicate'], /command, expected one of train\|eval\|generate\|merge\|selftest\|bench, got 'frobnicate'/],
       [['train', '--epochs', 'two'], /--epochs/],
       [['train', '--no-such-flag'], /no-such-flag/],
       [['train', '--train', '/nonexistent/train.jsonl'], /\/nonexistent\/train\.jsonl/],

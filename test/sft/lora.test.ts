@@ -1,0 +1,172 @@
+// LoRA against Hugging Face peft (tools/peft_reference.py -> test/fixtures/lora/ and lora-logits.safetensors): an
+// adapter trained here loads in peft and gives peft's logits; adapters made by peft (GPT-2's Conv1D, Llama with rsLoRA,
+// every linear layer, layers_to_transform) give peft's logits here; merging gives them as a plain model. Training
+// changes only the adapter, which starts as the base model exactly, and checkpoints hold peft's layout.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { testGpu } from '../helpers/gpu.ts';
+import { textRows } from '../helpers/cli.ts';
+import { sftArgs } from '../helpers/sft-args.ts';
+import { compare, describeComparison } from '../../src/check/compare.ts';
+import { Tensor } from '../../src/autograd/tensor.ts';
+import { noGrad } from '../../src/autograd/tape.ts';
+import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
+import { loadModel } from '../../src/models/load-node.ts';
+import type { LanguageModel } from '../../src/models/language-model.ts';
+import { loadAdapter, mergeAdapter } from '../../src/sft/adapter-node.ts';
+import { attachLora, LORA_DEFAULTS, parseAdapterConfig } from '../../src/sft/lora.ts';
+import { runSft } from '../../src/sft/run-node.ts';
+
+const gpuPromise = testGpu();
+const fixture = readSafetensorsPath('test/fixtures/lora-logits.safetensors');
+const BASES = {
+  'ours-gpt2': 'assets/gpt2-shakespeare',
+  'peft-gpt2': 'assets/gpt2-shakespeare',
+  'peft-llama': 'assets/stories260K-hf',
+};
+
+async function logits(model: LanguageModel, ids: Int32Array): Promise<Float32Array> {
+  const gpu = model.gpu;
+  using _s = gpu.scope('logits');
+  const x = Tensor.from(gpu, ids, [1, ids.length], { label: 'ids' });
+  return noGrad(gpu, () => model.eval().forward(x)).readF32();
+}
+
+describe('LoRA adapters vs peft', () => {
+  it.each(Object.entries(BASES))(
+    '%s: the adapter applied here gives peft’s logits (rel L2 ≤ 1e-5)',
+    async (name, base) => {
+      const gpu = await gpuPromise;
+      const f = await fixture;
+      const ids = await f.getInt32(`${name}.ids`);
+      const want = await f.getF32(`${name}.logits`);
+      const model = await loadModel(gpu, base);
+      try {
+        const plain = await logits(model, ids);
+        await loadAdapter(model, `test/fixtures/lora/${name}`);
+        const got = await logits(model, ids);
+        const c = compare(got, want);
+        expect(c.relL2, describeComparison(c)).toBeLessThanOrEqual(1e-5);
+        expect(compare(plain, want).relL2, 'the adapter moves the logits').toBeGreaterThan(0.1);
+      } finally {
+        model.dispose();
+      }
+    },
+  );
+
+  it.each(Object.entries(BASES))(
+    '%s: merged into its base, a plain model gives peft’s logits',
+    async (name, base) => {
+      const gpu = await gpuPromise;
+      const f = await fixture;
+      const out = join(mkdtempSync(join(tmpdir(), 'merged-')), 'model');
+      const kind = name.endsWith('llama') ? 'llama' : 'gpt2';
+      await mergeAdapter(base, `test/fixtures/lora/${name}`, out, kind);
+      const model = await loadModel(gpu, out);
+      try {
+        const c = compare(
+          await logits(model, await f.getInt32(`${name}.ids`)),
+          await f.getF32(`${name}.logits`),
+        );
+        expect(c.relL2, describeComparison(c)).toBeLessThanOrEqual(1e-5);
+        expect(model.namedParameters().some(([n]) => n.includes('lora'))).toBe(false);
+      } finally {
+        model.dispose();
+      }
+    },
+  );
+
+  it('refuses what it cannot apply: DoRA, other peft methods, regular-expression targets, extra options', () => {
+    const ok = JSON.parse(
+      readFileSync('test/fixtures/lora/peft-llama/adapter_config.json', 'utf8'),
+    ) as Record<string, unknown>;
+    expect(parseAdapterConfig(ok, 'a.json')).toEqual({
+      r: 4,
+      alpha: 16,
+      dropout: 0,
+      rslora: true,
+      layers: [0, 2],
+      targets: ok.target_modules,
+    });
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{ use_dora: true }, /a\.json: field 'use_dora', expected false \(DoRA is not supported\)/],
+      [{ peft_type: 'IA3' }, /field 'peft_type', expected 'LORA'/],
+      [
+        { target_modules: '.*proj' },
+        /field 'target_modules', expected a list of module names or 'all-linear'/,
+      ],
+      [{ rank_pattern: { q_proj: 8 } }, /field 'rank_pattern'/],
+      [{ lora_bias: true }, /field 'lora_bias', expected unset/],
+      [{ r: 0 }, /field 'r', expected an integer in \[1, 4096\]/],
+    ];
+    for (const [change, message] of refusals)
+      expect(() => parseAdapterConfig({ ...ok, ...change }, 'a.json')).toThrow(message);
+  });
+});
+
+describe('LoRA training', () => {
+  it('a fresh adapter leaves the model exactly as it was (B = 0)', async () => {
+    const gpu = await gpuPromise;
+    const model = await loadModel(gpu, 'assets/stories260K-hf');
+    try {
+      const ids = Int32Array.from([1, 45, 300, 7, 99]);
+      const before = await logits(model, ids);
+      const adapted = attachLora(model, { ...LORA_DEFAULTS, targets: ['all-linear'] }, 3);
+      expect(adapted).toHaveLength(5 * 7);
+      expect(Buffer.from((await logits(model, ids)).buffer).equals(Buffer.from(before.buffer))).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('trains only the adapter; the checkpoint is peft’s layout, and --resume goes on from it', async () => {
+    const gpu = await gpuPromise;
+    const a = sftArgs({
+      model: 'assets/stories260K-hf', train: textRows(16), batchSize: 2, maxLength: 24, lr: 1e-2, maxSteps: 2,
+      strategy: 'lora', lora: { ...LORA_DEFAULTS, r: 4, targets: ['q_proj', 'v_proj', 'down_proj'] },
+    }); // prettier-ignore
+    const events: string[] = [];
+    await runSft(gpu, a, (e) => events.push(e.type === 'info' ? e.message : e.type));
+    expect(events.join('\n')).toMatch(/strategy lora: 9,200 trainable parameters in 30 tensors, 260,032 frozen/);
+    const config = JSON.parse(readFileSync(join(a.out, 'adapter_config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 4,
+      lora_alpha: 16,
+      fan_in_fan_out: false,
+    });
+    expect(config.target_modules).toEqual(['down_proj', 'q_proj', 'v_proj']);
+    const file = await readSafetensorsPath(join(a.out, 'adapter_model.safetensors'));
+    expect(file.metadata.format).toBe('pt');
+    expect(file.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')?.shape).toEqual(
+      [4, 64],
+    );
+    expect(file.tensors.get('base_model.model.model.layers.4.mlp.down_proj.lora_B.weight')?.shape).toEqual([
+      64, 4,
+    ]);
+    expect(file.tensors.size).toBe(30);
+    const B = await file.getF32('base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight');
+    expect(
+      B.some((x) => x !== 0),
+      'B trained',
+    ).toBe(true);
+    expect(() => readFileSync(join(a.out, 'model.safetensors')), 'no copy of the frozen base').toThrow();
+    // The adapter loads back onto the base; a resume trains on from it.
+    const model = await loadModel(gpu, 'assets/stories260K-hf');
+    await loadAdapter(model, a.out);
+    model.dispose();
+    const resumed: number[] = [];
+    await runSft(
+      gpu,
+      { ...a, resume: true, maxSteps: 3 },
+      (e) => void (e.type === 'step' && resumed.push(e.step)),
+    );
+    expect(resumed).toEqual([3]);
+  });
+});
