@@ -244,7 +244,8 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`interrupted at step ${result.steps}; checkpoint in ${args.out}; continue with --resume\n`);
         return 130;
       }
-      if (mode !== 'json' && result.reason !== 'nonfinite') console.log(`checkpoint: ${args.out} (model.safetensors, config.json, tokenizer files, training_args.json, metrics.jsonl)`);
+      const files = args.strategy === 'lora' ? 'adapter_config.json and adapter_model.safetensors in peft\'s layout' : 'model.safetensors, config.json';
+      if (mode !== 'json' && result.reason !== 'nonfinite') console.log(`checkpoint: ${args.out} (${files}, tokenizer files, training_args.json, metrics.jsonl)`);
       return result.reason === 'nonfinite' ? 1 : 0;
     } finally {
       gpu.dispose();
