@@ -176,6 +176,17 @@ export { applyStrategy, countParameters, type Strategy, type ParameterReport } f
  * to hand the Trainer, the parameter counts, the config to save and a sample; the head trains on cached features.
  */
 export { buildJob, type Job, type JobSettings, type JobContext, type JobData } from './sft/job.ts';
+export {
+  adapterConfig,
+  adapterTensors,
+  attachLora,
+  detachLora,
+  loadAdapterTensors,
+  LORA_DEFAULTS,
+  loraScale,
+  parseAdapterConfig,
+  type LoraSettings,
+} from './sft/lora.ts';
 /** The learning rate at a step: constant, linear or cosine decay after a linear warmup. */
 export { lrAt, type LrSchedule } from './sft/schedule.ts';
 

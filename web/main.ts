@@ -2,9 +2,12 @@
 // with a live loss chart and a Stop button, compare a sample before and after, download the weights. Every failure
 // goes to the error box. `window.demo` mirrors what happened, for the headless tests and the screenshot script.
 import {
+  adapterConfig,
+  adapterTensors,
   countParameters,
   createDevice,
   InputError,
+  LORA_DEFAULTS,
   loadModelFromFiles,
   parseJsonl,
   runSelftest,
@@ -58,7 +61,12 @@ const state: DemoState = {
 };
 // The weights as of the last evaluation (the trainer's checkpoint points), copied off the GPU so that a lost device
 // does not lose the run: Download then offers these.
-let lastGood: { step: number; tensors: Awaited<ReturnType<Job['module']['exportTensors']>> } | null = null;
+// For a LoRA job, the adapter (peft's names) and its adapter_config.json.
+interface SavedWeights {
+  tensors: Awaited<ReturnType<Job['module']['exportTensors']>>;
+  adapterConfig: Record<string, unknown> | null;
+}
+let lastGood: (SavedWeights & { step: number }) | null = null;
 (globalThis as unknown as { demo: DemoState }).demo = state;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -300,6 +308,15 @@ function readSettings() {
     evalEvery: field('eval-every', { integer: true, min: 0 }),
     replyTokens: field('reply-tokens', { integer: true, min: 0 }),
     seed: 0,
+    lora: {
+      ...LORA_DEFAULTS,
+      r: field('lora-r', { integer: true, min: 1 }),
+      alpha: field('lora-alpha', { min: 0 }),
+      targets: $<HTMLInputElement>('lora-targets')
+        .value.split(',')
+        .map((t) => t.trim())
+        .filter((t) => t),
+    },
   };
 }
 
@@ -367,7 +384,7 @@ on('train', 'click', async () => {
       onEvent: (e) => onTrainEvent(e, started),
       shouldStop: () => stopRequested,
       onCheckpoint: async (trainerState) => {
-        lastGood = { step: trainerState.step, tensors: await current.module.exportTensors() };
+        lastGood = { step: trainerState.step, ...(await weightsToSave(current)) };
         state.lastGoodStep = trainerState.step;
       },
     });
@@ -402,8 +419,17 @@ function saveBlob(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }
 
+/** What Download saves for a job: the model's tensors, or for LoRA the adapter in peft's layout with its config. */
+async function weightsToSave(current: Job | null): Promise<SavedWeights> {
+  const model = loaded!.model;
+  if (!current?.adapter)
+    return { tensors: await (current?.module ?? model).exportTensors(), adapterConfig: null };
+  const { settings, targets } = current.adapter;
+  const tensors = (await adapterTensors(model)).map((t) => ({ ...t, dtype: 'F32' as const }));
+  return { tensors, adapterConfig: adapterConfig(model, settings, targets, state.model ?? 'base model') };
+}
+
 on('download', 'click', async () => {
-  const module = job?.module ?? loaded!.model;
   if (state.deviceLost && !lastGood)
     throw new Error(
       'download: weights, expected a copy from an evaluation, got none (the GPU was lost before one)',
@@ -413,10 +439,18 @@ on('download', 'click', async () => {
       ? `the GPU was lost: the weights of step ${lastGood!.step}, the last evaluation…`
       : 'reading weights from the GPU…',
   );
-  const tensors = state.deviceLost ? lastGood!.tensors : await module.exportTensors();
+  const { tensors, adapterConfig: config } = state.deviceLost ? lastGood! : await weightsToSave(job);
   const bytes = serializeSafetensors(tensors);
-  saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), 'model.safetensors');
-  status(`model.safetensors: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`);
+  const name = config ? 'adapter_model.safetensors' : 'model.safetensors';
+  saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), name);
+  if (config)
+    saveBlob(
+      new Blob([JSON.stringify(config, null, 2) + '\n'], { type: 'application/json' }),
+      'adapter_config.json',
+    );
+  status(
+    `${name}${config ? ' and adapter_config.json' : ''}: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(2)} MiB`,
+  );
 });
 on('download-config', 'click', async () => {
   const config = job?.config ?? loaded!.model.rawConfig;

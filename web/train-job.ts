@@ -5,6 +5,7 @@ import {
   type DataRow,
   type Job,
   type LanguageModel,
+  type LoraSettings,
   type Strategy,
   type Tokenizer,
 } from '../src/index.ts';
@@ -19,6 +20,8 @@ export interface JobSettings {
   seed: number;
   /** Tokens generated for the sample reply. */
   replyTokens: number;
+  /** LoRA: the adapters' settings. */
+  lora?: LoraSettings;
 }
 
 export function buildJob(

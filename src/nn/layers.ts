@@ -39,6 +39,14 @@ export class Linear extends Module {
     this.lora = { A, B, scale, dropout };
   }
 
+  /** Remove the adapter and free its factors: the layer is the plain Linear again. */
+  detachLora(): void {
+    if (!this.lora) return;
+    this.removeParameter('lora_A.weight');
+    this.removeParameter('lora_B.weight');
+    this.lora = null;
+  }
+
   forward(x: Tensor): Tensor {
     const y = F.matmul(x, this.weight, { transB: this.layout === 'out-in', bias: this.bias });
     if (!this.lora) return y;

@@ -25,6 +25,16 @@ export abstract class Module {
     return t;
   }
 
+  /** Drop a parameter added with addParameter and free its buffers (a detached adapter). */
+  protected removeParameter(name: string): void {
+    const t = this.params.get(name);
+    if (!t) return;
+    t.grad?.dispose();
+    t.grad = null;
+    this.gpu.destroy(t.buffer);
+    this.params.delete(name);
+  }
+
   protected addModule<M extends Module>(name: string, module: M): M {
     this.children.set(name, module);
     return module;

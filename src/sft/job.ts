@@ -20,7 +20,7 @@ import { featureBatches, lastTokenFeatures } from './feature-cache.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { HeadTask, LmTask, type Task } from './tasks.ts';
-import { attachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
+import { attachLora, detachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
 
 export interface JobSettings {
   strategy: Strategy;
@@ -82,7 +82,7 @@ export interface Job {
   sample(): Promise<string>;
   /** LoRA: the adapter's settings and the layers it adapts (checkpoints save only these, in peft's layout). */
   adapter?: { settings: LoraSettings; targets: string[] };
-  /** Frees what the job added (a classifier head); the language model stays. */
+  /** Frees what the job added (a classifier head, LoRA adapters); the language model stays. */
   dispose(): void;
 }
 
@@ -182,7 +182,9 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
       model.train();
       return tokenizer.decode(out.filter((id) => id !== tokenizer.eosId));
     },
-    dispose() {},
+    dispose() {
+      if (lora) detachLora(model); // the model may serve another job (the page)
+    },
   };
 }
 

@@ -65,6 +65,11 @@ export function attachLora(model: LanguageModel, s: LoraSettings, seed: number, 
   return chosen.map(([name]) => name);
 }
 
+/** Remove every adapter from the model (a job ends; the model is reused). */
+export function detachLora(model: LanguageModel): void {
+  for (const [, m] of model.namedModules()) if (m instanceof Linear) m.detachLora();
+}
+
 /** peft's key for an adapter tensor: `base_model.model.<module>.lora_A.weight`. */
 export const peftKey = (name: string): string => `base_model.model.${name}`;
 

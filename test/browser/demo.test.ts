@@ -63,6 +63,15 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     return s;
   }
 
+  async function waitUntil(test: () => boolean, ms = 10_000): Promise<void> {
+    const start = Date.now();
+    while (!test()) {
+      if (Date.now() - start > ms)
+        throw new Error(`waitUntil: expected the condition within ${ms} ms, got a timeout`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Click a download button, wait for the file, and return it parsed with the original it must match. */
   async function download(click: () => Promise<unknown>, original: string) {
     const dir = mkdtempSync(join(tmpdir(), 'webgpu-sft-download-'));
@@ -80,13 +89,24 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
       });
       await click();
       expect(await finished).toBe('completed');
+      if (original === 'adapter') {
+        // A LoRA job saves two files; wait for the second.
+        await waitUntil(() => readdirSync(dir).filter((f) => !f.endsWith('.crdownload')).length === 2);
+        expect(readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+        const file = await readSafetensors(readFileSync(join(dir, 'adapter_model.safetensors')), 'adapter');
+        const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<
+          string,
+          unknown
+        >;
+        return { file, base: file, config };
+      }
       expect(readdirSync(dir)).toEqual(['model.safetensors']);
       const file = await readSafetensors(readFileSync(join(dir, 'model.safetensors')), 'downloaded');
       const base = await readSafetensors(readFileSync(join(original, 'model.safetensors')), 'original');
       expect([...file.tensors.keys()].sort()).toEqual([...base.tensors.keys()].sort());
       for (const [name, info] of base.tensors)
         expect(file.tensors.get(name)!.shape, name).toEqual(info.shape);
-      return { file, base };
+      return { file, base, config: null };
     } finally {
       await cdp.detach();
       rmSync(dir, { recursive: true, force: true });
@@ -247,6 +267,48 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     expect(s.done?.reason).toBe('stopped');
     expect(s.done!.steps).toBeLessThan(50);
     expect(s.errors.filter((e) => !e.includes('strategy full: data format text-label'))).toEqual([]);
+  });
+
+  it("trains LoRA adapters on the bundled GPT-2 and downloads them in peft's layout", async () => {
+    await session.page.select('#dataset', 'dialogue');
+    await session.page.select('#strategy', 'lora');
+    const fields = {
+      'lora-r': '4',
+      'lora-alpha': '8',
+      'lora-targets': 'c_attn,c_fc',
+      steps: '2',
+      'batch-size': '2',
+      'max-length': '32',
+      'train-rows': '4',
+      'val-rows': '2',
+      'eval-every': '0',
+      'reply-tokens': '0',
+    };
+    for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    const errors = (await state()).errors.length; // an earlier test's refusal stays in the list
+    await session.page.click('#train');
+    await waitForPhase(session.page, ['ready'], 120_000);
+    const s = await state();
+    expect(s.errors.slice(errors)).toEqual([]);
+    expect(s.done).toMatchObject({ reason: 'max-steps', steps: 2 });
+    const { file, config } = await download(() => session.page.click('#download'), 'adapter');
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      r: 4,
+      lora_alpha: 8,
+      target_modules: ['c_attn', 'c_fc'],
+      fan_in_fan_out: true,
+    });
+    expect(file.tensors.size).toBe(4 * 2 * 2); // 4 blocks, 2 layers, A and B
+    expect(file.tensors.get('base_model.model.transformer.h.0.attn.c_attn.lora_B.weight')?.shape).toEqual([
+      192, 4,
+    ]);
+    const B = await file.getF32('base_model.model.transformer.h.3.mlp.c_fc.lora_B.weight');
+    expect(
+      B.some((x) => x !== 0),
+      'B trained',
+    ).toBe(true);
+    await session.page.select('#strategy', 'full'); // the adapters are gone with the job: full trains the plain model
   });
 
   it('loads a model and data from picked files (input type=file)', async () => {
