@@ -188,6 +188,30 @@ describe('one LoRA step vs PyTorch + peft', () => {
   );
 });
 describe('LoRA training', () => {
+  it("--adapter: training goes on from peft's adapter with its settings (rsLoRA, layers_to_transform)", async () => {
+    const gpu = await gpuPromise;
+    const a = sftArgs({
+      model: 'assets/stories260K-hf', train: textRows(16), batchSize: 2, maxLength: 24, lr: 1e-3, maxSteps: 1,
+      strategy: 'lora', adapter: 'test/fixtures/lora/peft-llama',
+    }); // prettier-ignore
+    await runSft(gpu, a, () => undefined);
+    const config = JSON.parse(readFileSync(join(a.out, 'adapter_config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(config).toMatchObject({ r: 4, lora_alpha: 16, use_rslora: true, layers_to_transform: [0, 2] });
+    const [before, after] = await Promise.all(
+      ['test/fixtures/lora/peft-llama', a.out].map((f) =>
+        readSafetensorsPath(join(f, 'adapter_model.safetensors')),
+      ),
+    );
+    const key = 'base_model.model.model.layers.2.mlp.up_proj.lora_B.weight';
+    const [b0, b1] = [await before.getF32(key), await after.getF32(key)];
+    const moved = b1.reduce((m, x, i) => Math.max(m, Math.abs(x - b0[i])), 0);
+    expect(moved, 'one step of lr 1e-3 from the imported values').toBeGreaterThan(1e-4);
+    expect(moved).toBeLessThan(3e-3);
+  });
+
   it('a fresh adapter leaves the model exactly as it was (B = 0)', async () => {
     const gpu = await gpuPromise;
     const model = await loadModel(gpu, 'assets/stories260K-hf');
