@@ -72,6 +72,12 @@ def check_engine_merge(name, folder, ids, want):
 def make_peft_adapter(folder, name, config, seed):
     torch.manual_seed(seed)
     model = get_peft_model(base(folder), config)
+    # peft's random init (init_lora_weights=False) moves a small model's logits by far more than training would, to
+    # losses of 10-14 where the float32 gradients lose digits; B scaled down keeps a clear but realistic effect.
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if 'lora_B' in n:
+                p.mul_(B_SCALE)
     model.save_pretrained(f'{FIX}/{name}')
     # save_pretrained writes a README.md model card; the adapter is the config and the weights. target_modules is a
     # set in peft, saved in hash order: sorted here so that a rerun writes the same bytes.
@@ -85,6 +91,7 @@ def make_peft_adapter(folder, name, config, seed):
         f.write('\n')
 
 
+B_SCALE = 0.25  # peft-made adapters: B scaled after peft's random init (see make_peft_adapter)
 STEP = {'lr': 1e-3, 'betas': (0.9, 0.999), 'eps': 1e-8, 'weight_decay': 0.01, 'max_norm': 1.0}
 
 
@@ -126,7 +133,7 @@ def main():
         init_lora_weights=False), seed=2)
     check_ours_loads_cleanly()
     for name, folder, vocab in [('ours-gpt2', GPT2, 50257), ('peft-gpt2', GPT2, 50257), ('peft-llama', LLAMA, 512)]:
-        ids = [int(x) for x in rng.randint(0, vocab, size=11)]
+        ids = [int(x) for x in rng.randint(0, vocab, size=7)]
         model = PeftModel.from_pretrained(base(folder), f'{FIX}/{name}').eval()
         model = model.double()
         want = logits(model, ids)
@@ -135,7 +142,7 @@ def main():
         check_merge(model, ids, want)
         check_engine_merge(name, folder, ids, want)
         out[f'{name}.ids'] = np.array(ids, dtype=np.int32)
-        out[f'{name}.logits'] = want.astype(np.float64)
+        out[f'{name}.logits'] = want.astype(np.float32)  # float64 maths, stored in f32 (6e-8 relative)
         print(f'{name}: {len(ids)} ids, logits {want.shape}, adapter moves them by rel L2 {moved:.3e}; merge agrees')
     st.save('test/fixtures/lora-logits.safetensors', out, {'source': 'peft ' + __import__('peft').__version__})
     print('wrote test/fixtures/lora-logits.safetensors')
