@@ -1,4 +1,5 @@
-// Browser library build: `npm run build` bundles src/index.ts to dist/webgpu-sft.js (ESM). Node's device path
+// Browser library build: `npm run build` bundles the entries src/index.ts and src/advanced.ts to dist/browser/
+// (webgpu-sft.js, advanced.js and their shared chunks, ESM). Node's device path
 // (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub that throws, so
 // the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it (navigator.gpu).
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,7 @@ export function browserOnly(): Plugin {
         'export async function requestNodeAdapter() {',
         "  throw new DeviceError('createDevice: navigator.gpu, expected WebGPU in this browser, got none',",
         "    'use a WebGPU browser (Chrome 113+) on https or http://127.0.0.1; ' +",
-        "    'in Node import src/index.ts, not the browser bundle');",
+        "    'in Node, the package node condition selects dist/index.js, not this browser bundle');",
         '}',
       ].join('\n');
     },
@@ -49,12 +50,12 @@ export function browserOnly(): Plugin {
 export default defineConfig({
   plugins: [browserOnly()],
   build: {
-    outDir: 'dist',
+    outDir: 'dist/browser',
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,
-    lib: { entry: 'src/index.ts', formats: ['es'], fileName: 'webgpu-sft' },
+    lib: { entry: { 'webgpu-sft': 'src/index.ts', advanced: 'src/advanced.ts' }, formats: ['es'] },
     // Left external so a leak shows up in generateBundle's check instead of being shimmed.
-    rollupOptions: { external: [/^node:/, 'webgpu'], output: { inlineDynamicImports: true } },
+    rollupOptions: { external: [/^node:/, 'webgpu'], output: { sourcemapExcludeSources: true } },
   },
 });

@@ -7,7 +7,7 @@ import {
   type LanguageModel,
   type Strategy,
   type Tokenizer,
-} from '../src/index.ts';
+} from '../src/advanced.ts';
 
 export type { Job };
 
