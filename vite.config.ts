@@ -1,7 +1,7 @@
 // Browser library build: `npm run build` bundles the entries src/index.ts and src/advanced.ts to dist/browser/
-// (webgpu-sft.js, advanced.js and their shared chunks, ESM). Node's device path
-// (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub that throws, so
-// the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it (navigator.gpu).
+// (webgpu-sft.js, advanced.js and one module per source file, so an app's bundler keeps only the modules it uses).
+// Node's device path (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub
+// that throws, so the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it.
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -56,6 +56,6 @@ export default defineConfig({
     sourcemap: true,
     lib: { entry: { 'webgpu-sft': 'src/index.ts', advanced: 'src/advanced.ts' }, formats: ['es'] },
     // Left external so a leak shows up in generateBundle's check instead of being shimmed.
-    rollupOptions: { external: [/^node:/, 'webgpu'], output: { sourcemapExcludeSources: true } },
+    rollupOptions: { external: [/^node:/, 'webgpu'], output: { sourcemapExcludeSources: true, preserveModules: true, preserveModulesRoot: 'src' } },
   },
 });

@@ -88,7 +88,9 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     await buildLibrary(dir);
     const lib = await serveStatic(dir);
     try {
-      for (const file of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+      for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+        f.endsWith('.js'),
+      )) {
         const code = readFileSync(join(dir, file), 'utf8');
         expect(code, file).not.toMatch(/(from|import\()\s*["'](node:|webgpu["'])/);
       }
