@@ -18,6 +18,10 @@ import { fsReason, isUserFsError, MANIFEST, prepareOutFolder, verifyCheckpoint }
 
 const DEFAULT_MODEL = 'assets/gpt2-shakespeare';
 
+// --strategy head: its defaults (src/sft/defaults.ts) for the flags the command line leaves out.
+const kebab = (field: string) => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const HEAD_FLAG_DEFAULTS = Object.entries(HEAD_DEFAULTS).map(([field, value]) => [kebab(field), value as number | string] as const);
+
 const TRAIN_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder' },
   train: { type: 'string', help: 'training JSONL (prompt/completion, messages, text, or text/label)' },
@@ -27,7 +31,7 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'test-ratio': { type: 'number', default: D.testRatio, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
   out: { type: 'string', default: 'out/sft', help: 'checkpoint folder (loads in transformers); must be new or empty' },
   overwrite: { type: 'boolean', default: false, help: 'replace the earlier checkpoint in --out' },
-  strategy: { type: 'string', default: D.strategy, choices: ['full', 'freeze', 'head'], help: 'what is trained (head: --epochs 100 --batch-size 512 --lr 3e-2 --lr-schedule constant unless given)' },
+  strategy: { type: 'string', default: D.strategy, choices: ['full', 'freeze', 'head'], help: `what is trained (head: ${HEAD_FLAG_DEFAULTS.map(([flag, value]) => `--${flag} ${value}`).join(' ')} unless given)` },
   'freeze-layers': { type: 'int', default: D.freezeLayers, min: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
   template: { type: 'string', default: D.template, help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
@@ -54,10 +58,6 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'sample-tokens': { type: 'int', default: D.sampleTokens, min: 0, help: 'tokens of the sample reply before/after (0 = none)' },
   json: { type: 'boolean', default: false, help: 'one JSON object per event on stdout' },
 };
-
-// --strategy head: its defaults (src/sft/defaults.ts) for the flags the command line leaves out.
-const kebab = (field: string) => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-const HEAD_FLAG_DEFAULTS = Object.entries(HEAD_DEFAULTS).map(([field, value]) => [kebab(field), value as number | string] as const);
 
 /** Flags named on the command line (`--name value` or `--name=value`). */
 function givenFlags(argv: string[]): Set<string> {
