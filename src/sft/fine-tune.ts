@@ -57,7 +57,12 @@ const SETTINGS = Object.keys(SFT_DEFAULTS).filter(
   (k) => !['valRatio', 'testRatio', 'sampleTokens'].includes(k),
 );
 
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return typeof value === 'function' ? 'a function' : String(value);
+}
 
 /** The options checked as a plain-JS caller may pass them: names, required fields, types, choices. */
 function checkOptions(options: Record<string, unknown>): FineTuneSettings {
@@ -74,6 +79,16 @@ function checkOptions(options: Record<string, unknown>): FineTuneSettings {
         `fineTune: option '${key}', expected ${key === 'train' ? 'rows' : `a loaded ${key}`}, got ${show(options[key])}`,
       );
   }
+  const has = (value: unknown, method: string) =>
+    typeof (value as Record<string, unknown>)[method] === 'function';
+  if (!has(options.model, 'forward') || !has(options.model, 'parameters'))
+    throw new InputError(
+      `fineTune: option 'model', expected a loaded model (loadModelFromFiles, loadModel), got ${show(options.model)}`,
+    );
+  if (!has(options.tokenizer, 'encode') || !has(options.tokenizer, 'decode'))
+    throw new InputError(
+      `fineTune: option 'tokenizer', expected a loaded tokenizer, got ${show(options.tokenizer)}`,
+    );
   const strategy = (options.strategy ?? SFT_DEFAULTS.strategy) as FineTuneSettings['strategy'];
   const defaults = defaultsFor(strategy) as unknown as Record<string, unknown>;
   const settings: Record<string, unknown> = {};

@@ -110,6 +110,14 @@ describe('fineTune', () => {
       ],
       [{ train: undefined }, /^fineTune: option 'train', expected rows, got undefined/],
       [{ tokenizer: null }, /^fineTune: option 'tokenizer', expected a loaded tokenizer, got null/],
+      [
+        { model: 'assets/stories260K-hf' },
+        /^fineTune: option 'model', expected a loaded model .*, got "assets\/stories260K-hf"/,
+      ],
+      [
+        { tokenizer: {} },
+        /^fineTune: option 'tokenizer', expected a loaded tokenizer, got an object/,
+      ],
       [{ epochs: '2' }, /^fineTune: option 'epochs', expected a number, got "2"/],
       [{ batchSize: 0 }, /^fineTune: option 'batchSize', expected a positive integer, got 0/],
       [{ strategy: 'lora' }, /^fineTune: option 'strategy', expected one of full, freeze, head, got "lora"/],
