@@ -56,6 +56,15 @@ export default defineConfig({
     sourcemap: true,
     lib: { entry: { 'webgpu-sft': 'src/index.ts', advanced: 'src/advanced.ts' }, formats: ['es'] },
     // Left external so a leak shows up in generateBundle's check instead of being shimmed.
-    rollupOptions: { external: [/^node:/, 'webgpu'], output: { sourcemapExcludeSources: true, preserveModules: true, preserveModulesRoot: 'src' } },
+    rollupOptions: {
+      external: [/^node:/, 'webgpu'],
+      output: {
+        sourcemapExcludeSources: true,
+        preserveModules: true,
+        preserveModulesRoot: 'src',
+        // wgsl_reflect's module goes to vendor/: a node_modules folder inside a package is easily dropped by tools.
+        entryFileNames: (chunk) => `${chunk.name.replace(/node_modules/g, 'vendor')}.js`,
+      },
+    },
   },
 });
