@@ -1,6 +1,7 @@
-// Browser library build: `npm run build` bundles src/index.ts to dist/webgpu-sft.js (ESM). Node's device path
-// (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub that throws, so
-// the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it (navigator.gpu).
+// Browser library build: `npm run build` bundles the entries src/index.ts and src/advanced.ts to dist/browser/
+// (webgpu-sft.js, advanced.js and one module per source file, so an app's bundler keeps only the modules it uses).
+// Node's device path (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub
+// that throws, so the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it.
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
@@ -29,7 +30,7 @@ export function browserOnly(): Plugin {
         'export async function requestNodeAdapter() {',
         "  throw new DeviceError('createDevice: navigator.gpu, expected WebGPU in this browser, got none',",
         "    'use a WebGPU browser (Chrome 113+) on https or http://127.0.0.1; ' +",
-        "    'in Node import src/index.ts, not the browser bundle');",
+        "    'in Node, the package node condition selects dist/index.js, not this browser bundle');",
         '}',
       ].join('\n');
     },
@@ -49,12 +50,21 @@ export function browserOnly(): Plugin {
 export default defineConfig({
   plugins: [browserOnly()],
   build: {
-    outDir: 'dist',
+    outDir: 'dist/browser',
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,
-    lib: { entry: 'src/index.ts', formats: ['es'], fileName: 'webgpu-sft' },
+    lib: { entry: { 'webgpu-sft': 'src/index.ts', advanced: 'src/advanced.ts' }, formats: ['es'] },
     // Left external so a leak shows up in generateBundle's check instead of being shimmed.
-    rollupOptions: { external: [/^node:/, 'webgpu'], output: { inlineDynamicImports: true } },
+    rollupOptions: {
+      external: [/^node:/, 'webgpu'],
+      output: {
+        sourcemapExcludeSources: true,
+        preserveModules: true,
+        preserveModulesRoot: 'src',
+        // wgsl_reflect's module goes to vendor/: a node_modules folder inside a package is easily dropped by tools.
+        entryFileNames: (chunk) => `${chunk.name.replace(/node_modules/g, 'vendor')}.js`,
+      },
+    },
   },
 });

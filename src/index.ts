@@ -1,19 +1,18 @@
-// The public API of webgpu-sft, the same in Node and in the browser. Nothing here imports a `node:` module: Node-only
-// helpers (folder loaders, checkpoints, the CLI) live in *-node.ts files outside it. The one Node path, Dawn in
-// createDevice without navigator.gpu, is a dynamic import that browser builds replace by a stub (vite.config.ts).
-
-// --- Device ------------------------------------------------------------------------------------------------
+// webgpu-sft: fine-tune Hugging Face language models on the GPU through WebGPU, in a browser, a Worker or Node.
+// The layers under fineTune (Trainer, tasks, batches, tensors, kernels) are in 'webgpu-sft/advanced'; Node's folder
+// loaders and checkpoints in 'webgpu-sft/node'. Nothing here imports a `node:` module: createDevice's one Node path,
+// Dawn, is a dynamic import that the browser build replaces by a stub (vite.config.ts).
+/// <reference types="@webgpu/types" preserve="true" />
+/// <reference lib="esnext.disposable" preserve="true" />
 
 /**
  * Opens a WebGPU device with the adapter's maximum buffer limits (model weights exceed the 128 MiB defaults).
- * Uses `navigator.gpu` in a browser (a secure context: https or http://127.0.0.1) and Dawn (the npm `webgpu`
- * package, loaded only then) in Node, falling back to the SwiftShader software adapter with a one-line notice.
+ * Uses `navigator.gpu` in a browser or Worker (a secure context) and Dawn (the npm `webgpu` package, an optional
+ * peer dependency) in Node, falling back to the SwiftShader software adapter with a one-line notice.
  */
 export { createDevice, type DeviceOptions } from './gpu/device.ts';
-/** The device wrapper: buffer pool, pipeline cache, `scope(name)` for step-owned memory, `stats()`, `dispose()`. */
-export { Gpu, type GpuStats } from './gpu/gpu.ts';
-/** A scope from `gpu.scope(name)`: buffers made inside are released at its end unless passed to `keep()`. */
-export { Scope } from './gpu/buffers.ts';
+/** The device: `stats()`, `dispose()`; pass it to the loaders. */
+export type { Gpu } from './gpu/gpu.ts';
 /**
  * Every error the library throws on purpose. Messages read `<where>: <what>, expected <x>, got <y>`, with an
  * optional `hint:` line. ShapeError: tensor shapes; WeightsError: model files; ShaderError: WGSL compilation;
@@ -21,179 +20,53 @@ export { Scope } from './gpu/buffers.ts';
  */
 export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './gpu/errors.ts';
 
-// --- Tensors and autograd ----------------------------------------------------------------------------------
-
-/** A GPU buffer with a shape and a dtype ('f32' | 'i32'): `Tensor.from(gpu, data, shape)`, `readF32()`. */
-export { Tensor, numel, type DType, type TensorOptions } from './autograd/tensor.ts';
 /**
- * Differentiable ops on tensors: matmul, add, mul, scale, sum, mean, reshape, transpose12, slice, softmax,
- * layernorm, rmsnorm, gelu, swiglu, rope, embedding, crossEntropy, dropout. Each records itself on the tape.
- */
-export * as F from './autograd/functional.ts';
-/** Runs `fn` without recording the tape (evaluation, generation). */
-export { noGrad, manualSeed } from './autograd/tape.ts';
-
-// --- Modules and optimizer ---------------------------------------------------------------------------------
-
-/** A container of named parameters whose dotted names are Hugging Face safetensors keys; `train()` / `eval()`. */
-export { Module } from './nn/module.ts';
-/** Layers: Linear ('in-out' Conv1D or 'out-in' layout), LayerNorm, RMSNorm, Embedding, Dropout. */
-export { Linear, LayerNorm, RMSNorm, Embedding, Dropout, type LinearOptions } from './nn/layers.ts';
-/** AdamW on the GPU with global-norm clipping; frozen parameters (requiresGrad false) get no state. */
-export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.ts';
-
-// --- Files -------------------------------------------------------------------------------------------------
-
-/**
- * Reads a safetensors file from an ArrayBuffer, Uint8Array or Blob/File: the header now, each tensor on demand
- * (`getF32`, `getInt32`, `getRaw`), so a large File is never held in memory whole.
+ * `{ model, tokenizer }` from files: a FileList, or a Map of names to Blobs (e.g. fetched), holding config.json,
+ * model.safetensors (or a sharded index) and tokenizer.json, vocab.json + merges.txt or tokenizer.model.
+ * config.json's model_type picks GPT-2 or Llama. In Node, `loadModel(gpu, folder)` from 'webgpu-sft/node'.
  */
 export {
-  readSafetensors,
-  readShardedIndex,
-  type TensorStore,
-  type TensorInfo,
-  type Dtype,
-} from './io/safetensors.ts';
-/** Serializes F32/F16 tensors to safetensors bytes (sorted names, `__metadata__.format = 'pt'`), e.g. for a Blob. */
-export { serializeSafetensors, type TensorToWrite } from './io/safetensors.ts';
-
-// --- Tokenizers --------------------------------------------------------------------------------------------
-
-/** The interface every tokenizer implements: encode, decode, eosId, bosId, addBosToken, vocabSize. */
-export type { Tokenizer, EncodeOptions } from './tokenizers/tokenizer.ts';
-/** A text's ids as the model reads them: BOS first where the tokenizer's add_bos_token says so. */
+  loadModelFromFiles,
+  filesByName,
+  type LoadedModel,
+  type FileListLike,
+} from './models/load-browser.ts';
+/** What the loaders return (GPT-2 or Llama; `model.kind` says which) and what `generate` and `fineTune` take. */
+export type { AnyModel } from './models/load-model.ts';
+export type { LanguageModel } from './models/language-model.ts';
+/** Tokenizers: encode, decode, eosId, bosId; `modelInput` puts BOS first where the tokenizer adds one. */
+export type { Tokenizer } from './tokenizers/tokenizer.ts';
 export { modelInput } from './tokenizers/tokenizer.ts';
-/** GPT-2 byte-level BPE from vocab.json + merges.txt text; `fromTokenizerJson` for an HF tokenizer.json. */
-export { Gpt2Tokenizer, fromTokenizerJson, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
-/** SentencePiece (Llama) from tokenizer.model bytes or a converted tokenizer.json. */
+export { Gpt2Tokenizer, fromTokenizerJson } from './tokenizers/gpt2-bpe.ts';
 export {
   SentencePieceTokenizer,
   fromSentencePieceModel,
   fromLlamaTokenizerJson,
 } from './tokenizers/sentencepiece.ts';
-
-// --- Models ------------------------------------------------------------------------------------------------
-
-/** GPT-2 (GPT2LMHeadModel): `new Gpt2Model(gpu, parseGpt2Config(json))`, then `loadGpt2Weights(model, store)`. */
-export { Gpt2Model } from './models/gpt2/model.ts';
-/** Validates a Hugging Face GPT-2 config.json object; refuses options that would need other math. */
-export { parseGpt2Config, type Gpt2Config } from './models/gpt2/config.ts';
-/** Loads every parameter from a TensorStore, checking names and shapes; `model.exportTensors()` writes them back. */
-export { loadGpt2Weights } from './models/gpt2/weights.ts';
-/**
- * The header of a store checked against a config before anything is allocated (every tensor present with its
- * shape, nothing extra), then `checkBufferLimits(plan, gpu.limits)`; the folder and file loaders do both.
- */
-export { planGpt2Weights } from './models/gpt2/weights.ts';
-export { planLlamaWeights } from './models/llama/weights.ts';
-export { checkBufferLimits, planNote, type WeightsPlan } from './models/weights-plan.ts';
-/** Llama (LlamaForCausalLM), built and loaded the same way as GPT-2. */
-export { LlamaModel } from './models/llama/model.ts';
-/** Validates a Hugging Face Llama config.json object. */
-export { parseLlamaConfig, type LlamaConfig } from './models/llama/config.ts';
-/** Loads Llama parameters from a TensorStore; `model.exportTensors()` writes them back. */
-export { loadLlamaWeights } from './models/llama/weights.ts';
-/** What the trainer and `generate` need from a causal language model (GPT-2 and Llama implement it). */
-export type { LanguageModel } from './models/language-model.ts';
-/**
- * Browser loader: `{ model, tokenizer }` from picked files (a FileList) or a Map of names to Blobs holding
- * config.json, model.safetensors (or a sharded index) and tokenizer.json, vocab.json + merges.txt or
- * tokenizer.model. config.json's model_type picks GPT-2 or Llama, as the Node folder loader does;
- * `loadGpt2FromFiles` accepts GPT-2 only and returns it typed as such.
- */
-export {
-  loadModelFromFiles,
-  loadGpt2FromFiles,
-  filesByName,
-  type LoadedModel,
-  type LoadedGpt2,
-  type FileListLike,
-} from './models/load-browser.ts';
-/** Gpt2Model | LlamaModel, what the loaders return; `model.kind` narrows it. */
-export type { AnyModel } from './models/load-model.ts';
 /** Autoregressive generation with a KV cache: greedy, temperature, top-k, top-p; returns the new token ids. */
 export { generate, type GenerateOptions } from './models/generate.ts';
 
-// --- Supervised fine-tuning ---------------------------------------------------------------------------------------
-
 /**
- * SFT data: `parseJsonl(text, fileName)` detects prompt/completion, messages, text or text/label rows;
- * `tokenizeRows` marks loss targets; `truncateExamples`, seeded `shuffled` and `splitByRatios`; `renderChat`.
+ * One call to fine-tune: `fineTune({ model, tokenizer, train, val?, test?, strategy?, ...settings, onEvent?,
+ * signal? })`. Rows are plain objects ({prompt, completion}, {messages}, {text}, {text, label}) or JSONL text;
+ * every setting defaults as in the CLI (SFT_DEFAULTS); aborting `signal` stops after the current step.
  */
 export {
-  parseJsonl,
-  tokenizeRow,
-  tokenizeRows,
-  truncateExamples,
-  renderChat,
-  shuffled,
-  splitByRatios,
-  type DataRow,
-  type JsonlData,
-  type Example,
-  type RowFormat,
-  type ChatMessage,
-} from './sft/dataset.ts';
-/** Causal-LM batches (padded or packed) and the per-epoch reshuffling source the trainer reads. */
-export { lmBatches, epochBatches, IGNORE_INDEX, type LmBatch, type LmBatchOptions } from './sft/batching.ts';
-/** Text/label rows for sequence classification: templates, label map, batches, the majority-class baseline. */
-export {
-  classificationData,
-  classificationBatches,
-  majorityBaseline,
-  labelMap,
-  applyTemplate,
-  splitTemplate,
-  TEXT_PLACEHOLDER,
-  type ClassBatch,
-  type ClassExample,
-  type ClassificationData,
-} from './sft/classification.ts';
-/** A frozen or trainable language model plus a new `score` head (HF <Arch>ForSequenceClassification). */
-export { SequenceClassifier } from './sft/classifier.ts';
-/** The trainable tasks: masked next-token loss (LmTask), classification from ids (ClassificationTask) or from cached features (HeadTask). */
-export { LmTask, ClassificationTask, HeadTask, type Task } from './sft/tasks.ts';
-/** Feature-based fine-tuning's cache: each text's last-token features computed once, then batched per epoch. */
-export { lastTokenFeatures, featureBatches, type FeatureExample, type FeatureBatch } from './sft/feature-cache.ts';
-/**
- * The SFT loop: AdamW with warmup + decay, gradient accumulation, clipping, periodic evaluation, early stopping,
- * `shouldStop` polling (a Stop button) and an event per step; `evaluateBatches` for loss/perplexity/accuracy.
- */
-export {
-  Trainer,
-  evaluateBatches,
-  type TrainerOptions,
-  type TrainerHooks,
-  type TrainerState,
-  type TrainEvent,
-  type Metrics,
-} from './sft/trainer.ts';
-/** Full, layer-wise (N blocks frozen, or a name pattern) and head-only fine-tuning: sets requiresGrad. */
-export { applyStrategy, countParameters, type Strategy, type ParameterReport } from './sft/finetune-modes.ts';
-/**
- * One fine-tuning job from a loaded model, tokenizer and rows: the strategy applied, the module, task and batches
- * to hand the Trainer, the parameter counts, the config to save and a sample; the head trains on cached features.
- */
-export { buildJob, type Job, type JobSettings, type JobContext, type JobData } from './sft/job.ts';
-export {
-  adapterConfig,
-  adapterTensors,
-  attachLora,
-  detachLora,
-  loadAdapterTensors,
-  LORA_DEFAULTS,
-  loraScale,
-  parseAdapterConfig,
-  type LoraSettings,
-} from './sft/lora.ts';
-/** The learning rate at a step: constant, linear or cosine decay after a linear warmup. */
-export { lrAt, type LrSchedule } from './sft/schedule.ts';
-
-// --- Self-test ----------------------------------------------------------------------------------------------------
-
-/**
- * Every kernel-vs-float64-reference check on this device (`filter` keeps kernels whose name contains it), as rows
- * with relative L2 errors and bounds; `passed` is false on any failure.
- */
-export { runSelftest, formatSelftestRow, SELFTEST_HEADER, type SelftestRow } from './check/selftest.ts';
+  fineTune,
+  type FineTuneOptions,
+  type FineTuneResult,
+  type FineTuneSettings,
+  type Rows,
+} from './sft/fine-tune.ts';
+export { SFT_DEFAULTS, HEAD_DEFAULTS, type SftDefaults } from './sft/defaults.ts';
+/** LoRA: the adapters' defaults (peft's) and settings, for fineTune's `lora` option. */
+export { LORA_DEFAULTS, type LoraSettings } from './sft/lora.ts';
+export type { TrainEvent, Metrics } from './sft/trainer.ts';
+export type { Strategy } from './sft/finetune-modes.ts';
+export type { LrSchedule } from './sft/schedule.ts';
+/** JSONL text to checked rows, as fineTune reads it: `parseJsonl(text, fileName)`. */
+export { parseJsonl, type DataRow } from './sft/dataset.ts';
+/** Loss, perplexity and accuracy of a model on rows, as fineTune evaluates. */
+export { evaluate, type EvaluateOptions } from './sft/evaluate.ts';
+/** Safetensors bytes of F32/F16 tensors (e.g. `serializeSafetensors(await model.exportTensors())` for a download). */
+export { serializeSafetensors } from './io/safetensors.ts';

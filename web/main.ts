@@ -12,6 +12,7 @@ import {
   parseJsonl,
   runSelftest,
   serializeSafetensors,
+  SFT_DEFAULTS,
   splitByRatios,
   Trainer,
   type AnyModel,
@@ -21,7 +22,7 @@ import {
   type Strategy,
   type Tokenizer,
   type TrainEvent,
-} from '../src/index.ts';
+} from '../src/advanced.ts';
 import { LossChart, type Point } from './loss-chart.ts';
 import { buildJob, type Job } from './train-job.ts';
 
@@ -248,8 +249,9 @@ on('data-files', 'change', async () => {
     );
   if (val.length) setData(train, val, files.map((f) => f.name).join(' + '));
   else {
-    const split = splitByRatios(train, { val: 0.1, test: 0, seed: 0 });
-    setData(split.train, split.val, `${files.map((f) => f.name).join(' + ')} (10% held out for val)`);
+    const split = splitByRatios(train, { val: SFT_DEFAULTS.valRatio, test: 0, seed: SFT_DEFAULTS.seed });
+    const held = `${SFT_DEFAULTS.valRatio * 100}% held out for val`;
+    setData(split.train, split.val, `${files.map((f) => f.name).join(' + ')} (${held})`);
   }
 });
 $('dataset').addEventListener('change', () => (data = null));
@@ -307,7 +309,7 @@ function readSettings() {
     valRows: field('val-rows', { integer: true, min: 0 }),
     evalEvery: field('eval-every', { integer: true, min: 0 }),
     replyTokens: field('reply-tokens', { integer: true, min: 0 }),
-    seed: 0,
+    seed: SFT_DEFAULTS.seed,
     lora: {
       ...LORA_DEFAULTS,
       r: field('lora-r', { integer: true, min: 1 }),
@@ -332,20 +334,15 @@ async function newJob(settings: Settings): Promise<Job> {
   return (job = await buildJob(loaded!.model, loaded!.tokenizer, rows, settings, status));
 }
 
-// AdamW as the CLI's defaults, but a constant learning rate and no weight decay: runs here are a few steps long.
+// The CLI's defaults (SFT_DEFAULTS), but a constant learning rate and no weight decay: runs here are a few steps long.
 function newTrainer(current: Job, settings: Settings): Trainer<unknown> {
   return new Trainer(gpu!, current.module, current.task, {
+    ...SFT_DEFAULTS,
     epochs: Math.ceil(settings.steps / current.trainBatches(0).length),
     maxSteps: settings.steps,
-    gradAccum: 1,
     lr: settings.lr,
     lrSchedule: 'constant',
-    warmupSteps: 0,
     weightDecay: 0,
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    clipGradNorm: 1,
     seed: settings.seed,
     evalEvery: settings.evalEvery,
     patience: 0,

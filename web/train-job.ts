@@ -8,7 +8,7 @@ import {
   type LoraSettings,
   type Strategy,
   type Tokenizer,
-} from '../src/index.ts';
+} from '../src/advanced.ts';
 
 export type { Job };
 

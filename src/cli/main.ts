@@ -15,21 +15,26 @@ import { modelInput } from '../tokenizers/tokenizer.ts';
 import { generate } from '../models/generate.ts';
 import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selftest.ts';
 import type { Strategy } from '../sft/finetune-modes.ts';
+import { HEAD_DEFAULTS, SFT_DEFAULTS as D } from '../sft/defaults.ts';
 import type { LrSchedule } from '../sft/schedule.ts';
 import { fsReason, isUserFsError, MANIFEST, prepareOutFolder, verifyCheckpoint } from '../sft/checkpoint-folder-node.ts';
 
 const DEFAULT_MODEL = 'assets/gpt2-shakespeare';
+
+// --strategy head: its defaults (src/sft/defaults.ts) for the flags the command line leaves out.
+const kebab = (field: string) => field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const HEAD_FLAG_DEFAULTS = Object.entries(HEAD_DEFAULTS).map(([field, value]) => [kebab(field), value as number | string] as const);
 
 const TRAIN_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder' },
   train: { type: 'string', help: 'training JSONL (prompt/completion, messages, text, or text/label)' },
   val: { type: 'string', help: 'validation JSONL' },
   test: { type: 'string', help: 'test JSONL' },
-  'val-ratio': { type: 'number', default: 0.1, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
-  'test-ratio': { type: 'number', default: 0.1, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
+  'val-ratio': { type: 'number', default: D.valRatio, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
+  'test-ratio': { type: 'number', default: D.testRatio, min: 0, max: 1, open: 'max', help: 'held-out fraction of --train when no --val/--test' },
   out: { type: 'string', default: 'out/sft', help: 'checkpoint folder (loads in transformers); must be new or empty' },
   overwrite: { type: 'boolean', default: false, help: 'replace the earlier checkpoint in --out' },
-  strategy: { type: 'string', default: 'full', choices: ['full', 'freeze', 'head', 'lora'], help: 'what is trained (head: --epochs 100 --batch-size 512 --lr 3e-2 --lr-schedule constant unless given; lora: adapters in peft\'s layout)' },
+  strategy: { type: 'string', default: D.strategy, choices: ['full', 'freeze', 'head', 'lora'], help: `what is trained (head: ${HEAD_FLAG_DEFAULTS.map(([flag, value]) => `--${flag} ${value}`).join(' ')} unless given; lora: adapters in peft's layout)` },
   'lora-r': { type: 'int', default: LORA_DEFAULTS.r, min: 1, max: 4096, help: 'lora: rank of the adapters' },
   'lora-alpha': { type: 'number', default: LORA_DEFAULTS.alpha, min: 0, open: 'min', help: 'lora: scale alpha / r' },
   'lora-dropout': { type: 'number', default: LORA_DEFAULTS.dropout, min: 0, max: 1, open: 'max', help: 'lora: dropout on the adapters\' input' },
@@ -37,37 +42,32 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   'lora-layers': { type: 'string', help: 'lora: comma-separated block indices to adapt (default: all)' },
   'lora-rslora': { type: 'boolean', default: false, help: 'lora: scale alpha / sqrt(r) (rsLoRA)' },
   adapter: { type: 'string', help: 'lora: a peft LoRA adapter folder to go on training' },
-  'freeze-layers': { type: 'int', default: 0, min: 0, help: 'freeze: embeddings + the first N blocks' },
+  'freeze-layers': { type: 'int', default: D.freezeLayers, min: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
-  template: { type: 'string', default: '{text}', help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
-  epochs: { type: 'int', default: 1, min: 1, help: 'passes over the training data' },
-  'max-steps': { type: 'int', default: 0, min: 0, help: 'stop after N optimizer steps (0 = all epochs)' },
-  'batch-size': { type: 'int', default: 8, min: 1, help: 'examples per micro-batch' },
-  'grad-accum': { type: 'int', default: 1, min: 1, help: 'micro-batches per optimizer step' },
-  lr: { type: 'number', default: 3e-4, min: 0, open: 'min', help: 'peak learning rate' },
-  'lr-schedule': { type: 'string', default: 'cosine', choices: ['constant', 'linear', 'cosine'], help: 'decay after warmup' },
-  'warmup-steps': { type: 'int', default: 0, min: 0, help: 'linear warmup steps' },
-  'weight-decay': { type: 'number', default: 0.01, min: 0, help: 'AdamW decay (matrices and embeddings only)' },
-  beta1: { type: 'number', default: 0.9, min: 0, max: 1, open: 'max', help: 'AdamW beta1' },
-  beta2: { type: 'number', default: 0.999, min: 0, max: 1, open: 'max', help: 'AdamW beta2' },
-  eps: { type: 'number', default: 1e-8, min: 0, open: 'min', help: 'AdamW epsilon' },
-  'clip-grad-norm': { type: 'number', default: 1, min: 0, help: 'global gradient norm clip (0 = off)' },
+  template: { type: 'string', default: D.template, help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
+  epochs: { type: 'int', default: D.epochs, min: 1, help: 'passes over the training data' },
+  'max-steps': { type: 'int', default: D.maxSteps, min: 0, help: 'stop after N optimizer steps (0 = all epochs)' },
+  'batch-size': { type: 'int', default: D.batchSize, min: 1, help: 'examples per micro-batch' },
+  'grad-accum': { type: 'int', default: D.gradAccum, min: 1, help: 'micro-batches per optimizer step' },
+  lr: { type: 'number', default: D.lr, min: 0, open: 'min', help: 'peak learning rate' },
+  'lr-schedule': { type: 'string', default: D.lrSchedule, choices: ['constant', 'linear', 'cosine'], help: 'decay after warmup' },
+  'warmup-steps': { type: 'int', default: D.warmupSteps, min: 0, help: 'linear warmup steps' },
+  'weight-decay': { type: 'number', default: D.weightDecay, min: 0, help: 'AdamW decay (matrices and embeddings only)' },
+  beta1: { type: 'number', default: D.beta1, min: 0, max: 1, open: 'max', help: 'AdamW beta1' },
+  beta2: { type: 'number', default: D.beta2, min: 0, max: 1, open: 'max', help: 'AdamW beta2' },
+  eps: { type: 'number', default: D.eps, min: 0, open: 'min', help: 'AdamW epsilon' },
+  'clip-grad-norm': { type: 'number', default: D.clipGradNorm, min: 0, help: 'global gradient norm clip (0 = off)' },
   dropout: { type: 'number', min: 0, max: 1, open: 'max', help: 'override every dropout probability of the config' },
-  'max-length': { type: 'int', default: 1024, min: 2, help: 'tokens per example (capped at the model context)' },
-  packing: { type: 'boolean', default: false, help: 'pack short examples into full rows' },
-  seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'shuffling, dropout and head init' },
-  'no-shuffle': { type: 'boolean', default: false, help: 'keep file order' },
-  'eval-every': { type: 'int', default: 0, min: 0, help: 'evaluate every N steps (0 = at epoch ends)' },
-  patience: { type: 'int', default: 0, min: 0, help: 'early stopping after N evaluations without improvement (0 = off)' },
+  'max-length': { type: 'int', default: D.maxLength, min: 2, help: 'tokens per example (capped at the model context)' },
+  packing: { type: 'boolean', default: D.packing, help: 'pack short examples into full rows' },
+  seed: { type: 'int', default: D.seed, min: 0, max: 2 ** 32 - 1, help: 'shuffling, dropout and head init' },
+  'no-shuffle': { type: 'boolean', default: !D.shuffle, help: 'keep file order' },
+  'eval-every': { type: 'int', default: D.evalEvery, min: 0, help: 'evaluate every N steps (0 = at epoch ends)' },
+  patience: { type: 'int', default: D.patience, min: 0, help: 'early stopping after N evaluations without improvement (0 = off)' },
   resume: { type: 'boolean', default: false, help: 'continue the run checkpointed in --out (its model, tokenizer and settings)' },
-  'sample-tokens': { type: 'int', default: 40, min: 0, help: 'tokens of the sample reply before/after (0 = none)' },
+  'sample-tokens': { type: 'int', default: D.sampleTokens, min: 0, help: 'tokens of the sample reply before/after (0 = none)' },
   json: { type: 'boolean', default: false, help: 'one JSON object per event on stdout' },
 };
-
-// --strategy head trains a small head on features computed once (the backbone is frozen), so an epoch costs a few
-// small kernels: full-batch steps for many epochs at a higher constant rate are the sensible start (measured on the
-// speakers data). They apply to the flags the command line leaves out.
-const HEAD_DEFAULTS: Record<string, number | string> = { epochs: 100, 'batch-size': 512, lr: 3e-2, 'lr-schedule': 'constant' };
 
 /** Flags named on the command line (`--name value` or `--name=value`). */
 function givenFlags(argv: string[]): Set<string> {
@@ -78,8 +78,8 @@ const EVAL_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
   data: { type: 'string', help: 'JSONL to evaluate on' },
   adapter: { type: 'string', help: 'a peft LoRA adapter folder applied to --model' },
-  'max-length': { type: 'int', default: 1024, min: 2, help: 'tokens per example' },
-  'batch-size': { type: 'int', default: 8, min: 1, help: 'examples per batch' },
+  'max-length': { type: 'int', default: D.maxLength, min: 2, help: 'tokens per example' },
+  'batch-size': { type: 'int', default: D.batchSize, min: 1, help: 'examples per batch' },
 };
 
 const GENERATE_FLAGS: Record<string, FlagSpec> = {
@@ -205,6 +205,20 @@ async function checkModelFolder(command: string, folder: string): Promise<string
   return folder;
 }
 
+/**
+ * The benchmarks compare with TensorFlow.js, a dev dependency: they run from a checkout (this file as TypeScript),
+ * not from the installed package's compiled JavaScript. The specifier is computed so the build leaves bench/ out.
+ */
+async function bench(args: string[]): Promise<number> {
+  if (!import.meta.url.endsWith('.ts')) {
+    console.error('bench: expected a checkout of the repository, got the installed package; benchmarks run from a checkout with `npm run bench`');
+    return 2;
+  }
+  const path = '../../bench/node.ts';
+  const { benchNode } = (await import(path)) as { benchNode(args: string[]): Promise<number> };
+  return benchNode(args);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const help = `webgpu-sft <command> [flags]\n\ncommands:\n  train      fine-tune a model on JSONL data\n  merge      merge a LoRA adapter into its base model\n  eval       loss, perplexity and accuracy of a model on JSONL data (JSON)\n  generate   continue a prompt\n  selftest   every kernel vs its float64 reference on this GPU\n  bench      kernel benchmarks\n\n'webgpu-sft <command> --help' lists a command's flags.`;
@@ -213,10 +227,7 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   const specs: Record<string, Record<string, FlagSpec>> = { train: TRAIN_FLAGS, eval: EVAL_FLAGS, generate: GENERATE_FLAGS, merge: MERGE_FLAGS, selftest: { filter: { type: 'string', help: 'only kernels whose name contains this' } } };
-  if (command === 'bench') {
-    const { benchNode } = await import('../../bench/node.ts');
-    return benchNode(rest);
-  }
+  if (command === 'bench') return bench(rest);
   const spec = specs[command];
   if (!spec) throw new UsageError(`webgpu-sft: command, expected one of train|eval|generate|merge|selftest|bench, got '${command}'`);
   const flags = parseFlags(command, rest, spec);
@@ -229,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
     const given = givenFlags(rest);
     if (flags.resume) await resumeFlags(flags, given);
     else if (flags.strategy === 'head') {
-      for (const [name, value] of Object.entries(HEAD_DEFAULTS)) if (!given.has(name)) flags[name] = value;
+      for (const [name, value] of HEAD_FLAG_DEFAULTS) if (!given.has(name)) flags[name] = value;
     }
     const args = sftArgs(flags);
     const mode = flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';

@@ -28,6 +28,19 @@ function mayHaveHardwareGpu(): boolean {
   }
 }
 
+/** Dawn is an optional peer dependency of the package: browser apps never install it. */
+async function importDawn(): Promise<typeof import('webgpu')> {
+  try {
+    return await import('webgpu');
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test(String(e));
+    if (!missing) throw e;
+    throw new DeviceError(
+      "createDevice: WebGPU in Node, expected the npm package 'webgpu' (Dawn), got none installed; run `npm install webgpu`",
+    );
+  }
+}
+
 // Every Dawn instance stays referenced for the life of the process: if V8 collects one while a device made from it
 // is in use, Dawn's callback processing touches freed memory (seen as SIGSEGV, futex errors or hangs).
 const instances: unknown[] = [];
@@ -36,7 +49,7 @@ export async function requestNodeAdapter(
   options: DeviceOptions,
 ): Promise<{ adapter: GPUAdapter; software: boolean }> {
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const webgpu = await import('webgpu');
+  const webgpu = await importDawn();
   Object.assign(globalThis, webgpu.globals);
   const request = () => {
     const instance = webgpu.create([]);

@@ -129,8 +129,7 @@ function parseMessages(where: string, value: unknown): ChatMessage[] {
   return messages;
 }
 
-function parseRow(file: string, line: number, json: unknown): DataRow {
-  const where = `${file}:${line}`;
+function parseRow(file: string, line: number, json: unknown, where = `${file}:${line}`): DataRow {
   if (!isObject(json))
     throw new InputError(`${where}: row is not an object, expected ${ALL_SHAPES}, got ${typeName(json)}`);
   const keys = Object.keys(json);
@@ -180,6 +179,27 @@ function parseRow(file: string, line: number, json: unknown): DataRow {
   }
 }
 
+function sameFormat(rows: DataRow[], row: DataRow, where: string, unit: 'line' | 'row'): DataRow {
+  const first = rows[0];
+  if (first && row.format !== first.format) {
+    const at = unit === 'line' ? `line ${first.line}` : `row 0`;
+    throw new InputError(
+      `${where}: row format differs from ${at}, expected ${FIELDS[first.format].shape} as on ${at}, got ${FIELDS[row.format].shape}`,
+      `every row of a ${unit === 'line' ? 'file' : 'list'} must have the same fields`,
+    );
+  }
+  return row;
+}
+
+/** Rows given as values (plain objects from code), checked as parseJsonl checks lines; errors name `name[i]`. */
+export function parseRows(values: readonly unknown[], name: string): JsonlData {
+  if (!Array.isArray(values)) throw new InputError(`${name}: rows, expected an array of objects or JSONL text, got ${typeName(values)}`);
+  const rows: DataRow[] = [];
+  values.forEach((value, i) => rows.push(sameFormat(rows, parseRow(name, i + 1, value, `${name}[${i}]`), `${name}[${i}]`, 'row')));
+  if (rows.length === 0) throw new InputError(`${name}: rows, expected at least one row, got an empty array`);
+  return { file: name, format: rows[0].format, rows };
+}
+
 /** Parse JSONL text: one object per non-blank line, all in the format of the first row. */
 export function parseJsonl(text: string, fileName: string): JsonlData {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
@@ -191,16 +211,7 @@ export function parseJsonl(text: string, fileName: string): JsonlData {
       (what, got) =>
         new InputError(`${fileName}:${i + 1}: ${what}, expected one JSON object per line, got ${got}`),
     );
-    const row = parseRow(fileName, i + 1, json);
-    const first = rows[0];
-    if (first && row.format !== first.format) {
-      throw new InputError(
-        `${fileName}:${i + 1}: row format differs from line ${first.line}, expected ${FIELDS[first.format].shape} ` +
-          `as on line ${first.line}, got ${FIELDS[row.format].shape}`,
-        'every row of a file must have the same fields',
-      );
-    }
-    rows.push(row);
+    rows.push(sameFormat(rows, parseRow(fileName, i + 1, json), `${fileName}:${i + 1}`, 'line'));
   }
   if (rows.length === 0) {
     throw new InputError(

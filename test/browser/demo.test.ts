@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CDPSession } from 'puppeteer-core';
-import { readSafetensors } from '../../src/index.ts';
+import { readSafetensors } from '../../src/advanced.ts';
 import {
   buildDemo,
   buildLibrary,
@@ -138,31 +138,42 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
     await buildLibrary(dir);
     const lib = await serveStatic(dir);
     try {
-      const code = readFileSync(join(dir, 'webgpu-sft.js'), 'utf8');
-      expect(code).not.toMatch(/(from|import\()\s*["'](node:|webgpu["'])/);
+      for (const file of readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+        f.endsWith('.js'),
+      )) {
+        const code = readFileSync(join(dir, file), 'utf8');
+        expect(code, file).not.toMatch(/(from|import\()\s*["'](node:|webgpu["'])/);
+      }
       // A string, not a function: vitest would rewrite a function's import() into its own loader.
       const probe = `(async () => {
         const api = await import(${JSON.stringify(`${lib.url}webgpu-sft.js`)});
+        const advanced = await import(${JSON.stringify(`${lib.url}advanced.js`)});
         const gpu = await api.createDevice({ log: null });
-        const { rows, passed } = await api.runSelftest(gpu, { filter: 'softmax' });
+        const { rows, passed } = await advanced.runSelftest(gpu, { filter: 'softmax' });
         gpu.dispose();
-        return { rows: rows.length, passed, exports: Object.keys(api).sort() };
+        return { rows: rows.length, passed, exports: Object.keys(api).sort(), advanced: Object.keys(advanced).sort() };
       })()`;
       const result = (await session.page.evaluate(probe)) as {
         rows: number;
         passed: boolean;
         exports: string[];
+        advanced: string[];
       };
       expect(result).toMatchObject({ passed: true });
       expect(result.rows).toBeGreaterThan(0);
       for (const name of [
         'createDevice',
-        'Trainer',
-        'Gpt2Model',
-        'loadGpt2FromFiles',
+        'fineTune',
+        'generate',
+        'loadModelFromFiles',
         'serializeSafetensors',
       ]) {
         expect(result.exports).toContain(name);
+        expect(result.advanced).toContain(name); // the advanced entry re-exports the main one
+      }
+      for (const name of ['Trainer', 'Gpt2Model', 'loadGpt2FromFiles', 'runSelftest']) {
+        expect(result.exports).not.toContain(name);
+        expect(result.advanced).toContain(name);
       }
     } finally {
       await lib.close();

@@ -15,7 +15,7 @@ import {
   Tensor,
   WeightsError,
   type LanguageModel,
-} from '../../src/index.ts';
+} from '../../src/advanced.ts';
 import { loadModel } from '../../src/models/load-node.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
