@@ -19,7 +19,7 @@ export { Scope } from './gpu/buffers.ts';
  * optional `hint:` line. ShapeError: tensor shapes; WeightsError: model files; ShaderError: WGSL compilation;
  * InputError: user data and options; DeviceError: no adapter or a lost device.
  */
-export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './gpu/errors.ts';
+export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './util/errors.ts';
 
 // --- Tensors and autograd ----------------------------------------------------------------------------------
 

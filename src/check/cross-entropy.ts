@@ -4,12 +4,7 @@
 // losses and p − 1 stay relatively exact (with log Σ, N = 3, V = 2 failed ~1 seed in 600). Loss and gradients are f32
 // sums of exps in a fixed order: bound relL2 ≤ 1e-5. Accuracy counts are integers: exact. Accuracy inputs are small integers so that argmax ties occur.
 import type { Gpu } from '../gpu/gpu.ts';
-import {
-  crossEntropyAccuracy,
-  crossEntropyBackward,
-  crossEntropyForward,
-  type CrossEntropyDims,
-} from '../kernels/cross-entropy.ts';
+import { crossEntropyAccuracy, crossEntropyBackward, crossEntropyForward } from '../kernels/cross-entropy.ts';
 import {
   crossEntropyAccuracyRef,
   crossEntropyBackwardRef,
@@ -17,7 +12,8 @@ import {
   IGNORE_INDEX,
 } from '../reference/cross-entropy.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { CrossEntropyDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 const EXACT = 0;

@@ -3,10 +3,11 @@
 // Kept values are x · f32(1/(1-p)) rounded to f32: two roundings of ≤ 2^-24 each against the float64 x / (1 - p),
 // so relL2 ≤ 1e-6 (measured ~6e-8).
 import type { Gpu } from '../gpu/gpu.ts';
-import { dropoutBackward, dropoutForward, type DropoutDims } from '../kernels/dropout.ts';
+import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { DropoutDims } from '../ops/dims.ts';
 
 const VALUE_BOUND = 1e-6;
 const EXACT = 0;

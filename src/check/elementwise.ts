@@ -4,16 +4,7 @@
 // relL2 ≤ 1e-5 against Σ|terms|, compare.ts: at n = 7, bn = 1 a plain relative bound came within 0.9× of failing on
 // cancellation alone in 400 seeds).
 import type { Gpu } from '../gpu/gpu.ts';
-import {
-  accumulate,
-  addBackward,
-  addForward,
-  mulBackward,
-  mulForward,
-  scaleBackward,
-  scaleForward,
-  type BroadcastDims,
-} from '../kernels/elementwise.ts';
+import { accumulate, addBackward, addForward, mulBackward, mulForward, scaleBackward, scaleForward } from '../kernels/elementwise.ts';
 import {
   accumulateRef,
   addBackwardRef,
@@ -24,7 +15,8 @@ import {
   scaleForwardRef,
 } from '../reference/elementwise.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { BroadcastDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 const SUM_BOUND = 1e-5;

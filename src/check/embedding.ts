@@ -2,10 +2,11 @@
 // many times, and a GPT-2-wide C. Forward copies rows: exact (bound 0). Backward sums the rows that share an id in
 // f32 (bound relL2 ≤ 1e-5).
 import type { Gpu } from '../gpu/gpu.ts';
-import { embeddingBackward, embeddingForward, type EmbeddingDims } from '../kernels/embedding.ts';
+import { embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
 import { embeddingBackwardRef, embeddingForwardRef } from '../reference/embedding.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { EmbeddingDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 const BACKWARD_BOUND = 1e-5;

@@ -7,7 +7,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { geluBackward, geluForward } from '../kernels/gelu.ts';
 import { geluBackwardRef, geluForwardRef } from '../reference/gelu.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
 
 const BOUND = 1e-5;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);

@@ -3,7 +3,7 @@
 // reference by relative L2 error against a bound stated per kernel.
 import type { Gpu } from '../gpu/gpu.ts';
 import { compare, describeComparison, type Comparison } from './compare.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 
 export interface OutputResult {
   /** Which output of the kernel, e.g. 'dx' or 'out'. */

@@ -5,10 +5,11 @@
 // cancel no more than a mean-centering does. dweight and dbias are sums over rows of mixed sign, measured against
 // Σ|terms| (compare.ts): at N = 5, C = 1 a plain relative bound failed 1 in ~500 seeds on cancellation alone.
 import type { Gpu } from '../gpu/gpu.ts';
-import { layernormBackward, layernormForward, type LayernormDims } from '../kernels/layernorm.ts';
+import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
 import { layernormBackwardRef, layernormForwardRef } from '../reference/layernorm.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { LayernormDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 const EPS = 1e-5;

@@ -3,16 +3,10 @@
 // whose gradients sum over the batch), gapped batch strides, and grids past 65535 workgroups in one dimension.
 // Every output is a sum of K (or, for shared gradients, batch·K) f32 products: bound relL2 ≤ 1e-5 for K ≤ 1024.
 import type { Gpu } from '../gpu/gpu.ts';
-import {
-  matmulBackward,
-  matmulForward,
-  MATMUL_VARIANTS,
-  matmulVariantAvailable,
-  type MatmulDims,
-  type MatmulVariant,
-} from '../kernels/matmul.ts';
+import { matmulBackward, matmulForward, MATMUL_VARIANTS, matmulVariantAvailable, type MatmulVariant } from '../kernels/matmul.ts';
 import { matmulBackwardRef, matmulForwardRef } from '../reference/matmul.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
+import type { MatmulDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 

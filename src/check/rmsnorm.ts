@@ -7,10 +7,11 @@
 // sum over rows of mixed sign, measured against Σ|terms| (compare.ts): at N = 5, C = 1 a plain relative bound failed
 // in CI on cancellation alone (relL2 2.6e-5 with an absolute error of 2e-8).
 import type { Gpu } from '../gpu/gpu.ts';
-import { rmsnormBackward, rmsnormForward, type RmsnormDims } from '../kernels/rmsnorm.ts';
+import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm.ts';
 import { rmsnormBackwardRef, rmsnormForwardRef } from '../reference/rmsnorm.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { RmsnormDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 

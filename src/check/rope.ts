@@ -3,10 +3,11 @@
 // past a million, and one moderately large case. Bound relL2 ≤ 1e-5 on both outputs: the angle is exact modulo a
 // turn (integer arithmetic), and each element is a polynomial cos/sin (~1e-7 absolute) and two f32 products.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ropeBackward, ropeForward, type RopeDims } from '../kernels/rope.ts';
+import { ropeBackward, ropeForward } from '../kernels/rope.ts';
 import { ropeBackwardRef, ropeForwardRef } from '../reference/rope.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { RopeDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 

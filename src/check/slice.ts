@@ -2,10 +2,11 @@
 // (rows, 3C) matrix and one larger case. Pure data movement: exact (bound 0). The backward starts from a dx filled with
 // a known value and compares all of dx, so columns outside the slice must still hold that value.
 import type { Gpu } from '../gpu/gpu.ts';
-import { sliceBackward, sliceForward, type SliceDims } from '../kernels/slice.ts';
+import { sliceBackward, sliceForward } from '../kernels/slice.ts';
 import { sliceBackwardRef, sliceForwardRef } from '../reference/slice.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { SliceDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 const UNTOUCHED = -7.25; // dx outside the slice; dout values lie in [-1, 1), so a skipped write shows too

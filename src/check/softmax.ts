@@ -4,10 +4,11 @@
 // element is a few f32 roundings of exp, a fixed-order sum and a division, and the backward's dout − Σ dout·y
 // cancels no more than a mean-centering does.
 import type { Gpu } from '../gpu/gpu.ts';
-import { softmaxBackward, softmaxForward, type SoftmaxDims } from '../kernels/softmax.ts';
+import { softmaxBackward, softmaxForward } from '../kernels/softmax.ts';
 import { softmaxBackwardRef, softmaxForwardRef } from '../reference/softmax.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { SoftmaxDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 

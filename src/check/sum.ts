@@ -5,10 +5,11 @@
 // 20011), whatever the kernel does. Backward is one rounded product per element: exact against the f64 result
 // rounded to f32.
 import type { Gpu } from '../gpu/gpu.ts';
-import { sumBackward, sumForward, type SumDims } from '../kernels/sum.ts';
+import { sumBackward, sumForward } from '../kernels/sum.ts';
 import { sumBackwardRef, sumForwardRef } from '../reference/sum.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { SumDims } from '../ops/dims.ts';
 
 const FORWARD_BOUND = 1e-5;
 const EXACT = 0;

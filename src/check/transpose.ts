@@ -1,10 +1,11 @@
 // GPU-vs-reference checks for the axis 1 ↔ 2 transpose: all-ones, primes, size-1 middle axes, an attention-like
 // (B, T, NH, HS) shape and one larger case. Pure data movement, so the result must be exact (bound 0).
 import type { Gpu } from '../gpu/gpu.ts';
-import { transposeBackward, transposeForward, type TransposeDims } from '../kernels/transpose.ts';
+import { transposeBackward, transposeForward } from '../kernels/transpose.ts';
 import { transposeBackwardRef, transposeForwardRef } from '../reference/transpose.ts';
 import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { TransposeDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 

@@ -1,6 +1,6 @@
 // The buffer-size check every kernel's dispatch function runs at entry: a binding shorter than the shape needs
 // would read or write out of bounds (clamped or dropped by robustness), so it is an error naming the buffer.
-import { ShapeError } from './errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import type { Gpu } from './gpu.ts';
 
 /** Throws unless `buf` holds at least `count` 4-byte `unit`s (its requested size when pooled, else its size). */

@@ -2,7 +2,7 @@
 // packed by member name from the shader's own struct, buffers from the pool, reads that are explicit and async.
 // GPU validation errors and device loss are collected and thrown at the next sync point, naming the kernel.
 import { BufferPool, Scope, type BufferStats } from './buffers.ts';
-import { DeviceError, ShaderError, ShapeError } from './errors.ts';
+import { DeviceError, ShaderError, ShapeError } from '../util/errors.ts';
 import { PipelineCache, type CompiledKernel, type Kernel } from './pipelines.ts';
 
 export type { Kernel } from './pipelines.ts';

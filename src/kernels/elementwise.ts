@@ -2,10 +2,11 @@
 // either the same size (bn = n) or a trailing vector broadcast over the n / bn rows: b[i % bn]. The backward passes are
 // compositions: da is a copy or a product, db sums over the broadcast rows through the sum kernel (fixed order).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { sumForward } from './sum.ts';
 import { strideGroups } from './grid.ts';
+import type { BroadcastDims, ScaleDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -72,16 +73,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface BroadcastDims {
-  n: number;
-  bn: number;
-}
-
-export interface ScaleDims {
-  n: number;
-  alpha: number;
-}
 
 export function addForward(gpu: Gpu, out: GPUBuffer, a: GPUBuffer, b: GPUBuffer, dims: BroadcastDims): void {
   binary(gpu, ADD_FORWARD, 'addForward', out, a, b, dims);

@@ -3,9 +3,10 @@
 // touch one float and the order over n is fixed (bit-for-bit reproducible, no atomics). Callers validate ids < V;
 // the kernels still never index out of bounds: an id outside [0, V) reads as a zero row and its gradient is dropped.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { EmbeddingDims } from '../ops/dims.ts';
 
 const WG = 256;
 const WG_BACKWARD = 64;
@@ -62,12 +63,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface EmbeddingDims {
-  N: number;
-  C: number;
-  V: number;
-}
 
 export function embeddingForward(
   gpu: Gpu,

@@ -2,9 +2,10 @@
 // Since ½(1 + tanh(u)) = σ(2u), the kernels compute y = x·σ(2u) and y' = σ(2u) + 2x·σ(2u)·σ(−2u)·u'(x), saturated
 // beyond |2u| > 80: no tanh (NaN at large |u| on some implementations), no exp overflow, no 1 + tanh cancellation.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { GeluDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -73,10 +74,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface GeluDims {
-  n: number;
-}
 
 export function geluForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: GeluDims): void {
   const { n } = dims;

@@ -2,7 +2,7 @@
 // norm[0] = sqrt(Σ_buffers Σ_i g_i²), scale[0] = maxNorm > 0 ? min(1, maxNorm / (norm + 1e-6)) : 1.
 // Two deterministic stages: per-workgroup partial sums (one dispatch per buffer) into a scratch, then one finalize.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 
 const ELEMENTS_PER_INVOCATION = 4;
 

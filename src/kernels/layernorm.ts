@@ -6,6 +6,7 @@ import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW, SHORT_
 import { sumForward } from './sum.ts';
 import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, shortRowGrid } from './rows.ts';
 import { strideGroups } from './grid.ts';
+import type { LayernormDims } from '../ops/dims.ts';
 
 const WG = 64;
 // dweight/dbias: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
@@ -127,12 +128,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface LayernormDims {
-  N: number;
-  C: number;
-  eps: number;
-}
 
 export function layernormForward(
   gpu: Gpu,

@@ -3,24 +3,13 @@
 // stride of 0 shares one operand across the batch. Backward is composed from forward matmuls and the sum kernel:
 // dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in the operand's own storage layout), dBias = Σ dOut over batch and rows.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
+import type { MatmulDims } from '../ops/dims.ts';
 
 export { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP };
-
-export interface MatmulDims {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  transA?: boolean; // A stored (batch, K, M) instead of (batch, M, K)
-  transB?: boolean; // B stored (batch, N, K) instead of (batch, K, N)
-  batchStrideA?: number; // elements between A's matrices: default M·K, 0 shares one A, larger leaves gaps
-  batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
-  accumulate?: boolean; // forward only: out += result instead of out = result
-}
 
 export type MatmulVariant = 'naive' | 'register' | 'subgroup' | 'workgroup';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'register', 'subgroup', 'workgroup'];

@@ -5,6 +5,7 @@ import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { sumForward } from './sum.ts';
 import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl } from './rows.ts';
 import { strideGroups } from './grid.ts';
+import type { RmsnormDims } from '../ops/dims.ts';
 
 const WG = 64;
 // dweight: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
@@ -103,12 +104,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface RmsnormDims {
-  N: number;
-  C: number;
-  eps: number;
-}
 
 export function rmsnormForward(
   gpu: Gpu,

@@ -2,9 +2,10 @@
 // Causal (attention scores (B·NH·T, T)): row r is query position r % cols and columns j > r % cols are exactly 0.
 // Backward: dx = scale · y ⊙ (dy − Σ_j dy_j·y_j), exactly 0 at masked columns.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { rowGrid, rowReduceWgsl, shortRowGrid } from './rows.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import type { SoftmaxDims } from '../ops/dims.ts';
 
 const WG = 64;
 
@@ -171,15 +172,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface SoftmaxDims {
-  rows: number;
-  cols: number;
-  /** softmax(scale·x); default 1. */
-  scale?: number;
-  /** Row r is query position r % cols; columns after it are masked to 0. */
-  causal?: boolean;
-}
 
 export function softmaxForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SoftmaxDims): void {
   const uniforms = checkDims('softmaxForward', dims);

@@ -2,9 +2,10 @@
 // A long axis with few outputs is split into chunks summed in a first pass and then combined in a second pass, so
 // both "many short sums" and "few long sums" keep the GPU busy. Backward broadcasts: dx[o, a, i] = scale · dout[o, i].
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { SumDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -62,14 +63,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface SumDims {
-  outer: number;
-  axis: number;
-  inner: number;
-  /** Multiplies the result (and the gradient); default 1, 1/axis gives the mean. */
-  scale?: number;
-}
 
 // Below this many outputs a long axis is split into chunks; chunks stay at least MIN_CHUNK long.
 const TARGET_PARALLELISM = 16384;

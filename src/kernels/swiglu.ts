@@ -2,9 +2,10 @@
 // Backward: dgate = dout ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g))), dup = dout ⊙ silu(g). σ and 1 − σ come from e = exp(−|g|),
 // which never overflows and keeps 1 − σ exact where σ rounds to 1.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { SwigluDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -77,10 +78,6 @@ function bindings(outputs: string[], inputs: string[]): string {
 
 export const SWIGLU_BACKWARD = backwardKernel('swiglu-backward', true);
 export const SWIGLU_BACKWARD_DGATE = backwardKernel('swiglu-backward-dgate', false);
-
-export interface SwigluDims {
-  n: number;
-}
 
 export function swigluForward(
   gpu: Gpu,

@@ -1,7 +1,7 @@
 // Parameters in from a safetensors store by their Hugging Face names, for any architecture, after weights-plan.ts
 // has checked every name, shape and dtype: each tensor is read, checked for NaN and Inf on its way through the CPU,
 // and uploaded.
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { shapeString } from '../autograd/tensor.ts';
 import type { Module } from '../nn/module.ts';
 import type { WeightsPlan } from './weights-plan.ts';

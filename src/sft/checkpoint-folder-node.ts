@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, existsSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 
 export const MANIFEST = 'checkpoint.json';
 const FORMAT = 'webgpu-sft checkpoint';

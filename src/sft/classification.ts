@@ -2,7 +2,7 @@
 // indices, the label map saved in Hugging Face configs (id2label / label2id), batches with each row's last real
 // token, and the majority baseline.
 
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import { checkBatchOptions } from './batching.ts';
 import { checkPositiveInt, formatShape, shuffled, type DataRow } from './dataset.ts';

@@ -2,7 +2,7 @@
 // parseJsonl.
 
 import { readFile, stat } from 'node:fs/promises';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { parseJsonl, type JsonlData } from './dataset.ts';
 
 export async function readJsonlFile(path: string): Promise<JsonlData> {

@@ -1,8 +1,8 @@
 // SFT data: JSONL rows in one of four formats (detected per file), the chat template, tokenization into
 // examples whose mask marks loss targets, truncation, and seeded shuffles and splits. Browser-safe.
 
-import { Rng } from '../check/random.ts';
-import { InputError } from '../gpu/errors.ts';
+import { Rng } from '../util/random.ts';
+import { InputError } from '../util/errors.ts';
 import { parseJsonText } from '../io/json-text.ts';
 import { quote, show } from '../io/quote.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';

@@ -1,7 +1,7 @@
 // The three fine-tuning strategies of the SFT literature: full (every parameter), freeze (layer-wise: embeddings
 // and the first N blocks frozen, or only names matching a pattern trainable) and head (feature-based: the whole
 // backbone frozen, a new classification head trained). Frozen parameters get no gradient and no optimizer state.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 
 export type Strategy = 'full' | 'freeze' | 'head';

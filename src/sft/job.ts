@@ -1,7 +1,7 @@
 // One fine-tuning job, the same for the CLI (run-node.ts) and the demo page: from a loaded model, its tokenizer,
 // parsed rows and the settings to the module to train, its task, train/val/test batches, the parameter counts, the
 // config to save and a sample to show before and after. The head strategy trains on cached backbone features.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { generate } from '../models/generate.ts';

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { loadModelAndTokenizerFromFolder } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import { readJsonlFile } from './dataset-node.ts';
@@ -13,7 +13,7 @@ import { splitByRatios, type DataRow, type JsonlData } from './dataset.ts';
 import { countParameters, type Strategy } from './finetune-modes.ts';
 import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './trainer.ts';
-import { loadResumeState, saveCheckpoint } from './checkpoint.ts';
+import { loadResumeState, saveCheckpoint } from './checkpoint-node.ts';
 import { prepareOutFolder } from './checkpoint-folder-node.ts';
 
 /** Write the head's checkpoints of evaluations at most this often (the final one always). */

@@ -4,7 +4,7 @@
 // UTF-16 surrogates are replaced by U+FFFD when encoded (TextEncoder does it), so they are the one input that
 // does not survive decode(encode(s)).
 
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { bpeMerge } from './bpe-merge.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';

@@ -2,7 +2,7 @@
 // protobuf ModelProto, read by the minimal wire-format reader below; field numbers from
 // sentencepiece_model.proto) and a Hugging Face tokenizer.json of the Llama kind. Browser-safe.
 
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import type { AddedToken } from './gpt2-bpe.ts';
 import { asObject, parseJson } from './tokenizer-json.ts';

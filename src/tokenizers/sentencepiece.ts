@@ -3,7 +3,7 @@
 // `▁` for spaces; ids match the sentencepiece library (test/fixtures/sentencepiece.json). Browser-safe. Only
 // the identity normalizer is supported (empty precompiled_charsmap, as in Llama 1/2, Mistral, TinyLlama).
 
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { checkAddBos, type AddedToken, type TokenizerJsonOptions } from './gpt2-bpe.ts';
 import {

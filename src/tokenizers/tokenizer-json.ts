@@ -1,6 +1,6 @@
 // Pieces both tokenizer.json readers use (GPT-2 BPE and SentencePiece-style): JSON parsing and shape checks that
 // name the file, and the splitter that cuts text at added (special) tokens before the model sees it.
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { parseJsonText } from '../io/json-text.ts';
 import type { AddedToken } from './gpt2-bpe.ts';
 

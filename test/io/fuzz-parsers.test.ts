@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InputError, ShapeError, WeightsError } from '../../src/gpu/errors.ts';
+import { InputError, ShapeError, WeightsError } from '../../src/util/errors.ts';
 import { blobFiles, readJsonObject } from '../../src/io/named-files.ts';
 import { readSafetensors, readShardedIndex, serializeSafetensors } from '../../src/io/safetensors.ts';
 import { parseGpt2Config } from '../../src/models/gpt2/config.ts';

@@ -3,7 +3,7 @@
 // refused with the engine's own error naming the file, for every JSON reader.
 
 import { describe, expect, it } from 'vitest';
-import { InputError, WeightsError } from '../../src/gpu/errors.ts';
+import { InputError, WeightsError } from '../../src/util/errors.ts';
 import { parseJsonText } from '../../src/io/json-text.ts';
 import { blobFiles, readJsonObject } from '../../src/io/named-files.ts';
 import { quote, show } from '../../src/io/quote.ts';

@@ -19,7 +19,7 @@ import * as F from '../../src/autograd/functional.ts';
 import { applyStrategy } from '../../src/sft/finetune-modes.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import { Trainer } from '../../src/sft/trainer.ts';
-import { WeightsError } from '../../src/gpu/errors.ts';
+import { WeightsError } from '../../src/util/errors.ts';
 
 const gpuPromise = testGpu();
 

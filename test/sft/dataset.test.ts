@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/gpu/errors.ts';
+import { InputError } from '../../src/util/errors.ts';
 import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
 import {
   parseJsonl,

@@ -9,7 +9,7 @@ import { loadModel } from '../../src/models/load-node.ts';
 import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import { Trainer } from '../../src/sft/trainer.ts';
-import { saveCheckpoint } from '../../src/sft/checkpoint.ts';
+import { saveCheckpoint } from '../../src/sft/checkpoint-node.ts';
 
 const gpuPromise = testGpu();
 const TINY = 'assets/hf-fixtures/tiny_gpt2';

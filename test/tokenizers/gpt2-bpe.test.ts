@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/check/random.ts';
-import { InputError, WeightsError } from '../../src/gpu/errors.ts';
+import { Rng } from '../../src/util/random.ts';
+import { InputError, WeightsError } from '../../src/util/errors.ts';
 import { fromTokenizerJson, Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 

@@ -1,6 +1,6 @@
 // GPT-2 config from a Hugging Face config.json, validated; refuses options that would need other math.
 // Dims glossary: B batch, T sequence length, C n_embd, V vocab_size, NH n_head, HS head size (C / NH), L n_layer.
-import { WeightsError } from '../../gpu/errors.ts';
+import { WeightsError } from '../../util/errors.ts';
 import { show } from '../../io/quote.ts';
 
 export interface Gpt2Config {

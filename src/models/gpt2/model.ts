@@ -1,7 +1,7 @@
 // GPT-2 (GPT2LMHeadModel) as a tree of Modules whose dotted names are the Hugging Face keys. Conv1D weights are
 // stored [in, out] in HF files, which is our Linear 'in-out' layout: no transposes on load or save.
 import type { Gpu } from '../../gpu/gpu.ts';
-import { ShapeError } from '../../gpu/errors.ts';
+import { ShapeError } from '../../util/errors.ts';
 import { Tensor } from '../../autograd/tensor.ts';
 import * as F from '../../autograd/functional.ts';
 import { Module } from '../../nn/module.ts';

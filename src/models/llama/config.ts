@@ -1,7 +1,7 @@
 // Llama config from a Hugging Face config.json (model_type 'llama'), validated; refuses options that need other math.
 // Dims glossary: B batch, T sequence length, C hidden_size, V vocab_size, NQ num_attention_heads, NKV
 // num_key_value_heads, HS head_dim, FF intermediate_size, L num_hidden_layers. Query head h reads KV head h / (NQ/NKV).
-import { WeightsError } from '../../gpu/errors.ts';
+import { WeightsError } from '../../util/errors.ts';
 import { show } from '../../io/quote.ts';
 
 export interface LlamaConfig {

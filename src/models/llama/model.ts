@@ -2,7 +2,7 @@
 // torch.nn.Linear, weight [out, in]: our Linear 'out-in' layout, so nothing is transposed on load or save.
 // Pre-norm blocks: x += o_proj(attention(rope(q), rope(k), v)); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 import type { Gpu } from '../../gpu/gpu.ts';
-import { ShapeError } from '../../gpu/errors.ts';
+import { ShapeError } from '../../util/errors.ts';
 import { Tensor } from '../../autograd/tensor.ts';
 import * as F from '../../autograd/functional.ts';
 import { Module } from '../../nn/module.ts';
