@@ -178,6 +178,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const specs: Record<string, Record<string, FlagSpec>> = { train: TRAIN_FLAGS, eval: EVAL_FLAGS, generate: GENERATE_FLAGS, selftest: { filter: { type: 'string', help: 'only kernels whose name contains this' } } };
   if (command === 'bench') {
+    // eslint-disable-next-line webgpu-sft/layers -- bench/ (and TF.js, a dev dependency) is not shipped; the packaging change takes `bench` out of the CLI
     const { benchNode } = await import('../../bench/node.ts');
     return benchNode(rest);
   }
