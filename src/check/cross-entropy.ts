@@ -11,7 +11,7 @@ import {
   crossEntropyForwardRef,
   IGNORE_INDEX,
 } from '../reference/cross-entropy.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
+import { checkOutput, poison, toF64, type KernelCheck, scoped } from './kernel-check.ts';
 import type { Rng } from '../util/random.ts';
 import type { CrossEntropyDims } from '../ops/dims.ts';
 
@@ -65,21 +65,12 @@ function makeTargets(rng: Rng, c: Case, logits?: Float32Array, every = 2): Int32
   return targets;
 }
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('cross-entropy check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function forwardCheck(c: Case): KernelCheck {
   return {
     kernel: 'cross-entropy forward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'cross-entropy', async () => {
         const logits = rng.normal(c.N * c.V, c.spread ?? 3); // (N, V)
         const targets = c.argmaxTargets ? makeTargets(rng, c, logits, 1) : makeTargets(rng, c); // (N)
         const loss = gpu.alloc('loss', 4); // (1)
@@ -111,7 +102,7 @@ function backwardCheck(c: Case, saved = false): KernelCheck {
     kernel: 'cross-entropy backward',
     size: `${describe(c)}${saved ? ' saved stats' : ''}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'cross-entropy', async () => {
         const logits = rng.normal(c.N * c.V, c.spread ?? 3); // (N, V)
         const targets = c.argmaxTargets ? makeTargets(rng, c, logits, 1) : makeTargets(rng, c); // (N)
         const dloss = rng.uniform(1, 0.5, 2); // (1)
@@ -149,7 +140,7 @@ function accuracyCheck(c: Case): KernelCheck {
     kernel: 'cross-entropy accuracy',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'cross-entropy', async () => {
         const logits = Float32Array.from(rng.int(c.N * c.V, 0, 3)); // (N, V), ties on purpose
         const targets = makeTargets(rng, c, logits); // (N)
         const correct = gpu.alloc('correct', 4); // (1)
