@@ -14,7 +14,7 @@ const SWIFTSHADER_ICDS = [
   '/opt/chromium/vk_swiftshader_icd.json',
 ];
 
-export function findSwiftShaderIcd(): string | undefined {
+function findSwiftShaderIcd(): string | undefined {
   return SWIFTSHADER_ICDS.find((path) => existsSync(path));
 }
 

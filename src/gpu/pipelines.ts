@@ -34,7 +34,7 @@ export interface CompiledKernel {
   ready: Promise<void>;
 }
 
-export function reflectBindings(kernel: Kernel): BindingInfo[] {
+function reflectBindings(kernel: Kernel): BindingInfo[] {
   const reflect = new WgslReflect(kernel.wgsl);
   const groups = reflect.getBindGroups();
   if (groups.length > 1) {

@@ -51,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `;
 }
 
-export const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false) };
-export const ADAMW_UPDATE_SCALED: Kernel = { name: 'adamw-update-scaled', wgsl: adamwWgsl(true) };
+const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false) };
+const ADAMW_UPDATE_SCALED: Kernel = { name: 'adamw-update-scaled', wgsl: adamwWgsl(true) };
 
 export function adamwUpdate(
   gpu: Gpu,

@@ -10,7 +10,7 @@ import type { DropoutDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const DROPOUT_FORWARD: Kernel = {
+const DROPOUT_FORWARD: Kernel = {
   name: 'dropout-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements. One invocation: one Philox2x32-10 word h for counter

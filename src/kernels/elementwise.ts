@@ -33,10 +33,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   };
 }
 
-export const ADD_FORWARD = binaryKernel('add-forward', '+');
-export const MUL_FORWARD = binaryKernel('mul-forward', '*');
+const ADD_FORWARD = binaryKernel('add-forward', '+');
+const MUL_FORWARD = binaryKernel('mul-forward', '*');
 
-export const SCALE_FORWARD: Kernel = {
+const SCALE_FORWARD: Kernel = {
   name: 'scale-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements. One invocation: out[i] = alpha · a[i].
@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const ACCUMULATE: Kernel = {
+const ACCUMULATE: Kernel = {
   name: 'accumulate',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements. One invocation: acc[i] += x[i].
@@ -178,7 +178,6 @@ function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: Scal
   checkDistinct(where, { out }, { a });
   gpu.dispatch(SCALE_FORWARD, { out, a }, { n, alpha }, strideGroups(gpu, n, WG));
 }
-
 
 function checkCount(where: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1 || v >= 2 ** 32) {

@@ -11,7 +11,7 @@ import type { EmbeddingDims } from '../ops/dims.ts';
 const WG = 256;
 const WG_BACKWARD = 64;
 
-export const EMBEDDING_FORWARD: Kernel = {
+const EMBEDDING_FORWARD: Kernel = {
   name: 'embedding-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the N·C elements of out (c fastest, so neighbours copy one row).
@@ -38,7 +38,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const EMBEDDING_BACKWARD: Kernel = {
+const EMBEDDING_BACKWARD: Kernel = {
   name: 'embedding-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG_BACKWARD}, grid-stride loop over the C channels; dweight is zeroed before this dispatch.
@@ -95,7 +95,6 @@ export function embeddingBackward(
   gpu.clear(dweight, V * C * 4);
   gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, strideGroups(gpu, C, WG_BACKWARD));
 }
-
 
 function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
   for (const key of ['N', 'C', 'V'] as const) {

@@ -26,7 +26,7 @@ fn exp_neg(t: f32) -> f32 {
 }
 `;
 
-export const GELU_FORWARD: Kernel = {
+const GELU_FORWARD: Kernel = {
   name: 'gelu-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over n. One invocation: out[i] = x[i] · σ(2u(x[i])) = x[i] / (1 + exp(−2u)).
@@ -47,7 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const GELU_BACKWARD: Kernel = {
+const GELU_BACKWARD: Kernel = {
   name: 'gelu-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over n. One invocation: dx[i] = dout[i] · gelu'(x[i]) with s = σ(2u),
@@ -96,7 +96,6 @@ export function geluBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, x: GPUBuf
   }
   gpu.dispatch(GELU_BACKWARD, { dx, dout, x }, { n }, strideGroups(gpu, n, WG));
 }
-
 
 function checkDims(where: string, { n }: GeluDims): void {
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {

@@ -22,7 +22,7 @@ export const GRAD_NORM_SHAPES: Record<'hardware' | 'software', GradNormShape> = 
   software: { wg: 32, maxGroups: 64 },
 };
 
-export function gradNormShape(gpu: Gpu): GradNormShape {
+function gradNormShape(gpu: Gpu): GradNormShape {
   return GRAD_NORM_SHAPES[gpu.software ? 'software' : 'hardware'];
 }
 

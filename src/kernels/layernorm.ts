@@ -15,7 +15,7 @@ const ROWS_PER_CHUNK = 64;
 // Row n of the grid is workgroup (x, y) with n = y·groups.x + x, so more than 65535 rows fit.
 const ROW_REDUCE = rowReduceWgsl(WG);
 
-export const LAYERNORM_FORWARD: Kernel = {
+const LAYERNORM_FORWARD: Kernel = {
   name: 'layernorm-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup; invocation lid owns columns lid, lid + ${WG}, ... Two reductions: the mean,
@@ -54,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const LAYERNORM_BACKWARD_DX: Kernel = {
+const LAYERNORM_BACKWARD_DX: Kernel = {
   name: 'layernorm-backward-dx',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup; invocation lid owns columns lid, lid + ${WG}, ... Two reductions give
@@ -94,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const LAYERNORM_BACKWARD_PARAMS: Kernel = {
+const LAYERNORM_BACKWARD_PARAMS: Kernel = {
   name: 'layernorm-backward-params',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over (chunks, C), c fastest so neighbouring invocations read neighbouring

@@ -40,7 +40,7 @@ export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
  * one-output-per-invocation even where its tiles are mostly empty: lm-head 1×64×50257 67 vs 78 ms, 7 rows 75 vs
  * 308 ms, dhidden 160×64 with K = 50257 512 ms vs 9.4 s. Only outputs too small to matter go to the naive kernel.
  */
-export function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number }): MatmulVariant {
+function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number }): MatmulVariant {
   return p.M * p.N * p.batch < 256 ? 'naive' : defaultMatmulVariant(gpu);
 }
 

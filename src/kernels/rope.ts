@@ -77,8 +77,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   };
 }
 
-export const ROPE_FORWARD = rotateKernel('rope-forward', 'out', 'x', 1);
-export const ROPE_BACKWARD = rotateKernel('rope-backward', 'dx', 'dout', -1);
+const ROPE_FORWARD = rotateKernel('rope-forward', 'out', 'x', 1);
+const ROPE_BACKWARD = rotateKernel('rope-backward', 'dx', 'dout', -1);
 
 export function ropeForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: RopeDims): void {
   rotate(gpu, 'ropeForward', ROPE_FORWARD, { out, x }, dims);

@@ -10,7 +10,7 @@ import type { SliceDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const SLICE_FORWARD: Kernel = {
+const SLICE_FORWARD: Kernel = {
   name: 'slice-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the rows·width elements of out (j fastest, contiguous within a row).
@@ -31,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const SLICE_BACKWARD: Kernel = {
+const SLICE_BACKWARD: Kernel = {
   name: 'slice-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the rows·width elements of dout; columns of dx outside

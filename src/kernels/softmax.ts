@@ -19,7 +19,7 @@ fn unmasked(row: u32) -> u32 {
 }
 `;
 
-export const SOFTMAX_FORWARD: Kernel = {
+const SOFTMAX_FORWARD: Kernel = {
   name: 'softmax-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup. Invocation lid owns columns lid, lid + ${WG}, ...: one pass keeps a running
@@ -72,7 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const SOFTMAX_BACKWARD: Kernel = {
+const SOFTMAX_BACKWARD: Kernel = {
   name: 'softmax-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup. Invocation lid owns columns lid, lid + ${WG}, ...: its part of
@@ -109,7 +109,7 @@ const ROW_GRID = /* wgsl */ `
 fn row_of(gid: vec3u, groups: vec3u) -> u32 { return gid.y * groups.x * ${WG}u + gid.x; }
 `;
 
-export const SOFTMAX_FORWARD_SHORT: Kernel = {
+const SOFTMAX_FORWARD_SHORT: Kernel = {
   name: 'softmax-forward-short',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one invocation per row (cols ≤ ${SHORT_ROW}): online (max, Σ exp) over the unmasked columns in
@@ -145,7 +145,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const SOFTMAX_BACKWARD_SHORT: Kernel = {
+const SOFTMAX_BACKWARD_SHORT: Kernel = {
   name: 'softmax-backward-short',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one invocation per row (cols ≤ ${SHORT_ROW}): d = Σ_j dout_j·out_j in order, then
@@ -204,7 +204,6 @@ export function softmaxBackward(
   if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_BACKWARD_SHORT, { dx, dout, out }, uniforms, shortRowGrid(gpu, dims.rows, WG));
   else gpu.dispatch(SOFTMAX_BACKWARD, { dx, dout, out }, uniforms, rowGrid(gpu, dims.rows));
 }
-
 
 function checkDims(
   where: string,

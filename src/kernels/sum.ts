@@ -9,7 +9,7 @@ import type { SumDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const SUM_FORWARD: Kernel = {
+const SUM_FORWARD: Kernel = {
   name: 'sum-forward',
   wgsl: /* wgsl */ `
 // Workgroup 256, grid-stride loop over outer·chunks·inner outputs (i fastest, so neighbours read neighbouring x).
@@ -41,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const SUM_BACKWARD: Kernel = {
+const SUM_BACKWARD: Kernel = {
   name: 'sum-backward',
   wgsl: /* wgsl */ `
 // Workgroup 256, grid-stride loop over the outer·axis·inner elements of dx.
@@ -119,7 +119,6 @@ function dispatchSum(
   const uniforms = { outer, axis, inner, chunks, chunk, scale };
   gpu.dispatch(SUM_FORWARD, { out, x }, uniforms, strideGroups(gpu, outer * chunks * inner, WG));
 }
-
 
 function checkDims(where: string, dims: SumDims): number {
   for (const key of ['outer', 'axis', 'inner'] as const) {

@@ -21,7 +21,7 @@ fn sigmoid_pair(g: f32) -> vec2f {
 }
 `;
 
-export const SWIGLU_FORWARD: Kernel = {
+const SWIGLU_FORWARD: Kernel = {
   name: 'swiglu-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over n. One invocation: out[i] = gate[i]·σ(gate[i])·up[i].
@@ -76,8 +76,8 @@ function bindings(outputs: string[], inputs: string[]): string {
   return [...lines, `@group(0) @binding(${storage.length}) var<uniform> u: Dims;`].join('\n');
 }
 
-export const SWIGLU_BACKWARD = backwardKernel('swiglu-backward', true);
-export const SWIGLU_BACKWARD_DGATE = backwardKernel('swiglu-backward-dgate', false);
+const SWIGLU_BACKWARD = backwardKernel('swiglu-backward', true);
+const SWIGLU_BACKWARD_DGATE = backwardKernel('swiglu-backward-dgate', false);
 
 export function swigluForward(
   gpu: Gpu,
@@ -111,7 +111,6 @@ export function swigluBackward(
   else if (dgate) gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
   else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, strideGroups(gpu, n, WG));
 }
-
 
 // dims.n in range, every buffer at least n f32, and no output also bound as another output or an input.
 function checkAll(

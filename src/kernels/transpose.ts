@@ -9,7 +9,7 @@ import type { TransposeDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const TRANSPOSE_FORWARD: Kernel = {
+const TRANSPOSE_FORWARD: Kernel = {
   name: 'transpose-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the d0·d1·d2·d3 elements of out (k fastest, so each run of d3 elements is

@@ -93,7 +93,7 @@ export async function openModelWeights(files: NamedFiles): Promise<TensorStore> 
 }
 
 /** The architecture config.json names in model_type. */
-export function modelKind(raw: Record<string, unknown>, file: string): ModelKind {
+function modelKind(raw: Record<string, unknown>, file: string): ModelKind {
   const kind = raw.model_type;
   if (typeof kind === 'string' && Object.hasOwn(PLANS, kind)) return kind as ModelKind;
   const kinds = Object.keys(PLANS).join(', ');

@@ -21,7 +21,7 @@ export async function loadPlannedWeights(model: Module, plan: WeightsPlan): Prom
 }
 
 /** The index of the first NaN or ±Inf, or -1. */
-export function firstNonFinite(data: Float32Array): number {
+function firstNonFinite(data: Float32Array): number {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN

@@ -59,7 +59,7 @@ export async function copySynced(from: string, to: string, options: { link: bool
   return fileDigest(to);
 }
 
-export async function fileDigest(path: string): Promise<FileDigest> {
+async function fileDigest(path: string): Promise<FileDigest> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {

@@ -44,7 +44,7 @@ export interface SourceNames {
   addBosToken?: string; // default 'Gpt2Tokenizer options.addBosToken'
 }
 
-export const ENDOFTEXT = '<|endoftext|>';
+const ENDOFTEXT = '<|endoftext|>';
 
 // The GPT-2 split pattern. Python's `regex` \s is Unicode White_Space; JS's \s differs (it takes U+FEFF and
 // misses U+0085), hence \p{White_Space} spelled out.

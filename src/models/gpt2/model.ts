@@ -182,7 +182,6 @@ export class Gpt2Model extends Module implements LanguageModel {
     }
   }
 
-
   createCache(maxT = this.config.nPositions): KvCache {
     const C = this.config.nEmbd;
     return new KvCache(this.gpu, this.config.nLayer, this.config.nHead, Math.min(maxT, this.config.nPositions), C / this.config.nHead);

@@ -181,7 +181,6 @@ export class LlamaModel extends Module implements LanguageModel {
     for (const block of this.model.layers) block.self_attn.attnDropout.p = p;
   }
 
-
   createCache(maxT = this.config.maxPositions): KvCache {
     const { numLayers, numKvHeads, headDim, maxPositions } = this.config;
     return new KvCache(this.gpu, numLayers, numKvHeads, Math.min(maxT, maxPositions), headDim);
