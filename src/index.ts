@@ -65,7 +65,8 @@ export type { Tokenizer, EncodeOptions } from './tokenizers/tokenizer.ts';
 /** A text's ids as the model reads them: BOS first where the tokenizer's add_bos_token says so. */
 export { modelInput } from './tokenizers/tokenizer.ts';
 /** GPT-2 byte-level BPE from vocab.json + merges.txt text; `fromTokenizerJson` for an HF tokenizer.json. */
-export { Gpt2Tokenizer, fromTokenizerJson, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
+export { Gpt2Tokenizer, type Gpt2TokenizerOptions } from './tokenizers/gpt2-bpe.ts';
+export { fromTokenizerJson } from './tokenizers/gpt2-bpe-json.ts';
 /** SentencePiece (Llama) from tokenizer.model bytes or a converted tokenizer.json. */
 export {
   SentencePieceTokenizer,
@@ -122,19 +123,20 @@ export { generate, type GenerateOptions } from './models/generate.ts';
  * `tokenizeRows` marks loss targets; `truncateExamples`, seeded `shuffled` and `splitByRatios`; `renderChat`.
  */
 export {
-  parseJsonl,
   tokenizeRow,
   tokenizeRows,
   truncateExamples,
   renderChat,
-  shuffled,
-  splitByRatios,
+  type Example,
+} from './sft/dataset.ts';
+export { shuffled, splitByRatios } from './sft/splits.ts';
+export {
+  parseJsonl,
   type DataRow,
   type JsonlData,
-  type Example,
   type RowFormat,
   type ChatMessage,
-} from './sft/dataset.ts';
+} from './sft/jsonl.ts';
 /** Causal-LM batches (padded or packed) and the per-epoch reshuffling source the trainer reads. */
 export { lmBatches, epochBatches, IGNORE_INDEX, type LmBatch, type LmBatchOptions } from './sft/batching.ts';
 /** Text/label rows for sequence classification: templates, label map, batches, the majority-class baseline. */

@@ -5,7 +5,9 @@
 import { InputError } from '../util/errors.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import { checkBatchOptions } from './batching.ts';
-import { checkPositiveInt, formatShape, shuffled, type DataRow } from './dataset.ts';
+import { checkPositiveInt } from '../util/check-args.ts';
+import { shuffled } from './splits.ts';
+import { formatShape, type DataRow } from './jsonl.ts';
 
 export interface ClassExample {
   ids: number[];

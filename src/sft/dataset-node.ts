@@ -3,7 +3,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { InputError } from '../util/errors.ts';
-import { parseJsonl, type JsonlData } from './dataset.ts';
+import { parseJsonl, type JsonlData } from './jsonl.ts';
 
 export async function readJsonlFile(path: string): Promise<JsonlData> {
   let info;

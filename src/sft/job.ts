@@ -6,7 +6,8 @@ import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { generate } from '../models/generate.ts';
 import type { Module } from '../nn/module.ts';
-import { renderChat, tokenizeRows, truncateExamples, type DataRow } from './dataset.ts';
+import { renderChat, tokenizeRows, truncateExamples } from './dataset.ts';
+import { type DataRow } from './jsonl.ts';
 import { epochBatches, lmBatches } from './batching.ts';
 import {
   classificationData,

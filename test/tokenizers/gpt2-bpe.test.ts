@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/random.ts';
 import { InputError, WeightsError } from '../../src/util/errors.ts';
-import { fromTokenizerJson, Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
+import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
+import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe-json.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
 const ASSETS = join(import.meta.dirname, '../../assets');
