@@ -8,7 +8,7 @@ import { generate } from '../models/generate.ts';
 import type { Module } from '../nn/module.ts';
 import { renderChat, tokenizeRows, truncateExamples } from './dataset.ts';
 import { type DataRow } from './jsonl.ts';
-import { epochBatches, lmBatches } from './batching.ts';
+import { epochBatches, lmBatches, type LmBatch } from './batching.ts';
 import {
   classificationData,
   majorityBaseline,
@@ -17,7 +17,7 @@ import {
 } from './classification.ts';
 import { applyStrategy, countParameters, type ParameterReport, type Strategy } from './finetune-modes.ts';
 import { SequenceClassifier } from './classifier.ts';
-import { featureBatches, lastTokenFeatures } from './feature-cache.ts';
+import { featureBatches, lastTokenFeatures, type FeatureBatch } from './feature-cache.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { HeadTask, LmTask, type Task } from './tasks.ts';
@@ -57,12 +57,13 @@ export interface JobData {
   test?: DataRow[];
 }
 
-export interface Job {
+/** A job's batches match its task inside the builders; callers (the trainer) need not know the batch type. */
+export interface Job<Batch = unknown> {
   module: Module;
-  task: Task<unknown>;
-  trainBatches: (epoch: number) => unknown[];
-  val: unknown[];
-  test: unknown[];
+  task: Task<Batch>;
+  trainBatches: (epoch: number) => Batch[];
+  val: Batch[];
+  test: Batch[];
   report: ParameterReport;
   /** config.json for the saved weights. */
   config: Record<string, unknown>;
@@ -108,7 +109,7 @@ interface JobInputs {
   sampleRow: DataRow;
 }
 
-function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Job {
+function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Job<LmBatch> {
   const strategy = context.name('strategy');
   if (s.template !== undefined && s.template !== TEXT_PLACEHOLDER) {
     throw new InputError(
@@ -151,7 +152,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   const prompt = samplePrompt(sampleRow, tokenizer);
   return {
     module: model,
-    task: new LmTask(model) as Task<unknown>,
+    task: new LmTask(model),
     trainBatches: epochBatches(lmBatches, prepare(data.train, 'train'), options),
     val: lmBatches(prepare(data.val, 'val'), evalOptions),
     test: lmBatches(prepare(data.test, 'test'), evalOptions),
@@ -195,7 +196,7 @@ function samplePrompt(row: DataRow, tokenizer: Tokenizer): string {
   }
 }
 
-async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Promise<Job> {
+async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Promise<Job<FeatureBatch>> {
   if (s.dropout) {
     throw new InputError(
       `${context.name('dropout')}: ${s.dropout} with ${context.name('strategy')} head, expected 0 or unset (the frozen backbone runs in eval mode, its features computed once)`,
@@ -232,7 +233,7 @@ async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInp
   const arch = model.kind === 'gpt2' ? 'GPT2ForSequenceClassification' : 'LlamaForSequenceClassification';
   return {
     module: classifier,
-    task: new HeadTask(classifier) as Task<unknown>,
+    task: new HeadTask(classifier),
     trainBatches: epochBatches(featureBatches, cached.train, batches),
     val: featureBatches(cached.val, { ...batches, shuffle: false }),
     test: featureBatches(cached.test, { ...batches, shuffle: false }),
