@@ -19,3 +19,20 @@ export function checkBuffer(
     );
   }
 }
+
+/**
+ * Throws when an output is also bound as another output or an input (null: not bound). WebGPU forbids a buffer bound
+ * writable and read-only in one dispatch, and an output must not overwrite what a later step of the same call reads.
+ */
+export function checkDistinct(
+  where: string,
+  outputs: Record<string, GPUBuffer | null>,
+  inputs: Record<string, GPUBuffer | null>,
+): void {
+  const outs = Object.entries(outputs);
+  for (const [name, buf] of outs) {
+    if (buf === null) continue;
+    const same = [...outs, ...Object.entries(inputs)].find(([other, b]) => other !== name && b === buf);
+    if (same) throw new ShapeError(`${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`);
+  }
+}

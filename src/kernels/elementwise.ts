@@ -3,7 +3,7 @@
 // compositions: da is a copy or a product, db sums over the broadcast rows through the sum kernel (fixed order).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
+import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { sumForward } from './sum.ts';
 import { strideGroups } from './grid.ts';
 import type { BroadcastDims, ScaleDims } from '../ops/dims.ts';
@@ -194,23 +194,4 @@ function checkBroadcast(where: string, dims: BroadcastDims): BroadcastDims {
     );
   }
   return dims;
-}
-
-// WebGPU forbids binding one buffer as both read-only and writable in a dispatch; outputs must also not overwrite
-// an input that a later step of the same call still reads.
-function checkDistinct(
-  where: string,
-  outputs: Record<string, GPUBuffer | null>,
-  inputs: Record<string, GPUBuffer>,
-): void {
-  const outs = Object.entries(outputs).filter((e): e is [string, GPUBuffer] => e[1] !== null);
-  for (const [i, [name, buf]] of outs.entries()) {
-    for (const [other, input] of [...outs.slice(i + 1), ...Object.entries(inputs)]) {
-      if (buf === input) {
-        throw new ShapeError(
-          `${where}: ${name}, expected a buffer distinct from ${other}, got the same buffer`,
-        );
-      }
-    }
-  }
 }

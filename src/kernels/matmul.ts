@@ -4,7 +4,7 @@
 // dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in the operand's own storage layout), dBias = Σ dOut over batch and rows.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
+import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
 import type { MatmulDims } from '../ops/dims.ts';
@@ -213,18 +213,4 @@ function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undef
 /** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */
 function span(batch: number, stride: number, matrix: number): number {
   return stride === 0 ? matrix : (batch - 1) * stride + matrix;
-}
-
-function checkDistinct(
-  where: string,
-  outputs: Record<string, GPUBuffer | null>,
-  inputs: Record<string, GPUBuffer | null>,
-): void {
-  for (const [name, buf] of Object.entries(outputs)) {
-    const same = Object.entries(inputs).find(([, other]) => buf && buf === other);
-    if (same)
-      throw new ShapeError(
-        `${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`,
-      );
-  }
 }
