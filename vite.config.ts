@@ -1,17 +1,17 @@
 // Browser library build: `npm run build` bundles the entries src/index.ts and src/advanced.ts to dist/browser/
 // (webgpu-sft.js, advanced.js and one module per source file, so an app's bundler keeps only the modules it uses).
-// Node's device path (src/gpu/node-adapter.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub
+// Node's device path (src/gpu/adapter-node.ts: node:fs and Dawn from the npm `webgpu` package) is swapped for a stub
 // that throws, so the bundle holds no `node:` import and no Dawn; in a browser createDevice never reaches it.
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 
-const NODE_ADAPTER = /[\\/]gpu[\\/]node-adapter\.ts$/;
-const STUB_ID = '\0webgpu-sft:node-adapter-stub';
-const ERRORS = fileURLToPath(new URL('./src/gpu/errors.ts', import.meta.url));
+const NODE_ADAPTER = /[\\/]gpu[\\/]adapter-node\.ts$/;
+const STUB_ID = '\0webgpu-sft:adapter-node-stub';
+const ERRORS = fileURLToPath(new URL('./src/util/errors.ts', import.meta.url));
 const NODE_ONLY = /^(node:|webgpu$)/;
 
 /**
- * Resolves src/gpu/node-adapter.ts to a stub for browser bundles (the library and the demo page share it), and
+ * Resolves src/gpu/adapter-node.ts to a stub for browser bundles (the library and the demo page share it), and
  * fails the build if any chunk still imports a `node:` module or Dawn.
  */
 export function browserOnly(): Plugin {
@@ -19,7 +19,7 @@ export function browserOnly(): Plugin {
     name: 'webgpu-sft:browser-only',
     enforce: 'pre',
     async resolveId(source, importer, options) {
-      if (!importer || !source.endsWith('node-adapter.ts')) return null;
+      if (!importer || !source.endsWith('adapter-node.ts')) return null;
       const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
       return resolved && NODE_ADAPTER.test(resolved.id) ? STUB_ID : null;
     },

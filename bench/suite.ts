@@ -2,7 +2,7 @@
 // headless Chromium. The cases of one group (kernel and size: ours and TF.js) are prepared and warmed up one after
 // another, then timed in interleaved rounds (order alternating), so load from other processes hits every case
 // alike; median per case.
-import { InputError } from '../src/gpu/errors.ts';
+import { InputError } from '../src/util/errors.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
 import { Timer, type Sample } from './timing.ts';
 import type { Tfjs } from './tfjs/backend.ts';

@@ -18,7 +18,7 @@ export type { Gpu } from './gpu/gpu.ts';
  * optional `hint:` line. ShapeError: tensor shapes; WeightsError: model files; ShaderError: WGSL compilation;
  * InputError: user data and options; DeviceError: no adapter or a lost device.
  */
-export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './gpu/errors.ts';
+export { ShapeError, WeightsError, ShaderError, InputError, DeviceError } from './util/errors.ts';
 
 /**
  * `{ model, tokenizer }` from files: a FileList, or a Map of names to Blobs (e.g. fetched), holding config.json,
@@ -37,7 +37,8 @@ export type { LanguageModel } from './models/language-model.ts';
 /** Tokenizers: encode, decode, eosId, bosId; `modelInput` puts BOS first where the tokenizer adds one. */
 export type { Tokenizer } from './tokenizers/tokenizer.ts';
 export { modelInput } from './tokenizers/tokenizer.ts';
-export { Gpt2Tokenizer, fromTokenizerJson } from './tokenizers/gpt2-bpe.ts';
+export { Gpt2Tokenizer } from './tokenizers/gpt2-bpe.ts';
+export { fromTokenizerJson } from './tokenizers/gpt2-bpe-json.ts';
 export {
   SentencePieceTokenizer,
   fromSentencePieceModel,
@@ -65,7 +66,7 @@ export type { TrainEvent, Metrics } from './sft/trainer.ts';
 export type { Strategy } from './sft/finetune-modes.ts';
 export type { LrSchedule } from './sft/schedule.ts';
 /** JSONL text to checked rows, as fineTune reads it: `parseJsonl(text, fileName)`. */
-export { parseJsonl, type DataRow } from './sft/dataset.ts';
+export { parseJsonl, type DataRow } from './sft/jsonl.ts';
 /** Loss, perplexity and accuracy of a model on rows, as fineTune evaluates. */
 export { evaluate, type EvaluateOptions } from './sft/evaluate.ts';
 /** Safetensors bytes of F32/F16 tensors (e.g. `serializeSafetensors(await model.exportTensors())` for a download). */

@@ -2,7 +2,7 @@
 // float64 dot products on sampled entries and against the other engine's), and memory-bound kernels (GB/s).
 import type { Gpu } from '../../src/gpu/gpu.ts';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import { geluForward } from '../../src/kernels/gelu.ts';
 import {
   defaultMatmulVariant,

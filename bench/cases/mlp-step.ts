@@ -5,7 +5,7 @@ import { Tensor } from '../../src/autograd/tensor.ts';
 import * as F from '../../src/autograd/functional.ts';
 import { Linear } from '../../src/nn/layers.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import type { BenchCase, Runner, SuiteContext } from '../suite.ts';
 import { ADAM, oursStepRunner, tfjsStepRunner } from './step-runners.ts';
 

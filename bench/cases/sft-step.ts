@@ -6,7 +6,8 @@ import { parseGpt2Config, type Gpt2Config } from '../../src/models/gpt2/config.t
 import { loadGpt2FromFiles } from '../../src/models/load-browser.ts';
 import { readSafetensors } from '../../src/io/safetensors.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
-import { parseJsonl, tokenizeRows, truncateExamples } from '../../src/sft/dataset.ts';
+import { tokenizeRows, truncateExamples } from '../../src/sft/dataset.ts';
+import { parseJsonl } from '../../src/sft/jsonl.ts';
 import { IGNORE_INDEX, lmBatches, type LmBatch } from '../../src/sft/batching.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import type { BenchCase, BenchFiles, Runner, SuiteContext } from '../suite.ts';

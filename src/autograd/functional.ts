@@ -1,5 +1,5 @@
 // The differentiable ops as plain functions over Tensors: each validates, runs forward and records a tape node.
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { apply, tapeOf } from './tape.ts';
 import type { Tensor } from './tensor.ts';
 

@@ -1,6 +1,6 @@
 // The table of differentiable ops: forward allocates its output in the current scope and dispatches the kernel;
 // backward returns one gradient per input (null where not needed). Typed so a missing backward does not compile.
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { matmulForward, matmulBackward } from '../kernels/matmul.ts';
 import { addForward, addBackward, mulForward, mulBackward, scaleForward, scaleBackward } from '../kernels/elementwise.ts';
 import { sumForward, sumBackward } from '../kernels/sum.ts';

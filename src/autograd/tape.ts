@@ -1,7 +1,7 @@
 // The tape: ops append a node as they run forward (unless no input needs a gradient, or inside noGrad); backward()
 // walks the nodes in reverse, dispatching each op's backward and summing gradients of tensors used more than once.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { accumulate } from '../kernels/elementwise.ts';
 import { OPS, type OpAttrs, type OpName } from './ops.ts';
 import { Tensor, shapeString } from './tensor.ts';

@@ -1,7 +1,7 @@
 // Tensor: a GPU buffer with a shape, a dtype and, when it takes part in autograd, the tape node that made it.
 // Views (reshape, detach) share their base's buffer. Reading back is explicit and async.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { backward, type TapeNode } from './tape.ts';
 
 export type DType = 'f32' | 'i32';

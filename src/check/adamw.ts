@@ -4,10 +4,11 @@
 // ≤ 1e-6 (measured ~5e-8). The step itself (param_new − param_old) also carries the rounding of param_new, ~1e-9 at
 // GPT-2's weight scale 0.02 against steps of ~1e-3: bound relL2 ≤ 5e-6 (measured ≤ 7e-7).
 import type { Gpu } from '../gpu/gpu.ts';
-import { adamwUpdate, NO_BAD_SLOT, type AdamwDims } from '../kernels/adamw.ts';
+import { adamwUpdate, NO_BAD_SLOT } from '../kernels/adamw.ts';
 import { adamwUpdateRef } from '../reference/adamw.ts';
 import { checkOutput, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
+import type { AdamwDims } from '../ops/dims.ts';
 
 const STATE_BOUND = 1e-6;
 const STEP_BOUND = 5e-6;

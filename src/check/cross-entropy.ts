@@ -4,20 +4,16 @@
 // losses and p − 1 stay relatively exact (with log Σ, N = 3, V = 2 failed ~1 seed in 600). Loss and gradients are f32
 // sums of exps in a fixed order: bound relL2 ≤ 1e-5. Accuracy counts are integers: exact. Accuracy inputs are small integers so that argmax ties occur.
 import type { Gpu } from '../gpu/gpu.ts';
-import {
-  crossEntropyAccuracy,
-  crossEntropyBackward,
-  crossEntropyForward,
-  type CrossEntropyDims,
-} from '../kernels/cross-entropy.ts';
+import { crossEntropyAccuracy, crossEntropyBackward, crossEntropyForward } from '../kernels/cross-entropy.ts';
 import {
   crossEntropyAccuracyRef,
   crossEntropyBackwardRef,
   crossEntropyForwardRef,
   IGNORE_INDEX,
 } from '../reference/cross-entropy.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { CrossEntropyDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 const EXACT = 0;
@@ -69,21 +65,12 @@ function makeTargets(rng: Rng, c: Case, logits?: Float32Array, every = 2): Int32
   return targets;
 }
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('cross-entropy check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function forwardCheck(c: Case): KernelCheck {
   return {
     kernel: 'cross-entropy forward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'cross-entropy', async () => {
         const logits = rng.normal(c.N * c.V, c.spread ?? 3); // (N, V)
         const targets = c.argmaxTargets ? makeTargets(rng, c, logits, 1) : makeTargets(rng, c); // (N)
         const loss = gpu.alloc('loss', 4); // (1)
@@ -115,7 +102,7 @@ function backwardCheck(c: Case, saved = false): KernelCheck {
     kernel: 'cross-entropy backward',
     size: `${describe(c)}${saved ? ' saved stats' : ''}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'cross-entropy', async () => {
         const logits = rng.normal(c.N * c.V, c.spread ?? 3); // (N, V)
         const targets = c.argmaxTargets ? makeTargets(rng, c, logits, 1) : makeTargets(rng, c); // (N)
         const dloss = rng.uniform(1, 0.5, 2); // (1)
@@ -153,7 +140,7 @@ function accuracyCheck(c: Case): KernelCheck {
     kernel: 'cross-entropy accuracy',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'cross-entropy', async () => {
         const logits = Float32Array.from(rng.int(c.N * c.V, 0, 3)); // (N, V), ties on purpose
         const targets = makeTargets(rng, c, logits); // (N)
         const correct = gpu.alloc('correct', 4); // (1)

@@ -3,10 +3,11 @@
 // Kept values are x · f32(1/(1-p)) rounded to f32: two roundings of ≤ 2^-24 each against the float64 x / (1 - p),
 // so relL2 ≤ 1e-6 (measured ~6e-8).
 import type { Gpu } from '../gpu/gpu.ts';
-import { dropoutBackward, dropoutForward, type DropoutDims } from '../kernels/dropout.ts';
+import { dropoutBackward, dropoutForward } from '../kernels/dropout.ts';
 import { dropoutBackwardRef, dropoutForwardRef } from '../reference/dropout.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { DropoutDims } from '../ops/dims.ts';
 
 const VALUE_BOUND = 1e-6;
 const EXACT = 0;
@@ -20,15 +21,6 @@ const SIZES: [number, number, number | null][] = [
   [4099, 0.9, null],
   [100_003, 0.1, null],
 ];
-
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('dropout check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
 
 function randomU32(rng: Rng): number {
   return Math.floor(rng.next() * 2 ** 32);
@@ -56,7 +48,7 @@ function check(
     kernel: `dropout ${direction}`,
     size: `n=${n} p=${p}${fixedOffset === null ? '' : ` offset=2^32-${2 ** 32 - fixedOffset}`}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'dropout', async () => {
         const dims: DropoutDims = { n, p, seed: randomU32(rng), offset: fixedOffset ?? randomU32(rng) };
         const input = nonZero(rng, n); // x or dout, (n)
         const result = gpu.alloc(output, n * 4); // out or dx, (n)

@@ -4,16 +4,7 @@
 // relL2 ≤ 1e-5 against Σ|terms|, compare.ts: at n = 7, bn = 1 a plain relative bound came within 0.9× of failing on
 // cancellation alone in 400 seeds).
 import type { Gpu } from '../gpu/gpu.ts';
-import {
-  accumulate,
-  addBackward,
-  addForward,
-  mulBackward,
-  mulForward,
-  scaleBackward,
-  scaleForward,
-  type BroadcastDims,
-} from '../kernels/elementwise.ts';
+import { accumulate, addBackward, addForward, mulBackward, mulForward, scaleBackward, scaleForward } from '../kernels/elementwise.ts';
 import {
   accumulateRef,
   addBackwardRef,
@@ -23,8 +14,9 @@ import {
   scaleBackwardRef,
   scaleForwardRef,
 } from '../reference/elementwise.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { BroadcastDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 const SUM_BOUND = 1e-5;
@@ -43,15 +35,6 @@ const BINARY_SIZES: [number, number][] = [
 ];
 const UNARY_SIZES = [1, 7, 257, 1031, 200_003];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('elementwise check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function output(gpu: Gpu, label: string, n: number): GPUBuffer {
   const buf = gpu.alloc(label, n * 4);
   poison(gpu, buf);
@@ -64,7 +47,7 @@ function binaryForward(op: 'add' | 'mul', dims: BroadcastDims): KernelCheck {
     kernel: `${op} forward`,
     size: `n=${n} bn=${bn}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'elementwise', async () => {
         const a = rng.uniform(n);
         const b = rng.uniform(bn);
         const out = output(gpu, 'out', n);
@@ -83,7 +66,7 @@ function binaryBackward(op: 'add' | 'mul', dims: BroadcastDims): KernelCheck {
     kernel: `${op} backward`,
     size: `n=${n} bn=${bn}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'elementwise', async () => {
         const a = rng.uniform(n);
         const b = rng.uniform(bn);
         const dout = rng.uniform(n);
@@ -122,7 +105,7 @@ function scaleCheck(direction: 'forward' | 'backward', n: number): KernelCheck {
     kernel: `scale ${direction}`,
     size: `n=${n}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'elementwise', async () => {
         const alpha = Math.fround(rng.uniform(1, -3, 3)[0]);
         const x = rng.uniform(n);
         const out = output(gpu, 'out', n);
@@ -140,7 +123,7 @@ function accumulateCheck(n: number): KernelCheck {
     kernel: 'accumulate',
     size: `n=${n}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'elementwise', async () => {
         const acc = rng.uniform(n);
         const x = rng.uniform(n);
         const accBuf = gpu.upload('acc', acc);

@@ -2,10 +2,11 @@
 // many times, and a GPT-2-wide C. Forward copies rows: exact (bound 0). Backward sums the rows that share an id in
 // f32 (bound relL2 ≤ 1e-5).
 import type { Gpu } from '../gpu/gpu.ts';
-import { embeddingBackward, embeddingForward, type EmbeddingDims } from '../kernels/embedding.ts';
+import { embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
 import { embeddingBackwardRef, embeddingForwardRef } from '../reference/embedding.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { EmbeddingDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 const BACKWARD_BOUND = 1e-5;
@@ -25,15 +26,6 @@ const CASES: Case[] = [
   { N: 331, C: 768, V: 509, distinct: 7 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('embedding check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe(c: Case): string {
   return `N=${c.N} C=${c.C} V=${c.V}${c.distinct < c.V ? ` ids<${c.distinct}` : ''}`;
 }
@@ -44,7 +36,7 @@ function forwardCheck(c: Case): KernelCheck {
     kernel: 'embedding forward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'embedding', async () => {
         const ids = rng.int(N, 0, c.distinct); // (N)
         const weight = rng.uniform(V * C); // (V, C)
         const out = gpu.alloc('out', N * C * 4); // (N, C)
@@ -64,7 +56,7 @@ function backwardCheck(c: Case): KernelCheck {
     kernel: 'embedding backward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'embedding', async () => {
         const ids = rng.int(N, 0, c.distinct); // (N)
         const dout = rng.uniform(N * C); // (N, C)
         const dweight = gpu.alloc('dweight', V * C * 4); // (V, C)

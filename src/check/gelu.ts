@@ -6,8 +6,8 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import { geluBackward, geluForward } from '../kernels/gelu.ts';
 import { geluBackwardRef, geluForwardRef } from '../reference/gelu.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
 
 const BOUND = 1e-5;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -28,15 +28,6 @@ const CASES: Case[] = [
   { n: 100_003, spread: 5 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('gelu check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe({ n, spread }: Case): string {
   return `n=${n} x∈±${spread}`;
 }
@@ -47,7 +38,7 @@ function forwardCheck(c: Case): KernelCheck {
     kernel: 'gelu forward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'gelu', async () => {
         const x = rng.uniform(n, -c.spread, c.spread); // (n)
         const out = gpu.alloc('out', n * 4); // (n)
         poison(gpu, out);
@@ -75,7 +66,7 @@ function backwardCheck(c: Case): KernelCheck {
     kernel: 'gelu backward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'gelu', async () => {
         const x = rng.uniform(n, -c.spread, c.spread); // (n)
         const dout = rng.uniform(n); // (n)
         const dx = gpu.alloc('dx', n * 4); // (n)

@@ -7,7 +7,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { gradNorm, GRAD_NORM_SHAPES } from '../kernels/grad-norm.ts';
 import { gradNormRef } from '../reference/grad-norm.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import type { Rng } from '../util/random.ts';
 
 const BOUND = 1e-5;
 

@@ -3,7 +3,7 @@
 // reference by relative L2 error against a bound stated per kernel.
 import type { Gpu } from '../gpu/gpu.ts';
 import { compare, describeComparison, type Comparison } from './compare.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 
 export interface OutputResult {
   /** Which output of the kernel, e.g. 'dx' or 'out'. */
@@ -58,3 +58,13 @@ export function toF64(x: ArrayLike<number>): Float64Array {
 }
 
 export { Rng };
+
+/** Runs a check's body inside a buffer scope labelled '<op> check', so whatever it allocates is released after. */
+export async function scoped(gpu: Gpu, op: string, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
+  const scope = gpu.scope(`${op} check`);
+  try {
+    return await fn();
+  } finally {
+    scope[Symbol.dispose]();
+  }
+}

@@ -5,10 +5,11 @@
 // cancel no more than a mean-centering does. dweight and dbias are sums over rows of mixed sign, measured against
 // Σ|terms| (compare.ts): at N = 5, C = 1 a plain relative bound failed 1 in ~500 seeds on cancellation alone.
 import type { Gpu } from '../gpu/gpu.ts';
-import { layernormBackward, layernormForward, type LayernormDims } from '../kernels/layernorm.ts';
+import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
 import { layernormBackwardRef, layernormForwardRef } from '../reference/layernorm.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { LayernormDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 const EPS = 1e-5;
@@ -32,15 +33,6 @@ const CASES: Case[] = [
   { N: 300, C: 65 },
   { N: 257, C: 768 },
 ];
-
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('layernorm check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
 
 function describe({ N, C, grads }: Case): string {
   return `N=${N} C=${C}${grads && grads !== 'both' ? ` grads=${grads}` : ''}`;
@@ -67,7 +59,7 @@ function forwardCheck(k: Case): KernelCheck {
     kernel: 'layernorm forward',
     size: describe(k),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'layernorm', async () => {
         const x = randomX(rng, N, C); // (N, C)
         const weight = rng.uniform(C, -1.5, 1.5); // (C)
         const bias = rng.uniform(C); // (C)
@@ -98,7 +90,7 @@ function backwardCheck(k: Case): KernelCheck {
     kernel: 'layernorm backward',
     size: describe(k),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'layernorm', async () => {
         const x = randomX(rng, N, C); // (N, C)
         const weight = rng.uniform(C, -1.5, 1.5); // (C)
         const dout = rng.uniform(N * C); // (N, C)

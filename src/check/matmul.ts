@@ -2,17 +2,10 @@
 // (16, 64, 8) and off multiples of 4 along k, every transpose pair, bias, accumulate, shared operands (batch stride 0,
 // whose gradients sum over the batch), gapped batch strides, and grids past 65535 workgroups in one dimension.
 // Every output is a sum of K (or, for shared gradients, batch·K) f32 products: bound relL2 ≤ 1e-5 for K ≤ 1024.
-import type { Gpu } from '../gpu/gpu.ts';
-import {
-  matmulBackward,
-  matmulForward,
-  MATMUL_VARIANTS,
-  matmulVariantAvailable,
-  type MatmulDims,
-  type MatmulVariant,
-} from '../kernels/matmul.ts';
+import { matmulBackward, matmulForward, MATMUL_VARIANTS, matmulVariantAvailable, type MatmulVariant } from '../kernels/matmul.ts';
 import { matmulBackwardRef, matmulForwardRef } from '../reference/matmul.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
+import { checkOutput, poison, toF64, type KernelCheck, type OutputResult, scoped } from './kernel-check.ts';
+import type { MatmulDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 
@@ -97,15 +90,6 @@ function matrices(
   return out;
 }
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('matmul check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function forwardCheck(variant: MatmulVariant, c: Case): KernelCheck {
   const { batch, M, N, K } = c;
   return {
@@ -113,7 +97,7 @@ function forwardCheck(variant: MatmulVariant, c: Case): KernelCheck {
     size: describe(c),
     available: (gpu) => matmulVariantAvailable(gpu, variant),
     run: (gpu, rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'matmul', async () => {
         const a = rng.uniform(span(batch, c.batchStrideA, M * K));
         const b = rng.uniform(span(batch, c.batchStrideB, K * N));
         const bias = c.bias ? rng.uniform(N) : null; // (N)
@@ -139,7 +123,7 @@ function backwardCheck(variant: MatmulVariant, c: Case): KernelCheck {
     available: (gpu) => matmulVariantAvailable(gpu, variant),
     size: describe(c),
     run: (gpu, rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'matmul', async () => {
         const a = rng.uniform(span(batch, c.batchStrideA, M * K));
         const b = rng.uniform(span(batch, c.batchStrideB, K * N));
         const dOut = rng.uniform(batch * M * N); // (batch, M, N)

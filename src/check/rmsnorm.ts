@@ -7,10 +7,11 @@
 // sum over rows of mixed sign, measured against Σ|terms| (compare.ts): at N = 5, C = 1 a plain relative bound failed
 // in CI on cancellation alone (relL2 2.6e-5 with an absolute error of 2e-8).
 import type { Gpu } from '../gpu/gpu.ts';
-import { rmsnormBackward, rmsnormForward, type RmsnormDims } from '../kernels/rmsnorm.ts';
+import { rmsnormBackward, rmsnormForward } from '../kernels/rmsnorm.ts';
 import { rmsnormBackwardRef, rmsnormForwardRef } from '../reference/rmsnorm.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { RmsnormDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 
@@ -37,15 +38,6 @@ const CASES: Case[] = [
   { N: 257, C: 768, eps: 1e-6 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('rmsnorm check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe({ N, C, eps, dweight = true }: Case): string {
   return `N=${N} C=${C}${eps === undefined ? '' : ` eps=${eps}`}${dweight ? '' : ' frozen weight'}`;
 }
@@ -71,7 +63,7 @@ function forwardCheck(k: Case): KernelCheck {
     kernel: 'rmsnorm forward',
     size: describe(k),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'rmsnorm', async () => {
         const x = randomX(rng, k); // (N, C)
         const weight = rng.uniform(C, -1.5, 1.5); // (C)
         const out = gpu.alloc('out', N * C * 4); // (N, C)
@@ -94,7 +86,7 @@ function backwardCheck(k: Case): KernelCheck {
     kernel: 'rmsnorm backward',
     size: describe(k),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'rmsnorm', async () => {
         const x = randomX(rng, k); // (N, C)
         const weight = rng.uniform(C, -1.5, 1.5); // (C)
         const dout = rng.uniform(N * C); // (N, C)

@@ -3,10 +3,11 @@
 // past a million, and one moderately large case. Bound relL2 ≤ 1e-5 on both outputs: the angle is exact modulo a
 // turn (integer arithmetic), and each element is a polynomial cos/sin (~1e-7 absolute) and two f32 products.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ropeBackward, ropeForward, type RopeDims } from '../kernels/rope.ts';
+import { ropeBackward, ropeForward } from '../kernels/rope.ts';
 import { ropeBackwardRef, ropeForwardRef } from '../reference/rope.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { RopeDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 
@@ -22,15 +23,6 @@ const CASES: RopeDims[] = [
   { B: 1, NH: 4, T: 300, HS: 64, theta: 10_000, positionOffset: 0 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('rope check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe({ B, NH, T, HS, theta, positionOffset }: RopeDims): string {
   return `B=${B} NH=${NH} T=${T} HS=${HS} theta=${theta}${positionOffset ? ` offset=${positionOffset}` : ''}`;
 }
@@ -43,7 +35,7 @@ function check(dims: RopeDims, direction: 'forward' | 'backward'): KernelCheck {
     kernel: `rope ${direction}`,
     size: describe(dims),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'rope', async () => {
         const input = rng.uniform(n, -2, 2); // x or dout, (B, NH, T, HS)
         const result = gpu.alloc(output, n * 4); // out or dx, (B, NH, T, HS)
         poison(gpu, result);

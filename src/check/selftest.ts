@@ -2,7 +2,7 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import { ALL_CHECKS } from './all.ts';
 import type { KernelCheck } from './kernel-check.ts';
-import { freshSeed, Rng } from './random.ts';
+import { freshSeed, Rng } from '../util/random.ts';
 
 export interface SelftestRow {
   kernel: string;

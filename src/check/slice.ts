@@ -2,10 +2,11 @@
 // (rows, 3C) matrix and one larger case. Pure data movement: exact (bound 0). The backward starts from a dx filled with
 // a known value and compares all of dx, so columns outside the slice must still hold that value.
 import type { Gpu } from '../gpu/gpu.ts';
-import { sliceBackward, sliceForward, type SliceDims } from '../kernels/slice.ts';
+import { sliceBackward, sliceForward } from '../kernels/slice.ts';
 import { sliceBackwardRef, sliceForwardRef } from '../reference/slice.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { SliceDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 const UNTOUCHED = -7.25; // dx outside the slice; dout values lie in [-1, 1), so a skipped write shows too
@@ -20,15 +21,6 @@ const SIZES: SliceDims[] = [
   { rows: 131, cols: 3 * 768, start: 2 * 768, width: 768 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('slice check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe({ rows, cols, start, width }: SliceDims): string {
   return `rows=${rows} cols=${cols} [${start}, ${start + width})`;
 }
@@ -39,7 +31,7 @@ function forwardCheck(dims: SliceDims): KernelCheck {
     kernel: 'slice forward',
     size: describe(dims),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'slice', async () => {
         const x = rng.uniform(rows * cols); // (rows, cols)
         const out = gpu.alloc('out', rows * width * 4); // (rows, width)
         poison(gpu, out);
@@ -58,7 +50,7 @@ function backwardCheck(dims: SliceDims): KernelCheck {
     kernel: 'slice backward',
     size: describe(dims),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'slice', async () => {
         const dout = rng.uniform(rows * width); // (rows, width)
         const dx = gpu.upload('dx', new Float32Array(rows * cols).fill(UNTOUCHED)); // (rows, cols)
         sliceBackward(gpu, dx, gpu.upload('dout', dout), dims);

@@ -4,10 +4,11 @@
 // element is a few f32 roundings of exp, a fixed-order sum and a division, and the backward's dout − Σ dout·y
 // cancels no more than a mean-centering does.
 import type { Gpu } from '../gpu/gpu.ts';
-import { softmaxBackward, softmaxForward, type SoftmaxDims } from '../kernels/softmax.ts';
+import { softmaxBackward, softmaxForward } from '../kernels/softmax.ts';
 import { softmaxBackwardRef, softmaxForwardRef } from '../reference/softmax.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { SoftmaxDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 
@@ -35,15 +36,6 @@ const CASES: Case[] = [
   { dims: { rows: 2 * 256, cols: 256, scale: 1 / 8, causal: true }, spread: 8 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('softmax check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe({ dims, spread }: Case): string {
   const scale = dims.scale === undefined ? '' : ` scale=${+dims.scale.toPrecision(3)}`;
   return `rows=${dims.rows} cols=${dims.cols}${scale}${dims.causal ? ' causal' : ''} x∈±${spread}`;
@@ -60,7 +52,7 @@ function forwardCheck(c: Case): KernelCheck {
     kernel: 'softmax forward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'softmax', async () => {
         const x = rng.uniform(rows * cols, -c.spread, c.spread); // (rows, cols)
         const out = gpu.alloc('out', rows * cols * 4); // (rows, cols)
         poison(gpu, out);
@@ -79,7 +71,7 @@ function backwardCheck(c: Case): KernelCheck {
     kernel: 'softmax backward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'softmax', async () => {
         // A genuine softmax output (rounded to f32, as the forward would store it) and a random upstream gradient.
         const y64 = new Float64Array(rows * cols); // (rows, cols)
         softmaxForwardRef(y64, toF64(rng.uniform(rows * cols, -c.spread, c.spread)), f32Scale(c.dims));

@@ -5,10 +5,11 @@
 // 20011), whatever the kernel does. Backward is one rounded product per element: exact against the f64 result
 // rounded to f32.
 import type { Gpu } from '../gpu/gpu.ts';
-import { sumBackward, sumForward, type SumDims } from '../kernels/sum.ts';
+import { sumBackward, sumForward } from '../kernels/sum.ts';
 import { sumBackwardRef, sumForwardRef } from '../reference/sum.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { SumDims } from '../ops/dims.ts';
 
 const FORWARD_BOUND = 1e-5;
 const EXACT = 0;
@@ -27,15 +28,6 @@ const SIZES: SumDims[] = [
   { outer: 7, axis: 300, inner: 768 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('sum check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe(dims: SumDims): string {
   const scale = dims.scale === undefined ? '' : ` scale=1/${Math.round(1 / dims.scale)}`;
   return `outer=${dims.outer} axis=${dims.axis} inner=${dims.inner}${scale}`;
@@ -47,7 +39,7 @@ function forwardCheck(dims: SumDims): KernelCheck {
     kernel: 'sum forward',
     size: describe(dims),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'sum', async () => {
         const x = rng.uniform(outer * axis * inner); // (outer, axis, inner)
         const out = gpu.alloc('out', outer * inner * 4); // (outer, inner)
         poison(gpu, out);
@@ -69,7 +61,7 @@ function backwardCheck(dims: SumDims): KernelCheck {
     kernel: 'sum backward',
     size: describe(dims),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'sum', async () => {
         const dout = rng.uniform(outer * inner); // (outer, inner)
         const dx = gpu.alloc('dx', outer * axis * inner * 4); // (outer, axis, inner)
         poison(gpu, dx);

@@ -6,8 +6,8 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import { swigluBackward, swigluForward } from '../kernels/swiglu.ts';
 import { swigluBackwardRef, swigluForwardRef } from '../reference/swiglu.ts';
-import { checkOutput, poison, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF64, type KernelCheck, type OutputResult, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
 
 const BOUND = 1e-5;
 
@@ -28,15 +28,6 @@ const CASES: Case[] = [
   { n: 100_003, spread: 6 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('swiglu check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function describe({ n, spread, grads }: Case): string {
   return `n=${n} gate∈±${spread}${grads && grads !== 'both' ? ` grads=${grads}` : ''}`;
 }
@@ -47,7 +38,7 @@ function forwardCheck(c: Case): KernelCheck {
     kernel: 'swiglu forward',
     size: describe({ n, spread: c.spread }),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'swiglu', async () => {
         const gate = rng.uniform(n, -c.spread, c.spread); // (n)
         const up = rng.uniform(n, -2, 2); // (n)
         const out = gpu.alloc('out', n * 4); // (n)
@@ -74,7 +65,7 @@ function backwardCheck(c: Case): KernelCheck {
     kernel: 'swiglu backward',
     size: describe(c),
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'swiglu', async () => {
         const gate = rng.uniform(n, -c.spread, c.spread); // (n)
         const up = rng.uniform(n, -2, 2); // (n)
         const dout = rng.uniform(n); // (n)

@@ -1,10 +1,11 @@
 // GPU-vs-reference checks for the axis 1 ↔ 2 transpose: all-ones, primes, size-1 middle axes, an attention-like
 // (B, T, NH, HS) shape and one larger case. Pure data movement, so the result must be exact (bound 0).
 import type { Gpu } from '../gpu/gpu.ts';
-import { transposeBackward, transposeForward, type TransposeDims } from '../kernels/transpose.ts';
+import { transposeBackward, transposeForward } from '../kernels/transpose.ts';
 import { transposeBackwardRef, transposeForwardRef } from '../reference/transpose.ts';
-import { checkOutput, poison, toF32, toF64, type KernelCheck, type OutputResult } from './kernel-check.ts';
-import type { Rng } from './random.ts';
+import { checkOutput, poison, toF32, toF64, type KernelCheck, scoped } from './kernel-check.ts';
+import type { Rng } from '../util/random.ts';
+import type { TransposeDims } from '../ops/dims.ts';
 
 const EXACT = 0;
 
@@ -18,15 +19,6 @@ const SIZES: TransposeDims[] = [
   { d0: 3, d1: 131, d2: 12, d3: 67 },
 ];
 
-async function scoped(gpu: Gpu, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
-  const scope = gpu.scope('transpose check');
-  try {
-    return await fn();
-  } finally {
-    scope[Symbol.dispose]();
-  }
-}
-
 function check(direction: 'forward' | 'backward', dims: TransposeDims): KernelCheck {
   const { d0, d1, d2, d3 } = dims;
   const n = d0 * d1 * d2 * d3;
@@ -38,7 +30,7 @@ function check(direction: 'forward' | 'backward', dims: TransposeDims): KernelCh
     kernel: `transpose ${direction}`,
     size: `d0=${d0} d1=${d1} d2=${d2} d3=${d3}`,
     run: (gpu: Gpu, rng: Rng) =>
-      scoped(gpu, async () => {
+      scoped(gpu, 'transpose', async () => {
         const input = rng.uniform(n); // forward x (d0, d1, d2, d3), backward dout (d0, d2, d1, d3)
         const result = gpu.alloc(output, n * 4); // forward out (d0, d2, d1, d3), backward dx (d0, d1, d2, d3)
         poison(gpu, result);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createDevice } from '../gpu/device.ts';
-import { DeviceError, InputError, ShapeError, WeightsError } from '../gpu/errors.ts';
+import { DeviceError, InputError, ShapeError, WeightsError } from '../util/errors.ts';
 import { parseFlags, unescapeFlag, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
 import { reporter } from './progress.ts';
 import { runSft, type SftArgs } from '../sft/run-node.ts';

@@ -1,6 +1,6 @@
 // The buffer-size check every kernel's dispatch function runs at entry: a binding shorter than the shape needs
 // would read or write out of bounds (clamped or dropped by robustness), so it is an error naming the buffer.
-import { ShapeError } from './errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import type { Gpu } from './gpu.ts';
 
 /** Throws unless `buf` holds at least `count` 4-byte `unit`s (its requested size when pooled, else its size). */
@@ -17,5 +17,22 @@ export function checkBuffer(
     throw new ShapeError(
       `${where}: ${name} size, expected at least ${count * 4} bytes (${count} ${unit}), got ${bytes}`,
     );
+  }
+}
+
+/**
+ * Throws when an output is also bound as another output or an input (null: not bound). WebGPU forbids a buffer bound
+ * writable and read-only in one dispatch, and an output must not overwrite what a later step of the same call reads.
+ */
+export function checkDistinct(
+  where: string,
+  outputs: Record<string, GPUBuffer | null>,
+  inputs: Record<string, GPUBuffer | null>,
+): void {
+  const outs = Object.entries(outputs);
+  for (const [name, buf] of outs) {
+    if (buf === null) continue;
+    const same = [...outs, ...Object.entries(inputs)].find(([other, b]) => other !== name && b === buf);
+    if (same) throw new ShapeError(`${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`);
   }
 }

@@ -1,7 +1,7 @@
 // createDevice(): finds a WebGPU adapter (navigator.gpu in a browser, Dawn via the npm `webgpu` package in Node),
 // falls back to a software Vulkan ICD (SwiftShader) when no hardware adapter exists and says so, and requests the
 // adapter's real limits because model weights exceed the 128 MiB default bindings.
-import { DeviceError } from './errors.ts';
+import { DeviceError } from '../util/errors.ts';
 import { Gpu } from './gpu.ts';
 
 export interface DeviceOptions {
@@ -40,7 +40,7 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
       );
     }
   } else {
-    const { requestNodeAdapter } = await import('./node-adapter.ts');
+    const { requestNodeAdapter } = await import('./adapter-node.ts');
     ({ adapter, software } = await requestNodeAdapter(options));
   }
   const info = adapter.info;

@@ -2,14 +2,14 @@
 // packed by member name from the shader's own struct, buffers from the pool, reads that are explicit and async.
 // GPU validation errors and device loss are collected and thrown at the next sync point, naming the kernel.
 import { BufferPool, Scope, type BufferStats } from './buffers.ts';
-import { DeviceError, ShaderError, ShapeError } from './errors.ts';
+import { DeviceError, ShaderError, ShapeError } from '../util/errors.ts';
 import { PipelineCache, type CompiledKernel, type Kernel } from './pipelines.ts';
 
 export type { Kernel } from './pipelines.ts';
 
 // WebGPU's numeric flags, spelled out so this module loads before Dawn installs the GPU* globals in Node.
 const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE_BIT = 0x80, MAP_MODE_READ = 0x1;
-export const STORAGE = STORAGE_BIT | COPY_SRC | COPY_DST;
+const STORAGE = STORAGE_BIT | COPY_SRC | COPY_DST;
 const UNIFORM_SLOT = 256;
 const UNIFORM_CHUNK = 64 * 1024;
 

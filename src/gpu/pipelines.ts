@@ -1,7 +1,7 @@
 // Compiled compute pipelines, cached by the final WGSL text + entry point. Bind-group layouts come from the shader
 // itself (wgsl_reflect), so no hand-written layout table can drift from it. Bindings are looked up by variable name.
 import { WgslReflect, ResourceType } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { ShaderError } from './errors.ts';
+import { ShaderError } from '../util/errors.ts';
 
 /** A WGSL compute kernel: its name labels the pipeline and every error about it. */
 export interface Kernel {
@@ -34,7 +34,7 @@ export interface CompiledKernel {
   ready: Promise<void>;
 }
 
-export function reflectBindings(kernel: Kernel): BindingInfo[] {
+function reflectBindings(kernel: Kernel): BindingInfo[] {
   const reflect = new WgslReflect(kernel.wgsl);
   const groups = reflect.getBindGroups();
   if (groups.length > 1) {

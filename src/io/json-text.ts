@@ -2,7 +2,7 @@
 // itself copes, but every recursive walk after it, JSON.stringify included, overflows the stack), and syntax
 // errors located by line and column instead of V8's message, which quotes the file's text.
 
-export const MAX_JSON_DEPTH = 256;
+const MAX_JSON_DEPTH = 256;
 
 /** JSON.parse(text), or fail(what, got) with a message that holds no text of the file. */
 export function parseJsonText(

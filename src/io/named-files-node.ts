@@ -1,7 +1,7 @@
 // A model folder on disk as NamedFiles (named-files.ts): names from one directory listing, paths in messages.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import type { NamedFiles } from './named-files.ts';
 import { readSafetensorsPath, readShardedIndexPath } from './safetensors-node.ts';
 

@@ -1,6 +1,6 @@
 // A model folder read file by file, by base name: on disk (named-files-node.ts) or as Blobs a page holds (picked
 // Files, fetched files). The model and tokenizer loaders choose and open files through it, the same way for both.
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import { parseJsonText } from './json-text.ts';
 import { show } from './quote.ts';
 import { readSafetensors, readShardedIndex, type TensorStore } from './safetensors.ts';

@@ -1,7 +1,7 @@
 // The safetensors header (layout in safetensors.ts): its JSON parsed and every entry checked against the dtype
 // table and the data region, which the tensors must cover exactly. Messages name sizes and offsets; names from
 // the file are quoted (io/quote.ts).
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { parseJsonText } from './json-text.ts';
 import { quote, show } from './quote.ts';
 
@@ -159,7 +159,7 @@ export function byteCount(shape: readonly number[], elementBytes: number): numbe
   return shape.reduce((n, d) => n * d, elementBytes); // past 2^53 imprecise, yet still larger than any file
 }
 
-// `<where>: <what>, expected <x>, got <y>` (src/gpu/errors.ts).
+// `<where>: <what>, expected <x>, got <y>` (src/util/errors.ts).
 export function fail(
   where: string,
   what: string,

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { quote } from './quote.ts';
 import {
   readSafetensorsSource,

@@ -2,7 +2,7 @@
 // N bytes of UTF-8 JSON {name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {k: string}}, then
 // the data region, which the tensors cover exactly; offsets are relative to its start. Typed-array views
 // assume a little-endian host, as every WebGPU platform is.
-import { ShapeError, WeightsError } from '../gpu/errors.ts';
+import { ShapeError, WeightsError } from '../util/errors.ts';
 import { parseJsonText } from './json-text.ts';
 import { quote, show } from './quote.ts';
 import {

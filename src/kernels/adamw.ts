@@ -4,23 +4,11 @@
 // An updated weight that is not finite lowers status[0] to dims.slot (atomicMin), so one read after a step of many
 // tensors names the first one that went bad; status starts at NO_BAD_SLOT.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { strideGroups } from './grid.ts';
+import type { AdamwDims } from '../ops/dims.ts';
 
 const WG = 256;
-
-export interface AdamwDims {
-  n: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** 1-based. */
-  step: number;
-  /** Written to status when an updated weight is not finite (the tensor's index in the optimizer). */
-  slot: number;
-}
 
 /** status[0] when every updated weight is finite. */
 export const NO_BAD_SLOT = 0xffffffff;
@@ -63,8 +51,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `;
 }
 
-export const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false) };
-export const ADAMW_UPDATE_SCALED: Kernel = { name: 'adamw-update-scaled', wgsl: adamwWgsl(true) };
+const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false) };
+const ADAMW_UPDATE_SCALED: Kernel = { name: 'adamw-update-scaled', wgsl: adamwWgsl(true) };
 
 export function adamwUpdate(
   gpu: Gpu,

@@ -3,15 +3,9 @@
 // PyTorch gives NaN); dlogits = dloss · (softmax − onehot(t)) / count; accuracy counts rows whose first argmax is t.
 // A target outside [0, V) other than −100 gives NaN (ids are validated at the data boundary; this makes a miss loud).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { backwardKernel, CROSS_ENTROPY_REDUCE, forwardKernel, WG } from './cross-entropy-wgsl.ts';
-
-export interface CrossEntropyDims {
-  N: number;
-  V: number;
-  /** Invocations per row at most (a power of two, 8 to 256); default by adapter (rowWorkgroupCap). Checks set it. */
-  maxWorkgroup?: number;
-}
+import type { CrossEntropyDims } from '../ops/dims.ts';
 
 /**
  * Invocations per row at most. On a software adapter one CPU thread runs a workgroup's invocations in turn and every

@@ -3,13 +3,14 @@
 // (offset + i mod 2^32, 0) and key seed, so the mask is a pure function of (seed, offset, i): the backward recomputes
 // it instead of storing it, and src/reference/dropout.ts computes the same words on the CPU.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { DropoutDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const DROPOUT_FORWARD: Kernel = {
+const DROPOUT_FORWARD: Kernel = {
   name: 'dropout-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements. One invocation: one Philox2x32-10 word h for counter
@@ -57,16 +58,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface DropoutDims {
-  n: number;
-  /** Drop probability in [0, 1). */
-  p: number;
-  /** u32 key of the random stream. */
-  seed: number;
-  /** u32 counter of element 0; the caller advances it by n per call so masks never repeat. */
-  offset: number;
-}
 
 export function dropoutForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: DropoutDims): void {
   dispatch(gpu, 'dropoutForward', out, x, dims, { out: 'out', x: 'x' });

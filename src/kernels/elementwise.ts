@@ -2,10 +2,11 @@
 // either the same size (bn = n) or a trailing vector broadcast over the n / bn rows: b[i % bn]. The backward passes are
 // compositions: da is a copy or a product, db sums over the broadcast rows through the sum kernel (fixed order).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
+import { ShapeError } from '../util/errors.ts';
+import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { sumForward } from './sum.ts';
 import { strideGroups } from './grid.ts';
+import type { BroadcastDims, ScaleDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -32,10 +33,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   };
 }
 
-export const ADD_FORWARD = binaryKernel('add-forward', '+');
-export const MUL_FORWARD = binaryKernel('mul-forward', '*');
+const ADD_FORWARD = binaryKernel('add-forward', '+');
+const MUL_FORWARD = binaryKernel('mul-forward', '*');
 
-export const SCALE_FORWARD: Kernel = {
+const SCALE_FORWARD: Kernel = {
   name: 'scale-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements. One invocation: out[i] = alpha · a[i].
@@ -54,7 +55,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const ACCUMULATE: Kernel = {
+const ACCUMULATE: Kernel = {
   name: 'accumulate',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the n elements. One invocation: acc[i] += x[i].
@@ -72,16 +73,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface BroadcastDims {
-  n: number;
-  bn: number;
-}
-
-export interface ScaleDims {
-  n: number;
-  alpha: number;
-}
 
 export function addForward(gpu: Gpu, out: GPUBuffer, a: GPUBuffer, b: GPUBuffer, dims: BroadcastDims): void {
   binary(gpu, ADD_FORWARD, 'addForward', out, a, b, dims);
@@ -188,7 +179,6 @@ function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: Scal
   gpu.dispatch(SCALE_FORWARD, { out, a }, { n, alpha }, strideGroups(gpu, n, WG));
 }
 
-
 function checkCount(where: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1 || v >= 2 ** 32) {
     throw new ShapeError(`${where}: dims.${name}, expected an integer in [1, 2^32), got ${v}`);
@@ -204,23 +194,4 @@ function checkBroadcast(where: string, dims: BroadcastDims): BroadcastDims {
     );
   }
   return dims;
-}
-
-// WebGPU forbids binding one buffer as both read-only and writable in a dispatch; outputs must also not overwrite
-// an input that a later step of the same call still reads.
-function checkDistinct(
-  where: string,
-  outputs: Record<string, GPUBuffer | null>,
-  inputs: Record<string, GPUBuffer>,
-): void {
-  const outs = Object.entries(outputs).filter((e): e is [string, GPUBuffer] => e[1] !== null);
-  for (const [i, [name, buf]] of outs.entries()) {
-    for (const [other, input] of [...outs.slice(i + 1), ...Object.entries(inputs)]) {
-      if (buf === input) {
-        throw new ShapeError(
-          `${where}: ${name}, expected a buffer distinct from ${other}, got the same buffer`,
-        );
-      }
-    }
-  }
 }

@@ -3,14 +3,15 @@
 // touch one float and the order over n is fixed (bit-for-bit reproducible, no atomics). Callers validate ids < V;
 // the kernels still never index out of bounds: an id outside [0, V) reads as a zero row and its gradient is dropped.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
+import { ShapeError } from '../util/errors.ts';
+import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { EmbeddingDims } from '../ops/dims.ts';
 
 const WG = 256;
 const WG_BACKWARD = 64;
 
-export const EMBEDDING_FORWARD: Kernel = {
+const EMBEDDING_FORWARD: Kernel = {
   name: 'embedding-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the N·C elements of out (c fastest, so neighbours copy one row).
@@ -37,7 +38,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const EMBEDDING_BACKWARD: Kernel = {
+const EMBEDDING_BACKWARD: Kernel = {
   name: 'embedding-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG_BACKWARD}, grid-stride loop over the C channels; dweight is zeroed before this dispatch.
@@ -63,12 +64,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export interface EmbeddingDims {
-  N: number;
-  C: number;
-  V: number;
-}
-
 export function embeddingForward(
   gpu: Gpu,
   out: GPUBuffer, // (N, C)
@@ -80,7 +75,7 @@ export function embeddingForward(
   checkBuffer(gpu, 'embeddingForward', 'out', out, N * C, 'elements');
   checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
   checkBuffer(gpu, 'embeddingForward', 'weight', weight, V * C, 'elements');
-  checkDistinct('embeddingForward', out, { ids, weight });
+  checkDistinct('embeddingForward', { output: out }, { ids, weight });
   gpu.dispatch(EMBEDDING_FORWARD, { out, ids, weight }, { N, C, V }, strideGroups(gpu, N * C, WG));
 }
 
@@ -96,11 +91,10 @@ export function embeddingBackward(
   checkBuffer(gpu, 'embeddingBackward', 'dweight', dweight, V * C, 'elements');
   checkBuffer(gpu, 'embeddingBackward', 'dout', dout, N * C, 'elements');
   checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N, 'elements');
-  checkDistinct('embeddingBackward', dweight, { dout, ids });
+  checkDistinct('embeddingBackward', { output: dweight }, { dout, ids });
   gpu.clear(dweight, V * C * 4);
   gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, strideGroups(gpu, C, WG_BACKWARD));
 }
-
 
 function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
   for (const key of ['N', 'C', 'V'] as const) {
@@ -115,13 +109,4 @@ function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {
     throw new ShapeError(`${where}: max(N, V)·C, expected < 2^32 (u32 indices), got ${largest}`);
   }
   return dims;
-}
-
-// A buffer bound both writable and read-only in one dispatch fails WebGPU validation.
-function checkDistinct(where: string, output: GPUBuffer, inputs: Record<string, GPUBuffer>): void {
-  for (const [name, buf] of Object.entries(inputs)) {
-    if (buf === output) {
-      throw new ShapeError(`${where}: output, expected a buffer distinct from ${name}, got the same buffer`);
-    }
-  }
 }

@@ -2,9 +2,10 @@
 // Since ½(1 + tanh(u)) = σ(2u), the kernels compute y = x·σ(2u) and y' = σ(2u) + 2x·σ(2u)·σ(−2u)·u'(x), saturated
 // beyond |2u| > 80: no tanh (NaN at large |u| on some implementations), no exp overflow, no 1 + tanh cancellation.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { GeluDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -25,7 +26,7 @@ fn exp_neg(t: f32) -> f32 {
 }
 `;
 
-export const GELU_FORWARD: Kernel = {
+const GELU_FORWARD: Kernel = {
   name: 'gelu-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over n. One invocation: out[i] = x[i] · σ(2u(x[i])) = x[i] / (1 + exp(−2u)).
@@ -46,7 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const GELU_BACKWARD: Kernel = {
+const GELU_BACKWARD: Kernel = {
   name: 'gelu-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over n. One invocation: dx[i] = dout[i] · gelu'(x[i]) with s = σ(2u),
@@ -74,10 +75,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export interface GeluDims {
-  n: number;
-}
-
 export function geluForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: GeluDims): void {
   const { n } = dims;
   checkDims('geluForward', dims);
@@ -99,7 +96,6 @@ export function geluBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, x: GPUBuf
   }
   gpu.dispatch(GELU_BACKWARD, { dx, dout, x }, { n }, strideGroups(gpu, n, WG));
 }
-
 
 function checkDims(where: string, { n }: GeluDims): void {
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {

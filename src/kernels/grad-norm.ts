@@ -2,7 +2,7 @@
 // norm[0] = sqrt(Σ_buffers Σ_i g_i²), scale[0] = maxNorm > 0 ? min(1, maxNorm / (norm + 1e-6)) : 1.
 // Two deterministic stages: per-workgroup partial sums (one dispatch per buffer) into a scratch, then one finalize.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 
 const ELEMENTS_PER_INVOCATION = 4;
 
@@ -22,7 +22,7 @@ export const GRAD_NORM_SHAPES: Record<'hardware' | 'software', GradNormShape> = 
   software: { wg: 32, maxGroups: 64 },
 };
 
-export function gradNormShape(gpu: Gpu): GradNormShape {
+function gradNormShape(gpu: Gpu): GradNormShape {
   return GRAD_NORM_SHAPES[gpu.software ? 'software' : 'hardware'];
 }
 

@@ -6,6 +6,7 @@ import { LAYERNORM_BACKWARD_DX_SHORT, LAYERNORM_FORWARD_SHORT, SHORT_ROW, SHORT_
 import { sumForward } from './sum.ts';
 import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl, shortRowGrid } from './rows.ts';
 import { strideGroups } from './grid.ts';
+import type { LayernormDims } from '../ops/dims.ts';
 
 const WG = 64;
 // dweight/dbias: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
@@ -14,7 +15,7 @@ const ROWS_PER_CHUNK = 64;
 // Row n of the grid is workgroup (x, y) with n = y·groups.x + x, so more than 65535 rows fit.
 const ROW_REDUCE = rowReduceWgsl(WG);
 
-export const LAYERNORM_FORWARD: Kernel = {
+const LAYERNORM_FORWARD: Kernel = {
   name: 'layernorm-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup; invocation lid owns columns lid, lid + ${WG}, ... Two reductions: the mean,
@@ -53,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const LAYERNORM_BACKWARD_DX: Kernel = {
+const LAYERNORM_BACKWARD_DX: Kernel = {
   name: 'layernorm-backward-dx',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup; invocation lid owns columns lid, lid + ${WG}, ... Two reductions give
@@ -93,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const LAYERNORM_BACKWARD_PARAMS: Kernel = {
+const LAYERNORM_BACKWARD_PARAMS: Kernel = {
   name: 'layernorm-backward-params',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over (chunks, C), c fastest so neighbouring invocations read neighbouring
@@ -127,12 +128,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface LayernormDims {
-  N: number;
-  C: number;
-  eps: number;
-}
 
 export function layernormForward(
   gpu: Gpu,

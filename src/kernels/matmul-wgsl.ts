@@ -68,7 +68,7 @@ export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 // loads A at k + c and the others take it by subgroupBroadcast, so A costs TM/SG loads per k instead of TM.
 export const SUB = { TM: 16, TN: 8, SG: 4 };
 
-export function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false): Kernel {
+function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false): Kernel {
   const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
   const each = (f: (i: number, h: number) => string) =>
     rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
@@ -129,7 +129,7 @@ export const MATMUL_SUBGROUP = registerKernel(SUB.TM, SUB.TN, 1, 1, true);
 // Workgroup tile BM×BN, stepping BK along k; T×T invocations, each computing (BM/T)×(BN/T) outputs.
 export const WGT = { BM: 64, BN: 64, BK: 16, T: 16 };
 
-export function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel {
+function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel {
   const [rows, quads] = [BM / T, BN / T / 4].map((n) => [...Array(n).keys()]); // per invocation: rows × 4·quads
   const [lda, ldb] = [BM + 1, BN + 1]; // padded rows keep the transposing tile stores off a single memory bank
   const each = (f: (i: number, h: number) => string) =>

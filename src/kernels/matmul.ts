@@ -3,24 +3,13 @@
 // stride of 0 shares one operand across the batch. Backward is composed from forward matmuls and the sum kernel:
 // dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in the operand's own storage layout), dBias = Σ dOut over batch and rows.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
+import { ShapeError } from '../util/errors.ts';
+import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
+import type { MatmulDims } from '../ops/dims.ts';
 
 export { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP };
-
-export interface MatmulDims {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  transA?: boolean; // A stored (batch, K, M) instead of (batch, M, K)
-  transB?: boolean; // B stored (batch, N, K) instead of (batch, K, N)
-  batchStrideA?: number; // elements between A's matrices: default M·K, 0 shares one A, larger leaves gaps
-  batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
-  accumulate?: boolean; // forward only: out += result instead of out = result
-}
 
 export type MatmulVariant = 'naive' | 'register' | 'subgroup' | 'workgroup';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['naive', 'register', 'subgroup', 'workgroup'];
@@ -51,7 +40,7 @@ export function defaultMatmulVariant(gpu: Gpu): MatmulVariant {
  * one-output-per-invocation even where its tiles are mostly empty: lm-head 1×64×50257 67 vs 78 ms, 7 rows 75 vs
  * 308 ms, dhidden 160×64 with K = 50257 512 ms vs 9.4 s. Only outputs too small to matter go to the naive kernel.
  */
-export function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number }): MatmulVariant {
+function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number }): MatmulVariant {
   return p.M * p.N * p.batch < 256 ? 'naive' : defaultMatmulVariant(gpu);
 }
 
@@ -224,18 +213,4 @@ function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undef
 /** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */
 function span(batch: number, stride: number, matrix: number): number {
   return stride === 0 ? matrix : (batch - 1) * stride + matrix;
-}
-
-function checkDistinct(
-  where: string,
-  outputs: Record<string, GPUBuffer | null>,
-  inputs: Record<string, GPUBuffer | null>,
-): void {
-  for (const [name, buf] of Object.entries(outputs)) {
-    const same = Object.entries(inputs).find(([, other]) => buf && buf === other);
-    if (same)
-      throw new ShapeError(
-        `${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`,
-      );
-  }
 }

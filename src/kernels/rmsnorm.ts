@@ -5,6 +5,7 @@ import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { sumForward } from './sum.ts';
 import { checkNormBuffers, checkNormDims, rowGrid, rowReduceWgsl } from './rows.ts';
 import { strideGroups } from './grid.ts';
+import type { RmsnormDims } from '../ops/dims.ts';
 
 const WG = 64;
 // dweight: rows are summed per chunk of this many, then the chunks by sumForward (both in a fixed order).
@@ -13,7 +14,7 @@ const ROWS_PER_CHUNK = 64;
 // Row n of the grid is workgroup (x, y) with n = y·groups.x + x, so more than 65535 rows fit.
 const ROW_REDUCE = rowReduceWgsl(WG);
 
-export const RMSNORM_FORWARD: Kernel = {
+const RMSNORM_FORWARD: Kernel = {
   name: 'rmsnorm-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup; invocation lid owns columns lid, lid + ${WG}, ... One reduction gives
@@ -44,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const RMSNORM_BACKWARD_DX: Kernel = {
+const RMSNORM_BACKWARD_DX: Kernel = {
   name: 'rmsnorm-backward-dx',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup; invocation lid owns columns lid, lid + ${WG}, ... One reduction gives
@@ -75,7 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const RMSNORM_BACKWARD_WEIGHT: Kernel = {
+const RMSNORM_BACKWARD_WEIGHT: Kernel = {
   name: 'rmsnorm-backward-weight',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over (chunks, C), c fastest so neighbouring invocations read neighbouring
@@ -103,12 +104,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface RmsnormDims {
-  N: number;
-  C: number;
-  eps: number;
-}
 
 export function rmsnormForward(
   gpu: Gpu,

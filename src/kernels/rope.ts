@@ -2,9 +2,10 @@
 // for i < HS/2, angle = pos·theta^(−2i/HS), out[i] = x[i]·cos − x[i + HS/2]·sin, out[i + HS/2] = x[i + HS/2]·cos +
 // x[i]·sin. Backward is the inverse rotation (sin → −sin). Angles are exact modulo one turn: see frequencyTable.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { RopeDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -76,17 +77,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   };
 }
 
-export const ROPE_FORWARD = rotateKernel('rope-forward', 'out', 'x', 1);
-export const ROPE_BACKWARD = rotateKernel('rope-backward', 'dx', 'dout', -1);
-
-export interface RopeDims {
-  B: number;
-  NH: number;
-  T: number;
-  HS: number;
-  theta: number;
-  positionOffset: number;
-}
+const ROPE_FORWARD = rotateKernel('rope-forward', 'out', 'x', 1);
+const ROPE_BACKWARD = rotateKernel('rope-backward', 'dx', 'dout', -1);
 
 export function ropeForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: RopeDims): void {
   rotate(gpu, 'ropeForward', ROPE_FORWARD, { out, x }, dims);

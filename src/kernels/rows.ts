@@ -1,7 +1,7 @@
 // What the row kernels (layernorm, rmsnorm, softmax) share: one workgroup per row on a near-square 2-D grid, a
 // fixed-order tree sum over the workgroup, the group count of a grid-stride loop, and the norms' entry checks.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 
 /** WGSL: `reduce_sum(v, lid)`, a fixed-order tree over a workgroup of `wg` (a power of two); every invocation gets
  * the result, and it may be called again at once (the trailing barrier keeps the next call off `partial`). */

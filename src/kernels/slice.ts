@@ -3,13 +3,14 @@
 // dx, dx[r, start + j] = dout[r, j], so the three slices of one tensor fill one dx without a race (the caller zeroes
 // dx first when other columns must be 0). Pure data movement: exact.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { SliceDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const SLICE_FORWARD: Kernel = {
+const SLICE_FORWARD: Kernel = {
   name: 'slice-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the rows·width elements of out (j fastest, contiguous within a row).
@@ -30,7 +31,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const SLICE_BACKWARD: Kernel = {
+const SLICE_BACKWARD: Kernel = {
   name: 'slice-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the rows·width elements of dout; columns of dx outside
@@ -51,13 +52,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface SliceDims {
-  rows: number;
-  cols: number;
-  start: number;
-  width: number;
-}
 
 export function sliceForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SliceDims): void {
   const where = 'sliceForward';

@@ -2,9 +2,10 @@
 // Causal (attention scores (B·NH·T, T)): row r is query position r % cols and columns j > r % cols are exactly 0.
 // Backward: dx = scale · y ⊙ (dy − Σ_j dy_j·y_j), exactly 0 at masked columns.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { rowGrid, rowReduceWgsl, shortRowGrid } from './rows.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
+import type { SoftmaxDims } from '../ops/dims.ts';
 
 const WG = 64;
 
@@ -18,7 +19,7 @@ fn unmasked(row: u32) -> u32 {
 }
 `;
 
-export const SOFTMAX_FORWARD: Kernel = {
+const SOFTMAX_FORWARD: Kernel = {
   name: 'softmax-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup. Invocation lid owns columns lid, lid + ${WG}, ...: one pass keeps a running
@@ -71,7 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
 `,
 };
 
-export const SOFTMAX_BACKWARD: Kernel = {
+const SOFTMAX_BACKWARD: Kernel = {
   name: 'softmax-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one row per workgroup. Invocation lid owns columns lid, lid + ${WG}, ...: its part of
@@ -108,7 +109,7 @@ const ROW_GRID = /* wgsl */ `
 fn row_of(gid: vec3u, groups: vec3u) -> u32 { return gid.y * groups.x * ${WG}u + gid.x; }
 `;
 
-export const SOFTMAX_FORWARD_SHORT: Kernel = {
+const SOFTMAX_FORWARD_SHORT: Kernel = {
   name: 'softmax-forward-short',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one invocation per row (cols ≤ ${SHORT_ROW}): online (max, Σ exp) over the unmasked columns in
@@ -144,7 +145,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const SOFTMAX_BACKWARD_SHORT: Kernel = {
+const SOFTMAX_BACKWARD_SHORT: Kernel = {
   name: 'softmax-backward-short',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, one invocation per row (cols ≤ ${SHORT_ROW}): d = Σ_j dout_j·out_j in order, then
@@ -171,15 +172,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface SoftmaxDims {
-  rows: number;
-  cols: number;
-  /** softmax(scale·x); default 1. */
-  scale?: number;
-  /** Row r is query position r % cols; columns after it are masked to 0. */
-  causal?: boolean;
-}
 
 export function softmaxForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SoftmaxDims): void {
   const uniforms = checkDims('softmaxForward', dims);
@@ -212,7 +204,6 @@ export function softmaxBackward(
   if (dims.cols <= SHORT_ROW) gpu.dispatch(SOFTMAX_BACKWARD_SHORT, { dx, dout, out }, uniforms, shortRowGrid(gpu, dims.rows, WG));
   else gpu.dispatch(SOFTMAX_BACKWARD, { dx, dout, out }, uniforms, rowGrid(gpu, dims.rows));
 }
-
 
 function checkDims(
   where: string,

@@ -2,13 +2,14 @@
 // A long axis with few outputs is split into chunks summed in a first pass and then combined in a second pass, so
 // both "many short sums" and "few long sums" keep the GPU busy. Backward broadcasts: dx[o, a, i] = scale · dout[o, i].
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { SumDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const SUM_FORWARD: Kernel = {
+const SUM_FORWARD: Kernel = {
   name: 'sum-forward',
   wgsl: /* wgsl */ `
 // Workgroup 256, grid-stride loop over outer·chunks·inner outputs (i fastest, so neighbours read neighbouring x).
@@ -40,7 +41,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 };
 
-export const SUM_BACKWARD: Kernel = {
+const SUM_BACKWARD: Kernel = {
   name: 'sum-backward',
   wgsl: /* wgsl */ `
 // Workgroup 256, grid-stride loop over the outer·axis·inner elements of dx.
@@ -62,14 +63,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface SumDims {
-  outer: number;
-  axis: number;
-  inner: number;
-  /** Multiplies the result (and the gradient); default 1, 1/axis gives the mean. */
-  scale?: number;
-}
 
 // Below this many outputs a long axis is split into chunks; chunks stay at least MIN_CHUNK long.
 const TARGET_PARALLELISM = 16384;
@@ -126,7 +119,6 @@ function dispatchSum(
   const uniforms = { outer, axis, inner, chunks, chunk, scale };
   gpu.dispatch(SUM_FORWARD, { out, x }, uniforms, strideGroups(gpu, outer * chunks * inner, WG));
 }
-
 
 function checkDims(where: string, dims: SumDims): number {
   for (const key of ['outer', 'axis', 'inner'] as const) {

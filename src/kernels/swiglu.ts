@@ -2,9 +2,10 @@
 // Backward: dgate = dout ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g))), dup = dout ⊙ silu(g). σ and 1 − σ come from e = exp(−|g|),
 // which never overflows and keeps 1 − σ exact where σ rounds to 1.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { SwigluDims } from '../ops/dims.ts';
 
 const WG = 256;
 
@@ -20,7 +21,7 @@ fn sigmoid_pair(g: f32) -> vec2f {
 }
 `;
 
-export const SWIGLU_FORWARD: Kernel = {
+const SWIGLU_FORWARD: Kernel = {
   name: 'swiglu-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over n. One invocation: out[i] = gate[i]·σ(gate[i])·up[i].
@@ -75,12 +76,8 @@ function bindings(outputs: string[], inputs: string[]): string {
   return [...lines, `@group(0) @binding(${storage.length}) var<uniform> u: Dims;`].join('\n');
 }
 
-export const SWIGLU_BACKWARD = backwardKernel('swiglu-backward', true);
-export const SWIGLU_BACKWARD_DGATE = backwardKernel('swiglu-backward-dgate', false);
-
-export interface SwigluDims {
-  n: number;
-}
+const SWIGLU_BACKWARD = backwardKernel('swiglu-backward', true);
+const SWIGLU_BACKWARD_DGATE = backwardKernel('swiglu-backward-dgate', false);
 
 export function swigluForward(
   gpu: Gpu,
@@ -114,7 +111,6 @@ export function swigluBackward(
   else if (dgate) gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
   else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, strideGroups(gpu, n, WG));
 }
-
 
 // dims.n in range, every buffer at least n f32, and no output also bound as another output or an input.
 function checkAll(

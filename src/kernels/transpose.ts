@@ -2,13 +2,14 @@
 // Attention uses it for (B, T, NH, HS) → (B, NH, T, HS) and back. The backward is the same swap of dout
 // (d0, d2, d1, d3) with d1 and d2 exchanged, so both directions share one kernel. Pure data movement: exact.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import type { TransposeDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-export const TRANSPOSE_FORWARD: Kernel = {
+const TRANSPOSE_FORWARD: Kernel = {
   name: 'transpose-forward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the d0·d1·d2·d3 elements of out (k fastest, so each run of d3 elements is
@@ -33,13 +34,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 }
 `,
 };
-
-export interface TransposeDims {
-  d0: number;
-  d1: number;
-  d2: number;
-  d3: number;
-}
 
 export function transposeForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: TransposeDims): void {
   dispatch(gpu, 'transposeForward', out, x, dims, { out: 'out', x: 'x' });

@@ -1,10 +1,10 @@
 // Autoregressive generation for any causal LM with a KV cache: greedy, temperature, top-k and top-p sampling from
 // a seeded generator, stopping at EOS or after maxNewTokens. Logits of the last position are read back per token.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { noGrad } from '../autograd/tape.ts';
 import type { Tensor } from '../autograd/tensor.ts';
-import { Rng } from '../check/random.ts';
+import { Rng } from '../util/random.ts';
 
 export interface CachedLM {
   readonly gpu: Gpu;

@@ -1,7 +1,7 @@
 // A key/value cache for generation: per layer, K and V of shape (NH_kv, maxT, HS), so a new token costs one
 // attention row instead of recomputing the whole prefix. Attention reads it with a batch stride of maxT·HS.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { matmulForward } from '../kernels/matmul.ts';
 import { softmaxForward } from '../kernels/softmax.ts';
 import { transposeForward } from '../kernels/transpose.ts';

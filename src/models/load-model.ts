@@ -2,7 +2,7 @@
 // config.json's model_type picks the architecture, model.safetensors or its sharded index holds the weights, and
 // load-tokenizer.ts picks the tokenizer from the files present. load-node.ts and load-browser.ts both use it.
 import type { Gpu } from '../gpu/gpu.ts';
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
 import type { TensorStore } from '../io/safetensors.ts';
 import { loadTokenizerFrom } from '../tokenizers/load-tokenizer.ts';

@@ -1,7 +1,7 @@
 // Parameters in from a safetensors store by their Hugging Face names, for any architecture, after weights-plan.ts
 // has checked every name, shape and dtype: each tensor is read, checked for NaN and Inf on its way through the CPU,
 // and uploaded.
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { shapeString } from '../autograd/tensor.ts';
 import type { Module } from '../nn/module.ts';
 import type { WeightsPlan } from './weights-plan.ts';
@@ -21,7 +21,7 @@ export async function loadPlannedWeights(model: Module, plan: WeightsPlan): Prom
 }
 
 /** The index of the first NaN or ±Inf, or -1. */
-export function firstNonFinite(data: Float32Array): number {
+function firstNonFinite(data: Float32Array): number {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN

@@ -1,7 +1,7 @@
 // A checkpoint's header checked against the tensors its config implies, and against the device's buffer limits,
 // before any GPU buffer exists or any tensor data is read: a config that disagrees with its weights, or a model
 // this device cannot hold, is refused in one line naming the tensor and the config field behind it.
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import type { Dtype, TensorInfo, TensorStore } from '../io/safetensors.ts';
 import { numel, shapeString } from '../autograd/tensor.ts';
 

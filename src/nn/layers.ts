@@ -3,7 +3,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
 import { Module } from './module.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 
 export interface LinearOptions {
   bias?: boolean;

@@ -1,7 +1,7 @@
 // Module: a container of named parameters and child modules. Names are dotted paths, so a model built with the
 // Hugging Face structure yields the Hugging Face keys (`transformer.h.0.attn.c_attn.weight`).
 import type { Gpu } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { Tensor, numel, shapeString } from '../autograd/tensor.ts';
 import type { TensorToWrite } from '../io/safetensors.ts';
 

@@ -2,7 +2,7 @@
 // update kernel, per-group weight decay, and state that exports/imports for checkpoints. Frozen parameters
 // (requiresGrad false) get no state at all.
 import type { Gpu } from '../gpu/gpu.ts';
-import { ShapeError } from '../gpu/errors.ts';
+import { ShapeError } from '../util/errors.ts';
 import { adamwUpdate, NO_BAD_SLOT } from '../kernels/adamw.ts';
 import { gradNorm } from '../kernels/grad-norm.ts';
 import type { Tensor } from '../autograd/tensor.ts';

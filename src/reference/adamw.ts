@@ -1,7 +1,7 @@
 // Float64 AdamW, in place on param, m, v: torch.optim.AdamW's update (decoupled weight decay applied first, then
 // the bias-corrected Adam step), with the gradient first multiplied by the clip scale when one is given. Returns
 // whether any updated weight is not finite (the kernel's status).
-import type { AdamwDims } from '../kernels/adamw.ts';
+import type { AdamwDims } from '../ops/dims.ts';
 
 export function adamwUpdateRef(
   param: Float64Array, // (n)

@@ -1,7 +1,7 @@
 // Float64 cross-entropy over rows of logits (N, V) with i32 targets (N); target −100 marks an ignored row.
 // loss = mean over counted rows of −log softmax(logits)[target] (0 when every row is ignored, where PyTorch gives
 // NaN); dlogits = dloss · (softmax − onehot(target)) / count. A target outside [0, V) gives NaN, as the kernel does.
-import type { CrossEntropyDims } from '../kernels/cross-entropy.ts';
+import type { CrossEntropyDims } from '../ops/dims.ts';
 
 export const IGNORE_INDEX = -100;
 

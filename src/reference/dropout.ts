@@ -1,6 +1,6 @@
 // Float64 reference for inverted dropout, with the same Philox2x32-10 random words as the WGSL kernel (u32 arithmetic
 // spelled out with Math.imul and >>> 0), so the CPU and GPU masks agree bit for bit.
-import type { DropoutDims } from '../kernels/dropout.ts';
+import type { DropoutDims } from '../ops/dims.ts';
 
 const PHILOX_M = 0xd256d193;
 const PHILOX_W = 0x9e3779b9;

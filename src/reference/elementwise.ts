@@ -1,5 +1,5 @@
 // Float64 references for elementwise add, mul, scale and accumulate; b broadcasts as b[i % bn] over n / bn rows.
-import type { BroadcastDims, ScaleDims } from '../kernels/elementwise.ts';
+import type { BroadcastDims, ScaleDims } from '../ops/dims.ts';
 
 export function addForwardRef(
   out: Float64Array,

@@ -1,6 +1,6 @@
 // Float64 reference for the embedding lookup and its scatter-add backward; ids outside [0, V) act as in the kernel
 // (a zero row forward, no gradient backward).
-import type { EmbeddingDims } from '../kernels/embedding.ts';
+import type { EmbeddingDims } from '../ops/dims.ts';
 
 export function embeddingForwardRef(
   out: Float64Array,

@@ -1,5 +1,5 @@
 // Float64 GELU (GPT-2's tanh form) and its derivative, same argument order as src/kernels/gelu.ts.
-import type { GeluDims } from '../kernels/gelu.ts';
+import type { GeluDims } from '../ops/dims.ts';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const COEF = 0.044715;

@@ -1,5 +1,5 @@
 // Float64 LayerNorm forward (with mean and rstd) and backward, same argument order as src/kernels/layernorm.ts.
-import type { LayernormDims } from '../kernels/layernorm.ts';
+import type { LayernormDims } from '../ops/dims.ts';
 
 export function layernormForwardRef(
   out: Float64Array,

@@ -1,7 +1,7 @@
 // Float64 reference for the batched matmul: out (batch, M, N) = op(A) · op(B) (+ bias) (+ out when accumulating),
 // and its gradients dA = dOut · op(B)ᵀ, dB = op(A)ᵀ · dOut (in each operand's storage layout, summed over the batch
 // when the operand is shared: batch stride 0), dBias = Σ dOut over batch and rows. Plain loops, clear over fast.
-import type { MatmulDims } from '../kernels/matmul.ts';
+import type { MatmulDims } from '../ops/dims.ts';
 
 // Where op(A)[b, m, k] and op(B)[b, k, n] live in their flat storage.
 function layout(dims: MatmulDims) {

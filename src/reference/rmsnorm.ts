@@ -1,5 +1,5 @@
 // Float64 RMSNorm forward (with rstd) and backward, same argument order as src/kernels/rmsnorm.ts.
-import type { RmsnormDims } from '../kernels/rmsnorm.ts';
+import type { RmsnormDims } from '../ops/dims.ts';
 
 export function rmsnormForwardRef(
   out: Float64Array,

@@ -1,5 +1,5 @@
 // Float64 rotary position embedding (rotate_half layout) and its inverse, same argument order as src/kernels/rope.ts.
-import type { RopeDims } from '../kernels/rope.ts';
+import type { RopeDims } from '../ops/dims.ts';
 
 // Rotate every (i, i + HS/2) pair of every row of (B, NH, T, HS) by sign·pos·theta^(−2i/HS).
 function rotate(

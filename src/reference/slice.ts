@@ -1,6 +1,6 @@
 // Float64 reference for taking columns [start, start + width) of a (rows, cols) matrix, and its backward, which
 // writes only those columns of dx.
-import type { SliceDims } from '../kernels/slice.ts';
+import type { SliceDims } from '../ops/dims.ts';
 
 export function sliceForwardRef(out: Float64Array, x: Float64Array, dims: SliceDims): void {
   const { rows, cols, start, width } = dims;

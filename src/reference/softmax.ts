@@ -1,5 +1,5 @@
 // Float64 softmax over the last axis with optional scale and causal mask, same argument order as the kernel.
-import type { SoftmaxDims } from '../kernels/softmax.ts';
+import type { SoftmaxDims } from '../ops/dims.ts';
 
 export function softmaxForwardRef(out: Float64Array, x: Float64Array, dims: SoftmaxDims): void {
   const { rows, cols, scale = 1, causal = false } = dims;

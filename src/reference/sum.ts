@@ -1,5 +1,5 @@
 // Float64 reference for the sum over the middle axis of an (outer, axis, inner) view, and its broadcast backward.
-import type { SumDims } from '../kernels/sum.ts';
+import type { SumDims } from '../ops/dims.ts';
 
 export function sumForwardRef(out: Float64Array, x: Float64Array, dims: SumDims): void {
   const { outer, axis, inner } = dims;

@@ -1,5 +1,5 @@
 // Float64 SwiGLU elementwise part (out = silu(gate)·up) and its backward, same argument order as src/kernels/swiglu.ts.
-import type { SwigluDims } from '../kernels/swiglu.ts';
+import type { SwigluDims } from '../ops/dims.ts';
 
 const sigmoid = (g: number) => 1 / (1 + Math.exp(-g));
 

@@ -1,5 +1,5 @@
 // Float64 reference for swapping axes 1 and 2 of a 4-D tensor, x (d0, d1, d2, d3) → out (d0, d2, d1, d3).
-import type { TransposeDims } from '../kernels/transpose.ts';
+import type { TransposeDims } from '../ops/dims.ts';
 
 export function transposeForwardRef(out: Float64Array, x: Float64Array, dims: TransposeDims): void {
   const { d0, d1, d2, d3 } = dims;

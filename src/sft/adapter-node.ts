@@ -3,7 +3,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import { folderFiles } from '../io/named-files-node.ts';
 import { readJsonObject } from '../io/named-files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';

@@ -1,8 +1,10 @@
 // Causal-LM batches from examples: padded to the longest example of each batch, or packed into rows of exactly
 // maxLength. Position t of a row is trained to predict the token at t + 1 when that token is a target.
 
-import { InputError } from '../gpu/errors.ts';
-import { checkPositiveInt, shuffled, type Example } from './dataset.ts';
+import { InputError } from '../util/errors.ts';
+import { type Example } from './dataset.ts';
+import { checkPositiveInt } from '../util/check-args.ts';
+import { shuffled } from './splits.ts';
 
 export const IGNORE_INDEX = -100;
 

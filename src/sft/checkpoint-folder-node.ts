@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, existsSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 
 export const MANIFEST = 'checkpoint.json';
 const FORMAT = 'webgpu-sft checkpoint';
@@ -59,7 +59,7 @@ export async function copySynced(from: string, to: string, options: { link: bool
   return fileDigest(to);
 }
 
-export async function fileDigest(path: string): Promise<FileDigest> {
+async function fileDigest(path: string): Promise<FileDigest> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {

@@ -2,10 +2,12 @@
 // indices, the label map saved in Hugging Face configs (id2label / label2id), batches with each row's last real
 // token, and the majority baseline.
 
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import { checkBatchOptions } from './batching.ts';
-import { checkPositiveInt, formatShape, shuffled, type DataRow } from './dataset.ts';
+import { checkPositiveInt } from '../util/check-args.ts';
+import { shuffled } from './splits.ts';
+import { formatShape, type DataRow } from './jsonl.ts';
 
 export interface ClassExample {
   ids: number[];

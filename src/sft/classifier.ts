@@ -6,7 +6,7 @@ import { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
 import { Module } from '../nn/module.ts';
 import { Linear } from '../nn/layers.ts';
-import { Rng } from '../check/random.ts';
+import { Rng } from '../util/random.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 
 export class SequenceClassifier extends Module {

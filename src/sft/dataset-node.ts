@@ -2,8 +2,8 @@
 // parseJsonl.
 
 import { readFile, stat } from 'node:fs/promises';
-import { InputError } from '../gpu/errors.ts';
-import { parseJsonl, type JsonlData } from './dataset.ts';
+import { InputError } from '../util/errors.ts';
+import { parseJsonl, type JsonlData } from './jsonl.ts';
 
 export async function readJsonlFile(path: string): Promise<JsonlData> {
   let info;

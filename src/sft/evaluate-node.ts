@@ -2,7 +2,7 @@
 // text needs a classification checkpoint (config.json id2label + score.weight).
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import { readJsonlFile } from './dataset-node.ts';

@@ -1,10 +1,11 @@
 // evaluate: loss, perplexity and next-token accuracy of a language model on rows (plain objects or JSONL text), in
 // eval mode and without recording, batched as the CLI's `eval` does.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { lmBatches } from './batching.ts';
-import { parseJsonl, parseRows, tokenizeRows, truncateExamples } from './dataset.ts';
+import { tokenizeRows, truncateExamples } from './dataset.ts';
+import { parseJsonl, parseRows } from './jsonl.ts';
 import { SFT_DEFAULTS } from './defaults.ts';
 import type { Rows } from './fine-tune.ts';
 import { LmTask } from './tasks.ts';

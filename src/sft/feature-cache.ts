@@ -6,7 +6,8 @@ import { Tensor } from '../autograd/tensor.ts';
 import { checkBatchOptions } from './batching.ts';
 import { classificationBatches, type ClassExample } from './classification.ts';
 import type { SequenceClassifier } from './classifier.ts';
-import { checkPositiveInt, shuffled } from './dataset.ts';
+import { checkPositiveInt } from '../util/check-args.ts';
+import { shuffled } from './splits.ts';
 
 export interface FeatureExample {
   features: Float32Array; // (C), the backbone's final hidden state at the last real token

@@ -1,11 +1,11 @@
 // fineTune: one call from a loaded model, its tokenizer and rows (plain objects or JSONL text) to a trained model and
 // its metrics, the same in Node, a browser page and a Worker. Every setting has the CLI's default (defaults.ts); the
 // job (job.ts) and the Trainer do the work, as in the CLI's runSft minus files and samples.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import type { Module } from '../nn/module.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
-import { parseJsonl, parseRows, type DataRow } from './dataset.ts';
+import { parseJsonl, parseRows, type DataRow } from './jsonl.ts';
 import { defaultsFor, SFT_DEFAULTS, type SftDefaults } from './defaults.ts';
 import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent } from './trainer.ts';

@@ -1,7 +1,7 @@
 // The fine-tuning strategies: full (every parameter), freeze (layer-wise: embeddings and the first N blocks frozen,
 // or only names matching a pattern trainable), head (feature-based: the whole backbone frozen, a new classification
 // head trained) and lora (the backbone frozen, low-rank adapters trained: sft/lora.ts). Frozen parameters get no gradient and no optimizer state.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { isAdapterParameter } from '../nn/module.ts';
 

@@ -1,13 +1,14 @@
 // One fine-tuning job, the same for the CLI (run-node.ts) and the demo page: from a loaded model, its tokenizer,
 // parsed rows and the settings to the module to train, its task, train/val/test batches, the parameter counts, the
 // config to save and a sample to show before and after. The head strategy trains on cached backbone features.
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { generate } from '../models/generate.ts';
 import type { Module } from '../nn/module.ts';
-import { renderChat, tokenizeRows, truncateExamples, type DataRow } from './dataset.ts';
-import { epochBatches, lmBatches } from './batching.ts';
+import { renderChat, tokenizeRows, truncateExamples } from './dataset.ts';
+import { type DataRow } from './jsonl.ts';
+import { epochBatches, lmBatches, type LmBatch } from './batching.ts';
 import {
   classificationData,
   majorityBaseline,
@@ -16,7 +17,7 @@ import {
 } from './classification.ts';
 import { applyStrategy, countParameters, type ParameterReport, type Strategy } from './finetune-modes.ts';
 import { SequenceClassifier } from './classifier.ts';
-import { featureBatches, lastTokenFeatures } from './feature-cache.ts';
+import { featureBatches, lastTokenFeatures, type FeatureBatch } from './feature-cache.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { HeadTask, LmTask, type Task } from './tasks.ts';
@@ -59,12 +60,13 @@ export interface JobData {
   test?: DataRow[];
 }
 
-export interface Job {
+/** A job's batches match its task inside the builders; callers (the trainer) need not know the batch type. */
+export interface Job<Batch = unknown> {
   module: Module;
-  task: Task<unknown>;
-  trainBatches: (epoch: number) => unknown[];
-  val: unknown[];
-  test: unknown[];
+  task: Task<Batch>;
+  trainBatches: (epoch: number) => Batch[];
+  val: Batch[];
+  test: Batch[];
   report: ParameterReport;
   /** config.json for the saved weights. */
   config: Record<string, unknown>;
@@ -112,7 +114,7 @@ interface JobInputs {
   sampleRow: DataRow;
 }
 
-function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Job {
+function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Job<LmBatch> {
   const strategy = context.name('strategy');
   if (s.template !== undefined && s.template !== TEXT_PLACEHOLDER) {
     throw new InputError(
@@ -157,7 +159,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   const prompt = samplePrompt(sampleRow, tokenizer);
   return {
     module: model,
-    task: new LmTask(model) as Task<unknown>,
+    task: new LmTask(model),
     trainBatches: epochBatches(lmBatches, prepare(data.train, 'train'), options),
     val: lmBatches(prepare(data.val, 'val'), evalOptions),
     test: lmBatches(prepare(data.test, 'test'), evalOptions),
@@ -204,7 +206,7 @@ function samplePrompt(row: DataRow, tokenizer: Tokenizer): string {
   }
 }
 
-async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Promise<Job> {
+async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Promise<Job<FeatureBatch>> {
   if (s.dropout) {
     throw new InputError(
       `${context.name('dropout')}: ${s.dropout} with ${context.name('strategy')} head, expected 0 or unset (the frozen backbone runs in eval mode, its features computed once)`,
@@ -241,7 +243,7 @@ async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInp
   const arch = model.kind === 'gpt2' ? 'GPT2ForSequenceClassification' : 'LlamaForSequenceClassification';
   return {
     module: classifier,
-    task: new HeadTask(classifier) as Task<unknown>,
+    task: new HeadTask(classifier),
     trainBatches: epochBatches(featureBatches, cached.train, batches),
     val: featureBatches(cached.val, { ...batches, shuffle: false }),
     test: featureBatches(cached.test, { ...batches, shuffle: false }),

@@ -2,10 +2,10 @@
 // layers an adapter targets (peft's defaults per architecture, explicit names, all-linear), their factors' init
 // (A Kaiming-uniform with a = √5, i.e. U(±1/√in); B zero), the scale (alpha / r, or alpha / √r with rsLoRA), the
 // adapter_config.json peft writes and reads, the tensor names of adapter_model.safetensors, and the merge W + s·B·A.
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { Linear } from '../nn/layers.ts';
-import { Rng } from '../check/random.ts';
+import { Rng } from '../util/random.ts';
 
 export interface LoraSettings {
   r: number;

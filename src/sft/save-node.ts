@@ -1,7 +1,7 @@
 // saveFineTuned (webgpu-sft/node's saveCheckpoint): fineTune's result as a checkpoint folder, written as one unit (checkpoint.ts): model.safetensors with
 // Hugging Face names, config.json, the tokenizer files of the folder the model came from and training_args.json.
 import type { Module } from '../nn/module.ts';
-import { saveCheckpoint } from './checkpoint.ts';
+import { saveCheckpoint } from './checkpoint-node.ts';
 import { prepareOutFolder } from './checkpoint-folder-node.ts';
 
 export interface SaveOptions {

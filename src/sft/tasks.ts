@@ -8,21 +8,8 @@ import { crossEntropyAccuracy } from '../kernels/cross-entropy.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import type { SequenceClassifier } from './classifier.ts';
 import type { FeatureBatch } from './feature-cache.ts';
-
-export interface LmBatch {
-  ids: Int32Array; // (B·T)
-  targets: Int32Array; // (B·T), -100 where not a target
-  B: number;
-  T: number;
-}
-
-export interface ClassBatch {
-  ids: Int32Array; // (B·T)
-  lastIndex: Int32Array; // (B)
-  labels: Int32Array; // (B)
-  B: number;
-  T: number;
-}
+import { IGNORE_INDEX, type LmBatch } from './batching.ts';
+import type { ClassBatch } from './classification.ts';
 
 /** Sums over an evaluation; metrics() turns them into means. */
 export interface EvalSums {
@@ -57,7 +44,7 @@ export class LmTask implements Task<LmBatch> {
     const rows: number[] = [];
     const targets: number[] = [];
     batch.targets.forEach((t, i) => {
-      if (t !== -100) {
+      if (t !== IGNORE_INDEX) {
         rows.push(i);
         targets.push(t);
       }
@@ -81,45 +68,40 @@ export class LmTask implements Task<LmBatch> {
   }
 }
 
-export class ClassificationTask implements Task<ClassBatch> {
+/** Classification: cross-entropy of the classifier's logits against one label per row. */
+abstract class LabelTask<Batch extends { B: number; labels: Int32Array }> implements Task<Batch> {
   constructor(readonly model: SequenceClassifier) {}
 
-  private run(batch: ClassBatch) {
-    const gpu = this.model.gpu;
-    const ids = Tensor.from(gpu, batch.ids, [batch.B, batch.T], { label: 'ids' });
-    const logits = this.model.forward(ids, batch.lastIndex); // (B, labels)
-    return { logits, labels: Tensor.from(gpu, batch.labels, [batch.B], { label: 'labels' }) };
+  protected abstract logits(batch: Batch): Tensor; // (B, labels)
+
+  private run(batch: Batch) {
+    const logits = this.logits(batch);
+    return { logits, labels: Tensor.from(this.model.gpu, batch.labels, [batch.B], { label: 'labels' }) };
   }
 
-  loss(batch: ClassBatch) {
+  loss(batch: Batch) {
     const { logits, labels } = this.run(batch);
     return { loss: F.crossEntropy(logits, labels), count: batch.B };
   }
 
-  async evaluate(batch: ClassBatch, sums: EvalSums): Promise<void> {
+  async evaluate(batch: Batch, sums: EvalSums): Promise<void> {
     const { logits, labels } = this.run(batch);
     await accuracySums(this.model.gpu, logits, labels, sums, F.crossEntropy(logits, labels), batch.B);
   }
 }
 
+/** Classification from token ids: the whole classifier runs. */
+export class ClassificationTask extends LabelTask<ClassBatch> {
+  protected logits(batch: ClassBatch): Tensor {
+    const ids = Tensor.from(this.model.gpu, batch.ids, [batch.B, batch.T], { label: 'ids' });
+    return this.model.forward(ids, batch.lastIndex);
+  }
+}
+
 /** Classification from cached last-token features (see feature-cache.ts): only the head runs. */
-export class HeadTask implements Task<FeatureBatch> {
-  constructor(readonly model: SequenceClassifier) {}
-
-  private run(batch: FeatureBatch) {
-    const gpu = this.model.gpu;
-    const features = Tensor.from(gpu, batch.features, [batch.B, batch.C], { label: 'features' });
-    const logits = this.model.classify(features); // (B, labels)
-    return { logits, labels: Tensor.from(gpu, batch.labels, [batch.B], { label: 'labels' }) };
-  }
-
-  loss(batch: FeatureBatch) {
-    const { logits, labels } = this.run(batch);
-    return { loss: F.crossEntropy(logits, labels), count: batch.B };
-  }
-
-  async evaluate(batch: FeatureBatch, sums: EvalSums): Promise<void> {
-    const { logits, labels } = this.run(batch);
-    await accuracySums(this.model.gpu, logits, labels, sums, F.crossEntropy(logits, labels), batch.B);
+export class HeadTask extends LabelTask<FeatureBatch> {
+  protected logits(batch: FeatureBatch): Tensor {
+    const features = Tensor.from(this.model.gpu, batch.features, [batch.B, batch.C], { label: 'features' });
+    return this.model.classify(features);
   }
 }

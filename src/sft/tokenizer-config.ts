@@ -1,7 +1,7 @@
 // tokenizer_config.json for a checkpoint whose source folder has none. Without it transformers' AutoTokenizer loads a
 // Llama folder holding only tokenizer.model as a generic tokenizer with no leading `▁`, so every id differs from
 // ours; with it the class, special tokens, the pad token of classifiers and BOS (added exactly where we train with it).
-import { WeightsError } from '../gpu/errors.ts';
+import { WeightsError } from '../util/errors.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 
 const CLASS_BY_MODEL_TYPE: Record<string, string> = { gpt2: 'GPT2Tokenizer', llama: 'LlamaTokenizer' };

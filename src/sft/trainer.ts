@@ -3,7 +3,7 @@
 // weights, and a stop on a non-finite loss that leaves the last good checkpoint alone. Platform-neutral: files are
 // written by the caller's onCheckpoint.
 import type { Gpu } from '../gpu/gpu.ts';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { noGrad, tapeOf } from '../autograd/tape.ts';
 import * as F from '../autograd/functional.ts';
 import type { Tensor } from '../autograd/tensor.ts';

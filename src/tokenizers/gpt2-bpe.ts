@@ -1,22 +1,14 @@
 // GPT-2 byte-level BPE (Radford et al. 2019): split the text with the GPT-2 regex, write each piece's UTF-8
 // bytes as printable characters, merge adjacent symbols by merges.txt rank. Built from vocab.json +
-// merges.txt or from a Hugging Face tokenizer.json (BPE model, ByteLevel pre-tokenizer). Browser-safe. Lone
+// merges.txt or from a Hugging Face tokenizer.json (gpt2-bpe-json.ts). Browser-safe. Lone
 // UTF-16 surrogates are replaced by U+FFFD when encoded (TextEncoder does it), so they are the one input that
 // does not survive decode(encode(s)).
 
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { bpeMerge } from './bpe-merge.ts';
 import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
-import { asObject, parseJson, splitter } from './tokenizer-json.ts';
-
-export interface AddedToken {
-  id: number;
-  content: string;
-  special?: boolean; // default true; only special tokens are turned off by `allowSpecial: false`
-  lstrip?: boolean; // also swallow the whitespace on its left
-  rstrip?: boolean; // also swallow the whitespace on its right
-}
+import { asObject, checkAddBos, parseJson, splitter, type AddedToken } from './tokenizer-json.ts';
 
 export interface Gpt2TokenizerOptions {
   addedTokens?: AddedToken[]; // default: `<|endoftext|>` when the vocabulary has it
@@ -28,14 +20,6 @@ export interface Gpt2TokenizerOptions {
   names?: SourceNames; // how errors name where each input came from
 }
 
-export interface TokenizerJsonOptions {
-  eos?: number | string | null; // as in Gpt2TokenizerOptions
-  bos?: number | string | null;
-  addBosToken?: boolean; // model inputs begin with bos (add_bos_token); default: the tokenizer kind's
-  file?: string; // how errors name the file; default 'tokenizer.json'
-  names?: Pick<SourceNames, 'eos' | 'bos' | 'addBosToken'>;
-}
-
 export interface SourceNames {
   vocab?: string; // default 'vocab.json'
   merges?: string; // default 'merges.txt'
@@ -44,7 +28,7 @@ export interface SourceNames {
   addBosToken?: string; // default 'Gpt2Tokenizer options.addBosToken'
 }
 
-export const ENDOFTEXT = '<|endoftext|>';
+const ENDOFTEXT = '<|endoftext|>';
 
 // The GPT-2 split pattern. Python's `regex` \s is Unicode White_Space; JS's \s differs (it takes U+FEFF and
 // misses U+0085), hence \p{White_Space} spelled out.
@@ -300,80 +284,6 @@ export class Gpt2Tokenizer implements Tokenizer {
   }
 }
 
-// A Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer (GPT-2, RoBERTa, ...).
-// Post-processors (BOS/EOS templates) are not applied: encode returns the text's own ids, and callers add
-// eosId/bosId themselves. Added tokens honour lstrip/rstrip; single_word and normalized are ignored (no
-// normalizer is accepted anyway).
-export function fromTokenizerJson(json: string | object, options: TokenizerJsonOptions = {}): Gpt2Tokenizer {
-  const file = options.file ?? 'tokenizer.json';
-  const root = asObject(typeof json === 'string' ? parseJson(json, file) : json, file, 'the file');
-  const model = asObject(root.model, file, 'model');
-  const pre = root.pre_tokenizer === null ? null : asObject(root.pre_tokenizer, file, 'pre_tokenizer');
-  const expect = (ok: boolean, what: string, expected: string, got: unknown): void => {
-    if (!ok)
-      throw new WeightsError(`${file}: ${what} is not supported, expected ${expected}, got ${show(got)}`);
-  };
-  expect(model.type === undefined || model.type === 'BPE', 'model.type', '"BPE"', model.type);
-  expect(pre?.type === 'ByteLevel', 'pre_tokenizer', 'a ByteLevel pre-tokenizer', pre?.type ?? null);
-  expect(!pre?.add_prefix_space, 'pre_tokenizer.add_prefix_space', 'false', pre?.add_prefix_space);
-  expect(pre?.use_regex !== false, 'pre_tokenizer.use_regex', 'true', pre?.use_regex);
-  expect(root.normalizer == null, 'normalizer', 'null', (root.normalizer as { type?: unknown } | null)?.type);
-  expect(
-    !model.continuing_subword_prefix,
-    'model.continuing_subword_prefix',
-    'null',
-    model.continuing_subword_prefix,
-  );
-  expect(!model.end_of_word_suffix, 'model.end_of_word_suffix', 'null', model.end_of_word_suffix);
-  expect(!model.byte_fallback, 'model.byte_fallback', 'false', model.byte_fallback);
-  expect(!model.dropout, 'model.dropout', 'null or 0', model.dropout);
-  if (!Array.isArray(model.merges)) {
-    throw new WeightsError(
-      `${file}: model.merges is not a list, expected an array, got ${typeof model.merges}`,
-    );
-  }
-  const merges = model.merges.map((entry: unknown, i): readonly [string, string] => {
-    const pair = typeof entry === 'string' ? entry.split(' ') : entry;
-    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((t) => typeof t === 'string' && t !== '')) {
-      throw new WeightsError(
-        `${file} model.merges[${i}]: malformed merge, expected "left right" or [left, right], got ` +
-          show(entry),
-      );
-    }
-    return [pair[0], pair[1]];
-  });
-  const addedList = root.added_tokens ?? [];
-  if (!Array.isArray(addedList)) {
-    throw new WeightsError(`${file}: added_tokens is not a list, expected an array, got ${typeof addedList}`);
-  }
-  const addedTokens = addedList.map((entry: unknown, i): AddedToken => {
-    const t = asObject(entry, file, `added_tokens[${i}]`);
-    if (!Number.isInteger(t.id) || typeof t.content !== 'string' || t.content === '') {
-      throw new WeightsError(
-        `${file} added_tokens[${i}]: malformed added token, expected ` +
-          `{id: integer, content: non-empty string}, got ${show(entry)}`,
-      );
-    }
-    return {
-      id: t.id as number,
-      content: t.content,
-      special: t.special !== false,
-      lstrip: !!t.lstrip,
-      rstrip: !!t.rstrip,
-    };
-  });
-  const unk = typeof model.unk_token === 'string' ? model.unk_token : null;
-  return new Gpt2Tokenizer(model.vocab as object, merges, {
-    addedTokens,
-    unkToken: unk,
-    ignoreMerges: model.ignore_merges === true,
-    eos: options.eos,
-    bos: options.bos,
-    addBosToken: options.addBosToken,
-    names: { ...options.names, vocab: `${file} model.vocab`, merges: `${file} model.merges` },
-  });
-}
-
 function parseVocab(vocab: unknown, where: string): [string, number][] {
   const entries = Object.entries(
     asObject(typeof vocab === 'string' ? parseJson(vocab, where) : vocab, where, 'the vocabulary'),
@@ -418,14 +328,4 @@ function byteLevelBytes(token: string): Uint8Array | undefined {
     bytes.push(b);
   }
   return Uint8Array.from(bytes);
-}
-
-/** add_bos_token needs a BOS token to add. */
-export function checkAddBos(addBosToken: boolean, bosId: number | null, where: string): boolean {
-  if (addBosToken && bosId === null) {
-    throw new WeightsError(
-      `${where}: add_bos_token is true but there is no BOS token, expected a bos id or token, got none`,
-    );
-  }
-  return addBosToken;
 }

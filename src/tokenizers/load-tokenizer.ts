@@ -4,10 +4,12 @@
 // config.json, else tokenizer_config.json, else the tokenizer's default (`<|endoftext|>`, or `<s>` / `</s>`);
 // add_bos_token from tokenizer_config.json, else the kind's default (GPT-2 BPE false, SentencePiece true).
 
-import { InputError, WeightsError } from '../gpu/errors.ts';
+import { InputError, WeightsError } from '../util/errors.ts';
 import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
 import { show } from '../io/quote.ts';
-import { type AddedToken, fromTokenizerJson, Gpt2Tokenizer } from './gpt2-bpe.ts';
+import { Gpt2Tokenizer } from './gpt2-bpe.ts';
+import { fromTokenizerJson } from './gpt2-bpe-json.ts';
+import { type AddedToken } from './tokenizer-json.ts';
 import { fromLlamaTokenizerJson, fromSentencePieceModel } from './sentencepiece.ts';
 import type { Tokenizer } from './tokenizer.ts';
 

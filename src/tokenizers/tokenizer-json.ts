@@ -1,8 +1,34 @@
-// Pieces both tokenizer.json readers use (GPT-2 BPE and SentencePiece-style): JSON parsing and shape checks that
-// name the file, and the splitter that cuts text at added (special) tokens before the model sees it.
-import { WeightsError } from '../gpu/errors.ts';
+// Pieces both tokenizer.json readers use (GPT-2 BPE and SentencePiece-style): their options and added tokens, JSON
+// parsing and shape checks that name the file, and the splitter that cuts text at added (special) tokens before the
+// model sees it.
+import { WeightsError } from '../util/errors.ts';
 import { parseJsonText } from '../io/json-text.ts';
-import type { AddedToken } from './gpt2-bpe.ts';
+
+export interface AddedToken {
+  id: number;
+  content: string;
+  special?: boolean; // default true; only special tokens are turned off by `allowSpecial: false`
+  lstrip?: boolean; // also swallow the whitespace on its left
+  rstrip?: boolean; // also swallow the whitespace on its right
+}
+
+export interface TokenizerJsonOptions {
+  eos?: number | string | null; // as in Gpt2TokenizerOptions
+  bos?: number | string | null;
+  addBosToken?: boolean; // model inputs begin with bos (add_bos_token); default: the tokenizer kind's
+  file?: string; // how errors name the file; default 'tokenizer.json'
+  names?: { eos?: string; bos?: string; addBosToken?: string }; // how errors name where each came from
+}
+
+/** add_bos_token needs a BOS token to add. */
+export function checkAddBos(addBosToken: boolean, bosId: number | null, where: string): boolean {
+  if (addBosToken && bosId === null) {
+    throw new WeightsError(
+      `${where}: add_bos_token is true but there is no BOS token, expected a bos id or token, got none`,
+    );
+  }
+  return addBosToken;
+}
 
 export function parseJson(text: string, where: string): unknown {
   return parseJsonText(

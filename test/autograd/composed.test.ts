@@ -8,7 +8,7 @@ import { Tensor } from '../../src/autograd/tensor.ts';
 import * as F from '../../src/autograd/functional.ts';
 import { Block } from '../../src/models/gpt2/model.ts';
 import { parseGpt2Config } from '../../src/models/gpt2/config.ts';
-import { Rng, freshSeed } from '../../src/check/random.ts';
+import { Rng, freshSeed } from '../../src/util/random.ts';
 
 const gpuPromise = testGpu();
 

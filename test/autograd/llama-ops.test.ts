@@ -5,7 +5,7 @@ import { testGpu } from '../helpers/gpu.ts';
 import { dot, numericalGrad, relL2 } from '../helpers/finite-diff.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
 import * as F from '../../src/autograd/functional.ts';
-import { Rng, freshSeed } from '../../src/check/random.ts';
+import { Rng, freshSeed } from '../../src/util/random.ts';
 import { matmulForwardRef } from '../../src/reference/matmul.ts';
 import { rmsnormForwardRef } from '../../src/reference/rmsnorm.ts';
 import { ropeForwardRef } from '../../src/reference/rope.ts';

@@ -5,7 +5,7 @@ import { testGpu } from '../helpers/gpu.ts';
 import { dot, numericalGrad, relL2 } from '../helpers/finite-diff.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
 import * as F from '../../src/autograd/functional.ts';
-import { Rng, freshSeed } from '../../src/check/random.ts';
+import { Rng, freshSeed } from '../../src/util/random.ts';
 import { Linear } from '../../src/nn/layers.ts';
 
 const gpuPromise = testGpu();

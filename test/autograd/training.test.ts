@@ -8,7 +8,7 @@ import { Linear } from '../../src/nn/layers.ts';
 import { Module } from '../../src/nn/module.ts';
 import { AdamW } from '../../src/optim/adamw.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 
 const gpuPromise = testGpu();
 

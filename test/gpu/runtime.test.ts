@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
 import { createDevice } from '../../src/gpu/device.ts';
-import { ShaderError, ShapeError } from '../../src/gpu/errors.ts';
+import { ShaderError, ShapeError } from '../../src/util/errors.ts';
 
 const gpuPromise = testGpu();
 

@@ -4,7 +4,7 @@ import { afterAll, expect, it } from 'vitest';
 import { createDevice } from '../../src/gpu/device.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
 import { describeResult, type KernelCheck } from '../../src/check/kernel-check.ts';
-import { freshSeed, Rng } from '../../src/check/random.ts';
+import { freshSeed, Rng } from '../../src/util/random.ts';
 
 let shared: Promise<Gpu> | null = null;
 

@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/check/random.ts';
-import { ShapeError, WeightsError } from '../../src/gpu/errors.ts';
+import { Rng } from '../../src/util/random.ts';
+import { ShapeError, WeightsError } from '../../src/util/errors.ts';
 import {
   f16BitsToF32,
   f32BitsToF16,

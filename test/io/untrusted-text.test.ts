@@ -3,14 +3,14 @@
 // refused with the engine's own error naming the file, for every JSON reader.
 
 import { describe, expect, it } from 'vitest';
-import { InputError, WeightsError } from '../../src/gpu/errors.ts';
+import { InputError, WeightsError } from '../../src/util/errors.ts';
 import { parseJsonText } from '../../src/io/json-text.ts';
 import { blobFiles, readJsonObject } from '../../src/io/named-files.ts';
 import { quote, show } from '../../src/io/quote.ts';
 import { parseGpt2Config } from '../../src/models/gpt2/config.ts';
 import { parseLlamaConfig } from '../../src/models/llama/config.ts';
-import { parseJsonl } from '../../src/sft/dataset.ts';
-import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe.ts';
+import { parseJsonl } from '../../src/sft/jsonl.ts';
+import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe-json.ts';
 import { loadTokenizerFrom } from '../../src/tokenizers/load-tokenizer.ts';
 import { fromLlamaTokenizerJson } from '../../src/tokenizers/sentencepiece.ts';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { adamwChecks } from '../../src/check/adamw.ts';
-import { adamwUpdate, NO_BAD_SLOT, type AdamwDims } from '../../src/kernels/adamw.ts';
+import { adamwUpdate, NO_BAD_SLOT } from '../../src/kernels/adamw.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
+import type { AdamwDims } from '../../src/ops/dims.ts';
 
 const gpuPromise = testGpu();
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { crossEntropyChecks } from '../../src/check/cross-entropy.ts';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import {
   crossEntropyAccuracy,
   crossEntropyBackward,

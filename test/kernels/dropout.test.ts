@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { dropoutChecks } from '../../src/check/dropout.ts';
-import { ShapeError } from '../../src/gpu/errors.ts';
+import { ShapeError } from '../../src/util/errors.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { dropoutBackward, dropoutForward, type DropoutDims } from '../../src/kernels/dropout.ts';
+import { dropoutBackward, dropoutForward } from '../../src/kernels/dropout.ts';
 import { dropoutKeep } from '../../src/reference/dropout.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
+import type { DropoutDims } from '../../src/ops/dims.ts';
 
 // At file level, so the device outlives every describe block.
 const gpuPromise = testGpu();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { elementwiseChecks } from '../../src/check/elementwise.ts';
-import { ShapeError } from '../../src/gpu/errors.ts';
+import { ShapeError } from '../../src/util/errors.ts';
 import {
   accumulate,
   addBackward,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { embeddingChecks } from '../../src/check/embedding.ts';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import { embeddingBackward, embeddingForward } from '../../src/kernels/embedding.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 

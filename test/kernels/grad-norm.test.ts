@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gradNormChecks } from '../../src/check/grad-norm.ts';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import { gradNorm } from '../../src/kernels/grad-norm.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 

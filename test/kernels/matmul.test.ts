@@ -1,14 +1,10 @@
 // The matmul kernels (every variant) against the float64 reference, and the dims validation at entry.
 import { describe, expect, it } from 'vitest';
 import { matmulChecks } from '../../src/check/matmul.ts';
-import { ShapeError } from '../../src/gpu/errors.ts';
-import {
-  defaultMatmulVariant,
-  matmulBackward,
-  matmulForward,
-  type MatmulDims,
-} from '../../src/kernels/matmul.ts';
+import { ShapeError } from '../../src/util/errors.ts';
+import { defaultMatmulVariant, matmulBackward, matmulForward } from '../../src/kernels/matmul.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
+import type { MatmulDims } from '../../src/ops/dims.ts';
 
 runChecks(matmulChecks);
 

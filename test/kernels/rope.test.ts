@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ropeChecks } from '../../src/check/rope.ts';
-import { ShapeError } from '../../src/gpu/errors.ts';
+import { ShapeError } from '../../src/util/errors.ts';
 import { frequencyTable, ropeBackward, ropeForward } from '../../src/kernels/rope.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sliceChecks } from '../../src/check/slice.ts';
-import { ShapeError } from '../../src/gpu/errors.ts';
+import { ShapeError } from '../../src/util/errors.ts';
 import { sliceBackward, sliceForward } from '../../src/kernels/slice.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 

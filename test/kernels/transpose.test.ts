@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { transposeChecks } from '../../src/check/transpose.ts';
-import { ShapeError } from '../../src/gpu/errors.ts';
+import { ShapeError } from '../../src/util/errors.ts';
 import { transposeBackward, transposeForward } from '../../src/kernels/transpose.ts';
 import { runChecks, testGpu } from '../helpers/gpu.ts';
 

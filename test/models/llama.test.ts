@@ -19,7 +19,7 @@ import * as F from '../../src/autograd/functional.ts';
 import { applyStrategy } from '../../src/sft/finetune-modes.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import { Trainer } from '../../src/sft/trainer.ts';
-import { WeightsError } from '../../src/gpu/errors.ts';
+import { WeightsError } from '../../src/util/errors.ts';
 
 const gpuPromise = testGpu();
 
@@ -156,7 +156,8 @@ describe('SFT on Llama', () => {
     for (const [name, p] of model.namedParameters()) before.set(name, await p.readF32());
     const B = train.input_ids.length;
     const T = train.input_ids[0].length;
-    const batch = { ids: Int32Array.from(train.input_ids.flat()), targets: Int32Array.from(train.labels.flat()), B, T };
+    const targets = Int32Array.from(train.labels.flat());
+    const batch = { ids: Int32Array.from(train.input_ids.flat()), targets, B, T, tokens: targets.filter((t) => t !== -100).length };
     const trainer = new Trainer(gpu, model, new LmTask(model), {
       epochs: 2, maxSteps: 2, gradAccum: 1, lr: 1e-3, lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0.1,
       beta1: 0.9, beta2: 0.999, eps: 1e-8, clipGradNorm: 1, seed: 0, evalEvery: 0, patience: 0,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
 import { GPT2, readConfig, smallerVocabulary, withConfig } from '../helpers/model-folders.ts';
-import { WeightsError } from '../../src/gpu/errors.ts';
+import { WeightsError } from '../../src/util/errors.ts';
 import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 import { serializeSafetensors, type TensorInfo, type TensorStore } from '../../src/io/safetensors.ts';
 import { parseGpt2Config } from '../../src/models/gpt2/config.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ADAMW_KNOWN_ANSWER } from '../../src/check/adamw.ts';
-import type { AdamwDims } from '../../src/kernels/adamw.ts';
+import type { AdamwDims } from '../../src/ops/dims.ts';
 import { adamwUpdateRef } from '../../src/reference/adamw.ts';
 
 function expectRel(got: Float64Array, want: number[], rel: number): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CrossEntropyDims } from '../../src/kernels/cross-entropy.ts';
+import type { CrossEntropyDims } from '../../src/ops/dims.ts';
 import {
   crossEntropyAccuracyRef,
   crossEntropyBackwardRef,

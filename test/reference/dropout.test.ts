@@ -5,7 +5,7 @@ import {
   dropoutKeep,
   philox2x32,
 } from '../../src/reference/dropout.ts';
-import type { DropoutDims } from '../../src/kernels/dropout.ts';
+import type { DropoutDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 function keptFraction(seed: number, offset: number, n: number, p: number): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { layernormBackwardRef, layernormForwardRef } from '../../src/reference/layernorm.ts';
-import type { LayernormDims } from '../../src/kernels/layernorm.ts';
+import type { LayernormDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 const SIZES: LayernormDims[] = [

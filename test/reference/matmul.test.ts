@@ -1,7 +1,7 @@
 // The float64 matmul reference: known products, and its backward against central finite differences of
 // L = Σ out · w (so dOut = w), across transposes, bias, shared operands (batch stride 0) and gapped strides.
 import { describe, expect, it } from 'vitest';
-import type { MatmulDims } from '../../src/kernels/matmul.ts';
+import type { MatmulDims } from '../../src/ops/dims.ts';
 import { matmulBackwardRef, matmulForwardRef } from '../../src/reference/matmul.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 

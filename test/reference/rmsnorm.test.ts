@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rmsnormBackwardRef, rmsnormForwardRef } from '../../src/reference/rmsnorm.ts';
-import type { RmsnormDims } from '../../src/kernels/rmsnorm.ts';
+import type { RmsnormDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 const SIZES: RmsnormDims[] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ropeBackwardRef, ropeForwardRef } from '../../src/reference/rope.ts';
-import type { RopeDims } from '../../src/kernels/rope.ts';
+import type { RopeDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 const SIZES: RopeDims[] = [

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sliceBackwardRef, sliceForwardRef } from '../../src/reference/slice.ts';
-import type { SliceDims } from '../../src/kernels/slice.ts';
+import type { SliceDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 describe('slice reference', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { softmaxBackwardRef, softmaxForwardRef } from '../../src/reference/softmax.ts';
-import type { SoftmaxDims } from '../../src/kernels/softmax.ts';
+import type { SoftmaxDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 const SIZES: SoftmaxDims[] = [

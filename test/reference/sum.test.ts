@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sumBackwardRef, sumForwardRef } from '../../src/reference/sum.ts';
-import type { SumDims } from '../../src/kernels/sum.ts';
+import type { SumDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 const SIZES: SumDims[] = [

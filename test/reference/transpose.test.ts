@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { transposeBackwardRef, transposeForwardRef } from '../../src/reference/transpose.ts';
-import type { TransposeDims } from '../../src/kernels/transpose.ts';
+import type { TransposeDims } from '../../src/ops/dims.ts';
 import { dot, numericalGrad, randomF64, relL2 } from '../helpers/finite-diff.ts';
 
 describe('transpose reference', () => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
 import { loadModel, readConfigJson } from '../../src/models/load-node.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
-import { saveCheckpoint } from '../../src/sft/checkpoint.ts';
+import { saveCheckpoint } from '../../src/sft/checkpoint-node.ts';
 import { tokenizerConfigFor } from '../../src/sft/tokenizer-config.ts';
 
 const gpuPromise = testGpu();

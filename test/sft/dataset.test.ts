@@ -5,19 +5,23 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/gpu/errors.ts';
+import { InputError } from '../../src/util/errors.ts';
 import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
 import {
-  parseJsonl,
   renderChat,
-  splitByRatios,
   tokenizeRow,
   tokenizeRows,
   truncateExamples,
-  type DataRow,
   type Example,
-  type PromptCompletionRow,
 } from '../../src/sft/dataset.ts';
+import {
+  splitByRatios,
+} from '../../src/sft/splits.ts';
+import {
+  parseJsonl,
+  type DataRow,
+  type PromptCompletionRow,
+} from '../../src/sft/jsonl.ts';
 import { epochBatches, IGNORE_INDEX, lmBatches, type LmBatch } from '../../src/sft/batching.ts';
 import { classificationBatches, classificationData, majorityBaseline } from '../../src/sft/classification.ts';
 import { readJsonlFile } from '../../src/sft/dataset-node.ts';

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createDevice } from '../../src/gpu/device.ts';
-import { DeviceError } from '../../src/gpu/errors.ts';
+import { DeviceError } from '../../src/util/errors.ts';
 import { runSft } from '../../src/sft/run-node.ts';
 import { verifyCheckpoint } from '../../src/sft/checkpoint-folder-node.ts';
 import { textRows } from '../helpers/cli.ts';

@@ -3,7 +3,7 @@
 // given has the table's default, and plain-JS misuse is refused in one line naming the option or row.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
-import { InputError } from '../../src/gpu/errors.ts';
+import { InputError } from '../../src/util/errors.ts';
 import { loadModelAndTokenizerFromFolder } from '../../src/models/load-node.ts';
 import { fineTune, type FineTuneOptions } from '../../src/sft/fine-tune.ts';
 import { HEAD_DEFAULTS, SFT_DEFAULTS } from '../../src/sft/defaults.ts';

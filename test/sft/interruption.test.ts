@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, cliLive, errorLines, textRows, waitFor } from '../helpers/cli.ts';
-import { parseTrainerState } from '../../src/sft/checkpoint.ts';
+import { parseTrainerState } from '../../src/sft/checkpoint-node.ts';
 import { recoverCheckpointFolder, verifyCheckpoint } from '../../src/sft/checkpoint-folder-node.ts';
 
 const ROWS = textRows(16); // 12 train rows after the default 10% + 10% held out: 6 steps of 2

@@ -3,14 +3,15 @@
 // the tokenized rows, and errors name each setting the way the caller spells it.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
-import { InputError } from '../../src/gpu/errors.ts';
+import { InputError } from '../../src/util/errors.ts';
 import { Tensor } from '../../src/autograd/tensor.ts';
 import { noGrad } from '../../src/autograd/tape.ts';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import { loadModel } from '../../src/models/load-node.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 import { readJsonlFile } from '../../src/sft/dataset-node.ts';
-import { parseJsonl, tokenizeRows, truncateExamples, type DataRow } from '../../src/sft/dataset.ts';
+import { tokenizeRows, truncateExamples } from '../../src/sft/dataset.ts';
+import { parseJsonl, type DataRow } from '../../src/sft/jsonl.ts';
 import { classificationData } from '../../src/sft/classification.ts';
 import { SequenceClassifier } from '../../src/sft/classifier.ts';
 import type { FeatureBatch } from '../../src/sft/feature-cache.ts';

@@ -139,7 +139,8 @@ describe('one LoRA step vs PyTorch + peft', () => {
         epochs: 1, maxSteps: 1, gradAccum: 1, lr, lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0.01,
         beta1: 0.9, beta2: 0.999, eps: 1e-8, clipGradNorm: 1, seed: 0, evalEvery: 0, patience: 0,
       }); // prettier-ignore
-        await trainer.train({ trainBatches: () => [{ ids, targets, B: 2, T: 12 }] });
+        const tokens = targets.filter((t) => t !== -100).length;
+        await trainer.train({ trainBatches: () => [{ ids, targets, B: 2, T: 12, tokens }] });
         trainer.dispose();
         const params = new Map(model.namedParameters().map(([n, t]) => [peftKey(n), t]));
         const after = new Map((await adapterTensors(model)).map((t) => [t.name, t.data]));

@@ -9,7 +9,7 @@ import { loadModel } from '../../src/models/load-node.ts';
 import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import { Trainer } from '../../src/sft/trainer.ts';
-import { saveCheckpoint } from '../../src/sft/checkpoint.ts';
+import { saveCheckpoint } from '../../src/sft/checkpoint-node.ts';
 
 const gpuPromise = testGpu();
 const TINY = 'assets/hf-fixtures/tiny_gpt2';
@@ -21,7 +21,8 @@ it('weights after one step (dropout 0, no shuffle, full batch, max steps 1) matc
   model.setDropout(0);
   const B = ref.input_ids.length;
   const T = ref.input_ids[0].length;
-  const batch = { ids: Int32Array.from(ref.input_ids.flat()), targets: Int32Array.from(ref.labels.flat()), B, T };
+  const targets = Int32Array.from(ref.labels.flat());
+  const batch = { ids: Int32Array.from(ref.input_ids.flat()), targets, B, T, tokens: targets.filter((t) => t !== -100).length };
   const o = ref.optimizer;
   const trainer = new Trainer(gpu, model, new LmTask(model), {
     epochs: 1, maxSteps: 1, gradAccum: 1, lr: o.lr, lrSchedule: 'constant', warmupSteps: 0, weightDecay: o.weight_decay,

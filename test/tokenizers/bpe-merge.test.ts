@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/check/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import { bpeMerge } from '../../src/tokenizers/bpe-merge.ts';
 import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
 

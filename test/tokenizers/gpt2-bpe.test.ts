@@ -6,9 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/check/random.ts';
-import { InputError, WeightsError } from '../../src/gpu/errors.ts';
-import { fromTokenizerJson, Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
+import { Rng } from '../../src/util/random.ts';
+import { InputError, WeightsError } from '../../src/util/errors.ts';
+import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
+import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe-json.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
 const ASSETS = join(import.meta.dirname, '../../assets');

@@ -1,6 +1,6 @@
 // GPT-2 config from a Hugging Face config.json, validated; refuses options that would need other math.
 // Dims glossary: B batch, T sequence length, C n_embd, V vocab_size, NH n_head, HS head size (C / NH), L n_layer.
-import { WeightsError } from '../../gpu/errors.ts';
+import { WeightsError } from '../../util/errors.ts';
 import { show } from '../../io/quote.ts';
 
 export interface Gpt2Config {
@@ -27,7 +27,7 @@ const ACTIVATIONS = new Set(['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast']);
 
 // Upper bounds far above any released model (GPT-2 XL: L 48, C 1600, 1024 positions), so sizes derived from them
 // stay exact in a Number and an absurd config is refused before anything is sized from it.
-export const GPT2_FIELD_MAX = {
+const GPT2_FIELD_MAX = {
   vocab_size: 1 << 21, n_positions: 1 << 20, n_embd: 1 << 16, n_inner: 1 << 18, n_layer: 1024, n_head: 1 << 12,
 } as const; // prettier-ignore
 

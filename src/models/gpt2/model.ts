@@ -1,11 +1,12 @@
 // GPT-2 (GPT2LMHeadModel) as a tree of Modules whose dotted names are the Hugging Face keys. Conv1D weights are
 // stored [in, out] in HF files, which is our Linear 'in-out' layout: no transposes on load or save.
 import type { Gpu } from '../../gpu/gpu.ts';
-import { ShapeError } from '../../gpu/errors.ts';
+import { ShapeError } from '../../util/errors.ts';
 import { Tensor } from '../../autograd/tensor.ts';
 import * as F from '../../autograd/functional.ts';
 import { Module } from '../../nn/module.ts';
 import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
+import { causalAttention } from '../../nn/attention.ts';
 import type { Gpt2Config } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
@@ -31,11 +32,8 @@ export class Attention extends Module {
     const HS = C / NH;
     const qkv = this.c_attn.forward(x); // (B, T, 3C)
     const heads = (start: number) => F.transpose12(F.reshape(F.slice(qkv, start, C), [B, T, NH, HS])); // (B, NH, T, HS)
-    const [q, k, v] = [heads(0), heads(C), heads(2 * C)];
-    const scores = F.matmul(q, k, { transB: true }); // (B, NH, T, T)
     const scale = this.config.scaleAttnWeights ? 1 / Math.sqrt(HS) : 1;
-    const att = this.attnDropout.forward(F.softmax(scores, { scale, causal: true }));
-    const y = F.reshape(F.transpose12(F.matmul(att, v)), [B, T, C]); // (B, T, C)
+    const y = causalAttention(heads(0), heads(C), heads(2 * C), { scale, dropout: this.attnDropout }); // (B, T, C)
     return this.residDropout.forward(this.c_proj.forward(y));
   }
 
@@ -181,7 +179,6 @@ export class Gpt2Model extends Module implements LanguageModel {
       block.mlp.dropout.p = p;
     }
   }
-
 
   createCache(maxT = this.config.nPositions): KvCache {
     const C = this.config.nEmbd;

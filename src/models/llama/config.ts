@@ -1,7 +1,7 @@
 // Llama config from a Hugging Face config.json (model_type 'llama'), validated; refuses options that need other math.
 // Dims glossary: B batch, T sequence length, C hidden_size, V vocab_size, NQ num_attention_heads, NKV
 // num_key_value_heads, HS head_dim, FF intermediate_size, L num_hidden_layers. Query head h reads KV head h / (NQ/NKV).
-import { WeightsError } from '../../gpu/errors.ts';
+import { WeightsError } from '../../util/errors.ts';
 import { show } from '../../io/quote.ts';
 
 export interface LlamaConfig {
@@ -41,7 +41,7 @@ const REFUSED: { key: string; neutral: string; ok: (v: unknown) => boolean; why:
 
 // Upper bounds far above any released model (Llama 3.1 405B: L 126, C 16384, FF 53248, V 128256; Llama 4: 10M
 // positions), so sizes derived from them stay exact in a Number and an absurd config is refused before any sizing.
-export const LLAMA_FIELD_MAX = {
+const LLAMA_FIELD_MAX = {
   vocab_size: 1 << 21, hidden_size: 1 << 16, intermediate_size: 1 << 18, num_hidden_layers: 1024,
   num_attention_heads: 1 << 12, num_key_value_heads: 1 << 12, head_dim: 1 << 12, max_position_embeddings: 1 << 24,
 } as const; // prettier-ignore

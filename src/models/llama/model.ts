@@ -2,11 +2,12 @@
 // torch.nn.Linear, weight [out, in]: our Linear 'out-in' layout, so nothing is transposed on load or save.
 // Pre-norm blocks: x += o_proj(attention(rope(q), rope(k), v)); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 import type { Gpu } from '../../gpu/gpu.ts';
-import { ShapeError } from '../../gpu/errors.ts';
+import { ShapeError } from '../../util/errors.ts';
 import { Tensor } from '../../autograd/tensor.ts';
 import * as F from '../../autograd/functional.ts';
 import { Module } from '../../nn/module.ts';
 import { Dropout, Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
+import { causalAttention } from '../../nn/attention.ts';
 import type { LlamaConfig } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
@@ -40,20 +41,9 @@ export class LlamaAttention extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [B, T] = x.shape;
-    const { numHeads: NQ, numKvHeads: NKV, headDim: HS } = this.config;
-    const group = NQ / NKV;
     const [q, k, v] = this.heads(x, 0);
-    // Grouped-query attention without repeating K/V: KV head j serves the `group` consecutive query heads
-    // j·group .. j·group+group−1, which in (B, NQ, T, HS) are contiguous, so they stack as group·T rows.
-    const qg = F.reshape(q, [B, NKV, group * T, HS]); // (B, NKV, group·T, HS)
-    const scores = F.matmul(qg, k, { transB: true }); // (B, NKV, group·T, T)
-    // The same memory is (B, NQ, T, T), one square block per query head: causal softmax takes row r as position
-    // r % cols = r % T, which is the query position in either view.
-    const probs = F.softmax(F.reshape(scores, [B, NQ, T, T]), { scale: 1 / Math.sqrt(HS), causal: true });
-    const att = F.reshape(this.attnDropout.forward(probs), [B, NKV, group * T, T]); // (B, NKV, group·T, T)
-    const y = F.reshape(F.matmul(att, v), [B, NQ, T, HS]); // (B, NQ, T, HS)
-    return this.o_proj.forward(F.reshape(F.transpose12(y), [B, T, NQ * HS])); // (B, T, C)
+    const scale = 1 / Math.sqrt(this.config.headDim);
+    return this.o_proj.forward(causalAttention(q, k, v, { scale, dropout: this.attnDropout })); // (B, T, C)
   }
 
   /** Generation: x (1, n, C) for the next n positions, attending through the KV cache. */
@@ -180,7 +170,6 @@ export class LlamaModel extends Module implements LanguageModel {
   setDropout(p: number): void {
     for (const block of this.model.layers) block.self_attn.attnDropout.p = p;
   }
-
 
   createCache(maxT = this.config.maxPositions): KvCache {
     const { numLayers, numKvHeads, headDim, maxPositions } = this.config;

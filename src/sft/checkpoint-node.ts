@@ -8,7 +8,7 @@
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../gpu/errors.ts';
+import { InputError } from '../util/errors.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import type { Module } from '../nn/module.ts';

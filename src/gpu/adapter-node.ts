@@ -1,7 +1,7 @@
 // Node side of createDevice: Dawn from the npm `webgpu` package. With no hardware adapter, point the Vulkan loader at
 // a SwiftShader ICD (shipped by Chromium/Chrome) before asking again. Kept apart so browser bundles never import it.
 import { existsSync, readdirSync } from 'node:fs';
-import { DeviceError } from './errors.ts';
+import { DeviceError } from '../util/errors.ts';
 import type { DeviceOptions } from './device.ts';
 
 const SWIFTSHADER_ICDS = [
@@ -14,7 +14,7 @@ const SWIFTSHADER_ICDS = [
   '/opt/chromium/vk_swiftshader_icd.json',
 ];
 
-export function findSwiftShaderIcd(): string | undefined {
+function findSwiftShaderIcd(): string | undefined {
   return SWIFTSHADER_ICDS.find((path) => existsSync(path));
 }
 

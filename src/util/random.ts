@@ -1,4 +1,4 @@
-// Seeded random numbers for checks and dropout-free tests: splitmix32, uniform and normal arrays.
+// Seeded random numbers (splitmix32): uniform and normal arrays for checks, tests, sampling and data shuffles.
 
 export class Rng {
   private state: number;

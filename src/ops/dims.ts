@@ -1,0 +1,120 @@
+// The dimension records of every op: what a kernel (src/kernels/) and its float64 reference (src/reference/) take
+// after their buffers or arrays, in one place both import.
+
+export interface AdamwDims {
+  n: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based. */
+  step: number;
+  /** Written to status when an updated weight is not finite (the tensor's index in the optimizer). */
+  slot: number;
+}
+
+export interface CrossEntropyDims {
+  N: number;
+  V: number;
+  /** Invocations per row at most (a power of two, 8 to 256); default by adapter (rowWorkgroupCap). Checks set it. */
+  maxWorkgroup?: number;
+}
+
+export interface DropoutDims {
+  n: number;
+  /** Drop probability in [0, 1). */
+  p: number;
+  /** u32 key of the random stream. */
+  seed: number;
+  /** u32 counter of element 0; the caller advances it by n per call so masks never repeat. */
+  offset: number;
+}
+
+export interface BroadcastDims {
+  n: number;
+  bn: number;
+}
+
+export interface ScaleDims {
+  n: number;
+  alpha: number;
+}
+
+export interface EmbeddingDims {
+  N: number;
+  C: number;
+  V: number;
+}
+
+export interface GeluDims {
+  n: number;
+}
+
+export interface LayernormDims {
+  N: number;
+  C: number;
+  eps: number;
+}
+
+export interface MatmulDims {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean; // A stored (batch, K, M) instead of (batch, M, K)
+  transB?: boolean; // B stored (batch, N, K) instead of (batch, K, N)
+  batchStrideA?: number; // elements between A's matrices: default M·K, 0 shares one A, larger leaves gaps
+  batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
+  accumulate?: boolean; // forward only: out += result instead of out = result
+}
+
+export interface RmsnormDims {
+  N: number;
+  C: number;
+  eps: number;
+}
+
+export interface RopeDims {
+  B: number;
+  NH: number;
+  T: number;
+  HS: number;
+  theta: number;
+  positionOffset: number;
+}
+
+export interface SliceDims {
+  rows: number;
+  cols: number;
+  start: number;
+  width: number;
+}
+
+export interface SoftmaxDims {
+  rows: number;
+  cols: number;
+  /** softmax(scale·x); default 1. */
+  scale?: number;
+  /** Row r is query position r % cols; columns after it are masked to 0. */
+  causal?: boolean;
+}
+
+export interface SumDims {
+  outer: number;
+  axis: number;
+  inner: number;
+  /** Multiplies the result (and the gradient); default 1, 1/axis gives the mean. */
+  scale?: number;
+}
+
+export interface SwigluDims {
+  n: number;
+}
+
+export interface TransposeDims {
+  d0: number;
+  d1: number;
+  d2: number;
+  d3: number;
+}
