@@ -17,7 +17,7 @@ import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selfte
 import type { Strategy } from '../sft/finetune-modes.ts';
 import { HEAD_DEFAULTS, SFT_DEFAULTS as D } from '../sft/defaults.ts';
 import type { LrSchedule } from '../sft/schedule.ts';
-import { fsReason, isUserFsError, MANIFEST, prepareOutFolder, verifyCheckpoint } from '../sft/checkpoint-folder-node.ts';
+import { fsReason, isUserFsError, MANIFEST, prepareOutFolder, recoverCheckpointFolder, verifyCheckpoint } from '../sft/checkpoint-folder-node.ts';
 
 const DEFAULT_MODEL = 'assets/gpt2-shakespeare';
 
@@ -142,7 +142,9 @@ function sftArgs(f: Flags): SftArgs {
 }
 
 // Flags that say how this invocation runs, not what the run is: never taken from a checkpoint.
-const INVOCATION_FLAGS = new Set(['out', 'resume', 'overwrite', 'json', 'help']);
+const INVOCATION_FLAGS = new Set(['out', 'resume', 'overwrite', 'json', 'help', 'adapter']);
+// A resumed LoRA run's adapter settings are its checkpoint's adapter_config.json.
+const ADAPTER_FLAGS = ['adapter', 'lora-r', 'lora-alpha', 'lora-dropout', 'lora-targets', 'lora-layers', 'lora-rslora'];
 const camel = (flag: string) => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 const escapeFlag = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\t/g, '\\t');
 
@@ -152,6 +154,9 @@ const escapeFlag = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, 
  * is an error, since the checkpoint holds the model being trained.
  */
 async function resumeFlags(flags: Flags, given: Set<string>): Promise<void> {
+  const adapterFlag = ADAPTER_FLAGS.find((f) => given.has(f));
+  if (adapterFlag)
+    throw new UsageError(`train: --${adapterFlag} with --resume, expected none (the checkpoint's adapter and its settings go on), got one`);
   const path = join(flags.out as string, 'training_args.json');
   if (!existsSync(path)) throw new UsageError(`train: --resume, expected ${path} from an earlier run, got no such file`);
   let saved: Record<string, unknown>;
@@ -177,12 +182,14 @@ async function resumeFlags(flags: Flags, given: Set<string>): Promise<void> {
 }
 
 /** Ctrl-C / SIGTERM: once training has started, the first finishes the step and checkpoints; a second exits at once. */
-function stopOnSignals(): { shouldStop(): boolean } {
+function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void } {
   let armed = false; // the trainer polls before its first step: until then there is nothing to save
   let requested = false;
+  let done = false; // training ended and its final checkpoint is written: nothing left to save
   const onSignal = (signal: NodeJS.Signals) => {
-    if (!armed || requested) {
-      process.stderr.write(`\n${signal}: stopped at once${armed ? '; the last checkpoint written is intact' : ', before training started'}\n`);
+    if (!armed || requested || done) {
+      const state = done ? '; the final checkpoint is written' : armed ? '; the last checkpoint written is intact' : ', before training started';
+      process.stderr.write(`\n${signal}: stopped at once${state}\n`);
       process.exit(130);
     }
     requested = true;
@@ -195,6 +202,7 @@ function stopOnSignals(): { shouldStop(): boolean } {
       armed = true;
       return requested;
     },
+    trainingDone: () => void (done = true),
   };
 }
 
@@ -238,13 +246,15 @@ async function main(argv: string[]): Promise<number> {
   // Every flag and path is checked before the device or a model is opened.
   if (command === 'train') {
     const given = givenFlags(rest);
+    const mode = flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';
+    const report = reporter(mode);
+    // Recovery before --resume reads the folder: a kill between a checkpoint's renames left it beside --out.
+    for (const note of await recoverCheckpointFolder(flags.out as string)) report({ type: 'info', message: note });
     if (flags.resume) await resumeFlags(flags, given);
     else if (flags.strategy === 'head') {
       for (const [name, value] of HEAD_FLAG_DEFAULTS) if (!given.has(name)) flags[name] = value;
     }
     const args = sftArgs(flags);
-    const mode = flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'plain';
-    const report = reporter(mode);
     for (const note of await prepareOutFolder(args.out, { resume: args.resume, overwrite: args.overwrite ?? false }))
       report({ type: 'info', message: note });
     const control = stopOnSignals();

@@ -158,7 +158,9 @@ export class Gpu {
       return type === 'f32' ? new Float32Array(copy) : type === 'i32' ? new Int32Array(copy) : new Uint32Array(copy);
     } catch (e) {
       await this.throwErrors();
-      await Promise.resolve(); // the lost promise settles with the failed map
+      // The lost promise settles with the failed map (Dawn), or soon after (a browser): wait for it a moment.
+      await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
+      await Promise.resolve();
       this.checkAlive();
       throw e;
     } finally {

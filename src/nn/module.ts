@@ -57,7 +57,7 @@ export abstract class Module {
 
   /**
    * The model's own parameters read back as F32 under their HF names, ready for serializeSafetensors: a LoRA
-   * adapter's tensors are not the model's (they are saved in PEFT's layout, see sft/peft-adapter.ts).
+   * adapter's tensors are not the model's (they are saved in peft's layout, see sft/lora.ts).
    */
   async exportTensors(): Promise<TensorToWrite[]> {
     const out: TensorToWrite[] = [];

@@ -152,7 +152,7 @@ export async function recoverCheckpointFolder(folder: string): Promise<string[]>
   const abs = resolve(folder);
   const parent = dirname(abs);
   const prefix = `.${basename(abs)}.`;
-  if (!existsSync(parent)) return [];
+  if (!existsSync(parent) || !statSync(parent).isDirectory()) return []; // --out's own checks say what is wrong
   const leftovers: { path: string; kind: string }[] = [];
   for (const name of await readdir(parent)) {
     const m = /^(partial|old)-(\d+)-[0-9a-f]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
@@ -207,13 +207,27 @@ export async function prepareOutFolder(
       `${flag}: ${out}, expected an empty or new folder, got one holding ${entries.length} file(s)`,
       'continue the run checkpointed there with --resume, or replace it with --overwrite',
     );
-  if (!existsSync(join(out, MANIFEST)) && !existsSync(join(out, 'trainer_state.json')))
+  // --overwrite deletes the folder: only a checkpoint of this engine, holding nothing else (no subfolder, no file a
+  // checkpoint does not write), may go; a Hugging Face Trainer's output folder also has a trainer_state.json.
+  const ours = existsSync(join(out, MANIFEST)) ? Object.keys((await readManifest(out)).files) : [];
+  const foreign = entries.find(
+    (n) => !(ours.includes(n) || CHECKPOINT_FILES.has(n)) || statSync(join(out, n)).isDirectory(),
+  );
+  if (!existsSync(join(out, 'trainer_state.json')) || foreign !== undefined)
     throw new InputError(
-      `${flag}: ${out}, expected an earlier checkpoint for --overwrite to replace, got a folder that is not one`,
-      'choose another --out; --overwrite only replaces checkpoint folders',
+      `${flag}: ${out}, expected an earlier checkpoint of this engine for --overwrite to replace, got a folder that is not one${foreign === undefined ? '' : ` (it holds '${foreign.slice(0, 60)}')`}`,
+      'choose another --out; --overwrite only replaces a checkpoint folder holding nothing else',
     );
   return notes;
 }
+
+/** Every file a checkpoint folder may hold (what saveCheckpoint writes), for --overwrite's check. */
+const CHECKPOINT_FILES = new Set([
+  MANIFEST, 'model.safetensors', 'config.json', 'adapter_model.safetensors', 'adapter_config.json', 'training_args.json',
+  'optimizer.safetensors', 'trainer_state.json', 'best.safetensors', 'resume.safetensors', 'metrics.jsonl', 'vocab.json',
+  'merges.txt', 'tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'special_tokens_map.json',
+  'generation_config.json', '.DS_Store',
+]); // prettier-ignore
 
 const FS_REASONS: Record<string, string> = {
   EACCES: 'permission denied',

@@ -189,6 +189,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     );
   }
   const trainer = new Trainer(model.gpu, job.module, job.task, { ...settings, restoreBest: job.restoreBest });
+  let finished = false;
   try {
     const before = job.val.length ? await trainer.evaluate(job.val) : null;
     const done = await trainer.train({
@@ -197,9 +198,9 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       onEvent,
       shouldStop: () => signal?.aborted ?? false,
     });
-    const finished = done.reason !== 'stopped' && done.reason !== 'nonfinite';
-    const after = finished && job.val.length ? await trainer.evaluate(job.val) : null;
-    const test = finished && job.test.length ? await trainer.evaluate(job.test) : null;
+    const completed = done.reason !== 'stopped' && done.reason !== 'nonfinite';
+    const after = completed && job.val.length ? await trainer.evaluate(job.val) : null;
+    const test = completed && job.test.length ? await trainer.evaluate(job.test) : null;
     const adapter = job.adapter && {
       config: adapterConfig(
         model,
@@ -209,6 +210,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
       ),
       tensors: await adapterTensors(model),
     };
+    finished = true;
     return {
       ...(adapter ? { adapter } : {}),
       module: job.module,
@@ -222,7 +224,8 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     };
   } finally {
     trainer.dispose();
-    // The head is the caller's to dispose; LoRA adapters stay on the model the caller fine-tuned.
-    if (settings.strategy !== 'head' && settings.strategy !== 'lora') job.dispose();
+    // The head is the caller's to dispose; LoRA adapters stay on the model the caller fine-tuned (detachLora
+    // removes them), unless the run failed.
+    if (settings.strategy !== 'head' && (settings.strategy !== 'lora' || !finished)) job.dispose();
   }
 }

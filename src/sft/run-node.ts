@@ -2,7 +2,8 @@
 // (job.ts, shared with the demo page), evaluate before, train with checkpoints, evaluate after and on the test split,
 // with a sample reply before/after.
 import { existsSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../util/errors.ts';
@@ -78,9 +79,21 @@ async function readSplits(args: SftArgs): Promise<{ train: JsonlData; val: DataR
   return { train: { ...train, rows: s.train }, val: s.val, test: s.test };
 }
 
+/** What identifies a base model folder: config.json's SHA-256 and the weights' size (reading GBs to hash them is not). */
+async function baseFingerprint(folder: string): Promise<{ config_sha256: string; weights_bytes: number }> {
+  const config = await readFile(join(folder, 'config.json'));
+  const weights = ['model.safetensors', 'model.safetensors.index.json'].map((f) => join(folder, f)).find(existsSync);
+  return {
+    config_sha256: createHash('sha256').update(config).digest('hex'),
+    weights_bytes: weights ? (await stat(weights)).size : 0,
+  };
+}
+
 export interface SftControl {
   /** Polled between steps: true ends the run after the current step, with a checkpoint (Ctrl-C). */
   shouldStop?(): boolean;
+  /** Training has ended and its final checkpoint is written (what follows is evaluation and the sample). */
+  trainingDone?(): void;
 }
 
 /** Rows too few for one optimizer step, found before the model loads (packing decides only after tokenizing). */
@@ -100,13 +113,14 @@ export async function runSft(
   control: SftControl = {},
 ): Promise<SftResult> {
   const info = (message: string) => emit({ type: 'info', message });
+  // Recovery first: a run killed between a checkpoint's two renames left the complete checkpoint beside --out.
+  for (const note of await prepareOutFolder(args.out, { resume: args.resume, overwrite: args.overwrite ?? false }))
+    info(note);
   if (args.resume && !existsSync(join(args.out, 'trainer_state.json'))) {
     throw new InputError(
       `--resume: ${args.out}, expected a checkpoint folder from an earlier run (trainer_state.json), got none`,
     );
   }
-  for (const note of await prepareOutFolder(args.out, { resume: args.resume, overwrite: args.overwrite ?? false }))
-    info(note);
   const data = await readSplits(args);
   checkSomeSteps(args, data.train.rows.length);
   // A resumed run takes model and tokenizer from its checkpoint, which holds both; a LoRA checkpoint holds only the
@@ -117,6 +131,17 @@ export async function runSft(
   if (args.adapter && !lora)
     throw new InputError(`--adapter: ${args.adapter}, expected --strategy lora to train an adapter, got --strategy ${args.strategy}`);
   const adapter = adapterFolder ? await readAdapterConfig(adapterFolder) : null;
+  // A LoRA checkpoint is only the adapter: resuming on another base (a moved folder, another working directory)
+  // would train on weights it was not made for, so the base is fingerprinted and checked.
+  const base = lora ? await baseFingerprint(args.model) : undefined;
+  if (lora && args.resume) {
+    const saved = (JSON.parse(await readFile(join(args.out, 'training_args.json'), 'utf8')) as { base?: unknown }).base;
+    if (JSON.stringify(saved) !== JSON.stringify(base))
+      throw new InputError(
+        `--resume: base model ${args.model}, expected the one ${args.out} was trained on (${JSON.stringify(saved)?.slice(0, 120)}), got ${JSON.stringify(base)}`,
+        'resume from the working directory of the first run, or give --model as the base it names',
+      );
+  }
   const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info });
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
@@ -196,7 +221,7 @@ export async function runSft(
   if (!args.resume) await sample('before');
 
   const metricsFile = join(args.out, 'metrics.jsonl');
-  const trainingArgs = { ...args, model: args.model, engine: 'webgpu-sft', device: gpu.description };
+  const trainingArgs = { ...args, model: args.model, base, engine: 'webgpu-sft', device: gpu.description };
   // An epoch on cached features is a few small kernels; rewriting the whole backbone after each would dominate.
   const checkpointSeconds = head ? HEAD_CHECKPOINT_SECONDS : 0;
   let metricsLines: string[] = []; // events since the last checkpoint, which writes them into metrics.jsonl
@@ -239,6 +264,7 @@ export async function runSft(
       pendingBest = null;
     },
   });
+  control.trainingDone?.();
   // The events after the final checkpoint ('done'): a log, appended in place. Without a checkpoint, none.
   if (continues && existsSync(metricsFile)) await appendFile(metricsFile, metricsLines.map((l) => l + '\n').join(''));
   if (done.reason === 'stopped' || done.reason === 'nonfinite') {

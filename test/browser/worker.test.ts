@@ -90,7 +90,7 @@ describe.skipIf(!chromium.path)('the library in a module Worker (headless Chromi
     expect(out.events.at(-1)).toMatchObject({ type: 'done', step: 3, reason: 'max-steps' });
     expect(out.result).toMatchObject({ steps: 3, reason: 'max-steps' });
     expect(Number.isFinite(out.result!.after.loss)).toBe(true);
-    // Training runs off the main thread: the page's 10 ms timer never stalls for a whole second.
-    expect(out.longestGap).toBeLessThan(1000);
+    // Training runs off the main thread: the page's 10 ms timer never stalls for seconds (a loaded CI machine included).
+    expect(out.longestGap).toBeLessThan(3000);
   });
 });

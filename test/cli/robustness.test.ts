@@ -52,7 +52,7 @@ describe('CLI flags are checked at parse time', () => {
     expectUsageError(nonEmpty, /--out: .*, expected an empty or new folder, got one holding 1 file/, 'non-empty');
     expect(nonEmpty.stderr).toMatch(/--resume.*--overwrite/);
     const overwrite = await cli('train', ...SMALL, '--out', full, '--overwrite');
-    expectUsageError(overwrite, /expected an earlier checkpoint for --overwrite to replace/, 'overwrite');
+    expectUsageError(overwrite, /expected an earlier checkpoint of this engine for --overwrite to replace, got a folder that is not one \(it holds 'notes.txt'\)/, 'overwrite');
     expect(readFileSync(join(full, 'notes.txt'), 'utf8')).toBe('mine');
     const under = await cli('train', ...SMALL, '--out', join(file, 'sub'));
     expectUsageError(under, /--out: .*, expected a folder this process can write in, got (ENOTDIR|EEXIST)/, 'under a file');
@@ -84,7 +84,7 @@ describe('CLI training survives what users do', () => {
 
   it('Ctrl-C finishes the step, writes a checkpoint and exits 130; --resume goes on from it', async () => {
     const out = newOut();
-    const run = cliLive('train', ...SMALL, '--max-steps', '40', '--out', out, '--json');
+    const run = cliLive('train', ...SMALL, '--epochs', '1000', '--max-steps', '400', '--out', out, '--json');
     await waitFor(() => run.stdout().includes('"type":"step"'), 'a first step');
     run.child.kill('SIGINT');
     const { code } = await run.exit;
@@ -109,7 +109,7 @@ describe('CLI training survives what users do', () => {
     // GPT-2 steps take long enough (~1 s here) that the second signal lands inside the step the first one let finish.
     const out = newOut();
     const gpt2 = ['--model', 'assets/gpt2-shakespeare', '--train', ROWS, '--batch-size', '8', '--max-length', '64'];
-    const run = cliLive('train', ...gpt2, '--sample-tokens', '0', '--max-steps', '40', '--out', out, '--json');
+    const run = cliLive('train', ...gpt2, '--sample-tokens', '0', '--epochs', '1000', '--max-steps', '400', '--out', out, '--json');
     await waitFor(() => run.stdout().includes('"type":"step"'), 'a first step');
     run.child.kill('SIGINT');
     await waitFor(() => run.stderr().includes('again to quit at once'), 'the first signal taken');

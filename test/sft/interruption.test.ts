@@ -106,10 +106,9 @@ describe('SIGKILL during training and checkpointing', () => {
           60_000,
           1,
         );
-        const missed = run.child.exitCode !== null;
         run.child.kill('SIGKILL');
-        await run.exit;
-        if (!missed) out = folder;
+        // Killed, not finished on its own between the last poll and the kill.
+        if ((await run.exit).signal === 'SIGKILL') out = folder;
       }
       expect(out, 'the kill point was reached in one of 3 runs').not.toBe('');
       const resumed = await cli('train', '--resume', '--out', out, '--json');
@@ -161,6 +160,18 @@ describe('checkpoint folder states', () => {
     mkdirSync(live);
     await recoverCheckpointFolder(step1);
     expect(existsSync(live)).toBe(true);
+  });
+
+  it('--resume after a kill between the two renames: recovers the checkpoint and goes on', async () => {
+    const { step1, step2 } = await twoCheckpoints();
+    const parent = join(step1, '..');
+    renameSync(step1, join(parent, '.run.old-999999-aa'));
+    cpSync(step2, join(parent, '.run.partial-999999-bb'), { recursive: true });
+    const r = await cli('train', '--resume', '--out', step1, '--max-steps', '3', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/restored the checkpoint from \.run\.partial-999999-bb/);
+    expect([...stepLosses(r.stdout).keys()]).toEqual([3]);
+    expect(readdirSync(parent)).toEqual(['run']);
   });
 
   it('a folder mixing two checkpoints is refused by --resume, naming the file', async () => {
