@@ -70,6 +70,23 @@ const SETTINGS = Object.keys(SFT_DEFAULTS).filter(
   (k) => !['valRatio', 'testRatio', 'sampleTokens'].includes(k),
 );
 
+/** The numeric settings' ranges, as the CLI's flags check them. */
+const count = (n: number) => Number.isSafeInteger(n) && n >= 0;
+const RANGES: Record<string, { ok: (n: number) => boolean; expected: string }> = {
+  maxSteps: { ok: count, expected: 'an integer ≥ 0' },
+  warmupSteps: { ok: count, expected: 'an integer ≥ 0' },
+  evalEvery: { ok: count, expected: 'an integer ≥ 0' },
+  patience: { ok: count, expected: 'an integer ≥ 0' },
+  freezeLayers: { ok: count, expected: 'an integer ≥ 0' },
+  seed: { ok: (n) => count(n) && n < 2 ** 32, expected: 'an integer in [0, 2^32)' },
+  weightDecay: { ok: (n) => n >= 0 && Number.isFinite(n), expected: 'a number ≥ 0' },
+  clipGradNorm: { ok: (n) => n >= 0 && Number.isFinite(n), expected: 'a number ≥ 0' },
+  eps: { ok: (n) => n > 0 && Number.isFinite(n), expected: 'a number > 0' },
+  beta1: { ok: (n) => n >= 0 && n < 1, expected: 'a number in [0, 1)' },
+  beta2: { ok: (n) => n >= 0 && n < 1, expected: 'a number in [0, 1)' },
+  dropout: { ok: (n) => n >= 0 && n < 1, expected: 'null or a number in [0, 1)' },
+};
+
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return 'an array';
@@ -119,6 +136,9 @@ function checkOptions(options: Record<string, unknown>): FineTuneSettings {
       throw new InputError(`fineTune: option '${key}', expected a positive integer, got ${show(value)}`);
     if (key === 'lr' && !((value as number) > 0))
       throw new InputError(`fineTune: option 'lr', expected a number above 0, got ${show(value)}`);
+    const range = RANGES[key];
+    if (range && value !== null && !range.ok(value as number))
+      throw new InputError(`fineTune: option '${key}', expected ${range.expected}, got ${show(value)}`);
     settings[key] = value;
   }
   if (options.trainable !== undefined) settings.trainable = options.trainable;

@@ -150,6 +150,8 @@ describe('fineTune', () => {
       [{ tokenizer: {} }, /^fineTune: option 'tokenizer', expected a loaded tokenizer, got an object/],
       [{ epochs: '2' }, /^fineTune: option 'epochs', expected a number, got "2"/],
       [{ batchSize: 0 }, /^fineTune: option 'batchSize', expected a positive integer, got 0/],
+      [{ beta2: 1 }, /^fineTune: option 'beta2', expected a number in \[0, 1\), got 1$/],
+      [{ warmupSteps: -2 }, /^fineTune: option 'warmupSteps', expected an integer ≥ 0, got -2$/],
       [{ strategy: 'adapter' }, /^fineTune: option 'strategy', expected one of full, freeze, head, lora, got "adapter"/],
       [
         { train: [{ prompt: 'a', answer: 'b' }] },
