@@ -1,38 +1,21 @@
 // The one table of fine-tuning defaults: the CLI's flag defaults, fineTune's options, the demo page and the tests all
 // read it, so a default changes in one place.
 import type { Strategy } from './finetune-modes.ts';
-import type { LrSchedule } from './schedule.ts';
+import type { TrainerOptions } from './trainer.ts';
 
-export interface SftDefaults {
+/** Every trainer option (trainer.ts) but restoreBest, which the job decides, plus the job's and the CLI's settings. */
+export interface SftDefaults extends Omit<TrainerOptions, 'restoreBest'> {
   strategy: Strategy;
   /** freeze: embeddings + the first N blocks. */
   freezeLayers: number;
   /** Head only: how each text is shown to the model, `{text}` standing for it. */
   template: string;
-  epochs: number;
-  /** Stop after N optimizer steps; 0 = every epoch. */
-  maxSteps: number;
   batchSize: number;
-  gradAccum: number;
-  lr: number;
-  lrSchedule: LrSchedule;
-  warmupSteps: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Global gradient-norm clip; 0 = off. */
-  clipGradNorm: number;
   /** Dropout probability set on the model; null keeps the config's. */
   dropout: number | null;
   maxLength: number;
   packing: boolean;
-  seed: number;
   shuffle: boolean;
-  /** Evaluate every N steps; 0 = at epoch ends. */
-  evalEvery: number;
-  /** Early stopping after N evaluations without a better validation loss; 0 = off. */
-  patience: number;
   /** Held-out fractions of the training rows when no validation or test rows are given (CLI, page). */
   valRatio: number;
   testRatio: number;
