@@ -9,7 +9,7 @@ import { readJsonObject } from '../io/named-files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
 import { readSafetensorsPath, writeFileAtomic } from '../io/safetensors-node.ts';
 import type { LanguageModel } from '../models/language-model.ts';
-import { attachLora, loadAdapterTensors, loraScale, mergedWeight, parseAdapterConfig, peftKey, type LoraSettings } from './lora.ts';
+import { attachLora, loadAdapterTensors, loraScale, mergedWeight, parseAdapterConfig, peftKey, peftTensors, type LoraSettings } from './lora.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -29,7 +29,7 @@ export async function readAdapterWeights(folder: string): Promise<Map<string, Fl
   const file = await readSafetensorsPath(path);
   const out = new Map<string, Float32Array>();
   for (const name of file.tensors.keys()) out.set(name, await file.getF32(name));
-  return out;
+  return peftTensors(out);
 }
 
 /** Attach the adapter of `folder` to `model` (its settings from adapter_config.json) and load its weights. */

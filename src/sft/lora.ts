@@ -148,22 +148,31 @@ export async function adapterTensors(model: LanguageModel): Promise<{ name: stri
   return out;
 }
 
+/**
+ * An adapter file's tensors under peft's saved names: a state dict saved with the adapter's name left in
+ * (`….lora_A.default.weight`) is taken as peft's usual `….lora_A.weight`. Loading and merging both read through it.
+ */
+export function peftTensors(tensors: Map<string, Float32Array>): Map<string, Float32Array> {
+  return new Map([...tensors].map(([k, v]) => [k.replace(/\.default\.weight$/, '.weight'), v]));
+}
+
 /** Load adapter tensors (peft's names) into the attached adapters, every one present with its shape. */
-export function loadAdapterTensors(model: LanguageModel, tensors: Map<string, Float32Array>, file: string): void {
+export function loadAdapterTensors(model: LanguageModel, saved: Map<string, Float32Array>, file: string): void {
+  const tensors = peftTensors(saved);
   const expected = new Set<string>();
   for (const [name, linear] of model.namedModules()) {
     if (!(linear instanceof Linear) || !linear.lora) continue;
     for (const [factor, t] of [['lora_A', linear.lora.A], ['lora_B', linear.lora.B]] as const) {
       const key = peftKey(`${name}.${factor}.weight`);
       expected.add(key);
-      const data = tensors.get(key) ?? tensors.get(key.replace('.weight', '.default.weight'));
+      const data = tensors.get(key);
       if (!data) throw new WeightsError(`${file}: tensor '${key}', expected it for the adapter's target ${name}, got none`);
       if (data.length !== t.size)
         throw new WeightsError(`${file}: tensor '${key}', expected ${t.size} values (${t.shape.join('×')}), got ${data.length}`);
       model.load(`${name}.${factor}.weight`, data);
     }
   }
-  const extra = [...tensors.keys()].find((k) => !expected.has(k) && !expected.has(k.replace('.default.weight', '.weight')));
+  const extra = [...tensors.keys()].find((k) => !expected.has(k));
   if (extra) throw new WeightsError(`${file}: tensor '${extra.slice(0, 80)}', expected only the adapter's targets, got one more`, 'do target_modules and layers_to_transform match the tensors?');
 }
 
