@@ -2,7 +2,7 @@
 import { WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { Gpt2Tokenizer } from './gpt2-bpe.ts';
-import { asObject, parseJson, type AddedToken, type TokenizerJsonOptions } from './tokenizer-json.ts';
+import { addedToken, asObject, parseJson, type AddedToken, type TokenizerJsonOptions } from './tokenizer-json.ts';
 
 // A Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer (GPT-2, RoBERTa, ...).
 // Post-processors (BOS/EOS templates) are not applied: encode returns the text's own ids, and callers add
@@ -58,13 +58,7 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
           `{id: integer, content: non-empty string}, got ${show(entry)}`,
       );
     }
-    return {
-      id: t.id as number,
-      content: t.content,
-      special: t.special !== false,
-      lstrip: !!t.lstrip,
-      rstrip: !!t.rstrip,
-    };
+    return addedToken(t);
   });
   const unk = typeof model.unk_token === 'string' ? model.unk_token : null;
   return new Gpt2Tokenizer(model.vocab as object, merges, {

@@ -2,7 +2,7 @@
 // sentencepiece-model.ts). Browser-safe.
 import { WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
-import { asObject, parseJson, type AddedToken } from './tokenizer-json.ts';
+import { addedToken, asObject, parseJson, type AddedToken } from './tokenizer-json.ts';
 import { BYTE_PIECE, type Piece, type SentencePieceModel } from './sentencepiece-model.ts';
 
 const LLAMA_NORMALIZER = 'Sequence[Prepend("▁"), Replace(" ", "▁")]';
@@ -55,13 +55,7 @@ export function readLlamaTokenizerJson(json: string | object, file = 'tokenizer.
       );
     }
     define(t.content, t.id, `added_tokens[${i}]`);
-    return {
-      id: t.id as number,
-      content: t.content,
-      special: t.special !== false,
-      lstrip: !!t.lstrip,
-      rstrip: !!t.rstrip,
-    };
+    return addedToken(t);
   });
   const missing = [...tokens.keys()].find((id) => tokens[id] === undefined);
   expect(

@@ -12,6 +12,17 @@ export interface AddedToken {
   rstrip?: boolean; // also swallow the whitespace on its right
 }
 
+/** An added_tokens entry whose id and content its reader has checked, with tokenizers' defaults for the flags. */
+export function addedToken(t: Record<string, unknown>): AddedToken {
+  return {
+    id: t.id as number,
+    content: t.content as string,
+    special: t.special !== false,
+    lstrip: !!t.lstrip,
+    rstrip: !!t.rstrip,
+  };
+}
+
 export interface TokenizerJsonOptions {
   eos?: number | string | null; // as in Gpt2TokenizerOptions
   bos?: number | string | null;
