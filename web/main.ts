@@ -1,30 +1,21 @@
 // The demo page: self-test on this GPU, load the bundled GPT-2 or a picked GPT-2 / Llama folder and data, train
-// with a live loss chart and a Stop button, compare a sample before and after, download the weights. Every failure
-// goes to the error box. `window.demo` mirrors what happened, for the headless tests and the screenshot script.
+// with a live loss chart and a Stop button, compare a sample before and after, download the weights. The GPU work
+// runs in a module Worker (engine-worker.ts): this thread only reads the form and draws, so the page stays
+// responsive while a model trains. Every failure goes to the error box. `window.demo` mirrors what happened, for
+// the headless tests and the screenshot script.
 import {
-  adapterConfig,
-  adapterTensors,
-  countParameters,
-  createDevice,
   InputError,
   LORA_DEFAULTS,
-  loadModelFromFiles,
   parseJsonl,
-  runSelftest,
-  serializeSafetensors,
   SFT_DEFAULTS,
   splitByRatios,
-  Trainer,
-  type AnyModel,
   type DataRow,
-  type Gpu,
   type SelftestRow,
   type Strategy,
-  type Tokenizer,
   type TrainEvent,
 } from '../src/advanced.ts';
+import type { FromWorker, Note, Request, Results, ToWorker, TrainSettings } from './engine-protocol.ts';
 import { LossChart, type Point } from './loss-chart.ts';
-import { buildJob, type Job } from './train-job.ts';
 
 export interface DemoState {
   phase: 'starting' | 'ready' | 'busy' | 'failed';
@@ -60,14 +51,6 @@ const state: DemoState = {
   deviceLost: false,
   errors: [],
 };
-// The weights as of the last evaluation (the trainer's checkpoint points), copied off the GPU so that a lost device
-// does not lose the run: Download then offers these.
-// For a LoRA job, the adapter (peft's names) and its adapter_config.json.
-interface SavedWeights {
-  tensors: Awaited<ReturnType<Job['module']['exportTensors']>>;
-  adapterConfig: Record<string, unknown> | null;
-}
-let lastGood: (SavedWeights & { step: number }) | null = null;
 (globalThis as unknown as { demo: DemoState }).demo = state;
 
 function $<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -100,11 +83,68 @@ window.addEventListener('unhandledrejection', (e) => showError(e.reason));
 
 const status = (text: string) => ($('status').textContent = text);
 
-let gpu: Gpu | null = null;
-let loaded: { model: AnyModel; tokenizer: Tokenizer; name: string } | null = null;
 let data: { train: DataRow[]; val: DataRow[]; name: string } | null = null;
-let job: Job | null = null;
-let stopRequested = false;
+let trainStarted = 0;
+
+// --- The engine Worker ---------------------------------------------------------------------------------------
+
+const worker = new Worker(new URL('./engine-worker.ts', import.meta.url), { type: 'module' });
+const pending = new Map<number, { done: (result: unknown) => void; fail: (e: Error) => void }>();
+let nextId = 1;
+
+/** Sends a request to the engine; resolves with its result, or rejects with its error (name and message kept). */
+function call<K extends Request['op']>(request: Request & { op: K }): Promise<Results[K]> {
+  const id = nextId++;
+  return new Promise((done, fail) => {
+    pending.set(id, { done: done as (result: unknown) => void, fail });
+    worker.postMessage({ id, ...request } satisfies ToWorker);
+  });
+}
+const signal = (message: ToWorker & { signal: string }) => worker.postMessage(message);
+
+worker.onerror = (e) => showError(new Error(`engine worker: ${e.message || 'failed to start'}`));
+worker.onmessage = ({ data: message }: MessageEvent<FromWorker>) => {
+  if ('note' in message) return onNote(message);
+  const waiting = pending.get(message.id);
+  pending.delete(message.id);
+  if (!waiting) return;
+  if (message.ok) return waiting.done(message.result);
+  const error = new Error(message.error.message);
+  error.name = message.error.name;
+  waiting.fail(error);
+};
+
+function onNote(n: Note): void {
+  switch (n.note) {
+    case 'status':
+      status(n.text);
+      return;
+    case 'selftest-row':
+      return addSelftestRow(n.row);
+    case 'train-start': {
+      $('sample-input').textContent = n.sampleInput;
+      const count = (x: number) => x.toLocaleString('en-US');
+      status(`${count(n.trainable)} trainable, ${count(n.frozen)} frozen parameters; sampling…`);
+      return;
+    }
+    case 'sample':
+      if (n.which === 'before') $('sample-before').textContent = state.sampleBefore = n.text;
+      else $('sample-after').textContent = state.sampleAfter = n.text;
+      return;
+    case 'eval-before':
+      state.val.push({ step: 0, loss: n.loss });
+      chart.add('val', 0, n.loss);
+      trainStarted = performance.now();
+      return;
+    case 'event':
+      return onTrainEvent(n.event);
+    case 'checkpoint':
+      state.lastGoodStep = n.step;
+      return;
+    case 'device-lost':
+      return onDeviceLost(n.message, n.lastGoodStep);
+  }
+}
 
 /** Runs a page action: other actions disabled meanwhile, errors to the error box. */
 async function action(fn: () => Promise<void>): Promise<void> {
@@ -119,7 +159,7 @@ async function action(fn: () => Promise<void>): Promise<void> {
     state.phase = 'ready';
     for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
     for (const id of ['download', 'download-config'])
-      ($(id) as HTMLButtonElement).disabled = state.deviceLost ? !lastGood : !loaded;
+      ($(id) as HTMLButtonElement).disabled = state.deviceLost ? state.lastGoodStep === null : !state.model;
     if (state.deviceLost)
       for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = !id.startsWith('download');
     $<HTMLButtonElement>('stop').disabled = true;
@@ -161,17 +201,9 @@ on('selftest-run', 'click', async () => {
     .filter(Boolean);
   $('selftest-rows').replaceChildren();
   $('selftest-table-wrap').hidden = false;
+  $('selftest-summary').textContent = `running ${filters.join(', ') || 'every check'}…`;
   const started = performance.now();
-  const rows: SelftestRow[] = [];
-  let seed: number | undefined;
-  for (const filter of filters.length ? filters : ['']) {
-    $('selftest-summary').textContent = `running ${filter || 'every check'}…`;
-    const result = await runSelftest(gpu!, { filter, seed, onRow: addSelftestRow });
-    seed = result.seed;
-    if (!result.rows.length)
-      throw new InputError(`self-test: filter "${filter}", expected to match a kernel, got none`);
-    rows.push(...result.rows);
-  }
+  const { rows, seed } = await call({ op: 'selftest', filters });
   const failed = rows.filter((r) => !r.pass).length;
   const seconds = (performance.now() - started) / 1000;
   state.selftest = { rows, passed: failed === 0, seconds };
@@ -194,25 +226,14 @@ async function fetchFiles(folder: string, names: string[]): Promise<Map<string, 
   return files;
 }
 
+/** Loads a model in the engine from Blobs (fetched, or picked Files: a Blob keeps its bytes on disk until read). */
 async function loadModel(files: Map<string, Blob> | FileList, name: string): Promise<void> {
-  status(`loading ${name}…`);
-  job?.dispose();
-  job = null;
-  loaded?.model.dispose();
-  loaded = null;
-  const { model, tokenizer } = await loadModelFromFiles(gpu!, files);
-  loaded = { model, tokenizer, name };
-  const params = countParameters(model.parameters());
-  const [arch, heads] =
-    model.kind === 'gpt2'
-      ? ['GPT-2', `${model.config.nHead} heads`]
-      : ['Llama', `${model.config.numHeads} heads over ${model.config.numKvHeads} KV heads`];
+  state.model = null;
+  const entries: [string, Blob][] =
+    files instanceof Map ? [...files] : [...files].map((f) => [f.name, f] as [string, Blob]);
+  const { info } = await call({ op: 'load-model', files: entries, name });
   state.model = name;
-  $('model-info').textContent =
-    `${name}: ${arch}, ${(params.trainable + params.frozen).toLocaleString('en-US')} parameters, ` +
-    `${model.numLayers} blocks, C=${model.hiddenSize}, ${heads}, context ${model.contextLength}, ` +
-    `vocabulary ${model.vocabSize}`;
-  status(`${name} loaded`);
+  $('model-info').textContent = info;
 }
 
 function setData(train: DataRow[], val: DataRow[], name: string): void {
@@ -274,13 +295,13 @@ function field(id: string, o: { integer?: boolean; min: number }): number {
   return value;
 }
 
-function onTrainEvent(e: TrainEvent, started: number): void {
+function onTrainEvent(e: TrainEvent): void {
   if (e.type === 'step') {
     state.train.push({ step: e.step, loss: e.loss });
     chart.add('train', e.step, e.loss);
     status(
       `step ${e.step}/${e.totalSteps}  loss ${e.loss.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tokens/s  ` +
-        `${((performance.now() - started) / 1000).toFixed(0)} s`,
+        `${((performance.now() - trainStarted) / 1000).toFixed(0)} s`,
     );
   } else if (e.type === 'eval') {
     state.val.push({ step: e.step, loss: e.metrics.loss });
@@ -295,9 +316,7 @@ function onTrainEvent(e: TrainEvent, started: number): void {
   }
 }
 
-type Settings = ReturnType<typeof readSettings>;
-
-function readSettings() {
+function readSettings(): TrainSettings {
   return {
     strategy: $<HTMLSelectElement>('strategy').value as Strategy,
     freezeLayers: field('freeze-layers', { integer: true, min: 0 }),
@@ -322,87 +341,33 @@ function readSettings() {
   };
 }
 
-/** A new job for the settings (the previous one disposed first), on the loaded model and data. */
-async function newJob(settings: Settings): Promise<Job> {
-  if (!loaded) await loadModel(await fetchFiles('gpt2-shakespeare', BUNDLED_MODEL), 'gpt2-shakespeare');
-  if (!data) await loadBundledData($<HTMLSelectElement>('dataset').value);
-  const previous = job;
-  job = null;
-  previous?.dispose();
-  const take = (rows: DataRow[], n: number) => (n > 0 ? rows.slice(0, n) : rows);
-  const rows = { train: take(data!.train, settings.trainRows), val: take(data!.val, settings.valRows) };
-  return (job = await buildJob(loaded!.model, loaded!.tokenizer, rows, settings, status));
-}
-
-// The CLI's defaults (SFT_DEFAULTS), but a constant learning rate and no weight decay: runs here are a few steps long.
-function newTrainer(current: Job, settings: Settings): Trainer<unknown> {
-  return new Trainer(gpu!, current.module, current.task, {
-    ...SFT_DEFAULTS,
-    epochs: Math.ceil(settings.steps / current.trainBatches(0).length),
-    maxSteps: settings.steps,
-    lr: settings.lr,
-    lrSchedule: 'constant',
-    weightDecay: 0,
-    seed: settings.seed,
-    evalEvery: settings.evalEvery,
-    patience: 0,
-    restoreBest: current.restoreBest,
-  });
-}
-
 on('train', 'click', async () => {
-  Object.assign(state, { train: [], val: [], sampleBefore: null, sampleAfter: null, done: null });
-  stopRequested = false;
-  lastGood = null;
-  state.lastGoodStep = null;
-  $<HTMLButtonElement>('stop').disabled = false;
+  Object.assign(state, {
+    train: [],
+    val: [],
+    sampleBefore: null,
+    sampleAfter: null,
+    done: null,
+    lastGoodStep: null,
+  });
   const settings = readSettings();
-  const current = await newJob(settings);
-  const trainer = newTrainer(current, settings);
-  try {
-    chart.clear(settings.steps);
-    $('sample-input').textContent = current.sampleInput;
-    $('sample-before').textContent = $('sample-after').textContent = '';
-    const { trainable, frozen } = current.report;
-    const count = (n: number) => n.toLocaleString('en-US');
-    status(
-      `${settings.strategy}: ${count(trainable)} trainable, ${count(frozen)} frozen parameters; sampling…`,
-    );
-    if (settings.replyTokens > 0)
-      $('sample-before').textContent = state.sampleBefore = await current.sample();
-    status('evaluating before training…');
-    const before = await trainer.evaluate(current.val);
-    state.val.push({ step: 0, loss: before.loss });
-    chart.add('val', 0, before.loss);
-    const started = performance.now();
-    const done = await trainer.train({
-      trainBatches: current.trainBatches,
-      valBatches: current.val,
-      onEvent: (e) => onTrainEvent(e, started),
-      shouldStop: () => stopRequested,
-      onCheckpoint: async (trainerState) => {
-        lastGood = { step: trainerState.step, ...(await weightsToSave(current)) };
-        state.lastGoodStep = trainerState.step;
-      },
-    });
-    $<HTMLButtonElement>('stop').disabled = true;
-    const seconds = (performance.now() - started) / 1000;
-    if (settings.replyTokens > 0) $('sample-after').textContent = state.sampleAfter = await current.sample();
-    state.done = { reason: done.reason, steps: done.step, seconds };
-    // The head ends with its best validation loss's weights, which need not be the last evaluated.
-    const kept = current.restoreBest && trainer.state.bestStep > 0;
-    const after = kept ? trainer.state.bestLoss : state.val.at(-1)!.loss;
-    status(
-      `done: ${done.step} steps in ${seconds.toFixed(1)} s (${done.reason}), ` +
-        `val loss ${before.loss.toFixed(3)} → ${after.toFixed(3)}` +
-        (kept ? ` (the head of step ${trainer.state.bestStep}, the best)` : ''),
-    );
-  } finally {
-    trainer.dispose();
-  }
+  if (!state.model) await loadModel(await fetchFiles('gpt2-shakespeare', BUNDLED_MODEL), 'gpt2-shakespeare');
+  if (!data) await loadBundledData($<HTMLSelectElement>('dataset').value);
+  chart.clear(settings.steps);
+  $('sample-before').textContent = $('sample-after').textContent = '';
+  $<HTMLButtonElement>('stop').disabled = false;
+  const rows = { train: data!.train, val: data!.val };
+  const done = await call({ op: 'train', settings, rows });
+  $<HTMLButtonElement>('stop').disabled = true;
+  state.done = { reason: done.reason, steps: done.steps, seconds: done.seconds };
+  status(
+    `done: ${done.steps} steps in ${done.seconds.toFixed(1)} s (${done.reason}), ` +
+      `val loss ${done.before.toFixed(3)} → ${done.after.toFixed(3)}` +
+      (done.keptStep !== null ? ` (the head of step ${done.keptStep}, the best)` : ''),
+  );
 });
 $('stop').addEventListener('click', () => {
-  stopRequested = true;
+  signal({ signal: 'stop' });
   status('stopping after this step…');
 });
 
@@ -416,75 +381,56 @@ function saveBlob(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }
 
-/** What Download saves for a job: the model's tensors, or for LoRA the adapter in peft's layout with its config. */
-async function weightsToSave(current: Job | null): Promise<SavedWeights> {
-  const model = loaded!.model;
-  if (!current?.adapter)
-    return { tensors: await (current?.module ?? model).exportTensors(), adapterConfig: null };
-  const { settings, targets } = current.adapter;
-  const tensors = (await adapterTensors(model)).map((t) => ({ ...t, dtype: 'F32' as const }));
-  return { tensors, adapterConfig: adapterConfig(model, settings, targets, state.model ?? 'base model') };
-}
-
 on('download', 'click', async () => {
-  if (state.deviceLost && !lastGood)
-    throw new Error(
-      'download: weights, expected a copy from an evaluation, got none (the GPU was lost before one)',
-    );
-  status(
-    state.deviceLost
-      ? `the GPU was lost: the weights of step ${lastGood!.step}, the last evaluation…`
-      : 'reading weights from the GPU…',
-  );
-  const { tensors, adapterConfig: config } = state.deviceLost ? lastGood! : await weightsToSave(job);
-  const bytes = serializeSafetensors(tensors);
+  const { bytes, tensors, adapterConfig: config } = await call({ op: 'weights' });
   const name = config ? 'adapter_model.safetensors' : 'model.safetensors';
-  saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), name);
+  saveBlob(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), name);
   if (config)
     saveBlob(
       new Blob([JSON.stringify(config, null, 2) + '\n'], { type: 'application/json' }),
       'adapter_config.json',
     );
   status(
-    `${name}${config ? ' and adapter_config.json' : ''}: ${tensors.length} tensors, ${(bytes.length / 2 ** 20).toFixed(2)} MiB`,
+    `${name}${config ? ' and adapter_config.json' : ''}: ${tensors} tensors, ${(bytes.length / 2 ** 20).toFixed(2)} MiB`,
   );
 });
 on('download-config', 'click', async () => {
-  const config = job?.config ?? loaded!.model.rawConfig;
+  const { config } = await call({ op: 'config' });
   saveBlob(new Blob([JSON.stringify(config, null, 2) + '\n'], { type: 'application/json' }), 'config.json');
 });
 
 // --- Start -------------------------------------------------------------------------------------------------
 
+/** The engine's device is gone: the session ends; the weights of the last evaluation stay downloadable. */
+function onDeviceLost(message: string, lastGoodStep: number | null): void {
+  state.deviceLost = true;
+  state.lastGoodStep = lastGoodStep;
+  const offer =
+    lastGoodStep !== null ? `; Download saves the weights of step ${lastGoodStep}, the last evaluation` : '';
+  showError(new Error(`GPU device lost (${message})${offer}`));
+  for (const id of ACTIONS)
+    ($(id) as HTMLButtonElement).disabled = !(id === 'download' && lastGoodStep !== null);
+}
+
 async function start(): Promise<void> {
   for (const id of [...ACTIONS, 'stop']) ($(id) as HTMLButtonElement).disabled = true;
+  let opened: Results['open'];
   try {
-    gpu = await createDevice({ log: null });
+    opened = await call({ op: 'open' });
   } catch (e) {
     state.phase = 'failed';
     $('device').textContent = 'No WebGPU device: see the error above.';
     showError(e);
     return;
   }
-  state.device = gpu.description;
-  state.software = gpu.software;
+  state.device = opened.description;
+  state.software = opened.software;
   $('device').textContent =
-    `GPU: ${gpu.description || 'unnamed adapter'}${gpu.software ? ' (software adapter: slow)' : ''}`;
-  // The page never destroys its device, so any loss (a driver reset, the GPU gone; destroy() in the tests) ends the
-  // session: the weights of the last evaluation stay downloadable.
-  void gpu.device.lost.then((info) => {
-    state.deviceLost = true;
-    stopRequested = true;
-    const offer = lastGood
-      ? `; Download saves the weights of step ${lastGood.step}, the last evaluation`
-      : '';
-    showError(
-      new Error(`GPU device lost (${info.reason}${info.message ? `: ${info.message}` : ''})${offer}`),
-    );
-    for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = !(id === 'download' && lastGood);
-  });
-  // For the headless tests: device.destroy() stands in for a lost GPU.
-  (globalThis as unknown as { demoLoseDevice: () => void }).demoLoseDevice = () => gpu?.device.destroy();
+    `GPU: ${opened.description || 'unnamed adapter'}${opened.software ? ' (software adapter: slow)' : ''} ` +
+    '(training runs in a Worker)';
+  // For the headless tests: device.destroy() in the engine stands in for a lost GPU.
+  (globalThis as unknown as { demoLoseDevice: () => void }).demoLoseDevice = () =>
+    signal({ signal: 'lose-device' });
   state.phase = 'ready';
   for (const id of ACTIONS) ($(id) as HTMLButtonElement).disabled = false;
   for (const id of ['download', 'download-config']) ($(id) as HTMLButtonElement).disabled = true;

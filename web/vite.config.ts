@@ -48,4 +48,6 @@ export default defineConfig({
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: true },
+  // The engine runs in a module Worker (engine-worker.ts), bundled as ES modules like the page.
+  worker: { format: 'es', plugins: () => [browserOnly()] },
 });

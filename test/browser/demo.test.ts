@@ -207,7 +207,26 @@ describe.skipIf(!chromium.path)('demo page (headless Chromium, WebGPU)', () => {
       lr: '0.001',
     };
     for (const [id, value] of Object.entries(fields)) await setField(id, value);
+    // The page's own timer measures its longest stall while the engine Worker trains.
+    await session.page.evaluate(() => {
+      const w = globalThis as unknown as { gap: number; gapTimer: number };
+      let last = performance.now();
+      w.gap = 0;
+      w.gapTimer = setInterval(() => {
+        const now = performance.now();
+        w.gap = Math.max(w.gap, now - last);
+        last = now;
+      }, 10) as unknown as number;
+    });
     const s = await run('train', 150_000);
+    const gap = await session.page.evaluate(() => {
+      const w = globalThis as unknown as { gap: number; gapTimer: number };
+      clearInterval(w.gapTimer);
+      return w.gap;
+    });
+    console.log(`demo: the page's longest timer gap while training: ${gap.toFixed(0)} ms`);
+    expect(session.page.workers().map((w) => w.url())).toEqual([expect.stringMatching(/engine-worker/)]);
+    expect(gap).toBeLessThan(3000);
     expect(s.model).toBe('gpt2-shakespeare');
     expect(s.done).toMatchObject({ reason: 'max-steps', steps: 3 });
     const losses = s.train.map((p) => p.loss);
