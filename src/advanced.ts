@@ -142,17 +142,21 @@ export { applyStrategy, countParameters, type ParameterReport } from './sft/fine
 export { buildJob, type Job, type JobSettings, type JobContext, type JobData } from './sft/job.ts';
 /**
  * LoRA as peft defines it: attach adapters to a model's Linear layers (peft's targets and init), their
- * adapter_config.json and adapter_model.safetensors tensors (peft's names), and loading an adapter's tensors back.
+ * adapter_config.json and adapter_model.safetensors tensors (peft's names; a classifier's with its `score` head),
+ * and loading an adapter's tensors back.
  */
 export {
   adapterConfig,
+  adapterHasHead,
   adapterTensors,
+  exportAdapter,
   attachLora,
   detachLora,
   loadAdapterTensors,
   LORA_DEFAULTS,
   loraScale,
   parseAdapterConfig,
+  type AttachedAdapter,
   type LoraSettings,
 } from './sft/lora.ts';
 /** The learning rate at a step: constant, linear or cosine decay after a linear warmup. */

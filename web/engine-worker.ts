@@ -2,8 +2,7 @@
 // page stays responsive while a step's work is encoded and the data tokenized. The page talks to it through the
 // messages of engine-protocol.ts; each request gets one reply, progress streams as notes.
 import {
-  adapterConfig,
-  adapterTensors,
+  exportAdapter,
   countParameters,
   createDevice,
   InputError,
@@ -105,9 +104,8 @@ async function weightsToSave(current: Job | null): Promise<SavedWeights> {
   const model = loaded!.model;
   if (!current?.adapter)
     return { tensors: await (current?.module ?? model).exportTensors(), adapterConfig: null };
-  const { settings, targets } = current.adapter;
-  const tensors = (await adapterTensors(model)).map((t) => ({ ...t, dtype: 'F32' as const }));
-  return { tensors, adapterConfig: adapterConfig(model, settings, targets, loaded!.name) };
+  const { config, tensors } = await exportAdapter(model, current.adapter, loaded!.name);
+  return { tensors: tensors.map((t) => ({ ...t, dtype: 'F32' as const })), adapterConfig: config };
 }
 
 // The CLI's defaults (SFT_DEFAULTS), but a constant learning rate and no weight decay: runs here are a few steps long.

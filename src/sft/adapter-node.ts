@@ -9,17 +9,19 @@ import { readJsonObject } from '../io/named-files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
 import { readSafetensorsPath, writeFileAtomic } from '../io/safetensors-node.ts';
 import type { LanguageModel } from '../models/language-model.ts';
-import { attachLora, loadAdapterTensors, loraScale, mergedWeight, parseAdapterConfig, peftKey, peftTensors, type LoraSettings } from './lora.ts';
+import type { Linear } from '../nn/layers.ts';
+import { adapterHasHead, attachLora, loadAdapterTensors, loraScale, mergedWeight, parseAdapterConfig, peftKey, peftTensors, type LoraSettings } from './lora.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 
-export async function readAdapterConfig(folder: string): Promise<{ settings: LoraSettings; raw: Record<string, unknown> }> {
+export async function readAdapterConfig(folder: string): Promise<{ settings: LoraSettings; head: boolean; raw: Record<string, unknown> }> {
   const files = await folderFiles(folder, 'adapter');
   if (!files.has(ADAPTER_CONFIG))
     throw new WeightsError(`${folder}: ${ADAPTER_CONFIG}, expected a peft LoRA adapter folder, got none`);
   const raw = await readJsonObject(files, ADAPTER_CONFIG);
-  return { settings: parseAdapterConfig(raw, join(folder, ADAPTER_CONFIG)), raw };
+  const file = join(folder, ADAPTER_CONFIG);
+  return { settings: parseAdapterConfig(raw, file), head: adapterHasHead(raw, file), raw };
 }
 
 /** Every tensor of adapter_model.safetensors as f32, by name. */
@@ -32,11 +34,14 @@ export async function readAdapterWeights(folder: string): Promise<Map<string, Fl
   return peftTensors(out);
 }
 
-/** Attach the adapter of `folder` to `model` (its settings from adapter_config.json) and load its weights. */
-export async function loadAdapter(model: LanguageModel, folder: string): Promise<LoraSettings> {
+/**
+ * Attach the adapter of `folder` to `model` (its settings from adapter_config.json) and load its weights; a
+ * classifier's adapter loads its `score` head into `head`.
+ */
+export async function loadAdapter(model: LanguageModel, folder: string, head: Linear | null = null): Promise<LoraSettings> {
   const { settings } = await readAdapterConfig(folder);
   attachLora(model, settings, 0, join(folder, ADAPTER_CONFIG));
-  loadAdapterTensors(model, await readAdapterWeights(folder), join(folder, ADAPTER_WEIGHTS));
+  loadAdapterTensors(model, await readAdapterWeights(folder), join(folder, ADAPTER_WEIGHTS), head);
   return settings;
 }
 

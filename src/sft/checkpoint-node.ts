@@ -53,7 +53,7 @@ export interface CheckpointContent {
   resumeWeights?: Map<string, Float32Array> | null;
   /**
    * LoRA: the checkpoint is the adapter in peft's layout (adapter_config.json, adapter_model.safetensors), not the
-   * frozen base (no model.safetensors or config.json).
+   * frozen base (no model.safetensors; config.json only for a classifier's, with its labels).
    */
   adapter?: { config: Record<string, unknown>; tensors: { name: string; shape: number[]; data: Float32Array }[] };
   /** Lines for metrics.jsonl since the previous checkpoint (appended to that one's). */
@@ -101,6 +101,8 @@ export async function saveCheckpoint(folder: string, c: CheckpointContent): Prom
       const tensors = c.adapter.tensors.map((t) => ({ ...t, dtype: 'F32' as const }));
       await put('adapter_model.safetensors', serializeSafetensors(tensors));
       await put('adapter_config.json', json(c.adapter.config));
+      // A classifier's adapter: its labels (id2label) in the classifier's config.json, as the head strategy saves.
+      if (c.adapter.config.task_type === 'SEQ_CLS') await put('config.json', json(c.config));
     } else {
       await put('model.safetensors', serializeSafetensors(await c.model.exportTensors()));
       await put('config.json', json(c.config));

@@ -11,24 +11,27 @@ import { lmBatches } from './batching.ts';
 import { classificationBatches, classificationData } from './classification.ts';
 import { SequenceClassifier } from './classifier.ts';
 import { ClassificationTask, LmTask } from './tasks.ts';
-import { loadAdapter } from './adapter-node.ts';
+import { loadAdapter, readAdapterConfig } from './adapter-node.ts';
 import { evaluateBatches, type Metrics } from './trainer.ts';
 
 export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number; adapter?: string }): Promise<Metrics & { examples: number }> {
   const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
-  if (o.adapter) await loadAdapter(model, o.adapter).catch((e: unknown) => { model.dispose(); throw e; });
-  const data = await readJsonlFile(dataPath);
+  const data = await readJsonlFile(dataPath).catch((e: unknown) => { model.dispose(); throw e; });
   const maxLength = Math.min(o.maxLength, model.contextLength);
   const padId = tokenizer.eosId ?? 0;
   try {
+    // A classifier's LoRA adapter holds its head and labels; a head checkpoint, the model folder does.
+    const classifierAdapter = o.adapter && data.format === 'text-label' && (await readAdapterConfig(o.adapter)).head;
+    if (o.adapter && !classifierAdapter) await loadAdapter(model, o.adapter);
     if (data.format === 'text-label') {
-      const config = await readConfigJson(folder);
+      const labelled = classifierAdapter ? o.adapter! : folder;
+      const config = await readConfigJson(labelled);
       const id2label = config.id2label as Record<string, string> | undefined;
-      if (!id2label) throw new InputError(`${join(folder, 'config.json')}: id2label, expected the labels of a classification checkpoint, got none`, 'train one with --strategy head');
+      if (!id2label) throw new InputError(`${join(labelled, 'config.json')}: id2label, expected the labels of a classification checkpoint, got none`, 'train one with --strategy head or lora on labelled rows');
       const names = Object.keys(id2label).sort((a, b) => Number(a) - Number(b)).map((k) => id2label[k]);
       const classifier = new SequenceClassifier(gpu, model, names.length);
-      const weights = await readSafetensorsPath(join(folder, 'model.safetensors'));
-      classifier.load('score.weight', await weights.getF32('score.weight'));
+      if (classifierAdapter) await loadAdapter(model, o.adapter!, classifier.score);
+      else classifier.load('score.weight', await (await readSafetensorsPath(join(folder, 'model.safetensors'))).getF32('score.weight'));
       const template = typeof config.text_template === 'string' ? config.text_template : undefined; // from --template
       const { examples } = classificationData(data.rows, tokenizer, { maxLength, labels: names, template });
       const batches = classificationBatches(examples, { batchSize: o.batchSize, shuffle: false, seed: 0, padId });

@@ -9,7 +9,7 @@ import { parseJsonl, parseRows, type DataRow } from './jsonl.ts';
 import { defaultsFor, SFT_DEFAULTS, type SftDefaults } from './defaults.ts';
 import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent } from './trainer.ts';
-import { adapterConfig, adapterTensors, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
+import { exportAdapter, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
 
 /** Rows as plain objects ({prompt, completion}, {messages}, {text} or {text, label}) or as JSONL text. */
 export type Rows = string | readonly object[];
@@ -221,15 +221,8 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     const completed = done.reason !== 'stopped' && done.reason !== 'nonfinite';
     const after = completed && job.val.length ? await trainer.evaluate(job.val) : null;
     const test = completed && job.test.length ? await trainer.evaluate(job.test) : null;
-    const adapter = job.adapter && {
-      config: adapterConfig(
-        model,
-        job.adapter.settings,
-        job.adapter.targets,
-        String(model.rawConfig._name_or_path ?? 'base model'),
-      ),
-      tensors: await adapterTensors(model),
-    };
+    const base = String(model.rawConfig._name_or_path ?? 'base model');
+    const adapter = job.adapter && (await exportAdapter(model, job.adapter, base));
     finished = true;
     return {
       ...(adapter ? { adapter } : {}),

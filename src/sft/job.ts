@@ -1,6 +1,6 @@
 // One fine-tuning job, the same for the CLI (run-node.ts) and the demo page: from a loaded model, its tokenizer,
 // parsed rows and the settings to the module to train, its task, train/val/test batches, the parameter counts, the
-// config to save and a sample to show before and after. The head strategy trains on cached backbone features.
+// config to save and a sample to show before and after. Classifier jobs (head, LoRA on labelled rows): classifier-job.ts.
 import { InputError } from '../util/errors.ts';
 import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
@@ -9,19 +9,11 @@ import type { Module } from '../nn/module.ts';
 import { renderChat, tokenizeRows, truncateExamples } from './dataset.ts';
 import { type DataRow } from './jsonl.ts';
 import { epochBatches, lmBatches, type LmBatch } from './batching.ts';
-import {
-  classificationData,
-  majorityBaseline,
-  TEXT_PLACEHOLDER,
-  type ClassificationData,
-} from './classification.ts';
-import { applyStrategy, countParameters, type ParameterReport, type Strategy } from './finetune-modes.ts';
-import { SequenceClassifier } from './classifier.ts';
-import { featureBatches, lastTokenFeatures, type FeatureBatch } from './feature-cache.ts';
-import { Tensor } from '../autograd/tensor.ts';
-import { noGrad } from '../autograd/tape.ts';
-import { HeadTask, LmTask, type Task } from './tasks.ts';
-import { attachLora, detachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
+import { TEXT_PLACEHOLDER } from './classification.ts';
+import { applyStrategy, type ParameterReport, type Strategy } from './finetune-modes.ts';
+import { LmTask, type Task } from './tasks.ts';
+import { attachLora, detachLora, LORA_DEFAULTS, type AttachedAdapter, type LoraSettings } from './lora.ts';
+import { headJob, loraClassifierJob } from './classifier-job.ts';
 
 export interface JobSettings {
   strategy: Strategy;
@@ -82,8 +74,11 @@ export interface Job<Batch = unknown> {
   sampleInput: string;
   /** The sample's output now: a greedy reply, or `label (true: label)`. */
   sample(): Promise<string>;
-  /** LoRA: the adapter's settings and the layers it adapts (checkpoints save only these, in peft's layout). */
-  adapter?: { settings: LoraSettings; targets: string[] };
+  /**
+   * LoRA: the adapter's settings, the layers it adapts and a classifier's head (checkpoints save only these, in
+   * peft's layout: lora.ts exportAdapter).
+   */
+  adapter?: AttachedAdapter;
   /** Frees what the job added (a classifier head, LoRA adapters); the language model stays. */
   dispose(): void;
 }
@@ -101,11 +96,13 @@ export async function buildJob(
   if (!sampleRow) throw new InputError(`${context.data}: rows, expected at least one train row, got none`);
   if (s.dropout !== null) model.setDropout(s.dropout);
   const inputs = { model, tokenizer, data: rows, s, context, sampleRow };
-  return s.strategy === 'head' ? headJob(inputs) : lmJob(inputs);
+  if (s.strategy === 'head') return headJob(inputs);
+  if (s.strategy === 'lora' && rows.train[0]?.format === 'text-label') return loraClassifierJob(inputs);
+  return lmJob(inputs);
 }
 
 /** What buildJob hands the strategy's builder: maxLength already clipped to the context, the sample's row found. */
-interface JobInputs {
+export interface JobInputs {
   model: LanguageModel;
   tokenizer: Tokenizer;
   data: Required<JobData>;
@@ -124,7 +121,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   if (data.train[0]?.format === 'text-label') {
     throw new InputError(
       `${strategy} ${s.strategy}: ${context.data} format text-label, expected prompt/completion, messages or text rows`,
-      `labelled text trains a classifier: use ${strategy} head`,
+      `labelled text trains a classifier: use ${strategy} head (or lora)`,
     );
   }
   const lora = s.strategy === 'lora' ? (s.lora ?? LORA_DEFAULTS) : null;
@@ -169,7 +166,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
       architectures: [model.kind === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM'],
     },
     restoreBest: false,
-    ...(lora ? { adapter: { settings: lora, targets: adapted } } : {}),
+    ...(lora ? { adapter: { settings: lora, targets: adapted, head: null } } : {}),
     sampleRow,
     sampleInput: prompt,
     async sample() {
@@ -204,75 +201,4 @@ function samplePrompt(row: DataRow, tokenizer: Tokenizer): string {
     case 'text-label':
       return tokenizer.decode(tokenizer.encode(row.text, { allowSpecial: false }).slice(0, 12));
   }
-}
-
-async function headJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Promise<Job<FeatureBatch>> {
-  if (s.dropout) {
-    throw new InputError(
-      `${context.name('dropout')}: ${s.dropout} with ${context.name('strategy')} head, expected 0 or unset (the frozen backbone runs in eval mode, its features computed once)`,
-    );
-  }
-  const template = s.template ?? TEXT_PLACEHOLDER;
-  const options = { maxLength: s.maxLength, template };
-  const train = classificationData(data.train, tokenizer, options);
-  const names = train.labels.names;
-  const val = classificationData(data.val, tokenizer, { ...options, labels: names });
-  const test = classificationData(data.test, tokenizer, { ...options, labels: names });
-  applyStrategy(model, 'head');
-  const classifier = new SequenceClassifier(model.gpu, model, names.length, s.seed);
-  if (s.headWeight) classifier.load('score.weight', s.headWeight);
-  const trainLabel = majorityBaseline(train.examples).label;
-  const baseline = (split: ClassificationData) =>
-    split.examples.length ? majorityBaseline(split.examples, trainLabel).accuracy : undefined;
-  const percent = (x: number | undefined) => (x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
-  context.info(
-    `labels: ${names.join(', ')}; majority baseline accuracy (always ${names[trainLabel]}) ${percent(baseline(val))} on val, ${percent(baseline(test))} on test`,
-  );
-  if (template !== TEXT_PLACEHOLDER)
-    context.info(`template: each text presented as ${JSON.stringify(template)}`);
-
-  const started = performance.now();
-  const padId = tokenizer.eosId ?? 0;
-  // Rows are length-sorted, so larger forward batches save little padding; a training batch bounds the memory.
-  const cacheOptions = { batchSize: Math.min(s.batchSize, 32), padId };
-  const cache = (split: ClassificationData) => lastTokenFeatures(classifier, split.examples, cacheOptions);
-  const cached = { train: await cache(train), val: await cache(val), test: await cache(test) };
-  const texts = cached.train.length + cached.val.length + cached.test.length;
-  const batches = { batchSize: s.batchSize, shuffle: s.shuffle, seed: s.seed };
-  const first = cached.val[0] ?? cached.train[0];
-  const arch = model.kind === 'gpt2' ? 'GPT2ForSequenceClassification' : 'LlamaForSequenceClassification';
-  return {
-    module: classifier,
-    task: new HeadTask(classifier),
-    trainBatches: epochBatches(featureBatches, cached.train, batches),
-    val: featureBatches(cached.val, { ...batches, shuffle: false }),
-    test: featureBatches(cached.test, { ...batches, shuffle: false }),
-    report: countParameters(classifier.parameters()),
-    config: {
-      ...model.rawConfig,
-      architectures: [arch],
-      id2label: train.labels.id2label,
-      label2id: train.labels.label2id,
-      num_labels: names.length,
-      pad_token_id: padId,
-      ...(template !== TEXT_PLACEHOLDER ? { text_template: template } : {}),
-    },
-    restoreBest: true,
-    baseline: baseline(val),
-    testBaseline: baseline(test),
-    featureCache: { texts, seconds: (performance.now() - started) / 1000 },
-    sampleRow,
-    sampleInput: sampleRow.format === 'text-label' ? sampleRow.text : '',
-    async sample() {
-      const gpu = model.gpu;
-      using _scope = gpu.scope('sample');
-      const features = Tensor.from(gpu, first.features, [1, first.features.length], { label: 'features' });
-      const logits = await noGrad(gpu, () => classifier.classify(features)).readF32(); // (1, labels)
-      const best = logits.indexOf(Math.max(...logits));
-      return `${names[best]} (true: ${names[first.label]})`;
-    },
-    dispose() {
-      classifier.score.dispose();
-    },
-  };
 }

@@ -73,6 +73,33 @@ export function detachLora(model: LanguageModel): void {
 /** peft's key for an adapter tensor: `base_model.model.<module>.lora_A.weight`. */
 export const peftKey = (name: string): string => `base_model.model.${name}`;
 
+/**
+ * A classifier's adapter also saves the whole `score` head (peft's modules_to_save for SEQ_CLS, which names
+ * `classifier` too for other architectures): trained in full beside the low-rank factors, saved under this key.
+ */
+const HEAD_KEY = peftKey('score.weight');
+const HEAD_MODULES = ['classifier', 'score'];
+
+/** The adapters a job attached: their settings, the adapted layers' names, and a classifier's head (else null). */
+export interface AttachedAdapter {
+  settings: LoraSettings;
+  targets: string[];
+  head: Linear | null;
+}
+
+/** adapter_config.json and adapter_model.safetensors's tensors of a model's attached adapters, in peft's layout. */
+export async function exportAdapter(
+  model: LanguageModel,
+  adapter: AttachedAdapter,
+  base: string,
+): Promise<{ config: Record<string, unknown>; tensors: { name: string; shape: number[]; data: Float32Array }[] }> {
+  const { settings, targets, head } = adapter;
+  return {
+    config: adapterConfig(model, settings, targets, base, head ? 'SEQ_CLS' : 'CAUSAL_LM'),
+    tensors: await adapterTensors(model, head),
+  };
+}
+
 /** adapter_config.json as peft writes it for these settings (fields peft reads; the rest take its defaults). */
 export function adapterConfig(
   model: LanguageModel,
@@ -95,7 +122,7 @@ export function adapterConfig(
     use_rslora: s.rslora,
     use_dora: false,
     layers_to_transform: s.layers,
-    modules_to_save: null,
+    modules_to_save: taskType === 'SEQ_CLS' ? HEAD_MODULES : null,
     init_lora_weights: true,
     inference_mode: true,
   };
@@ -116,8 +143,7 @@ export function parseAdapterConfig(raw: Record<string, unknown>, file: string): 
       throw fail(field, 'unset (this peft option is not supported)', raw[field]);
   for (const field of ['rank_pattern', 'alpha_pattern'])
     if (nonEmpty(raw[field])) throw fail(field, 'none (per-layer ranks are not supported)', raw[field]);
-  if (raw.modules_to_save != null && !(Array.isArray(raw.modules_to_save) && raw.modules_to_save.length === 0))
-    throw fail('modules_to_save', 'none (fully trained extra modules are not supported yet)', raw.modules_to_save);
+  adapterHasHead(raw, file);
   const r = raw.r;
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 4096) throw fail('r', 'an integer in [1, 4096]', r);
   const alpha = raw.lora_alpha ?? 8;
@@ -137,14 +163,36 @@ export function parseAdapterConfig(raw: Record<string, unknown>, file: string): 
   return { r, alpha, dropout, targets: targets as string[], rslora, layers: layers as number[] | null };
 }
 
-/** The adapter's tensors of a model with attached adapters, under peft's names. */
-export async function adapterTensors(model: LanguageModel): Promise<{ name: string; shape: number[]; data: Float32Array }[]> {
+/**
+ * Whether an adapter_config.json is a classifier's: task_type SEQ_CLS with the `score` head in modules_to_save (as
+ * peft writes it). Other modules_to_save are refused: only the classifier's head is trained in full here.
+ */
+export function adapterHasHead(raw: Record<string, unknown>, file: string): boolean {
+  const modules = raw.modules_to_save ?? [];
+  if (!Array.isArray(modules) || !modules.every((m) => HEAD_MODULES.includes(m as string)))
+    throw new WeightsError(
+      `${file}: field 'modules_to_save', expected none or the classifier's head ${JSON.stringify(HEAD_MODULES)} (other fully trained modules are not supported), got ${JSON.stringify(modules)?.slice(0, 60)}`,
+    );
+  const head = modules.includes('score');
+  if (head !== (raw.task_type === 'SEQ_CLS'))
+    throw new WeightsError(
+      `${file}: field 'task_type', expected ${head ? "'SEQ_CLS' with modules_to_save 'score'" : "a causal LM's (CAUSAL_LM or unset) without a 'score' head to save"}, got ${JSON.stringify(raw.task_type)}`,
+    );
+  return head;
+}
+
+/** The adapter's tensors of a model with attached adapters (and a classifier's head), under peft's names. */
+export async function adapterTensors(
+  model: LanguageModel,
+  head: Linear | null = null,
+): Promise<{ name: string; shape: number[]; data: Float32Array }[]> {
   const out = [];
   for (const [name, linear] of model.namedModules()) {
     if (!(linear instanceof Linear) || !linear.lora) continue;
     for (const [factor, t] of [['lora_A', linear.lora.A], ['lora_B', linear.lora.B]] as const)
       out.push({ name: peftKey(`${name}.${factor}.weight`), shape: [...t.shape], data: await t.readF32() });
   }
+  if (head) out.push({ name: HEAD_KEY, shape: [...head.weight.shape], data: await head.weight.readF32() });
   return out;
 }
 
@@ -156,10 +204,32 @@ export function peftTensors(tensors: Map<string, Float32Array>): Map<string, Flo
   return new Map([...tensors].map(([k, v]) => [k.replace(/\.default\.weight$/, '.weight'), v]));
 }
 
-/** Load adapter tensors (peft's names) into the attached adapters, every one present with its shape. */
-export function loadAdapterTensors(model: LanguageModel, saved: Map<string, Float32Array>, file: string): void {
+/**
+ * Load adapter tensors (peft's names) into the attached adapters, every one present with its shape; a classifier's
+ * adapter loads its `score` head into `head` (and is refused without one: it is not a language model's).
+ */
+export function loadAdapterTensors(
+  model: LanguageModel,
+  saved: Map<string, Float32Array>,
+  file: string,
+  head: Linear | null = null,
+): void {
   const tensors = peftTensors(saved);
   const expected = new Set<string>();
+  if (head) {
+    const data = tensors.get(HEAD_KEY);
+    if (!data || data.length !== head.weight.size)
+      throw new WeightsError(
+        `${file}: tensor '${HEAD_KEY}', expected the classifier's head (${head.weight.shape.join('×')}), got ${data ? `${data.length} values` : 'none'}`,
+      );
+    head.load('weight', data);
+    expected.add(HEAD_KEY);
+  } else if (tensors.has(HEAD_KEY)) {
+    throw new WeightsError(
+      `${file}: tensor '${HEAD_KEY}', expected a language model's adapter, got a classifier's`,
+      'a classifier adapter (task_type SEQ_CLS) needs labelled data: eval or train it with {"text","label"} rows',
+    );
+  }
   for (const [name, linear] of model.namedModules()) {
     if (!(linear instanceof Linear) || !linear.lora) continue;
     for (const [factor, t] of [['lora_A', linear.lora.A], ['lora_B', linear.lora.B]] as const) {

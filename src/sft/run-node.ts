@@ -18,7 +18,7 @@ import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './t
 import { loadResumeState, saveCheckpoint } from './checkpoint-node.ts';
 import { prepareOutFolder } from './checkpoint-folder-node.ts';
 import { ADAPTER_WEIGHTS, readAdapterConfig, readAdapterWeights } from './adapter-node.ts';
-import { adapterConfig, adapterTensors, loadAdapterTensors, type LoraSettings } from './lora.ts';
+import { exportAdapter, loadAdapterTensors, type LoraSettings } from './lora.ts';
 
 /** Write the head's checkpoints of evaluations at most this often (the final one always). */
 const HEAD_CHECKPOINT_SECONDS = 30;
@@ -172,7 +172,8 @@ export async function runSft(
       `head: the backbone is frozen and runs in eval mode, so each text's last-token features were computed once (${job.featureCache.texts} texts in ${job.featureCache.seconds.toFixed(1)} s); every epoch trains the head on them, with checkpoints at most every ${HEAD_CHECKPOINT_SECONDS} s and at the end`,
     );
   if (adapterFolder && job.adapter) {
-    loadAdapterTensors(model, await readAdapterWeights(adapterFolder), join(adapterFolder, ADAPTER_WEIGHTS));
+    const weights = await readAdapterWeights(adapterFolder);
+    loadAdapterTensors(model, weights, join(adapterFolder, ADAPTER_WEIGHTS), job.adapter.head);
     info(`adapter: ${adapterFolder} (${job.adapter.targets.length} layers, r ${job.adapter.settings.r})`);
   }
   const params = job.report;
@@ -244,12 +245,7 @@ export async function runSft(
         model: job.module,
         config: job.config,
         sourceFolder: source,
-        adapter: job.adapter
-          ? {
-              config: adapterConfig(model, job.adapter.settings, job.adapter.targets, args.model),
-              tensors: await adapterTensors(model),
-            }
-          : undefined,
+        adapter: job.adapter ? await exportAdapter(model, job.adapter, args.model) : undefined,
         tokenizer, // loaded above: each checkpoint would otherwise parse it again
         trainingArgs,
         optimizer,
