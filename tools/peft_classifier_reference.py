@@ -6,7 +6,9 @@ in modules_to_save), both directions:
   fixed ids are stored.
 - peft-llama-cls: an adapter made by peft itself on stories260K (random A and B, B scaled down, a random `score`),
   saved with save_pretrained into test/fixtures/lora/; its logits are stored for the engine to reproduce.
-Logits in float64 on fixed ids -> test/fixtures/lora-cls-logits.safetensors.
+Logits in float64 on fixed ids -> test/fixtures/lora-cls-logits.safetensors, with one full-batch float64 AdamW step
+(lr 1e-3, decay 0.01, clip 1.0, dropout 0) from peft-llama-cls on a fixed labelled batch: the gradients and the
+adapter's and head's tensors after it (peft's saved names).
 Run: XDG_RUNTIME_DIR=/tmp/xdg /work/venv-hf/bin/python tools/peft_classifier_reference.py (set-up: tools/README.md).
 """
 import json
@@ -26,10 +28,11 @@ FIX = 'test/fixtures/lora'
 GPT2, LLAMA = 'assets/gpt2-shakespeare', 'assets/stories260K-hf'
 
 
-def classifier(folder, num_labels):
-    # pad_token_id None: the last token of each (unpadded, batch-1) sequence is read, as the engine's lastIndex does.
+def classifier(folder, num_labels, pad=None):
+    # No padding in these batches: the last token of each sequence is read, as the engine's lastIndex does (a batch
+    # of several needs a pad id, one the ids never hold).
     return AutoModelForSequenceClassification.from_pretrained(
-        folder, num_labels=num_labels, pad_token_id=None, dtype=torch.float64).eval()
+        folder, num_labels=num_labels, pad_token_id=pad, dtype=torch.float64).eval()
 
 
 def logits(model, ids):
@@ -59,6 +62,34 @@ def make_peft_adapter(name, seed):
         f.write('\n')
 
 
+STEP = {'lr': 1e-3, 'betas': (0.9, 0.999), 'eps': 1e-8, 'weight_decay': 0.01, 'max_norm': 1.0}
+
+
+def saved_name(n):
+    """A trainable parameter's name in adapter_model.safetensors."""
+    return n.replace('.modules_to_save.default', '').replace('.default', '')
+
+
+def one_step(name, folder, labels, rng):
+    ids = rng.randint(0, 511, size=(3, 9))
+    targets = np.array([0, 2, 1])
+    model = PeftModel.from_pretrained(classifier(folder, labels, pad=511), f'{FIX}/{name}', is_trainable=True).double().train()
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert all('lora_' in n or 'modules_to_save' in n for n, _ in named) and any('score' in n for n, _ in named)
+    params = [p for _, p in named]
+    opt = torch.optim.AdamW(params, lr=STEP['lr'], betas=STEP['betas'], eps=STEP['eps'], weight_decay=STEP['weight_decay'])
+    loss = torch.nn.functional.cross_entropy(model(torch.tensor(ids)).logits, torch.tensor(targets))
+    loss.backward()
+    out = {f'{name}.grad.{saved_name(n)}': p.grad.detach().numpy().copy() for n, p in named}
+    torch.nn.utils.clip_grad_norm_(params, STEP['max_norm'])
+    opt.step()
+    out.update({f'{name}.step.{saved_name(n)}': p.detach().numpy().copy() for n, p in named})
+    out[f'{name}.step.ids'] = ids.astype(np.int32)
+    out[f'{name}.step.labels'] = targets.astype(np.int32)
+    print(f'{name}: one AdamW step on 3 labelled rows, loss {loss.item():.6f}, {len(named)} trainable tensors')
+    return out
+
+
 def main():
     rng = np.random.RandomState(7)
     make_peft_adapter('peft-llama-cls', seed=3)
@@ -80,7 +111,9 @@ def main():
             out[f'{name}.{i}.logits'] = want.astype(np.float32)
             print(f'{name}: {length} ids -> logits {np.round(want, 4).tolist()}; the adapters move them by rel L2 {moved:.2e}')
         print(f'{name}: peft sets every adapter and head key, none unexpected')
-    st.save('test/fixtures/lora-cls-logits.safetensors', out, {'source': 'peft ' + __import__('peft').__version__})
+    out.update(one_step('peft-llama-cls', LLAMA, 3, rng))
+    meta = {'source': 'peft ' + __import__('peft').__version__, 'hyper': json.dumps(STEP)}
+    st.save('test/fixtures/lora-cls-logits.safetensors', out, meta)
     print('wrote test/fixtures/lora-cls-logits.safetensors')
 
 

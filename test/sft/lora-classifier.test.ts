@@ -17,7 +17,9 @@ import { readSafetensorsPath } from '../../src/io/safetensors-node.ts';
 import { loadModel } from '../../src/models/load-node.ts';
 import { loadAdapter } from '../../src/sft/adapter-node.ts';
 import { SequenceClassifier } from '../../src/sft/classifier.ts';
-import { adapterHasHead, LORA_DEFAULTS } from '../../src/sft/lora.ts';
+import { adapterHasHead, LORA_DEFAULTS, peftKey } from '../../src/sft/lora.ts';
+import { ClassificationTask } from '../../src/sft/tasks.ts';
+import { Trainer } from '../../src/sft/trainer.ts';
 import { runSft, type SftEvent } from '../../src/sft/run-node.ts';
 import { evaluateFile } from '../../src/sft/evaluate-node.ts';
 
@@ -95,6 +97,77 @@ describe('LoRA classifier adapters vs peft', () => {
 });
 
 describe('LoRA classifier training', () => {
+  // tools/peft_classifier_reference.py: gradients and one full-batch float64 AdamW step (lr 1e-3, decay 0.01, clip
+  // 1.0, dropout 0) from peft's classifier adapter on 3 labelled rows, the adapters and the head trainable. Bounds as
+  // for the language-model step (lora.test.ts): gradients rel L2 ≤ 1e-4; weights within 1e-5 of the tensor's largest
+  // where the clipped gradient is not within 100·eps of 0 (there Adam's direction is ill-conditioned: bounded by lr).
+  it('peft-llama-cls: gradients and adapters + head after one AdamW step match peft; the base bit-identical', async () => {
+    const gpu = await gpuPromise;
+    const name = 'peft-llama-cls';
+    const ref = await fixture;
+    const ids = await ref.getInt32(`${name}.step.ids`);
+    const labels = await ref.getInt32(`${name}.step.labels`);
+    const model = await loadModel(gpu, 'assets/stories260K-hf');
+    const classifier = new SequenceClassifier(gpu, model, 3);
+    try {
+      await loadAdapter(model, `test/fixtures/lora/${name}`, classifier.score);
+      classifier.score.weight.requiresGrad = true;
+      const lr = 1e-3;
+      const trainer = new Trainer(gpu, classifier, new ClassificationTask(classifier), {
+        epochs: 1, maxSteps: 1, gradAccum: 1, lr, lrSchedule: 'constant', warmupSteps: 0, weightDecay: 0.01,
+        beta1: 0.9, beta2: 0.999, eps: 1e-8, clipGradNorm: 1, seed: 0, evalEvery: 0, patience: 0,
+      }); // prettier-ignore
+      const [B, T] = [3, ids.length / 3];
+      await trainer.train({
+        trainBatches: () => [{ ids, labels, lastIndex: new Int32Array(B).fill(T - 1), B, T }],
+      });
+      trainer.dispose();
+      const trained = classifier.namedParameters().filter(([, t]) => t.requiresGrad);
+      const keys = trained.map(([n]) => peftKey(n));
+      expect(keys.sort()).toEqual(
+        [...ref.tensors.keys()]
+          .filter((k) => k.startsWith(`${name}.step.base_model`))
+          .map((k) => k.slice(`${name}.step.`.length))
+          .sort(),
+      );
+      const grads = new Map(
+        await Promise.all(keys.map(async (k) => [k, await ref.getF32(`${name}.grad.${k}`)] as const)),
+      );
+      const norm = Math.sqrt([...grads.values()].reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
+      const clip = Math.min(1, 1 / (norm + 1e-6));
+      let [worst, worstGrad, illConditioned] = [0, 0, 0];
+      for (const [n, t] of trained) {
+        const key = peftKey(n);
+        const c = compare(await t.grad!.readF32(), grads.get(key)!);
+        worstGrad = Math.max(worstGrad, c.relL2);
+        expect(c.relL2, `${key} gradient: ${describeComparison(c)}`).toBeLessThanOrEqual(1e-4);
+        const [want, got, g] = [await ref.getF32(`${name}.step.${key}`), await t.readF32(), grads.get(key)!];
+        let [maxDiff, maxRef] = [0, 0];
+        for (let i = 0; i < want.length; i++) {
+          maxRef = Math.max(maxRef, Math.abs(want[i]));
+          const diff = Math.abs(got[i] - want[i]);
+          if (Math.abs(g[i]) * clip >= 1e-6) maxDiff = Math.max(maxDiff, diff);
+          else {
+            illConditioned++;
+            expect(diff, `${key}[${i}]`).toBeLessThanOrEqual(lr);
+          }
+        }
+        worst = Math.max(worst, maxDiff / maxRef);
+        expect(maxDiff / maxRef, `${key}: max|Δ| ${maxDiff} vs max|ref| ${maxRef}`).toBeLessThanOrEqual(1e-5);
+      }
+      console.log(
+        `${name}: ${trained.length} tensors; gradients rel L2 ≤ ${worstGrad.toExponential(2)}; worst max|Δ|/max|ref| ${worst.toExponential(2)}, ${illConditioned} ill-conditioned elements`,
+      );
+      const original = await readSafetensorsPath('assets/stories260K-hf/model.safetensors');
+      for (const t of await model.exportTensors()) {
+        const bits = Buffer.from((await original.getF32(t.name)).buffer);
+        expect(Buffer.from(t.data.buffer).equals(bits), `${t.name} unchanged`).toBe(true);
+      }
+    } finally {
+      classifier.dispose();
+    }
+  });
+
   it('trains adapters and head only; peft layout + labels; eval --adapter gives the last validation; resume goes on', async () => {
     const gpu = await gpuPromise;
     const { train, val } = speakers(24);
