@@ -6,7 +6,9 @@ const BUDGETS: { test: (path: string) => boolean; max: number; what: string }[] 
   { test: (p) => p.startsWith('src/kernels/'), max: 250, what: 'kernel file' },
   { test: (p) => p.startsWith('src/'), max: 400, what: 'src file' },
 ];
-const FOLDER_BUDGETS: Record<string, number> = { 'src/autograd': 650 };
+// The autograd core (tape, tensor, op table, checkpointing) stays small enough to read in one sitting; 650 lines held
+// the op table and tape, 800 leaves room for recompute-in-backward and the fused ops' table entries.
+const FOLDER_BUDGETS: Record<string, number> = { 'src/autograd': 800 };
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

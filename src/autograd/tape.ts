@@ -15,8 +15,18 @@ export interface TapeNode<K extends OpName = OpName> {
   saved: Tensor[];
 }
 
+/** A node whose backward is a closure rather than an op table entry (checkpoint.ts re-runs a block there). */
+export interface ClosureNode {
+  op: 'closure';
+  inputs: Tensor[];
+  output: Tensor;
+  backward(gradOut: Tensor, needs: boolean[]): (Tensor | null)[];
+}
+
+export type AnyNode = TapeNode | ClosureNode;
+
 interface TapeState {
-  nodes: TapeNode[];
+  nodes: AnyNode[];
   gradEnabled: boolean;
   /** Counts dropout draws so each call gets fresh random numbers from the same seed. */
   randomOffset: number;
@@ -68,6 +78,14 @@ export function apply<K extends OpName>(op: K, inputs: Tensor[], attrs: OpAttrs[
   return out;
 }
 
+/** Record a closure node (checkpoint.ts): `output` now depends on `inputs` through `backward`. */
+export function recordClosure(node: Omit<ClosureNode, 'op'>): void {
+  const closure: ClosureNode = { op: 'closure', ...node };
+  node.output.requiresGrad = true;
+  node.output.creator = closure;
+  tapeOf(node.output.gpu).nodes.push(closure);
+}
+
 /** Backpropagate from a scalar: leaves that require grad get `.grad` accumulated (persistent buffers). */
 export function backward(loss: Tensor): void {
   if (!loss.requiresGrad) {
@@ -81,27 +99,44 @@ export function backward(loss: Tensor): void {
   }
   const gpu = loss.gpu;
   const tape = tapeOf(gpu);
-  const grads = new Map<Tensor, Tensor>([[loss, Tensor.from(gpu, new Float32Array([1]), loss.shape, { label: 'dloss' })]]);
-  for (let i = tape.nodes.length - 1; i >= 0; i--) {
-    const node = tape.nodes[i];
+  const nodes = tape.nodes;
+  tape.nodes = [];
+  backpropagate(nodes, loss, Tensor.from(gpu, new Float32Array([1]), loss.shape, { label: 'dloss' }));
+}
+
+/**
+ * Walk `nodes` in reverse from `output`'s gradient: leaves get `.grad` accumulated, except the tensors in `capture`,
+ * whose gradients are returned instead (checkpoint.ts: a re-run block's input).
+ */
+export function backpropagate(
+  nodes: readonly AnyNode[],
+  output: Tensor,
+  gradOutput: Tensor,
+  capture: ReadonlySet<Tensor> = new Set(),
+): Map<Tensor, Tensor> {
+  const gpu = output.gpu;
+  const grads = new Map<Tensor, Tensor>([[output, gradOutput]]);
+  const captured = new Map<Tensor, Tensor>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
     const gradOut = grads.get(node.output);
     if (!gradOut) continue;
     const needs = node.inputs.map((t) => t.requiresGrad);
-    const def = OPS[node.op] as (typeof OPS)[OpName];
-    const inputGrads = (def.backward as (g: Tensor, n: TapeNode, needs: boolean[]) => (Tensor | null)[])(gradOut, node, needs);
+    const def = node.op === 'closure' ? null : (OPS[node.op] as (typeof OPS)[OpName]);
+    const inputGrads = def
+      ? (def.backward as (g: Tensor, n: TapeNode, needs: boolean[]) => (Tensor | null)[])(gradOut, node as TapeNode, needs)
+      : (node as ClosureNode).backward(gradOut, needs);
     node.inputs.forEach((input, k) => {
       const g = inputGrads[k];
       if (!needs[k] || !g) return;
-      if (input.creator) {
-        const existing = grads.get(input);
-        if (existing) accumulate(gpu, existing.buf(), g.buf(), { n: g.size });
-        else grads.set(input, g);
-      } else {
-        accumulateLeafGrad(input, g);
-      }
+      const into = capture.has(input) ? captured : input.creator ? grads : null;
+      if (!into) return accumulateLeafGrad(input, g);
+      const existing = into.get(input);
+      if (existing) accumulate(gpu, existing.buf(), g.buf(), { n: g.size });
+      else into.set(input, g);
     });
   }
-  tape.nodes = [];
+  return captured;
 }
 
 function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {

@@ -2,7 +2,7 @@
 // Views (reshape, detach) share their base's buffer. Reading back is explicit and async.
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { backward, type TapeNode } from './tape.ts';
+import { backward, type AnyNode } from './tape.ts';
 
 export type DType = 'f32' | 'i32';
 
@@ -25,7 +25,7 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The grad buffer holds stale values that count as zero (set by zeroGrad, cleared by the first write). */
   gradIsZero = true;
-  creator: TapeNode | null = null;
+  creator: AnyNode | null = null;
   private readonly allocId: number;
 
   constructor(

@@ -22,6 +22,8 @@ export interface LanguageModel extends Module {
   /** The block a parameter belongs to, or null (embeddings, final norm, head). */
   layerIndex(name: string): number | null;
   isEmbedding(name: string): boolean;
+  /** Recompute each block's activations in backward instead of keeping them (activation checkpointing). */
+  gradientCheckpointing: boolean;
   /** Set every dropout probability (the --dropout override). */
   setDropout(p: number): void;
   /** Parameters as HF-named tensors for safetensors. */

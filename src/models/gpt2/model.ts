@@ -7,6 +7,7 @@ import * as F from '../../autograd/functional.ts';
 import { Module } from '../../nn/module.ts';
 import { Dropout, Embedding, LayerNorm, Linear } from '../../nn/layers.ts';
 import { causalAttention } from '../../nn/attention.ts';
+import { throughBlocks } from '../../nn/blocks.ts';
 import type { Gpt2Config } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
@@ -117,6 +118,9 @@ export class Gpt2Model extends Module implements LanguageModel {
   /** Present only when the checkpoint's lm_head is not tied to wte. */
   readonly lmHead: Linear | null;
 
+  /** Recompute each block's activations in backward instead of keeping them (--gradient-checkpointing). */
+  gradientCheckpointing = false;
+
   constructor(gpu: Gpu, readonly config: Gpt2Config) {
     super(gpu);
     this.transformer = this.addModule('transformer', new Transformer(gpu, config));
@@ -137,7 +141,7 @@ export class Gpt2Model extends Module implements LanguageModel {
     const t = this.transformer;
     const positions = Tensor.from(this.gpu, Int32Array.from({ length: T }, (_, i) => i), [T], { label: 'positions' });
     let x = t.drop.forward(F.add(t.wte.forward(ids), t.wpe.forward(positions))); // (B, T, C)
-    for (const block of t.h) x = block.forward(x);
+    x = throughBlocks(t.h, x, this.gradientCheckpointing);
     return t.ln_f.forward(x);
   }
 

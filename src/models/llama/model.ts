@@ -8,6 +8,7 @@ import * as F from '../../autograd/functional.ts';
 import { Module } from '../../nn/module.ts';
 import { Dropout, Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import { causalAttention } from '../../nn/attention.ts';
+import { throughBlocks } from '../../nn/blocks.ts';
 import type { LlamaConfig } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
@@ -116,6 +117,9 @@ export class LlamaModel extends Module implements LanguageModel {
   /** Present only when the checkpoint's lm_head is not tied to embed_tokens. */
   readonly lmHead: Linear | null;
 
+  /** Recompute each block's activations in backward instead of keeping them (--gradient-checkpointing). */
+  gradientCheckpointing = false;
+
   constructor(gpu: Gpu, readonly config: LlamaConfig) {
     super(gpu);
     this.model = this.addModule('model', new LlamaDecoder(gpu, config));
@@ -133,7 +137,7 @@ export class LlamaModel extends Module implements LanguageModel {
       throw new ShapeError(`llama: sequence length, expected ≤ max_position_embeddings ${this.config.maxPositions}, got ${ids.shape[1]}`);
     }
     let x = this.model.embed_tokens.forward(ids); // (B, T, C)
-    for (const block of this.model.layers) x = block.forward(x);
+    x = throughBlocks(this.model.layers, x, this.gradientCheckpointing);
     return this.model.norm.forward(x);
   }
 
