@@ -60,6 +60,7 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   dropout: { type: 'number', min: 0, max: 1, open: 'max', help: 'override every dropout probability of the config' },
   'max-length': { type: 'int', default: D.maxLength, min: 2, help: 'tokens per example (capped at the model context)' },
   packing: { type: 'boolean', default: D.packing, help: 'pack short examples into full rows' },
+  'gradient-checkpointing': { type: 'boolean', default: D.gradientCheckpointing, help: 'keep only block inputs; recompute each block in the backward (less memory)' },
   seed: { type: 'int', default: D.seed, min: 0, max: 2 ** 32 - 1, help: 'shuffling, dropout and head init' },
   'no-shuffle': { type: 'boolean', default: !D.shuffle, help: 'keep file order' },
   'eval-every': { type: 'int', default: D.evalEvery, min: 0, help: 'evaluate every N steps (0 = at epoch ends)' },
@@ -135,7 +136,7 @@ function sftArgs(f: Flags): SftArgs {
     batchSize: num('batch-size'), gradAccum: num('grad-accum'), lr: num('lr'), lrSchedule: f['lr-schedule'] as LrSchedule,
     warmupSteps: num('warmup-steps'), weightDecay: num('weight-decay'), beta1: num('beta1'), beta2: num('beta2'), eps: num('eps'),
     clipGradNorm: num('clip-grad-norm'), dropout: (f.dropout as number | undefined) ?? null, maxLength: num('max-length'),
-    packing: f.packing as boolean, seed: num('seed'), shuffle: !f['no-shuffle'], evalEvery: num('eval-every'), patience: num('patience'),
+    packing: f.packing as boolean, gradientCheckpointing: f['gradient-checkpointing'] as boolean, seed: num('seed'), shuffle: !f['no-shuffle'], evalEvery: num('eval-every'), patience: num('patience'),
     lora: f.strategy === 'lora' ? loraSettings(f) : undefined, adapter: f.adapter === undefined ? undefined : requirePath('train', 'adapter', f.adapter),
     resume, overwrite: f.overwrite as boolean, sampleTokens: num('sample-tokens'), template: unescapeFlag('train', 'template', f.template as string),
   };

@@ -15,6 +15,8 @@ export interface SftDefaults extends Omit<TrainerOptions, 'restoreBest'> {
   dropout: number | null;
   maxLength: number;
   packing: boolean;
+  /** Keep only each block's input and recompute the block during the backward (less memory, ~1.3× the compute). */
+  gradientCheckpointing: boolean;
   shuffle: boolean;
   /** Held-out fractions of the training rows when no validation or test rows are given (CLI, page). */
   valRatio: number;
@@ -42,6 +44,7 @@ export const SFT_DEFAULTS: Readonly<SftDefaults> = Object.freeze({
   dropout: null,
   maxLength: 1024,
   packing: false,
+  gradientCheckpointing: false,
   seed: 0,
   shuffle: true,
   evalEvery: 0,

@@ -23,6 +23,8 @@ export interface JobSettings {
   batchSize: number;
   maxLength: number;
   packing: boolean;
+  /** Recompute each block in the backward instead of keeping its activations (default off). */
+  gradientCheckpointing?: boolean;
   shuffle: boolean;
   seed: number;
   /** Dropout probability set on the model; null keeps the config's. */
@@ -95,6 +97,7 @@ export async function buildJob(
   const sampleRow = rows.val[0] ?? rows.train[0];
   if (!sampleRow) throw new InputError(`${context.data}: rows, expected at least one train row, got none`);
   if (s.dropout !== null) model.setDropout(s.dropout);
+  model.gradientCheckpointing = s.gradientCheckpointing ?? false;
   const inputs = { model, tokenizer, data: rows, s, context, sampleRow };
   if (s.strategy === 'head') return headJob(inputs);
   if (s.strategy === 'lora' && rows.train[0]?.format === 'text-label') return loraClassifierJob(inputs);

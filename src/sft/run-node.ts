@@ -40,6 +40,7 @@ export interface SftArgs extends Omit<TrainerOptions, 'restoreBest'> {
   dropout: number | null;
   maxLength: number;
   packing: boolean;
+  gradientCheckpointing?: boolean;
   shuffle: boolean;
   resume: boolean;
   /** LoRA: the adapter's settings (sft/lora.ts LORA_DEFAULTS when absent). */

@@ -100,6 +100,23 @@ describe('fineTune', () => {
     expect(await losses(jsonl)).toEqual(fromObjects);
   });
 
+  it('gradientCheckpointing recomputes blocks in the backward: the same losses step by step, dropout included', async () => {
+    const losses = async (gradientCheckpointing: boolean) => {
+      const { model, tokenizer } = await load();
+      const out: number[] = [];
+      await fineTune({
+        model, tokenizer, train: ROWS, batchSize: 2, epochs: 2, maxSteps: 3, dropout: 0.1, gradientCheckpointing,
+        onEvent: (e) => e.type === 'step' && out.push(e.loss),
+      });
+      expect(model.gradientCheckpointing).toBe(gradientCheckpointing);
+      model.dispose();
+      return out;
+    };
+    const plain = await losses(false);
+    expect(plain).toHaveLength(3);
+    expect(await losses(true)).toEqual(plain);
+  });
+
   it('stops after the current step when the signal aborts, with reason stopped and no evaluation after', async () => {
     const { model, tokenizer } = await load();
     const controller = new AbortController();
