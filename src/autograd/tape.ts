@@ -56,11 +56,16 @@ export function noGrad<T>(gpu: Gpu, fn: () => T): T {
   }
 }
 
-/** Seed the GPU random numbers (dropout) and restart their counter. */
-export function manualSeed(gpu: Gpu, seed: number): void {
+/** Seed the GPU random numbers (dropout) and set their counter (0: from the start; a resumed run: where it was). */
+export function manualSeed(gpu: Gpu, seed: number, offset = 0): void {
   const tape = tapeOf(gpu);
   tape.seed = seed >>> 0;
-  tape.randomOffset = 0;
+  tape.randomOffset = offset;
+}
+
+/** How many random numbers the GPU has drawn since the seed: what a checkpoint saves to resume the same stream. */
+export function randomOffset(gpu: Gpu): number {
+  return tapeOf(gpu).randomOffset;
 }
 
 /** Run op K forward and record it when any input requires a gradient. */

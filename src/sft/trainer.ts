@@ -4,7 +4,7 @@
 // written by the caller's onCheckpoint.
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../util/errors.ts';
-import { noGrad, tapeOf } from '../autograd/tape.ts';
+import { manualSeed, noGrad, randomOffset } from '../autograd/tape.ts';
 import * as F from '../autograd/functional.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import type { Module } from '../nn/module.ts';
@@ -206,9 +206,7 @@ export class Trainer<Batch> {
         `train: steps, expected a total above the ${this.state.step} already done, got ${totalSteps} (--max-steps ${o.maxSteps}, --epochs ${o.epochs})`,
         'a resumed run goes on to a larger --max-steps or more --epochs',
       );
-    const tape = tapeOf(this.gpu);
-    tape.seed = o.seed >>> 0;
-    tape.randomOffset = this.state.randomOffset;
+    manualSeed(this.gpu, o.seed, this.state.randomOffset);
     this.model.train();
     const started = performance.now();
     let reason: 'epochs' | 'max-steps' | 'early-stop' | 'stopped' | 'nonfinite' = 'epochs';
@@ -234,7 +232,7 @@ export class Trainer<Batch> {
           totalSteps,
         );
         this.state.batchInEpoch += o.gradAccum;
-        this.state.randomOffset = tape.randomOffset;
+        this.state.randomOffset = randomOffset(this.gpu);
         if (!Number.isFinite(loss)) {
           emit({ type: 'nonfinite', step: this.state.step, what: 'loss', loss });
           return ((reason = 'nonfinite'), finish());
