@@ -29,6 +29,8 @@ export interface LoadOptions {
 // safetensors header against the config and the device's limits (no tensor data read), and only then allocates.
 interface Plan<M extends AnyModel> {
   vocabSize: number;
+  /** The model with every parameter allocated and no weights read (the memory planner's meta device). */
+  create(gpu: Gpu): M;
   build(gpu: Gpu, store: TensorStore, options?: LoadOptions): Promise<M>;
 }
 
@@ -39,6 +41,7 @@ const PLANS: {
     const config = parseGpt2Config(raw, file);
     return {
       vocabSize: config.vocabSize,
+      create: (gpu) => new Gpt2Model(gpu, config),
       build: (gpu, store, options) =>
         construct(gpu, planGpt2Weights(config, store, file), () => new Gpt2Model(gpu, config), options),
     };
@@ -47,6 +50,7 @@ const PLANS: {
     const config = parseLlamaConfig(raw, file);
     return {
       vocabSize: config.vocabSize,
+      create: (gpu) => new LlamaModel(gpu, config),
       build: (gpu, store, options) =>
         construct(gpu, planLlamaWeights(config, store, file), () => new LlamaModel(gpu, config), options),
     };
@@ -111,6 +115,11 @@ export async function loadModelAs<K extends ModelKind>(
 ): Promise<AnyModel & { kind: K }> {
   const plan = PLANS[kind](await readModelConfig(files), files.path('config.json'));
   return plan.build(gpu, await openModelWeights(files), options);
+}
+
+/** A model of config.json's shape with its parameters allocated and nothing loaded (for the meta device). */
+export function createModelFromConfig(gpu: Gpu, raw: Record<string, unknown>, file: string): AnyModel {
+  return PLANS[modelKind(raw, file)](raw, file).create(gpu);
 }
 
 /** Any supported model, chosen by config.json's model_type. */

@@ -16,11 +16,13 @@ export abstract class Module {
   constructor(readonly gpu: Gpu) {}
 
   protected addParameter(name: string, shape: number[], init?: Float32Array): Tensor {
-    const data = init ?? new Float32Array(numel(shape));
-    if (data.length !== numel(shape)) {
-      throw new ShapeError(`${name}: init length, expected ${numel(shape)} for ${shapeString(shape)}, got ${data.length}`);
+    if (init && init.length !== numel(shape)) {
+      throw new ShapeError(`${name}: init length, expected ${numel(shape)} for ${shapeString(shape)}, got ${init.length}`);
     }
-    const t = Tensor.from(this.gpu, data, shape, { label: name, requiresGrad: true, persistent: true });
+    // Without init: zeros filled on the GPU (no CPU copy of the tensor; the loader writes the weights next).
+    const options = { label: name, requiresGrad: true, persistent: true };
+    const t = init ? Tensor.from(this.gpu, init, shape, options) : Tensor.empty(this.gpu, shape, name, 'f32', options);
+    if (!init) this.gpu.clear(t.buffer);
     this.params.set(name, t);
     return t;
   }

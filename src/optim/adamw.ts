@@ -33,6 +33,13 @@ interface Slot {
   decay: boolean;
 }
 
+/** A persistent float32 buffer of n zeros, filled on the GPU (no CPU copy of the model's size). */
+function zeros(gpu: Gpu, label: string, n: number): GPUBuffer {
+  const buf = gpu.alloc(label, n * 4, true);
+  gpu.clear(buf);
+  return buf;
+}
+
 export class AdamW {
   stepCount = 0;
   lr: number;
@@ -63,8 +70,8 @@ export class AdamW {
       .map(([name, param]) => ({
         name,
         param,
-        m: gpu.upload(`${name}.adam_m`, new Float32Array(param.size), true),
-        v: gpu.upload(`${name}.adam_v`, new Float32Array(param.size), true),
+        m: zeros(gpu, `${name}.adam_m`, param.size),
+        v: zeros(gpu, `${name}.adam_v`, param.size),
         decay: decays(name, param),
       }));
     this.norm = gpu.upload('adamw.grad_norm', new Float32Array(1), true);

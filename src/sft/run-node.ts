@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../util/errors.ts';
-import { loadModelAndTokenizerFromFolder } from '../models/load-node.ts';
+import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { splitByRatios } from './splits.ts';
 import { type DataRow, type JsonlData } from './jsonl.ts';
 import { countParameters, type Strategy } from './finetune-modes.ts';
 import { buildJob } from './job.ts';
+import { describePlan, planMemory } from './memory-plan.ts';
 import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './trainer.ts';
 import { loadResumeState, saveCheckpoint } from './checkpoint-node.ts';
 import { prepareOutFolder } from './checkpoint-folder-node.ts';
@@ -143,6 +144,13 @@ export async function runSft(
         'resume from the working directory of the first run, or give --model as the base it names',
       );
   }
+  let planned: number | null = null;
+  if (args.strategy !== 'head' && data.train.format !== 'text-label') {
+    // What a step will hold, from the config alone: a step that cannot fit one binding is refused before loading.
+    const plan = await planMemory(await readConfigJson(source), join(source, 'config.json'), { ...args, strategy: args.strategy, lora: adapter?.settings ?? args.lora, gradientCheckpointing: args.gradientCheckpointing ?? false }, gpu.limits);
+    info(describePlan(plan));
+    planned = plan.peak;
+  }
   const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info });
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
@@ -262,6 +270,9 @@ export async function runSft(
     },
   });
   control.trainingDone?.();
+  // Training steps, evaluations and samples since the model loaded: the planner's figure is a step's.
+  const peak = gpu.pool.takePeakBytes();
+  info(`GPU memory: peak ${(peak / 2 ** 20).toFixed(1)} MiB live${planned === null ? '' : ` (planned ${(planned / 2 ** 20).toFixed(1)} MiB)`}`);
   // The events after the final checkpoint ('done'): a log, appended in place. Without a checkpoint, none.
   if (continues && existsSync(metricsFile)) await appendFile(metricsFile, metricsLines.map((l) => l + '\n').join(''));
   if (done.reason === 'stopped' || done.reason === 'nonfinite') {

@@ -1,0 +1,104 @@
+// The memory planner: what one training step of a model will hold on the GPU, found before any weight is read by
+// running the step itself (the engine's own model, strategy, optimizer, loss and backward) on the meta device, which
+// allocates nothing and counts every buffer (gpu/meta-device.ts). So the figure follows the code: fused kernels,
+// checkpointing and LoRA change it with no formula to keep in step. A tensor past the device's binding limit fails
+// here, in milliseconds, instead of minutes into loading: the run is refused with what to change.
+import { createMetaGpu, type MetaLimits } from '../gpu/meta-device.ts';
+import { createModelFromConfig } from '../models/load-model.ts';
+import { AdamW } from '../optim/adamw.ts';
+import { InputError, ShapeError } from '../util/errors.ts';
+import { applyStrategy, type Strategy } from './finetune-modes.ts';
+import { attachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
+import { LmTask } from './tasks.ts';
+
+export interface PlanSettings {
+  strategy: Exclude<Strategy, 'head'>;
+  freezeLayers: number;
+  trainable?: string;
+  lora?: LoraSettings;
+  batchSize: number;
+  maxLength: number;
+  gradientCheckpointing: boolean;
+  dropout: number | null;
+}
+
+/** Bytes, by owner. */
+export interface MemoryPlan {
+  /** Rows and tokens per row of the planned micro-batch (maxLength capped at the model's context). */
+  batchSize: number;
+  length: number;
+  /** Parameters (float32), trained and frozen. */
+  trainedWeights: number;
+  frozenWeights: number;
+  /** One float32 gradient per trained parameter, kept across the steps. */
+  gradients: number;
+  /** AdamW's m and v. */
+  optimizer: number;
+  /** What one micro-batch's forward and backward hold at its peak: activations, their gradients, temporaries. */
+  step: number;
+  /** Everything at once: the most the buffer pool will hold live during training. */
+  peak: number;
+}
+
+const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * Plan one optimizer step of a model of config.json `raw` (named `file` in errors) under `settings`, every position
+ * a target (the most a batch can cost), with the device `limits` (WebGPU's defaults where not given).
+ */
+export async function planMemory(raw: Record<string, unknown>, file: string, settings: PlanSettings, limits: MetaLimits = {}): Promise<MemoryPlan> {
+  const gpu = createMetaGpu(limits);
+  try {
+    const model = createModelFromConfig(gpu, raw, file);
+    model.gradientCheckpointing = settings.gradientCheckpointing;
+    if (settings.dropout !== null) model.setDropout(settings.dropout);
+    if (settings.strategy === 'lora') attachLora(model, settings.lora ?? LORA_DEFAULTS, 0);
+    applyStrategy(model, settings.strategy, { freezeLayers: settings.freezeLayers, trainable: settings.trainable });
+    let trainedWeights = 0;
+    let frozenWeights = 0;
+    for (const p of model.parameters()) {
+      if (p.requiresGrad) trainedWeights += p.size * 4;
+      else frozenWeights += p.size * 4;
+    }
+    const beforeOptimizer = gpu.stats().liveBytes;
+    const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-3, clipGradNorm: 1 });
+    const afterOptimizer = gpu.stats().liveBytes;
+    gpu.pool.takePeakBytes();
+    const B = settings.batchSize;
+    const T = Math.min(settings.maxLength, model.contextLength);
+    model.train();
+    {
+      using _scope = gpu.scope('plan-step');
+      const ids = new Int32Array(B * T);
+      const { loss } = new LmTask(model).loss({ ids, targets: new Int32Array(B * T), B, T, tokens: B * T });
+      loss.backward();
+      optimizer.step();
+    }
+    const peak = gpu.pool.takePeakBytes();
+    const gradients = trainedWeights;
+    return {
+      batchSize: B,
+      length: T,
+      trainedWeights,
+      frozenWeights,
+      gradients,
+      optimizer: afterOptimizer - beforeOptimizer,
+      step: peak - afterOptimizer - gradients,
+      peak,
+    };
+  } catch (e) {
+    if (!(e instanceof ShapeError) || !/buffer size/.test(e.message)) throw e;
+    throw new InputError(
+      `memory plan: ${e.message}`,
+      'one tensor of this step is too large for one binding of this GPU: lower --batch-size or --max-length, or train with --strategy lora',
+    );
+  } finally {
+    gpu.dispose();
+  }
+}
+
+/** The plan as one line for the run's output. */
+export function describePlan(p: MemoryPlan): string {
+  const weights = p.frozenWeights > 0 ? `weights ${MiB(p.trainedWeights)} trained + ${MiB(p.frozenWeights)} frozen` : `weights ${MiB(p.trainedWeights)}`;
+  return `memory plan (micro-batch ${p.batchSize} × ${p.length} tokens): ${weights}, gradients ${MiB(p.gradients)}, AdamW state ${MiB(p.optimizer)}, one step's activations ${MiB(p.step)}; peak ${MiB(p.peak)} of GPU memory`;
+}
