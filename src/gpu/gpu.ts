@@ -105,7 +105,9 @@ export class Gpu {
     this.pool.release(buf);
   }
 
+  /** Free a buffer now. Pending work is submitted first: a recorded use of a destroyed buffer fails the submit. */
   destroy(buf: GPUBuffer): void {
+    this.flush();
     this.pool.destroy(buf);
   }
 
