@@ -7,7 +7,8 @@
 import { InputError, WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { bpeMerge } from './bpe-merge.ts';
-import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
+import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer.ts';
+import { byteTokenOffsets, type Offsets } from './offsets.ts';
 import { asObject, checkAddBos, parseJson, splitter, type AddedToken } from './tokenizer-json.ts';
 
 export interface Gpt2TokenizerOptions {
@@ -178,18 +179,30 @@ export class Gpt2Tokenizer implements Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): number[] {
     const ids: number[] = [];
+    this.encodeInto(text, options, ids, null);
+    return ids;
+  }
+
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): Encoding {
+    const ids: number[] = [];
+    const offsets: [number, number][] = [];
+    this.encodeInto(text, options, ids, offsets);
+    return { ids, offsets };
+  }
+
+  private encodeInto(text: string, options: EncodeOptions, ids: number[], offsets: Offsets | null): void {
     const split = options.allowSpecial === false ? this.splitNonSpecial : this.splitAll;
     let start = 0;
     if (split) {
       for (const match of text.matchAll(split)) {
-        this.encodeOrdinary(text.slice(start, match.index), ids);
+        this.encodeOrdinary(text.slice(start, match.index), start, ids, offsets);
         const group = match.findIndex((g, k) => k > 0 && g !== undefined);
         ids.push(this.splitTokens[group - 1].id);
+        offsets?.push([match.index, match.index + match[0].length]);
         start = match.index + match[0].length;
       }
     }
-    this.encodeOrdinary(text.slice(start), ids);
-    return ids;
+    this.encodeOrdinary(text.slice(start), start, ids, offsets);
   }
 
   decode(ids: number[]): string {
@@ -239,8 +252,10 @@ export class Gpt2Tokenizer implements Tokenizer {
   private readonly rankOf = (left: number, right: number): number =>
     left < 0 || right < 0 ? -1 : (this.ranks.get(left * this.vocabSize + right) ?? -1);
 
-  private encodeOrdinary(text: string, ids: number[]): void {
-    for (const [piece] of text.matchAll(PRETOKENIZE)) {
+  // base: where text starts in the encoded string, for offsets.
+  private encodeOrdinary(text: string, base: number, ids: number[], offsets: Offsets | null): void {
+    for (const match of text.matchAll(PRETOKENIZE)) {
+      const piece = match[0];
       let pieceIds = this.cache.get(piece);
       if (pieceIds === undefined) {
         pieceIds = this.bpe(piece);
@@ -250,8 +265,13 @@ export class Gpt2Tokenizer implements Tokenizer {
         }
       }
       for (const id of pieceIds) ids.push(id);
+      if (offsets) byteTokenOffsets(piece, base + match.index, pieceIds, this.byteLength, offsets);
     }
   }
+
+  // UTF-8 bytes a token of bpe() stands for: one per character of a byte-level token, one for unk (it replaces
+  // a single unknown byte).
+  private readonly byteLength = (id: number): number => (id === this.unkId ? 1 : this.tokens[id]!.length);
 
   // The published GPT-2 loop (bpe-merge.ts): merge the lowest-rank adjacent pair everywhere, repeat.
   private bpe(piece: string): number[] {
