@@ -14,7 +14,9 @@ import {
 } from './sentencepiece-model.ts';
 import { readLlamaTokenizerJson } from './sentencepiece-json.ts';
 import { PairQueue } from './pair-queue.ts';
-import type { EncodeOptions, Tokenizer } from './tokenizer.ts';
+import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer.ts';
+import { span, type Offsets } from './offsets.ts';
+import { decodeUtf8Lenient, normalizeAligned } from './sentencepiece-text.ts';
 
 export type { Piece, PieceType, SentencePieceModel } from './sentencepiece-model.ts';
 
@@ -100,19 +102,41 @@ export class SentencePieceTokenizer implements Tokenizer {
   // unless `allowSpecial: false` (Hugging Face's rule).
   encode(text: string, options: SentencePieceEncodeOptions = {}): number[] {
     const ids: number[] = [];
+    this.encodeInto(text, options, ids, null);
+    return ids;
+  }
+
+  // BOS / EOS added by addBos / addEos cover [0, 0), as Hugging Face's post-processor writes.
+  encodeWithOffsets(text: string, options: SentencePieceEncodeOptions = {}): Encoding {
+    const ids: number[] = [];
+    const offsets: Offsets = [];
+    this.encodeInto(text, options, ids, offsets);
+    return { ids, offsets };
+  }
+
+  private encodeInto(
+    text: string,
+    options: SentencePieceEncodeOptions,
+    ids: number[],
+    offsets: Offsets | null,
+  ): void {
     if (options.addBos) ids.push(this.required(this.bosId, 'bos'));
+    if (options.addBos) offsets?.push([0, 0]);
     const split = options.allowSpecial === false ? this.split.nonSpecial : this.split.all;
     let start = 0;
     if (split) {
       for (const match of text.matchAll(split)) {
-        this.encodeText(text.slice(start, match.index), ids);
-        ids.push(this.split.tokens[match.findIndex((g, k) => k > 0 && g !== undefined) - 1].id);
+        this.encodeText(text.slice(start, match.index), start, ids, offsets);
+        const group = match.findIndex((g, k) => k > 0 && g !== undefined);
+        ids.push(this.split.tokens[group - 1].id);
+        const content = match.index + match[0].indexOf(match[group]); // lstrip/rstrip spaces not covered
+        offsets?.push([content, content + match[group].length]);
         start = match.index + match[0].length;
       }
     }
-    this.encodeText(text.slice(start), ids);
+    this.encodeText(text.slice(start), start, ids, offsets);
     if (options.addEos) ids.push(this.required(this.eosId, 'eos'));
-    return ids;
+    if (options.addEos) offsets?.push([0, 0]);
   }
 
   decode(ids: number[]): string {
@@ -163,17 +187,25 @@ export class SentencePieceTokenizer implements Tokenizer {
     return id;
   }
 
-  // Normalize, segment, then map unknown pieces to their UTF-8 byte pieces (or to <unk>, runs fused).
-  private encodeText(text: string, ids: number[]): void {
-    const normalized = this.normalize(text.replace(/\p{Cs}/gu, '\uFFFD'));
-    if (normalized === '') return;
-    const segments = this.model.modelType === 'unigram' ? this.viterbi(normalized) : this.bpe(normalized);
+  // Normalize, segment, then map unknown pieces to their UTF-8 byte pieces (or to <unk>, runs fused). base:
+  // where text starts in the encoded string, for offsets.
+  private encodeText(text: string, base: number, ids: number[], offsets: Offsets | null): void {
+    const normalized = normalizeAligned(this.model, text.replace(/\p{Cs}/gu, '\uFFFD'));
+    if (normalized.text === '') return;
+    const segments =
+      this.model.modelType === 'unigram' ? this.viterbi(normalized.text) : this.bpe(normalized.text);
     const fuse = this.model.tokenizerJson?.fuseUnk ?? true;
     let prevUnk = false;
+    let pos = 0;
     for (const [piece, id] of segments) {
+      const [from, to] = span(normalized, pos, pos + piece.length);
+      pos += piece.length;
       const unknown = id < 0 || id === this.unkId;
       if (unknown && this.model.byteFallback) {
-        for (const b of utf8.encode(piece)) ids.push(this.byteIds[b]);
+        for (const b of utf8.encode(piece)) {
+          ids.push(this.byteIds[b]);
+          offsets?.push([base + from, base + to]);
+        }
       } else if (unknown && this.unkId === null) {
         throw new InputError(
           `SentencePieceTokenizer.encode: text has a character outside the vocabulary and there is no unk ` +
@@ -181,22 +213,12 @@ export class SentencePieceTokenizer implements Tokenizer {
         );
       } else if (!(unknown && prevUnk && fuse)) {
         ids.push(unknown ? this.unkId! : id);
+        offsets?.push([base + from, base + to]);
+      } else if (offsets) {
+        offsets[offsets.length - 1][1] = base + to; // a fused <unk> covers the whole run
       }
       prevUnk = unknown;
     }
-  }
-
-  // sentencepiece's normalizer with an empty charsmap: drop leading spaces, fuse runs of spaces and drop
-  // trailing `▁` (remove_extra_whitespaces; U+0020 only), prepend `▁` (add_dummy_prefix), spaces → `▁`.
-  private normalize(text: string): string {
-    const m = this.model;
-    if (m.tokenizerJson) return text === '' ? '' : SPACE + text.replaceAll(' ', SPACE);
-    const space = m.escapeWhitespaces ? SPACE : ' ';
-    let s = m.removeExtraWhitespaces ? text.replace(/^ +/, '').replace(/ {2,}/g, ' ') : text;
-    if (s === '') return '';
-    s = (m.addDummyPrefix ? space : '') + s.replaceAll(' ', space);
-    if (m.removeExtraWhitespaces) while (s.endsWith(space)) s = s.slice(0, -1);
-    return s;
   }
 
   // BPE: start from characters (user-defined pieces whole and frozen), repeatedly merge the adjacent pair of
@@ -355,25 +377,6 @@ export class SentencePieceTokenizer implements Tokenizer {
     flush();
     return text.startsWith(' ') ? text.slice(1) : text;
   }
-}
-
-// sentencepiece's UTF-8 reading of byte pieces: one character at a time, a byte that does not start a valid
-// character becomes U+FFFD and only that byte is consumed.
-function decodeUtf8Lenient(b: number[]): string {
-  let s = '';
-  for (let i = 0; i < b.length;) {
-    const n = b[i] < 0x80 ? 1 : b[i] >> 5 === 6 ? 2 : b[i] >> 4 === 14 ? 3 : b[i] >> 3 === 30 ? 4 : 0;
-    let cp = n === 1 ? b[i] : n === 2 ? b[i] & 0x1f : n === 3 ? b[i] & 0x0f : b[i] & 0x07;
-    let ok = n > 0 && i + n <= b.length;
-    for (let k = 1; ok && k < n; k++) {
-      ok = b[i + k] >> 6 === 2;
-      cp = (cp << 6) | (b[i + k] & 0x3f);
-    }
-    ok &&= cp >= [0, 0, 0x80, 0x800, 0x10000][n] && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff);
-    s += ok ? String.fromCodePoint(cp) : '\uFFFD';
-    i += ok ? n : 1;
-  }
-  return s;
 }
 
 // A tokenizer from the bytes of a `tokenizer.model`; options.file names it in errors.

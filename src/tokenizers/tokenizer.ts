@@ -7,6 +7,14 @@ export interface EncodeOptions {
   allowSpecial?: boolean;
 }
 
+/** A text's ids with, for each, the [start, end) it covers in the input, in UTF-16 code units (string indices). */
+export interface Encoding {
+  ids: number[];
+  // Hugging Face's offsets: a token holding part of a character (a byte-level piece of an emoji) covers the whole
+  // character; a token made by a normalizer (SentencePiece's `▁`) covers the character it was made from.
+  offsets: [number, number][];
+}
+
 export interface Tokenizer {
   readonly vocabSize: number;
   readonly eosId: number | null;
@@ -17,6 +25,8 @@ export interface Tokenizer {
    */
   readonly addBosToken: boolean;
   encode(text: string, options?: EncodeOptions): number[];
+  /** encode's ids and where each came from in text (for masks by character span, e.g. assistant turns). */
+  encodeWithOffsets(text: string, options?: EncodeOptions): Encoding;
   decode(ids: number[]): string;
   tokenToId(token: string): number | undefined;
   idToToken(id: number): string | undefined;
