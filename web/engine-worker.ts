@@ -89,7 +89,7 @@ async function loadModel(files: [string, Blob][], name: string): Promise<Results
   const [arch, heads] =
     model.kind === 'gpt2'
       ? ['GPT-2', `${model.config.nHead} heads`]
-      : ['Llama', `${model.config.numHeads} heads over ${model.config.numKvHeads} KV heads`];
+      : [model.hfClasses.causalLm.replace('ForCausalLM', ''), `${model.config.numHeads} heads over ${model.config.numKvHeads} KV heads`];
   status(`${name} loaded`);
   return {
     info:

@@ -2,6 +2,7 @@
 import { ShapeError } from '../util/errors.ts';
 import { apply, tapeOf } from './tape.ts';
 import type { Tensor } from './tensor.ts';
+import type { Llama3RopeScaling } from '../ops/rope-frequencies.ts';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -66,9 +67,9 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
 /** Llama's RMSNorm over the last axis: x·rstd·weight, rstd = 1/√(mean(x²) + eps). */
 export const rmsnorm = (x: Tensor, weight: Tensor, eps: number): Tensor => apply('rmsnorm', [x, weight], { eps });
 
-/** Rotary position embedding (rotate_half layout) of x (B, NH, T, HS); row t is at position t + positionOffset. */
-export const rope = (x: Tensor, theta: number, positionOffset = 0): Tensor =>
-  apply('rope', [x], { theta, positionOffset });
+/** Rotary position embedding (rotate_half layout) of x (B, NH, T, HS); row t is at position t + positionOffset; scaling: Llama 3 frequencies. */
+export const rope = (x: Tensor, theta: number, positionOffset = 0, scaling?: Llama3RopeScaling): Tensor =>
+  apply('rope', [x], { theta, positionOffset, scaling });
 
 /** silu(gate) ⊙ up, the elementwise part of Llama's MLP; gate and up have the same shape. */
 export const swiglu = (gate: Tensor, up: Tensor): Tensor => apply('swiglu', [gate, up], {});

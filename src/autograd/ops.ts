@@ -14,6 +14,7 @@ import { transposeForward, transposeBackward } from '../kernels/transpose.ts';
 import { sliceForward, sliceBackward } from '../kernels/slice.ts';
 import { rmsnormForward, rmsnormBackward } from '../kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward } from '../kernels/rope.ts';
+import type { Llama3RopeScaling } from '../ops/rope-frequencies.ts';
 import { swigluForward, swigluBackward } from '../kernels/swiglu.ts';
 import { Tensor, numel, shapeString } from './tensor.ts';
 import type { TapeNode } from './tape.ts';
@@ -34,7 +35,7 @@ export interface OpAttrs {
   crossEntropy: Record<string, never>;
   dropout: { p: number; seed: number; offset: number };
   rmsnorm: { eps: number };
-  rope: { theta: number; positionOffset: number };
+  rope: { theta: number; positionOffset: number; scaling?: Llama3RopeScaling };
   swiglu: Record<string, never>;
 }
 export type OpName = keyof OpAttrs;
@@ -350,10 +351,10 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
 };
 
 /** rope dims from a (B, NH, T, HS) tensor. */
-function ropeDims(x: Tensor, { theta, positionOffset }: OpAttrs['rope']) {
+function ropeDims(x: Tensor, { theta, positionOffset, scaling }: OpAttrs['rope']) {
   if (x.shape.length !== 4) throw new ShapeError(`rope: rank, expected 4-D (B, NH, T, HS), got ${shapeString(x.shape)}`);
   const [B, NH, T, HS] = x.shape;
-  return { B, NH, T, HS, theta, positionOffset };
+  return { B, NH, T, HS, theta, positionOffset, scaling };
 }
 
 function sumDims(x: Tensor, axis: number | null, mean: boolean) {

@@ -6,6 +6,7 @@ import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { RopeDims } from '../ops/dims.ts';
+import { ropeInverseFrequencies, ropeKey, type Llama3RopeScaling } from '../ops/rope-frequencies.ts';
 
 const WG = 256;
 
@@ -109,7 +110,7 @@ function rotate(
   }
   const pairs = n / 2;
   if (pairs === 0) return;
-  const freq = frequencies(gpu, HS, theta);
+  const freq = frequencies(gpu, HS, theta, dims.scaling);
   const uniforms = { pairs, half: HS / 2, T, offset: positionOffset };
   const groups = strideGroups(gpu, pairs, WG);
   gpu.dispatch(kernel, { ...buffers, freq }, uniforms, groups);
@@ -119,27 +120,27 @@ function rotate(
 // the step's pending encoder (a submit) every time q or k is rotated.
 const tables = new WeakMap<Gpu, Map<string, GPUBuffer>>();
 
-function frequencies(gpu: Gpu, HS: number, theta: number): GPUBuffer {
+function frequencies(gpu: Gpu, HS: number, theta: number, scaling?: Llama3RopeScaling): GPUBuffer {
   let perGpu = tables.get(gpu);
   if (!perGpu) tables.set(gpu, (perGpu = new Map()));
-  const key = `${HS}:${theta}`;
+  const key = ropeKey(HS, theta, scaling);
   let buf = perGpu.get(key);
   if (!buf) {
-    buf = gpu.upload(`rope frequencies HS=${HS} theta=${theta}`, frequencyTable(HS, theta), true); // (HS/2, 2)
+    buf = gpu.upload(`rope frequencies ${key}`, frequencyTable(ropeInverseFrequencies(HS, theta, scaling)), true); // (HS/2, 2)
     perGpu.set(key, buf);
   }
   return buf;
 }
 
 /**
- * (HS/2, 2) u32: inv_freq[i] = theta^(−2i/HS) in turns per position (÷ 2π), reduced mod 1 and scaled by 2^64 into
+ * (HS/2, 2) u32: inv_freq[i] (src/ops/rope-frequencies.ts) in turns per position (÷ 2π), reduced mod 1 and scaled by 2^64 into
  * hi and lo words. The float64 fraction is good to ~2^-54 turns, so pos·freq mod 1 is off by ~pos·2^-54 turns
  * (1e-13 at position 4096); the kernel takes the top 32 bits of pos·(hi, lo) mod 2^64, 2^-32 turns of rounding.
  */
-export function frequencyTable(HS: number, theta: number): Uint32Array {
-  const table = new Uint32Array(HS);
-  for (let i = 0; i < HS / 2; i++) {
-    const turns = theta ** ((-2 * i) / HS) / (2 * Math.PI);
+export function frequencyTable(invFreq: Float64Array): Uint32Array {
+  const table = new Uint32Array(2 * invFreq.length);
+  for (let i = 0; i < invFreq.length; i++) {
+    const turns = invFreq[i] / (2 * Math.PI);
     const scaled = (turns - Math.floor(turns)) * 2 ** 32;
     let hi = Math.floor(scaled);
     let lo = Math.round((scaled - hi) * 2 ** 32);

@@ -12,6 +12,8 @@ export interface LanguageModel extends Module {
   readonly numLayers: number;
   /** config.json as loaded, carried into checkpoints. */
   readonly rawConfig: Record<string, unknown>;
+  /** The transformers classes a checkpoint of it is saved as (config.json architectures). */
+  readonly hfClasses: { causalLm: string; classifier: string };
   /** Final hidden states (B, T, C) for ids (B, T). */
   hidden(ids: Tensor): Tensor;
   /** Next-token logits (..., V) from hidden states. */

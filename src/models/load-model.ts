@@ -96,11 +96,14 @@ export async function openModelWeights(files: NamedFiles): Promise<TensorStore> 
   );
 }
 
+// config.json model_type → the model class that runs it (Qwen2 and Qwen3 are Llama with options: llama/config.ts).
+const MODEL_TYPES: Record<string, ModelKind> = { gpt2: 'gpt2', llama: 'llama', qwen2: 'llama', qwen3: 'llama' };
+
 /** The architecture config.json names in model_type. */
 export function modelKind(raw: Record<string, unknown>, file: string): ModelKind {
   const kind = raw.model_type;
-  if (typeof kind === 'string' && Object.hasOwn(PLANS, kind)) return kind as ModelKind;
-  const kinds = Object.keys(PLANS).join(', ');
+  if (typeof kind === 'string' && Object.hasOwn(MODEL_TYPES, kind)) return MODEL_TYPES[kind];
+  const kinds = Object.keys(MODEL_TYPES).join(', ');
   throw new WeightsError(
     `${file}: field 'model_type', expected one of ${kinds}, got ${JSON.stringify(kind)}`,
   );

@@ -1,5 +1,6 @@
 // The dimension records of every op: what a kernel (src/kernels/) and its float64 reference (src/reference/) take
 // after their buffers or arrays, in one place both import.
+import type { Llama3RopeScaling } from './rope-frequencies.ts';
 
 export interface AdamwDims {
   n: number;
@@ -82,6 +83,8 @@ export interface RopeDims {
   HS: number;
   theta: number;
   positionOffset: number;
+  /** Llama 3's frequency rescaling (src/ops/rope-frequencies.ts); absent for plain RoPE. */
+  scaling?: Llama3RopeScaling;
 }
 
 export interface SliceDims {

@@ -1,18 +1,20 @@
 // Float64 rotary position embedding (rotate_half layout) and its inverse, same argument order as src/kernels/rope.ts.
 import type { RopeDims } from '../ops/dims.ts';
+import { ropeInverseFrequencies } from '../ops/rope-frequencies.ts';
 
-// Rotate every (i, i + HS/2) pair of every row of (B, NH, T, HS) by sign·pos·theta^(−2i/HS).
+// Rotate every (i, i + HS/2) pair of every row of (B, NH, T, HS) by sign·pos·inv_freq[i].
 function rotate(
   out: Float64Array,
   x: Float64Array,
-  { B, NH, T, HS, theta, positionOffset }: RopeDims,
+  { B, NH, T, HS, theta, positionOffset, scaling }: RopeDims,
   sign: number,
 ): void {
   const half = HS / 2;
+  const inv = ropeInverseFrequencies(HS, theta, scaling);
   for (let row = 0; row < B * NH * T; row++) {
     const pos = (row % T) + positionOffset;
     for (let i = 0; i < half; i++) {
-      const angle = pos * theta ** ((-2 * i) / HS);
+      const angle = pos * inv[i];
       const [c, s] = [Math.cos(angle), sign * Math.sin(angle)];
       const [a, b] = [row * HS + i, row * HS + i + half];
       out[a] = x[a] * c - x[b] * s;

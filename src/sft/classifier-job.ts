@@ -39,7 +39,7 @@ function labelledJob({ model, tokenizer, data, s, context }: JobInputs) {
   if (template !== TEXT_PLACEHOLDER)
     context.info(`template: each text presented as ${JSON.stringify(template)}`);
   const padId = tokenizer.eosId ?? 0;
-  const arch = model.kind === 'gpt2' ? 'GPT2ForSequenceClassification' : 'LlamaForSequenceClassification';
+  const arch = model.hfClasses.classifier;
   return {
     splits: { train, val, test },
     names,

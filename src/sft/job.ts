@@ -166,7 +166,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
     report,
     config: {
       ...model.rawConfig,
-      architectures: [model.kind === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM'],
+      architectures: [model.hfClasses.causalLm],
     },
     restoreBest: false,
     ...(lora ? { adapter: { settings: lora, targets: adapted, head: null } } : {}),

@@ -4,7 +4,12 @@
 import { WeightsError } from '../util/errors.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 
-const CLASS_BY_MODEL_TYPE: Record<string, string> = { gpt2: 'GPT2Tokenizer', llama: 'LlamaTokenizer' };
+const CLASS_BY_MODEL_TYPE: Record<string, string> = {
+  gpt2: 'GPT2Tokenizer',
+  llama: 'LlamaTokenizer',
+  qwen2: 'Qwen2Tokenizer',
+  qwen3: 'Qwen2Tokenizer',
+};
 
 /** The fields transformers reads, from the checkpoint's config.json and the tokenizer trained with. */
 export function tokenizerConfigFor(
@@ -45,6 +50,6 @@ export function tokenizerConfigFor(
   if (config.pad_token_id !== undefined && config.pad_token_id !== null)
     out.pad_token = token("config 'pad_token_id'", config.pad_token_id);
   if (modelType === 'gpt2') out.add_prefix_space = false;
-  else out.legacy = false; // Llama: one `▁` before the text, none after each special token (legacy)
+  else if (modelType === 'llama') out.legacy = false; // Llama: one `▁` before the text, none after each special token (legacy)
   return out;
 }

@@ -98,15 +98,28 @@ describe('config.json validation', () => {
     expect(parse({ rope_scaling: { rope_type: 'default' } }).ropeTheta).toBe(10000);
     expect(parse({ rope_parameters: { rope_type: 'default', rope_theta: 500000 } }).ropeTheta).toBe(500000);
     expect(parse({ eos_token_id: [128001, 128009] }).eosTokenId).toBe(128001);
+    const l3 = { rope_type: 'llama3', factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    expect(parse({ rope_theta: 500000, rope_scaling: l3 }).ropeScaling).toEqual({ type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
+    expect(parse({ rope_parameters: { ...l3, rope_theta: 500000 } }).ropeTheta).toBe(500000);
+    // Qwen2: q/k/v biases whatever attention_bias says, none on o_proj or the MLP; sliding_window set but unused.
+    const q2 = parse({ model_type: 'qwen2', attention_bias: true, mlp_bias: true, sliding_window: 32768, use_sliding_window: false });
+    expect([q2.qkvBias, q2.oBias, q2.mlpBias, q2.qkNorm]).toEqual([true, false, false, false]);
+    const q3 = parse({ model_type: 'qwen3', head_dim: undefined, max_position_embeddings: undefined });
+    expect([q3.headDim, q3.qkNorm, q3.qkvBias, q3.oBias, q3.maxPositions]).toEqual([128, true, false, false, 32768]);
+    expect(parse({ model_type: 'qwen3', attention_bias: true })).toMatchObject({ qkvBias: true, oBias: true });
   });
 
   const refusals: [string, Record<string, unknown>, RegExp][] = [
-    ['rope_scaling (llama3)', { rope_scaling: { rope_type: 'llama3', factor: 8 } }, /field 'rope_scaling', expected null.*\nhint: scaled RoPE/],
-    ['rope_scaling (linear, old spelling)', { rope_scaling: { type: 'linear', factor: 2 } }, /field 'rope_scaling'/],
-    ['rope_parameters (yarn)', { rope_parameters: { rope_type: 'yarn', rope_theta: 10000 } }, /field 'rope_parameters'/],
+    ['rope_scaling (llama3, fields missing)', { rope_scaling: { rope_type: 'llama3', factor: 8 } }, /field 'rope_scaling.low_freq_factor', expected a positive number \(rope_type 'llama3'\), got nothing/],
+    ['rope_scaling (linear, old spelling)', { rope_scaling: { type: 'linear', factor: 2 } }, /field 'rope_scaling.rope_type', expected 'default' or 'llama3', got "linear"\nhint: linear, dynamic, yarn/],
+    ['rope_parameters (yarn)', { rope_parameters: { rope_type: 'yarn', rope_theta: 10000 } }, /field 'rope_parameters.rope_type', expected 'default' or 'llama3', got "yarn"/],
+    ['rope_parameters.partial_rotary_factor', { rope_parameters: { rope_type: 'default', rope_theta: 1e4, partial_rotary_factor: 0.5 } }, /field 'rope_parameters.partial_rotary_factor', expected 1, got 0.5/],
+    ['layer_types with sliding attention', { layer_types: ['sliding_attention', 'full_attention', 'full_attention', 'full_attention', 'full_attention'] }, /field 'layer_types', expected every entry 'full_attention'/],
+    ['qwen2 sliding window in use', { model_type: 'qwen2', use_sliding_window: true, sliding_window: 4096, max_window_layers: 1 }, /field 'use_sliding_window', expected false \(or max_window_layers ≥ num_hidden_layers\), got true/],
+    ['MoE (num_experts)', { num_experts: 8 }, /field 'num_experts', expected null or 0, got 8\nhint: mixture-of-experts/],
     ['sliding_window', { sliding_window: 4096 }, /field 'sliding_window', expected null, got 4096\nhint: sliding-window/],
     ['hidden_act', { hidden_act: 'gelu' }, /field 'hidden_act', expected 'silu'.*got "gelu"/],
-    ['model_type', { model_type: 'mistral' }, /field 'model_type', expected 'llama', got "mistral"/],
+    ['model_type', { model_type: 'mistral' }, /field 'model_type', expected 'llama', 'qwen2' or 'qwen3', got "mistral"/],
     ['partial_rotary_factor', { partial_rotary_factor: 0.5 }, /field 'partial_rotary_factor'/],
     ['quantization_config', { quantization_config: { quant_method: 'gptq' } }, /field 'quantization_config'/],
     ['heads not a multiple of KV heads', { num_key_value_heads: 3 }, /num_attention_heads % num_key_value_heads, expected 0, got 8 % 3 = 2/],

@@ -168,7 +168,7 @@ describe('errors name the missing or wrong file, and a failed load leaves no GPU
           JSON.stringify({ ...gpt2Config, model_type: 'bert' }),
         ),
       WeightsError,
-      `config.json: field 'model_type', expected one of gpt2, llama, got "bert"`,
+      `config.json: field 'model_type', expected one of gpt2, llama, qwen2, qwen3, got "bert"`,
     ],
     [
       'a tokenizer larger than vocab_size',

@@ -114,6 +114,7 @@ class Transformer extends Module {
 
 export class Gpt2Model extends Module implements LanguageModel {
   readonly kind = 'gpt2';
+  readonly hfClasses = { causalLm: 'GPT2LMHeadModel', classifier: 'GPT2ForSequenceClassification' };
   readonly transformer: Transformer;
   /** Present only when the checkpoint's lm_head is not tied to wte. */
   readonly lmHead: Linear | null;

@@ -1,6 +1,8 @@
 // Llama (LlamaForCausalLM) as a tree of Modules whose dotted names are the Hugging Face keys. Projections are
 // torch.nn.Linear, weight [out, in]: our Linear 'out-in' layout, so nothing is transposed on load or save.
 // Pre-norm blocks: x += o_proj(attention(rope(q), rope(k), v)); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
+// Qwen2 and Qwen3 are the same model (config.ts): Qwen2 with q/k/v biases, Qwen3 with q = q_norm(q), k = k_norm(k), an
+// RMSNorm over each head's HS values, before RoPE.
 import type { Gpu } from '../../gpu/gpu.ts';
 import { ShapeError } from '../../util/errors.ts';
 import { Tensor } from '../../autograd/tensor.ts';
@@ -9,7 +11,7 @@ import { Module } from '../../nn/module.ts';
 import { Dropout, Embedding, Linear, RMSNorm } from '../../nn/layers.ts';
 import { causalAttention } from '../../nn/attention.ts';
 import { throughBlocks } from '../../nn/blocks.ts';
-import type { LlamaConfig } from './config.ts';
+import { HF_CLASSES, type LlamaConfig } from './config.ts';
 import { KvCache } from '../kv-cache.ts';
 import type { LanguageModel } from '../language-model.ts';
 
@@ -18,26 +20,38 @@ export class LlamaAttention extends Module {
   readonly k_proj: Linear;
   readonly v_proj: Linear;
   readonly o_proj: Linear;
+  /** Qwen3 only. */
+  readonly q_norm: RMSNorm | null = null;
+  readonly k_norm: RMSNorm | null = null;
   readonly attnDropout: Dropout;
 
   constructor(gpu: Gpu, readonly config: LlamaConfig) {
     super(gpu);
-    const { hiddenSize: C, numHeads: NQ, numKvHeads: NKV, headDim: HS, attentionBias: bias } = config;
+    const { hiddenSize: C, numHeads: NQ, numKvHeads: NKV, headDim: HS, qkvBias: bias, oBias } = config;
     this.q_proj = this.addModule('q_proj', new Linear(gpu, C, NQ * HS, { bias, layout: 'out-in' }));
     this.k_proj = this.addModule('k_proj', new Linear(gpu, C, NKV * HS, { bias, layout: 'out-in' }));
     this.v_proj = this.addModule('v_proj', new Linear(gpu, C, NKV * HS, { bias, layout: 'out-in' }));
-    this.o_proj = this.addModule('o_proj', new Linear(gpu, NQ * HS, C, { bias, layout: 'out-in' }));
+    this.o_proj = this.addModule('o_proj', new Linear(gpu, NQ * HS, C, { bias: oBias, layout: 'out-in' }));
+    if (config.qkNorm) {
+      this.q_norm = this.addModule('q_norm', new RMSNorm(gpu, HS, config.rmsNormEps));
+      this.k_norm = this.addModule('k_norm', new RMSNorm(gpu, HS, config.rmsNormEps));
+    }
     this.attnDropout = this.addModule('attn_dropout', new Dropout(gpu, config.attentionDropout));
   }
 
   /** q (B, NQ, T, HS) and k, v (B, NKV, T, HS), RoPE applied to q and k from position `past`. */
   private heads(x: Tensor, past: number): [Tensor, Tensor, Tensor] {
     const [B, T] = x.shape;
-    const { numHeads: NQ, numKvHeads: NKV, headDim: HS, ropeTheta } = this.config;
-    const split = (t: Tensor, n: number) => F.transpose12(F.reshape(t, [B, T, n, HS])); // (B, n, T, HS)
-    const q = F.rope(split(this.q_proj.forward(x), NQ), ropeTheta, past); // (B, NQ, T, HS)
-    const k = F.rope(split(this.k_proj.forward(x), NKV), ropeTheta, past); // (B, NKV, T, HS)
-    const v = split(this.v_proj.forward(x), NKV); // (B, NKV, T, HS)
+    const { numHeads: NQ, numKvHeads: NKV, headDim: HS, ropeTheta, ropeScaling } = this.config;
+    // (B, T, n·HS) → (B, n, T, HS), each head's row normed first when a norm is given.
+    const split = (t: Tensor, n: number, norm: RMSNorm | null) => {
+      const heads = F.reshape(t, [B, T, n, HS]);
+      return F.transpose12(norm ? norm.forward(heads) : heads);
+    };
+    const rope = (t: Tensor) => F.rope(t, ropeTheta, past, ropeScaling);
+    const q = rope(split(this.q_proj.forward(x), NQ, this.q_norm)); // (B, NQ, T, HS)
+    const k = rope(split(this.k_proj.forward(x), NKV, this.k_norm)); // (B, NKV, T, HS)
+    const v = split(this.v_proj.forward(x), NKV, null); // (B, NKV, T, HS)
     return [q, k, v];
   }
 
@@ -113,6 +127,8 @@ class LlamaDecoder extends Module {
 
 export class LlamaModel extends Module implements LanguageModel {
   readonly kind = 'llama';
+  /** The transformers classes this checkpoint is saved as (config.json architectures). */
+  readonly hfClasses: { causalLm: string; classifier: string };
   readonly model: LlamaDecoder;
   /** Present only when the checkpoint's lm_head is not tied to embed_tokens. */
   readonly lmHead: Linear | null;
@@ -122,6 +138,7 @@ export class LlamaModel extends Module implements LanguageModel {
 
   constructor(gpu: Gpu, readonly config: LlamaConfig) {
     super(gpu);
+    this.hfClasses = HF_CLASSES[config.modelType];
     this.model = this.addModule('model', new LlamaDecoder(gpu, config));
     this.lmHead = config.tieWordEmbeddings
       ? null

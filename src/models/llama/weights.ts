@@ -1,4 +1,4 @@
-// Llama weights in from Hugging Face safetensors. Engine names are LlamaForCausalLM keys
+// Llama-family (Llama, Qwen2, Qwen3) weights in from Hugging Face safetensors. Engine names are LlamaForCausalLM keys
 // (`model.layers.0.self_attn.q_proj.weight`); files saved from the bare LlamaModel lack the `model.` prefix.
 // Linear weights are [out, in] in both places, so nothing is transposed; model.exportTensors() writes them back.
 import type { TensorStore } from '../../io/safetensors.ts';
@@ -39,21 +39,29 @@ export function llamaParameters(config: LlamaConfig): ExpectedTensor[] {
   // A Linear (out, in) and, when its config flag is on, its bias (out).
   const linear = (name: string, [o, oField]: Dim, [i, iField]: Dim, flag: boolean, flagName: string): Row[] => [
     [`${name}.weight`, [o, i], [oField, iField]],
-    ...(flag ? [[`${name}.bias`, [o], [oField], `${flagName} true`] satisfies Row] : []),
+    ...(flag ? [[`${name}.bias`, [o], [oField], flagName] satisfies Row] : []),
   ];
   const [c, ff]: Dim[] = [[C, 'hidden_size'], [FF, 'intermediate_size']];
   const [q, kv]: Dim[] = [[NQ * HS, 'num_attention_heads·head_dim'], [NKV * HS, 'num_key_value_heads·head_dim']];
-  const { attentionBias: ab, mlpBias: mb } = config;
+  const { qkvBias: ab, oBias, mlpBias: mb, modelType } = config;
+  const qkvFlag = modelType === 'qwen2' ? 'model_type qwen2' : 'attention_bias true';
+  const hs: Dim = [HS, 'head_dim'];
   const layer: Row[] = [
     ['input_layernorm.weight', [C], ['hidden_size']],
-    ...linear('self_attn.q_proj', q, c, ab, 'attention_bias'),
-    ...linear('self_attn.k_proj', kv, c, ab, 'attention_bias'),
-    ...linear('self_attn.v_proj', kv, c, ab, 'attention_bias'),
-    ...linear('self_attn.o_proj', c, q, ab, 'attention_bias'),
+    ...linear('self_attn.q_proj', q, c, ab, qkvFlag),
+    ...linear('self_attn.k_proj', kv, c, ab, qkvFlag),
+    ...linear('self_attn.v_proj', kv, c, ab, qkvFlag),
+    ...linear('self_attn.o_proj', c, q, oBias, 'attention_bias true'),
+    ...(config.qkNorm
+      ? ([
+          ['self_attn.q_norm.weight', [hs[0]], [hs[1]], 'model_type qwen3'],
+          ['self_attn.k_norm.weight', [hs[0]], [hs[1]], 'model_type qwen3'],
+        ] satisfies Row[])
+      : []),
     ['post_attention_layernorm.weight', [C], ['hidden_size']],
-    ...linear('mlp.gate_proj', ff, c, mb, 'mlp_bias'),
-    ...linear('mlp.up_proj', ff, c, mb, 'mlp_bias'),
-    ...linear('mlp.down_proj', c, ff, mb, 'mlp_bias'),
+    ...linear('mlp.gate_proj', ff, c, mb, 'mlp_bias true'),
+    ...linear('mlp.up_proj', ff, c, mb, 'mlp_bias true'),
+    ...linear('mlp.down_proj', c, ff, mb, 'mlp_bias true'),
   ];
   for (let i = 0; i < L; i++) {
     for (const [name, shape, dims, flag] of layer) {
@@ -70,7 +78,8 @@ export function llamaParameters(config: LlamaConfig): ExpectedTensor[] {
 
 /** The header checked against the config (no data read, nothing allocated); configFile names it in errors. */
 export function planLlamaWeights(config: LlamaConfig, store: TensorStore, configFile = 'config.json'): WeightsPlan {
-  return planWeights(store, llamaParameters(config), { ...LAYOUT, tiedHead: config.tieWordEmbeddings }, configFile);
+  const architecture = { llama: 'Llama', qwen2: 'Qwen2', qwen3: 'Qwen3' }[config.modelType];
+  return planWeights(store, llamaParameters(config), { ...LAYOUT, architecture, tiedHead: config.tieWordEmbeddings }, configFile);
 }
 
 export async function loadLlamaWeights(model: LlamaModel, store: TensorStore): Promise<void> {
