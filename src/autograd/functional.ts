@@ -73,3 +73,15 @@ export const rope = (x: Tensor, theta: number, positionOffset = 0, scaling?: Lla
 
 /** silu(gate) ⊙ up, the elementwise part of Llama's MLP; gate and up have the same shape. */
 export const swiglu = (gate: Tensor, up: Tensor): Tensor => apply('swiglu', [gate, up], {});
+
+/**
+ * Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, T, HS) → (B, T, NQ·HS), softmax(scale·q·kᵀ) masked, with
+ * dropout p on the probabilities when training (the masks F.dropout would draw on them), then ·v.
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, { scale, p, training }: { scale: number; p: number; training: boolean }): Tensor {
+  const tape = tapeOf(q.gpu);
+  const offset = tape.randomOffset;
+  const drop = training && p > 0;
+  if (drop) tape.randomOffset = (offset + q.shape[0] * q.shape[1] * q.shape[2] ** 2) >>> 0; // B·NQ·T·T draws
+  return apply('causalAttention', [q, k, v], { scale, p: drop ? p : 0, seed: tape.seed, offset });
+}

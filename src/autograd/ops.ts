@@ -16,6 +16,8 @@ import { rmsnormForward, rmsnormBackward } from '../kernels/rmsnorm.ts';
 import { ropeForward, ropeBackward } from '../kernels/rope.ts';
 import type { Llama3RopeScaling } from '../ops/rope-frequencies.ts';
 import { swigluForward, swigluBackward } from '../kernels/swiglu.ts';
+import { causalAttentionForward } from '../kernels/causal-attention.ts';
+import { causalAttentionBackward } from '../kernels/causal-attention-backward.ts';
 import { Tensor, numel, shapeString } from './tensor.ts';
 import type { TapeNode } from './tape.ts';
 
@@ -37,6 +39,7 @@ export interface OpAttrs {
   rmsnorm: { eps: number };
   rope: { theta: number; positionOffset: number; scaling?: Llama3RopeScaling };
   swiglu: Record<string, never>;
+  causalAttention: { scale: number; p: number; seed: number; offset: number };
 }
 export type OpName = keyof OpAttrs;
 
@@ -348,7 +351,33 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
       return [dgate, dup];
     },
   },
+  causalAttention: {
+    forward: ([q, k, v], attrs) => {
+      expectF32('causalAttention', q, k, v);
+      const dims = attentionDims(q, k, v, attrs);
+      const out = empty(q, [dims.B, dims.T, dims.NQ * dims.HS], 'attention'); // (B, T, NQ·HS)
+      const lse = empty(q, [dims.B, dims.NQ, dims.T], 'lse'); // (B, NQ, T): all backward needs besides out
+      causalAttentionForward(q.gpu, out.buffer, lse.buffer, q.buffer, k.buffer, v.buffer, dims);
+      return { out, saved: [out, lse] };
+    },
+    backward: (g, { inputs: [q, k, v], attrs, saved: [out, lse] }) => {
+      const [dq, dk, dv, dsum] = [gradOf(q), gradOf(k), gradOf(v), empty(q, lse.shape, 'dsum')];
+      causalAttentionBackward(q.gpu, dq.buffer, dk.buffer, dv.buffer, dsum.buffer, g.buffer, out.buffer, lse.buffer,
+        q.buffer, k.buffer, v.buffer, attentionDims(q, k, v, attrs));
+      return [dq, dk, dv];
+    },
+  },
 };
+
+/** q (B, NQ, T, HS), k and v (B, NKV, T, HS) → the fused attention kernels' dims. */
+function attentionDims(q: Tensor, k: Tensor, v: Tensor, attrs: OpAttrs['causalAttention']) {
+  const [B, NQ, T, HS] = q.shape;
+  const NKV = k.shape[1];
+  if (q.shape.length !== 4) throw new ShapeError(`causalAttention: q, expected 4-D (B, NQ, T, HS), got ${shapeString(q.shape)}`);
+  expectShape('causalAttention', 'k', k.shape, [B, NKV, T, HS]);
+  expectShape('causalAttention', 'v', v.shape, k.shape);
+  return { B, NQ, NKV, T, HS, ...attrs };
+}
 
 /** rope dims from a (B, NH, T, HS) tensor. */
 function ropeDims(x: Tensor, { theta, positionOffset, scaling }: OpAttrs['rope']) {

@@ -10,18 +10,8 @@ import type { DropoutDims } from '../ops/dims.ts';
 
 const WG = 256;
 
-const DROPOUT_FORWARD: Kernel = {
-  name: 'dropout-forward',
-  wgsl: /* wgsl */ `
-// Workgroup ${WG}, grid-stride loop over the n elements. One invocation: one Philox2x32-10 word h for counter
-// offset + i, then out[i] = x[i] · scale if h ≥ threshold, else 0 (threshold = ceil(p · 2^32), scale = 1 / (1 - p)).
-// The backward is the same masked scale applied to dout, so it dispatches this kernel too.
-// Bindings: out (n) written, x (n) read.
-struct Dims { n: u32, seed: u32, offset: u32, threshold: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<uniform> u: Dims;
-
+/** WGSL `philox(c0, c1, key) -> u32`, the random word of every dropout mask (causal attention draws it too). */
+export const PHILOX_WGSL = /* wgsl */ `
 // High 32 bits of the 64-bit product a · b, from 16-bit halves (WGSL has no 64-bit integers).
 fn mulhi(a: u32, b: u32) -> u32 {
   let a0 = a & 0xffffu;
@@ -48,7 +38,21 @@ fn philox(c0_in: u32, c1_in: u32, k_in: u32) -> u32 {
   }
   return c0;
 }
+`;
 
+const DROPOUT_FORWARD: Kernel = {
+  name: 'dropout-forward',
+  wgsl: /* wgsl */ `
+// Workgroup ${WG}, grid-stride loop over the n elements. One invocation: one Philox2x32-10 word h for counter
+// offset + i, then out[i] = x[i] · scale if h ≥ threshold, else 0 (threshold = ceil(p · 2^32), scale = 1 / (1 - p)).
+// The backward is the same masked scale applied to dout, so it dispatches this kernel too.
+// Bindings: out (n) written, x (n) read.
+struct Dims { n: u32, seed: u32, offset: u32, threshold: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<uniform> u: Dims;
+
+${PHILOX_WGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   for (var i = gid.x; i < u.n; i += groups.x * ${WG}u) {
@@ -96,12 +100,13 @@ function dispatch(
   }
   // h / 2^32 ≥ p  ⇔  h ≥ ceil(p · 2^32) for integer h (p · 2^32 is exact in float64). Only for p > 1 - 2^-32 does the
   // threshold reach 2^32, where nothing is kept: the largest u32 threshold with scale 0 still outputs all zeros.
-  let threshold = Math.ceil(p * 2 ** 32);
-  let scale = 1 / (1 - p);
-  if (threshold >= 2 ** 32) {
-    threshold = 2 ** 32 - 1;
-    scale = 0;
-  }
+  const { threshold, scale } = dropoutThreshold(p);
   const groups = strideGroups(gpu, n, WG);
   gpu.dispatch(DROPOUT_FORWARD, { out, x }, { n, seed, offset, threshold, scale }, groups);
+}
+
+/** The kernel's keep test h ≥ threshold and the multiplier of kept values, for drop probability p. */
+export function dropoutThreshold(p: number): { threshold: number; scale: number } {
+  const threshold = Math.ceil(p * 2 ** 32);
+  return threshold >= 2 ** 32 ? { threshold: 2 ** 32 - 1, scale: 0 } : { threshold, scale: 1 / (1 - p) };
 }

@@ -1,8 +1,10 @@
-// Causal multi-head attention composed from autograd ops (no kernel of its own; its gradient comes from the
-// composition), grouped-query when k and v have fewer heads than q. Generation reads the KV cache instead
-// (models/kv-cache.ts), on the same layout.
+// Causal multi-head attention, grouped-query when k and v have fewer heads than q. Training and evaluation run the
+// fused kernel (kernels/causal-attention.ts: no (T, T) probabilities in memory); causalAttentionComposed builds the
+// same function from matmul, softmax and dropout ops, for sizes the kernel does not take and as its reference in tests.
+// Generation reads the KV cache instead (models/kv-cache.ts), on the same layout.
 import type { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
+import { fusedAttentionFits } from '../kernels/causal-attention.ts';
 import type { Dropout } from './layers.ts';
 
 /**
@@ -10,6 +12,14 @@ import type { Dropout } from './layers.ts';
  * future positions masked, then dropout (training only), then ·v.
  */
 export function causalAttention(q: Tensor, k: Tensor, v: Tensor, options: { scale: number; dropout: Dropout }): Tensor {
+  const [B, NQ, T, HS] = q.shape;
+  if (!fusedAttentionFits({ B, NQ, T, HS })) return causalAttentionComposed(q, k, v, options);
+  const { p, training } = options.dropout;
+  return F.causalAttention(q, k, v, { scale: options.scale, p, training });
+}
+
+/** causalAttention from autograd ops: the (B, NQ, T, T) probabilities are materialized (and saved for backward). */
+export function causalAttentionComposed(q: Tensor, k: Tensor, v: Tensor, options: { scale: number; dropout: Dropout }): Tensor {
   const [B, NQ, T, HS] = q.shape;
   const NKV = k.shape[1];
   const group = NQ / NKV;

@@ -121,3 +121,17 @@ export interface TransposeDims {
   d2: number;
   d3: number;
 }
+
+/** Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, T, HS), out (B, T, NQ·HS), NKV dividing NQ. */
+export interface CausalAttentionDims {
+  B: number;
+  NQ: number;
+  NKV: number;
+  T: number;
+  HS: number;
+  scale: number;
+  /** Dropout on the probabilities (0: none), masks of dropout(seed, offset) over the flat (B, NQ, T, T) probabilities. */
+  p: number;
+  seed: number;
+  offset: number;
+}
