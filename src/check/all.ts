@@ -16,6 +16,7 @@ import { sliceChecks } from './slice.ts';
 import { rmsnormChecks } from './rmsnorm.ts';
 import { ropeChecks } from './rope.ts';
 import { swigluChecks } from './swiglu.ts';
+import { halfWeightChecks } from './half-weights.ts';
 
 export const ALL_CHECKS: KernelCheck[] = [
   ...matmulChecks,
@@ -34,4 +35,5 @@ export const ALL_CHECKS: KernelCheck[] = [
   ...rmsnormChecks,
   ...ropeChecks,
   ...swigluChecks,
+  ...halfWeightChecks,
 ];
