@@ -79,7 +79,8 @@ function matmulDims(a: Tensor, b: Tensor, { transA, transB }: OpAttrs['matmul'])
       `matmul: inner dimensions, expected a ${shapeString(a.shape)}${transA ? 'ᵀ' : ''} to match b ${shapeString(b.shape)}${transB ? 'ᵀ' : ''}, got K=${K} vs ${Kb}`,
     );
   }
-  const dims = { batch, M, N, K, transA, transB, batchStrideA: M * K, batchStrideB: bShared ? 0 : K * N };
+  const dtypeB = b.dtype === 'i32' ? 'f32' : b.dtype; // 16-bit: a frozen weight (ops refuse i32 before this)
+  const dims = { batch, M, N, K, transA, transB, batchStrideA: M * K, batchStrideB: bShared ? 0 : K * N, dtypeB };
   return { dims, outShape: [...batchShape, M, N] };
 }
 
@@ -97,7 +98,8 @@ function broadcastDims(op: string, a: Tensor, b: Tensor) {
 export const OPS: { [K in OpName]: OpDef<K> } = {
   matmul: {
     forward: ([a, b, bias], attrs) => {
-      expectF32('matmul', a, b);
+      expectF32('matmul', a);
+      if (b.dtype === 'i32') throw new ShapeError(`matmul: ${b.label} dtype, expected f32, f16 or bf16, got i32`);
       const { dims, outShape } = matmulDims(a, b, attrs);
       if (bias) expectShape('matmul', 'bias', bias.shape, [dims.N]);
       const out = empty(a, outShape, 'matmul');
@@ -262,10 +264,12 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
       if (weight.shape.length !== 2) throw new ShapeError(`embedding: weight, expected (V, C), got ${shapeString(weight.shape)}`);
       const [V, C] = weight.shape;
       const out = Tensor.empty(ids.gpu, [...ids.shape, C], `${weight.label}[ids]`);
-      embeddingForward(ids.gpu, out.buffer, ids.buffer, weight.buffer, { N: ids.size, C, V });
+      if (weight.dtype === 'i32') throw new ShapeError(`embedding: ${weight.label} dtype, expected f32, f16 or bf16, got i32`);
+      embeddingForward(ids.gpu, out.buffer, ids.buffer, weight.buffer, { N: ids.size, C, V, dtype: weight.dtype });
       return { out };
     },
     backward: (g, { inputs: [ids, weight] }) => {
+      if (weight.dtype !== 'f32') throw new ShapeError(`embedding: ${weight.label} gradient, expected an f32 weight, got ${weight.dtype} (16-bit weights are frozen)`);
       const [V, C] = weight.shape;
       const dw = gradOf(weight);
       embeddingBackward(ids.gpu, dw.buffer, g.buffer, ids.buffer, { N: ids.size, C, V });

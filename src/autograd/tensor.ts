@@ -2,9 +2,13 @@
 // Views (reshape, detach) share their base's buffer. Reading back is explicit and async.
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
+import { storageBytes, unpackHalves, type HalfDtype } from '../util/half.ts';
 import { backward, type AnyNode } from './tape.ts';
 
-export type DType = 'f32' | 'i32';
+/** f16 and bf16 are packed two to a u32 (util/half.ts): frozen weights only, read by matmul and embedding. */
+export type DType = 'f32' | 'i32' | HalfDtype;
+
+export const isHalf = (dtype: DType): dtype is HalfDtype => dtype === 'f16' || dtype === 'bf16';
 
 export interface TensorOptions {
   label?: string;
@@ -26,13 +30,14 @@ export class Tensor {
   /** The grad buffer holds stale values that count as zero (set by zeroGrad, cleared by the first write). */
   gradIsZero = true;
   creator: AnyNode | null = null;
-  private readonly allocId: number;
+  private allocId: number;
 
   constructor(
     readonly gpu: Gpu,
-    readonly buffer: GPUBuffer,
+    // Both change only through restore(): a parameter moved to another dtype.
+    public buffer: GPUBuffer,
     readonly shape: readonly number[],
-    readonly dtype: DType,
+    public dtype: DType,
     public requiresGrad: boolean,
     readonly label: string,
     /** The tensor whose buffer this view shares, or null when it owns its buffer. */
@@ -45,7 +50,7 @@ export class Tensor {
   }
 
   static empty(gpu: Gpu, shape: readonly number[], label: string, dtype: DType = 'f32', options: TensorOptions = {}): Tensor {
-    const buffer = gpu.alloc(label, numel(shape) * 4, options.persistent ?? false);
+    const buffer = gpu.alloc(label, storageBytes(dtype, numel(shape)), options.persistent ?? false);
     return new Tensor(gpu, buffer, shape, dtype, options.requiresGrad ?? false, label);
   }
 
@@ -79,13 +84,29 @@ export class Tensor {
   }
 
   async read(): Promise<Float32Array | Int32Array> {
+    if (isHalf(this.dtype)) return this.readF32();
     const buf = this.buf();
     return this.dtype === 'f32' ? this.gpu.read(buf, 'f32', this.size) : this.gpu.read(buf, 'i32', this.size);
   }
 
+  /** The values as f32: f16 and bf16 widened (exact). */
   async readF32(): Promise<Float32Array> {
-    if (this.dtype !== 'f32') throw new ShapeError(`${this.label}: readF32, expected dtype f32, got ${this.dtype}`);
+    const dtype = this.dtype;
+    if (isHalf(dtype)) return unpackHalves(await this.gpu.read(this.buf(), 'u32', Math.ceil(this.size / 2)), this.size, dtype);
+    if (dtype !== 'f32') throw new ShapeError(`${this.label}: readF32, expected dtype f32, f16 or bf16, got ${dtype}`);
     return this.gpu.read(this.buf(), 'f32', this.size);
+  }
+
+  /**
+   * Move an owning tensor (a parameter) to a new buffer of another dtype, holding the same values: the old buffer
+   * is destroyed. Views and the tape keep no reference to parameters' buffers between steps.
+   */
+  restore(buffer: GPUBuffer, dtype: DType): void {
+    if (this.base) throw new ShapeError(`${this.label}: restore, expected a tensor owning its buffer, got a view`);
+    this.gpu.destroy(this.buf());
+    this.buffer = buffer;
+    this.dtype = dtype;
+    this.allocId = this.gpu.pool.meta(buffer)?.id ?? -1;
   }
 
   /** Backpropagate from this scalar into every leaf that requires grad. */

@@ -17,6 +17,7 @@ import { rmsnormChecks } from './rmsnorm.ts';
 import { ropeChecks } from './rope.ts';
 import { swigluChecks } from './swiglu.ts';
 import { causalAttentionChecks } from './causal-attention.ts';
+import { halfWeightChecks } from './half-weights.ts';
 
 export const ALL_CHECKS: KernelCheck[] = [
   ...matmulChecks,
@@ -36,4 +37,5 @@ export const ALL_CHECKS: KernelCheck[] = [
   ...ropeChecks,
   ...swigluChecks,
   ...causalAttentionChecks,
+  ...halfWeightChecks,
 ];

@@ -16,6 +16,7 @@ import { generate } from '../models/generate.ts';
 import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selftest.ts';
 import type { Strategy } from '../sft/finetune-modes.ts';
 import { HEAD_DEFAULTS, SFT_DEFAULTS as D } from '../sft/defaults.ts';
+import { WEIGHT_DTYPES, type WeightDtype } from '../nn/weight-dtype.ts';
 import type { LrSchedule } from '../sft/schedule.ts';
 import { fsReason, isUserFsError, MANIFEST, prepareOutFolder, recoverCheckpointFolder, verifyCheckpoint } from '../sft/checkpoint-folder-node.ts';
 
@@ -44,6 +45,7 @@ const TRAIN_FLAGS: Record<string, FlagSpec> = {
   adapter: { type: 'string', help: 'lora: a peft LoRA adapter folder to go on training' },
   'freeze-layers': { type: 'int', default: D.freezeLayers, min: 0, help: 'freeze: embeddings + the first N blocks' },
   trainable: { type: 'string', help: 'only parameters whose name matches this regex' },
+  dtype: { type: 'string', default: D.dtype, choices: [...WEIGHT_DTYPES], help: 'frozen weight matrices on the GPU: auto = the file\'s dtype (F16/BF16 stay 16-bit), or convert; trained weights are float32' },
   template: { type: 'string', default: D.template, help: 'head: how texts are shown to the model (\\n, \\t escapes)' },
   epochs: { type: 'int', default: D.epochs, min: 1, help: 'passes over the training data' },
   'max-steps': { type: 'int', default: D.maxSteps, min: 0, help: 'stop after N optimizer steps (0 = all epochs)' },
@@ -81,6 +83,7 @@ const EVAL_FLAGS: Record<string, FlagSpec> = {
   adapter: { type: 'string', help: 'a peft LoRA adapter folder applied to --model' },
   'max-length': { type: 'int', default: D.maxLength, min: 2, help: 'tokens per example' },
   'batch-size': { type: 'int', default: D.batchSize, min: 1, help: 'examples per batch' },
+  dtype: { type: 'string', default: D.dtype, choices: [...WEIGHT_DTYPES], help: 'weight matrices on the GPU: auto = the file\'s dtype (F16/BF16 stay 16-bit), or convert' },
 };
 
 const GENERATE_FLAGS: Record<string, FlagSpec> = {
@@ -92,6 +95,7 @@ const GENERATE_FLAGS: Record<string, FlagSpec> = {
   'top-k': { type: 'int', default: 0, min: 0, help: 'sample among the k most likely (0 = all)' },
   'top-p': { type: 'number', default: 1, min: 0, max: 1, open: 'min', help: 'nucleus sampling mass' },
   seed: { type: 'int', default: 0, min: 0, max: 2 ** 32 - 1, help: 'sampling seed' },
+  dtype: { type: 'string', default: D.dtype, choices: [...WEIGHT_DTYPES], help: 'weight matrices on the GPU: auto = the file\'s dtype (F16/BF16 stay 16-bit), or convert' },
 };
 
 function requirePath(command: string, flag: string, value: unknown): string {
@@ -138,7 +142,7 @@ function sftArgs(f: Flags): SftArgs {
     clipGradNorm: num('clip-grad-norm'), dropout: (f.dropout as number | undefined) ?? null, maxLength: num('max-length'),
     packing: f.packing as boolean, gradientCheckpointing: f['gradient-checkpointing'] as boolean, seed: num('seed'), shuffle: !f['no-shuffle'], evalEvery: num('eval-every'), patience: num('patience'),
     lora: f.strategy === 'lora' ? loraSettings(f) : undefined, adapter: f.adapter === undefined ? undefined : requirePath('train', 'adapter', f.adapter),
-    resume, overwrite: f.overwrite as boolean, sampleTokens: num('sample-tokens'), template: unescapeFlag('train', 'template', f.template as string),
+    resume, overwrite: f.overwrite as boolean, sampleTokens: num('sample-tokens'), dtype: f.dtype as WeightDtype, template: unescapeFlag('train', 'template', f.template as string),
   };
 }
 
@@ -289,7 +293,7 @@ async function main(argv: string[]): Promise<number> {
       return passed ? 0 : 1;
     }
     if (command === 'generate') {
-      const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
+      const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder, { dtype: flags.dtype as WeightDtype });
       if (adapter) await loadAdapter(model, adapter);
       const start = tokenizer.bosId ?? tokenizer.eosId ?? 0;
       const prompt = flags.prompt ? modelInput(tokenizer, tokenizer.encode(flags.prompt as string)) : [start];
@@ -318,7 +322,7 @@ async function main(argv: string[]): Promise<number> {
     // eval
     const { evaluateFile } = await import('../sft/evaluate-node.ts');
     const metrics = await evaluateFile(gpu, folder, data, {
-      maxLength: flags['max-length'] as number, batchSize: flags['batch-size'] as number, adapter,
+      maxLength: flags['max-length'] as number, batchSize: flags['batch-size'] as number, adapter, dtype: flags.dtype as WeightDtype,
     });
     console.log(JSON.stringify(metrics));
     return 0;

@@ -5,6 +5,7 @@
 import { ShapeError, WeightsError } from '../util/errors.ts';
 import { parseJsonText } from './json-text.ts';
 import { quote, show } from './quote.ts';
+import { f16BitsToF32, f32BitsToBf16, f32BitsToF16 } from '../util/half.ts';
 import {
   byteCount,
   DTYPE_BYTES,
@@ -256,9 +257,12 @@ export async function readShardedIndexWith(
   return new ShardedSafetensors(indexName, shards, tensors, metadata, owner);
 }
 
+export { f16BitsToF32, f32BitsToF16 };
+
 export interface TensorToWrite {
   name: string;
-  dtype: 'F32' | 'F16';
+  /** F16 and BF16 round `data` to nearest, ties to even (exact for values that came from them). */
+  dtype: 'F32' | 'F16' | 'BF16';
   shape: readonly number[];
   data: Float32Array;
 }
@@ -282,8 +286,8 @@ export function serializeSafetensors(
     if (t.name === '__metadata__' || (i > 0 && sorted[i - 1].name === t.name)) {
       throw fail(where, 'name is reserved or repeated', 'a unique tensor name', `${quote(t.name)}`);
     }
-    if (t.dtype !== 'F32' && t.dtype !== 'F16')
-      throw fail(where, 'dtype is not writable', 'F32 or F16', show(t.dtype));
+    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16')
+      throw fail(where, 'dtype is not writable', 'F32, F16 or BF16', show(t.dtype));
     if (!t.shape.every(isCount) || byteCount(t.shape, 1) !== t.data.length) {
       const what = `data does not match its shape ${show(t.shape)}`;
       throw new ShapeError(
@@ -309,51 +313,12 @@ export function serializeSafetensors(
     } else {
       const bits = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
       const halves = new Uint16Array(out.buffer, at, t.data.length); // at is even: every tensor has even size
-      for (let i = 0; i < bits.length; i++) halves[i] = f32BitsToF16(bits[i]);
+      const round = t.dtype === 'F16' ? f32BitsToF16 : f32BitsToBf16;
+      for (let i = 0; i < bits.length; i++) halves[i] = round(bits[i]);
       at += 2 * t.data.length;
     }
   }
   return out;
-}
-
-/** f32 bits → f16 bits, nearest, ties to even; overflow → ±Inf; NaN stays NaN (quiet, top payload bits). */
-export function f32BitsToF16(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112; // rebias 127 → 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign; // below half the smallest subnormal
-    // Subnormal: value / 2^-24 = (1.mant) >> (14 - e), rounded.
-    const full = mant | 0x800000;
-    const shift = 14 - e;
-    const rest = full & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    const half = full >>> shift;
-    return sign | (half + (rest > halfway || (rest === halfway && half & 1) ? 1 : 0));
-  }
-  const half = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  // A carry out of the mantissa bumps the exponent, which is the right answer (up to Inf).
-  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
-}
-
-/** f16 bits → f32 bits (exact). */
-export function f16BitsToF32(h: number): number {
-  const sign = (h & 0x8000) << 16;
-  const exp = (h >>> 10) & 0x1f;
-  let mant = h & 0x3ff;
-  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
-  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
-  if (mant === 0) return sign >>> 0;
-  let e = 113; // subnormal: shift the leading 1 up to the implicit bit
-  while ((mant & 0x400) === 0) {
-    mant <<= 1;
-    e--;
-  }
-  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
 }
 
 let f16ToF32: Uint32Array | null = null;

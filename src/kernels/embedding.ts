@@ -7,12 +7,14 @@ import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { EmbeddingDims } from '../ops/dims.ts';
+import { dtypeSuffix, operandDeclaration, operandLoad, operandWords, type OperandDtype } from './half-wgsl.ts';
 
 const WG = 256;
 const WG_BACKWARD = 64;
 
-const EMBEDDING_FORWARD: Kernel = {
-  name: 'embedding-forward',
+// The weight is f32, or 16-bit (a frozen embedding) widened on load: one pipeline per dtype.
+const embeddingForwardKernel = (dtype: OperandDtype): Kernel => ({
+  name: `embedding-forward${dtypeSuffix(dtype)}`,
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the N·C elements of out (c fastest, so neighbours copy one row).
 // One invocation: out[n, c] = weight[ids[n], c], or 0 when ids[n] is outside [0, V).
@@ -20,7 +22,7 @@ const EMBEDDING_FORWARD: Kernel = {
 struct Dims { N: u32, C: u32, V: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
+${operandDeclaration('weight', 2, dtype)}
 @group(0) @binding(3) var<uniform> u: Dims;
 
 @compute @workgroup_size(${WG})
@@ -30,13 +32,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     let id = ids[idx / u.C];
     var value = 0.0;
     if (id >= 0 && u32(id) < u.V) {
-      value = weight[u32(id) * u.C + idx % u.C];
+      value = ${operandLoad('weight', dtype, 'u32(id) * u.C + idx % u.C')};
     }
     out[idx] = value;
   }
 }
 `,
-};
+});
+
+const EMBEDDING_FORWARD = { f32: embeddingForwardKernel('f32'), f16: embeddingForwardKernel('f16'), bf16: embeddingForwardKernel('bf16') };
 
 const EMBEDDING_BACKWARD: Kernel = {
   name: 'embedding-backward',
@@ -68,15 +72,16 @@ export function embeddingForward(
   gpu: Gpu,
   out: GPUBuffer, // (N, C)
   ids: GPUBuffer, // (N) i32
-  weight: GPUBuffer, // (V, C)
+  weight: GPUBuffer, // (V, C), f32 or dims.dtype
   dims: EmbeddingDims,
 ): void {
   const { N, C, V } = checkDims('embeddingForward', dims);
+  const dtype = dims.dtype ?? 'f32';
   checkBuffer(gpu, 'embeddingForward', 'out', out, N * C, 'elements');
   checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
-  checkBuffer(gpu, 'embeddingForward', 'weight', weight, V * C, 'elements');
+  checkBuffer(gpu, 'embeddingForward', 'weight', weight, operandWords(dtype, V * C), dtype === 'f32' ? 'elements' : `words (${V * C} ${dtype})`);
   checkDistinct('embeddingForward', { output: out }, { ids, weight });
-  gpu.dispatch(EMBEDDING_FORWARD, { out, ids, weight }, { N, C, V }, strideGroups(gpu, N * C, WG));
+  gpu.dispatch(EMBEDDING_FORWARD[dtype], { out, ids, weight }, { N, C, V }, strideGroups(gpu, N * C, WG));
 }
 
 /** dweight (V, C) is overwritten; rows no id hits are 0. */

@@ -2,19 +2,26 @@
 // baseline), a register-blocked tile per invocation without workgroup memory (fast on SwiftShader), and workgroup-
 // memory tiles with a register tile per invocation (fast on real GPUs). Tile shapes are parameters; sizes are uniforms.
 import type { Kernel } from '../gpu/gpu.ts';
+import type { HalfDtype } from '../util/half.ts';
+import { dtypeSuffix, operandDeclaration, operandLoad, type OperandDtype } from './half-wgsl.ts';
+
+export type { OperandDtype };
+
+const loadB = (dtype: OperandDtype) => (i: string) => operandLoad('B', dtype, i);
+const suffix = dtypeSuffix;
 
 // Shared by every variant: out[b, m, n] is at b·strideOut + m·N + n, op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
 // op(B)[k, n] = B[b·strideB + k·sBk + n·sBn], so a transpose is only a pair of strides (one pipeline per variant).
 // Large sizes take several dispatches of at most 65535 workgroups per dimension, offset by tileN0, tileM0, batch0
 // (no grid-stride loop: SwiftShader took minutes to compile the register kernel inside one).
-const HEADER = /* wgsl */ `
+const header = (dtype: OperandDtype) => /* wgsl */ `
 struct Dims {
   M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
   accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32,
 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
+${operandDeclaration('B', 2, dtype)}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<uniform> u: Dims;
 
@@ -33,12 +40,12 @@ fn tile(wid: vec3u) -> vec3u { return wid + vec3u(u.tileN0, u.tileM0, u.batch0);
 
 export const NAIVE_WG = 16;
 
-export const MATMUL_NAIVE: Kernel = {
-  name: 'matmul-naive',
+const naiveKernel = (dtype: OperandDtype): Kernel => ({
+  name: `matmul-naive${suffix(dtype)}`,
   wgsl: /* wgsl */ `
 // Workgroup ${NAIVE_WG}×${NAIVE_WG}; one invocation computes one output out[b, m, n] (x → n, y → m), k ascending.
 // Bindings: out (batch, M, N) written, A, B, bias (N) read.
-${HEADER}
+${header(dtype)}
 @compute @workgroup_size(${NAIVE_WG}, ${NAIVE_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let t = tile(wid);
@@ -50,14 +57,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   var pb = b * u.strideB + n * u.sBn;
   var acc = 0.0;
   for (var k = 0u; k < u.K; k++) {
-    acc += A[pa] * B[pb];
+    acc += A[pa] * ${loadB(dtype)('pb')};
     pa += u.sAk;
     pb += u.sBk;
   }
   store(b, m, n, acc);
 }
 `,
-};
+});
+
+export const MATMUL_NAIVE = naiveKernel('f32');
 
 // Register tile per invocation (TM rows × TN columns, TN a multiple of 4) and workgroup shape: on SwiftShader the
 // work per invocation dominates (PERF-NOTES.md), so the k loop is unrolled here in TS, one variable per value.
@@ -68,11 +77,11 @@ export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 // loads A at k + c and the others take it by subgroupBroadcast, so A costs TM/SG loads per k instead of TM.
 export const SUB = { TM: 16, TN: 8, SG: 4 };
 
-function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false): Kernel {
+function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false, dtype: OperandDtype = 'f32'): Kernel {
   const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
   const each = (f: (i: number, h: number) => string) =>
     rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
-  const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => `B[rb${4 * h + c} + ${kb}]`).join(', ')})`;
+  const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => loadB(dtype)(`rb${4 * h + c} + ${kb}`)).join(', ')})`;
   const aQuad = (i: number) =>
     subgroup
       ? `vec4f(${ks.map((c) => `subgroupBroadcast(v${i}, ${c}u)`).join(', ')})`
@@ -83,12 +92,12 @@ function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgro
     : [`(t.y * ${WGY}u + lid.y) * ${TM}u`, `(t.x * ${WGX}u + lid.x) * ${TN}u`];
   const outside = '  if (m0 >= u.M || n0 >= u.N) { return; }';
   return {
-    name: subgroup ? 'matmul-subgroup' : 'matmul-register',
+    name: `${subgroup ? 'matmul-subgroup' : 'matmul-register'}${suffix(dtype)}`,
     wgsl: /* wgsl */ `${subgroup ? 'enable subgroups;\n' : ''}
 // Workgroup ${subgroup ? `of one ${SUB.SG}-lane subgroup` : `${WGX}×${WGY}`}, no workgroup memory; one invocation computes a ${TM}×${TN} block of out (x → n, y → m)
 // in registers, k ascending, four k per step, then a scalar tail. Rows and columns past M, N are clamped on load and
 // skipped on store. Bindings: out (batch, M, N) written, A, B, bias (N) read.
-${HEADER}
+${header(dtype)}
 @compute @workgroup_size(${subgroup ? SUB.SG : `${WGX}, ${WGY}`})
 fn main(@builtin(workgroup_id) wid: vec3u, ${subgroup ? '@builtin(subgroup_invocation_id) lane: u32' : '@builtin(local_invocation_id) lid: vec3u'}) {
   let t = tile(wid);
@@ -129,7 +138,7 @@ export const MATMUL_SUBGROUP = registerKernel(SUB.TM, SUB.TN, 1, 1, true);
 // Workgroup tile BM×BN, stepping BK along k; T×T invocations, each computing (BM/T)×(BN/T) outputs.
 export const WGT = { BM: 64, BN: 64, BK: 16, T: 16 };
 
-function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel {
+function workgroupKernel(BM: number, BN: number, BK: number, T: number, dtype: OperandDtype = 'f32'): Kernel {
   const [rows, quads] = [BM / T, BN / T / 4].map((n) => [...Array(n).keys()]); // per invocation: rows × 4·quads
   const [lda, ldb] = [BM + 1, BN + 1]; // padded rows keep the transposing tile stores off a single memory bank
   const each = (f: (i: number, h: number) => string) =>
@@ -137,12 +146,12 @@ function workgroupKernel(BM: number, BN: number, BK: number, T: number): Kernel 
   const bQuad = (h: number) =>
     `vec4f(${[0, 1, 2, 3].map((c) => `Bs[o + lid.x + ${(4 * h + c) * T}u]`).join(', ')})`;
   return {
-    name: 'matmul-workgroup',
+    name: `matmul-workgroup${suffix(dtype)}`,
     wgsl: /* wgsl */ `
 // Workgroup ${T}×${T}; it stages a ${BM}×${BK} tile of op(A) and a ${BK}×${BN} tile of op(B) in workgroup memory (zero
 // past M, N, K), read along the stored contiguous axis, then one invocation accumulates ${rows.length}×${4 * quads.length} outputs
 // out[m0 + y + ${T}i, n0 + x + ${T}j], k ascending. Bindings: out (batch, M, N) written, A, B, bias (N) read.
-${HEADER}
+${header(dtype)}
 var<workgroup> As: array<f32, ${BK * lda}>; // (BK, BM) padded
 var<workgroup> Bs: array<f32, ${BK * ldb}>; // (BK, BN) padded
 
@@ -167,7 +176,7 @@ ${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
       let nn = select(e / ${BK}u, e % ${BN}u, along);
       let kk = select(e % ${BK}u, e / ${BN}u, along);
       var v = 0.0;
-      if (n0 + nn < u.N && k0 + kk < u.K) { v = B[b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn]; }
+      if (n0 + nn < u.N && k0 + kk < u.K) { v = ${loadB(dtype)('b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn')}; }
       Bs[kk * ${ldb}u + nn] = v;
     }
     workgroupBarrier();
@@ -187,3 +196,18 @@ ${each((i, h) => [0, 1, 2, 3].map((c) => `  if (m0 + lid.y + ${i * T}u < u.M && 
 }
 
 export const MATMUL_WORKGROUP = workgroupKernel(WGT.BM, WGT.BN, WGT.BK, WGT.T);
+
+/** The four variants reading B as 16-bit floats (a frozen weight): the same kernels, one more pipeline each. */
+export const MATMUL_HALF: Record<HalfDtype, Record<'naive' | 'register' | 'subgroup' | 'workgroup', Kernel>> = {
+  f16: halfKernels('f16'),
+  bf16: halfKernels('bf16'),
+};
+
+function halfKernels(dtype: HalfDtype) {
+  return {
+    naive: naiveKernel(dtype),
+    register: registerKernel(REG.TM, REG.TN, REG.WGX, REG.WGY, false, dtype),
+    subgroup: registerKernel(SUB.TM, SUB.TN, 1, 1, true, dtype),
+    workgroup: workgroupKernel(WGT.BM, WGT.BN, WGT.BK, WGT.T, dtype),
+  };
+}

@@ -5,7 +5,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
-import { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT } from './matmul-wgsl.ts';
+import { MATMUL_HALF, MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT, type OperandDtype } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
 import type { MatmulDims } from '../ops/dims.ts';
 
@@ -55,6 +55,7 @@ interface Plan {
   strideA: number;
   strideB: number;
   strideOut: number;
+  dtypeB: OperandDtype;
 }
 
 function encode(
@@ -73,7 +74,8 @@ function encode(
       `matmul: variant ${chosen}, expected a device with ${SUB.SG}-lane subgroups, got subgroup size ${gpu.subgroupSize ?? 'none'}`,
     );
   }
-  const { kernel, tileM, tileN } = KERNELS[chosen];
+  const { tileM, tileN } = KERNELS[chosen];
+  const kernel = p.dtypeB === 'f32' ? KERNELS[chosen].kernel : MATMUL_HALF[p.dtypeB][chosen];
   const { M, N, K, transA, transB } = p;
   const strides = { strideA: p.strideA, strideB: p.strideB, strideOut: p.strideOut };
   const layout = { sAm: transA ? 1 : K, sAk: transA ? M : 1, sBk: transB ? 1 : N, sBn: transB ? K : 1 };
@@ -108,7 +110,7 @@ export function matmulForward(
   const p = resolve('matmulForward', dims, variant);
   checkBuffer(gpu, 'matmulForward', 'out', out, p.batch * p.M * p.N);
   checkBuffer(gpu, 'matmulForward', 'a', a, span(p.batch, p.strideA, p.M * p.K));
-  checkBuffer(gpu, 'matmulForward', 'b', b, span(p.batch, p.strideB, p.K * p.N));
+  checkOperandB(gpu, 'matmulForward', b, p);
   if (bias) checkBuffer(gpu, 'matmulForward', 'bias', bias, p.N);
   checkDistinct('matmulForward', { out }, { a, b, bias });
   encode(gpu, variant, out, a, b, bias, p, dims.accumulate ?? false);
@@ -125,10 +127,17 @@ export function matmulBackward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
-  const { batch, M, N, K, transA, transB, strideA, strideB } = resolve('matmulBackward', dims, variant);
+  const p = resolve('matmulBackward', dims, variant);
+  const { batch, M, N, K, transA, transB, strideA, strideB, dtypeB } = p;
   checkBuffer(gpu, 'matmulBackward', 'dOut', dOut, batch * M * N);
   checkBuffer(gpu, 'matmulBackward', 'a', a, span(batch, strideA, M * K));
-  checkBuffer(gpu, 'matmulBackward', 'b', b, span(batch, strideB, K * N));
+  checkOperandB(gpu, 'matmulBackward', b, p);
+  // A 16-bit B is a frozen weight: it has no gradient, and stays the B operand of dA = dOut · op(B)ᵀ.
+  if (dtypeB !== 'f32' && (dB || (dA && transA))) {
+    throw new ShapeError(
+      `matmulBackward: ${dB ? 'dB' : 'dA with transA'}, expected an f32 B (a ${dtypeB} B is a frozen weight: no dB, and only the B operand), got dtypeB ${dtypeB}`,
+    );
+  }
   checkDistinct('matmulBackward', { dA, dB, dBias }, { dOut, a, b });
   const MN = M * N;
   if (dA) {
@@ -136,7 +145,7 @@ export function matmulBackward(
     // dA = dOut · op(B)ᵀ, or op(B) · dOutᵀ when A is stored transposed (K, M).
     const g = transA
       ? { M: K, N: M, K: N, a: b, transA: transB, strideA: strideB, b: dOut, transB: true, strideB: MN }
-      : { M, N: K, K: N, a: dOut, transA: false, strideA: MN, b, transB: !transB, strideB };
+      : { M, N: K, K: N, a: dOut, transA: false, strideA: MN, b, transB: !transB, strideB, dtypeB };
     gradient(gpu, variant, dA, batch, strideA, g);
   }
   if (dB) {
@@ -153,7 +162,7 @@ export function matmulBackward(
   }
 }
 
-type GradPlan = Omit<Plan, 'batch' | 'strideOut'> & { a: GPUBuffer; b: GPUBuffer };
+type GradPlan = Omit<Plan, 'batch' | 'strideOut' | 'dtypeB'> & { a: GPUBuffer; b: GPUBuffer; dtypeB?: OperandDtype };
 
 // Writes one operand's gradient (batch, M, N) at batch stride `stride`. Stride 0 means the operand is shared and its
 // gradient sums over the batch: one matmul over a stacked K when both factors keep k outermost and batches adjacent
@@ -166,7 +175,7 @@ function gradient(
   stride: number,
   g: GradPlan,
 ): void {
-  const plan = { ...g, batch, strideOut: g.M * g.N };
+  const plan = { ...g, batch, strideOut: g.M * g.N, dtypeB: g.dtypeB ?? 'f32' };
   if (stride !== 0 || batch === 1) {
     encode(gpu, variant, dst, g.a, g.b, null, { ...plan, strideOut: stride || plan.strideOut });
   } else if (g.transA && g.strideA === g.K * g.M && !g.transB && g.strideB === g.K * g.N) {
@@ -207,7 +216,17 @@ function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undef
   if (largest >= 2 ** 32)
     throw new ShapeError(`${where}: largest operand, expected < 2^32 elements, got ${largest}`);
   const [transA, transB] = [dims.transA ?? false, dims.transB ?? false];
-  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N };
+  const dtypeB = dims.dtypeB ?? 'f32';
+  if (!['f32', 'f16', 'bf16'].includes(dtypeB))
+    throw new ShapeError(`${where}: dims.dtypeB, expected f32, f16 or bf16, got ${String(dtypeB)}`);
+  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N, dtypeB };
+}
+
+// B holds its elements as f32, or as 16-bit halves two to a u32 word.
+function checkOperandB(gpu: Gpu, where: string, b: GPUBuffer, p: Plan): void {
+  const n = span(p.batch, p.strideB, p.K * p.N);
+  if (p.dtypeB === 'f32') checkBuffer(gpu, where, 'b', b, n);
+  else checkBuffer(gpu, where, 'b', b, Math.ceil(n / 2), `u32 (${n} ${p.dtypeB})`);
 }
 
 /** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */

@@ -14,6 +14,8 @@ import { parseLlamaConfig } from './llama/config.ts';
 import { LlamaModel } from './llama/model.ts';
 import { planLlamaWeights } from './llama/weights.ts';
 import { loadPlannedWeights } from './named-weights.ts';
+import { loadedDtype, type WeightDtype } from '../nn/weight-dtype.ts';
+import { createWithMatrixDtype } from '../nn/module.ts';
 import { checkBufferLimits, planNote, type WeightsPlan } from './weights-plan.ts';
 
 /** Every model this loader builds; `model.kind` tells them apart. */
@@ -23,6 +25,11 @@ export type ModelKind = AnyModel['kind'];
 /** Where a loader announces what the model will hold (planNote), before allocating it. */
 export interface LoadOptions {
   log?: (line: string) => void;
+  /**
+   * How weight matrices are stored (nn/weight-dtype.ts): 'float32' (default) widens all; 'auto' keeps an F16 or
+   * BF16 file's matrices 16-bit; 'bfloat16' / 'float16' round them. Training makes trained ones f32 (storeWeights).
+   */
+  dtype?: WeightDtype;
 }
 
 // A parsed config and how to build its model. Parsing (cheap, validates fields) comes first; build then checks the
@@ -65,9 +72,11 @@ async function construct<M extends AnyModel>(
 ): Promise<M> {
   checkBufferLimits(weights, gpu.limits, gpu.description);
   options.log?.(planNote(weights));
-  const model = create(); // allocates every parameter
+  // Allocates every parameter: matrices already in the dtype they will be loaded as (a 16-bit file's, for auto).
+  const matrix = weights.tensors.find((t) => t.info.shape.length === 2)?.info.dtype ?? 'F32';
+  const model = createWithMatrixDtype(loadedDtype(options.dtype ?? 'float32', matrix), create);
   try {
-    await loadPlannedWeights(model, weights);
+    await loadPlannedWeights(model, weights, options.dtype);
   } catch (e) {
     model.dispose();
     throw e;

@@ -4,9 +4,12 @@
 import { WeightsError } from '../util/errors.ts';
 import { shapeString } from '../autograd/tensor.ts';
 import type { Module } from '../nn/module.ts';
+import { loadedDtype, mayBeHalf, storeParameter, type WeightDtype } from '../nn/weight-dtype.ts';
 import type { WeightsPlan } from './weights-plan.ts';
 
-export async function loadPlannedWeights(model: Module, plan: WeightsPlan): Promise<void> {
+/** dtype 'auto' keeps F16 and BF16 matrices 16-bit (nn/weight-dtype.ts), 'float32' widens every tensor. */
+export async function loadPlannedWeights(model: Module, plan: WeightsPlan, dtype: WeightDtype = 'float32'): Promise<void> {
+  const params = new Map(model.namedParameters());
   for (const { name, info } of plan.tensors) {
     const data = await plan.store.getF32(info.name);
     const bad = firstNonFinite(data);
@@ -16,7 +19,9 @@ export async function loadPlannedWeights(model: Module, plan: WeightsPlan): Prom
           `got ${data[bad]} at index ${bad}${indexIn(info.shape, bad)}`,
       );
     }
-    model.load(name, data);
+    const param = params.get(name);
+    if (param && mayBeHalf(name, param)) storeParameter(param, loadedDtype(dtype, info.dtype), data);
+    else model.load(name, data);
   }
 }
 

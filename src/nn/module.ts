@@ -2,11 +2,27 @@
 // Hugging Face structure yields the Hugging Face keys (`transformer.h.0.attn.c_attn.weight`).
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { Tensor, numel, shapeString } from '../autograd/tensor.ts';
+import { Tensor, isHalf, numel, shapeString } from '../autograd/tensor.ts';
+import { packHalves, type HalfDtype } from '../util/half.ts';
 import type { TensorToWrite } from '../io/safetensors.ts';
 
 /** The low-rank factors a LoRA adapter adds to a Linear (`….lora_A.weight`, `….lora_B.weight`). */
 export const isAdapterParameter = (name: string): boolean => /(^|\.)lora_[AB]\.weight$/.test(name);
+
+// The dtype new matrix parameters get while a model is being built for a 16-bit file (createWithMatrixDtype), so
+// loading never holds them as f32 first; everything else starts f32.
+let buildingMatrixDtype: 'f32' | HalfDtype = 'f32';
+
+/** Run `create` (a model's constructor) with its 2-D parameters allocated as `dtype` (zero-filled, then loaded). */
+export function createWithMatrixDtype<T>(dtype: 'f32' | HalfDtype, create: () => T): T {
+  const before = buildingMatrixDtype;
+  buildingMatrixDtype = dtype;
+  try {
+    return create();
+  } finally {
+    buildingMatrixDtype = before;
+  }
+}
 
 export abstract class Module {
   training = true;
@@ -21,7 +37,8 @@ export abstract class Module {
     }
     // Without init: zeros filled on the GPU (no CPU copy of the tensor; the loader writes the weights next).
     const options = { label: name, requiresGrad: true, persistent: true };
-    const t = init ? Tensor.from(this.gpu, init, shape, options) : Tensor.empty(this.gpu, shape, name, 'f32', options);
+    const dtype = shape.length === 2 ? buildingMatrixDtype : 'f32';
+    const t = init ? Tensor.from(this.gpu, init, shape, options) : Tensor.empty(this.gpu, shape, name, dtype, options);
     if (!init) this.gpu.clear(t.buffer);
     this.params.set(name, t);
     return t;
@@ -58,14 +75,16 @@ export abstract class Module {
   }
 
   /**
-   * The model's own parameters read back as F32 under their HF names, ready for serializeSafetensors: a LoRA
-   * adapter's tensors are not the model's (they are saved in peft's layout, see sft/lora.ts).
+   * The model's own parameters read back under their HF names, ready for serializeSafetensors: F32, or F16 / BF16
+   * for a weight held in 16 bits (as loaded, nothing lost). A LoRA adapter's tensors are not the model's (they are
+   * saved in peft's layout, see sft/lora.ts).
    */
   async exportTensors(): Promise<TensorToWrite[]> {
     const out: TensorToWrite[] = [];
     for (const [name, p] of this.namedParameters()) {
       if (isAdapterParameter(name)) continue;
-      out.push({ name, dtype: 'F32', shape: [...p.shape], data: await p.readF32() });
+      const dtype = p.dtype === 'f16' ? 'F16' : p.dtype === 'bf16' ? 'BF16' : 'F32';
+      out.push({ name, dtype, shape: [...p.shape], data: await p.readF32() });
     }
     return out;
   }
@@ -85,14 +104,14 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Overwrite a parameter's values (e.g. from a checkpoint). */
+  /** Overwrite a parameter's values (e.g. from a checkpoint), rounded to its dtype when it is held in 16 bits. */
   load(name: string, data: Float32Array): void {
     const t = this.namedParameters().find(([n]) => n === name)?.[1];
     if (!t) throw new ShapeError(`load: parameter '${name}', expected one of this model's names, got an unknown name`);
     if (data.length !== t.size) {
       throw new ShapeError(`load: '${name}' length, expected ${t.size} for ${shapeString(t.shape)}, got ${data.length}`);
     }
-    this.gpu.write(t.buf(), data);
+    this.gpu.write(t.buf(), isHalf(t.dtype) ? packHalves(data, t.dtype) : data);
   }
 
   dispose(): void {

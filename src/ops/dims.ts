@@ -46,6 +46,8 @@ export interface EmbeddingDims {
   N: number;
   C: number;
   V: number;
+  /** Forward only: how the weight is stored, f32 (default) or 16-bit two per u32 (a frozen embedding). */
+  dtype?: 'f32' | 'f16' | 'bf16';
 }
 
 export interface GeluDims {
@@ -68,6 +70,7 @@ export interface MatmulDims {
   batchStrideA?: number; // elements between A's matrices: default M·K, 0 shares one A, larger leaves gaps
   batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
   accumulate?: boolean; // forward only: out += result instead of out = result
+  dtypeB?: 'f32' | 'f16' | 'bf16'; // how B is stored: f32 (default) or 16-bit, two per u32 (a frozen weight, no dB)
 }
 
 export interface RmsnormDims {

@@ -19,6 +19,7 @@ import { Tensor } from '../autograd/tensor.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { ClassificationTask, HeadTask } from './tasks.ts';
 import { attachLora, detachLora, LORA_DEFAULTS } from './lora.ts';
+import { storeWeights } from '../nn/weight-dtype.ts';
 import type { Job, JobInputs } from './job.ts';
 
 /** The splits tokenized with the train split's labels, the classifier, and what both jobs report and save. */
@@ -83,6 +84,7 @@ export async function headJob(inputs: JobInputs): Promise<Job<FeatureBatch>> {
   const job = labelledJob(inputs);
   const { train, val, test } = job.splits;
   applyStrategy(model, 'head');
+  await storeWeights(model, s.dtype ?? 'auto');
   const classifier = new SequenceClassifier(model.gpu, model, job.names.length, s.seed);
   if (s.headWeight) classifier.load('score.weight', s.headWeight);
 

@@ -2,6 +2,7 @@
 // read it, so a default changes in one place.
 import type { Strategy } from './finetune-modes.ts';
 import type { TrainerOptions } from './trainer.ts';
+import type { WeightDtype } from '../nn/weight-dtype.ts';
 
 /** Every trainer option (trainer.ts) but restoreBest, which the job decides, plus the job's and the CLI's settings. */
 export interface SftDefaults extends Omit<TrainerOptions, 'restoreBest'> {
@@ -23,6 +24,8 @@ export interface SftDefaults extends Omit<TrainerOptions, 'restoreBest'> {
   testRatio: number;
   /** Tokens of the sample reply before and after (CLI, page). */
   sampleTokens: number;
+  /** How frozen weight matrices are stored: auto keeps the file's dtype (F16/BF16 stay 16-bit); trained ones are f32. */
+  dtype: WeightDtype;
 }
 
 export const SFT_DEFAULTS: Readonly<SftDefaults> = Object.freeze({
@@ -52,6 +55,7 @@ export const SFT_DEFAULTS: Readonly<SftDefaults> = Object.freeze({
   valRatio: 0.1,
   testRatio: 0.1,
   sampleTokens: 40,
+  dtype: 'auto',
 });
 
 /**

@@ -5,6 +5,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../util/errors.ts';
 import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
+import type { WeightDtype } from '../nn/weight-dtype.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { tokenizeRows, truncateExamples } from './dataset.ts';
 import { lmBatches } from './batching.ts';
@@ -14,8 +15,8 @@ import { ClassificationTask, LmTask } from './tasks.ts';
 import { loadAdapter, readAdapterConfig } from './adapter-node.ts';
 import { evaluateBatches, type Metrics } from './trainer.ts';
 
-export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number; adapter?: string }): Promise<Metrics & { examples: number }> {
-  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder);
+export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number; adapter?: string; dtype?: WeightDtype }): Promise<Metrics & { examples: number }> {
+  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder, { dtype: o.dtype ?? 'float32' });
   const data = await readJsonlFile(dataPath).catch((e: unknown) => { model.dispose(); throw e; });
   const maxLength = Math.min(o.maxLength, model.contextLength);
   const padId = tokenizer.eosId ?? 0;

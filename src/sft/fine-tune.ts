@@ -10,6 +10,7 @@ import { defaultsFor, SFT_DEFAULTS, type SftDefaults } from './defaults.ts';
 import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent } from './trainer.ts';
 import { exportAdapter, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
+import { WEIGHT_DTYPES } from '../nn/weight-dtype.ts';
 
 /** Rows as plain objects ({prompt, completion}, {messages}, {text} or {text, label}) or as JSONL text. */
 export type Rows = string | readonly object[];
@@ -64,6 +65,7 @@ const HOOKS = ['val', 'test', 'onEvent', 'signal', 'trainable', 'lora'];
 const CHOICES: Partial<Record<keyof FineTuneSettings, readonly string[]>> = {
   strategy: ['full', 'freeze', 'head', 'lora'],
   lrSchedule: ['constant', 'linear', 'cosine'],
+  dtype: WEIGHT_DTYPES,
 };
 const COUNTS = ['epochs', 'batchSize', 'gradAccum', 'maxLength'];
 const SETTINGS = Object.keys(SFT_DEFAULTS).filter(

@@ -14,6 +14,7 @@ import { applyStrategy, type ParameterReport, type Strategy } from './finetune-m
 import { LmTask, type Task } from './tasks.ts';
 import { attachLora, detachLora, LORA_DEFAULTS, type AttachedAdapter, type LoraSettings } from './lora.ts';
 import { headJob, loraClassifierJob } from './classifier-job.ts';
+import { storeWeights, type WeightDtype } from '../nn/weight-dtype.ts';
 
 export interface JobSettings {
   strategy: Strategy;
@@ -37,6 +38,8 @@ export interface JobSettings {
   headWeight?: Float32Array;
   /** LoRA only: the adapter's settings (defaults: LORA_DEFAULTS). */
   lora?: LoraSettings;
+  /** How frozen weight matrices are stored (default auto: as loaded); trained ones become f32. */
+  dtype?: WeightDtype;
 }
 
 /** Where the job reports: how errors name a setting and the data, and progress lines. */
@@ -99,9 +102,10 @@ export async function buildJob(
   if (s.dropout !== null) model.setDropout(s.dropout);
   model.gradientCheckpointing = s.gradientCheckpointing ?? false;
   const inputs = { model, tokenizer, data: rows, s, context, sampleRow };
-  if (s.strategy === 'head') return headJob(inputs);
-  if (s.strategy === 'lora' && rows.train[0]?.format === 'text-label') return loraClassifierJob(inputs);
-  return lmJob(inputs);
+  if (s.strategy === 'head') return headJob(inputs); // stores the weights before computing features
+  const job = s.strategy === 'lora' && rows.train[0]?.format === 'text-label' ? await loraClassifierJob(inputs) : lmJob(inputs);
+  await storeWeights(model, s.dtype ?? 'auto');
+  return job;
 }
 
 /** What buildJob hands the strategy's builder: maxLength already clipped to the context, the sample's row found. */

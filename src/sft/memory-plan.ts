@@ -10,6 +10,9 @@ import { InputError, ShapeError } from '../util/errors.ts';
 import { applyStrategy, type Strategy } from './finetune-modes.ts';
 import { attachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
 import { LmTask } from './tasks.ts';
+import { storeWeights, weightBytesByDtype, type WeightDtype } from '../nn/weight-dtype.ts';
+import { storageBytes } from '../util/half.ts';
+import type { DType } from '../autograd/tensor.ts';
 
 export interface PlanSettings {
   strategy: Exclude<Strategy, 'head'>;
@@ -20,6 +23,8 @@ export interface PlanSettings {
   maxLength: number;
   gradientCheckpointing: boolean;
   dropout: number | null;
+  /** How frozen matrices are stored (default auto); auto reads the file's dtype from config.json's torch_dtype. */
+  dtype?: WeightDtype;
 }
 
 /** Bytes, by owner. */
@@ -27,9 +32,11 @@ export interface MemoryPlan {
   /** Rows and tokens per row of the planned micro-batch (maxLength capped at the model's context). */
   batchSize: number;
   length: number;
-  /** Parameters (float32), trained and frozen. */
+  /** Parameters, trained (float32) and frozen (16-bit where --dtype keeps them so). */
   trainedWeights: number;
   frozenWeights: number;
+  /** Every parameter's bytes by storage dtype. */
+  weightsByDtype: Partial<Record<DType, number>>;
   /** One float32 gradient per trained parameter, kept across the steps. */
   gradients: number;
   /** AdamW's m and v. */
@@ -54,12 +61,14 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
     if (settings.dropout !== null) model.setDropout(settings.dropout);
     if (settings.strategy === 'lora') attachLora(model, settings.lora ?? LORA_DEFAULTS, 0);
     applyStrategy(model, settings.strategy, { freezeLayers: settings.freezeLayers, trainable: settings.trainable });
+    await storeWeights(model, resolveDtype(settings.dtype ?? 'auto', raw));
     let trainedWeights = 0;
     let frozenWeights = 0;
     for (const p of model.parameters()) {
-      if (p.requiresGrad) trainedWeights += p.size * 4;
-      else frozenWeights += p.size * 4;
+      if (p.requiresGrad) trainedWeights += storageBytes(p.dtype, p.size);
+      else frozenWeights += storageBytes(p.dtype, p.size);
     }
+    const weightsByDtype = weightBytesByDtype(model);
     const beforeOptimizer = gpu.stats().liveBytes;
     const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-3, clipGradNorm: 1 });
     const afterOptimizer = gpu.stats().liveBytes;
@@ -81,6 +90,7 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
       length: T,
       trainedWeights,
       frozenWeights,
+      weightsByDtype,
       gradients,
       optimizer: afterOptimizer - beforeOptimizer,
       step: peak - afterOptimizer - gradients,
@@ -97,8 +107,17 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
   }
 }
 
+// auto on the meta device, which reads no file: the dtype config.json says the weights are in (transformers writes it).
+function resolveDtype(setting: WeightDtype, raw: Record<string, unknown>): WeightDtype {
+  if (setting !== 'auto') return setting;
+  const stored = raw.torch_dtype ?? raw.dtype;
+  return stored === 'bfloat16' || stored === 'float16' ? stored : 'float32';
+}
+
 /** The plan as one line for the run's output. */
 export function describePlan(p: MemoryPlan): string {
-  const weights = p.frozenWeights > 0 ? `weights ${MiB(p.trainedWeights)} trained + ${MiB(p.frozenWeights)} frozen` : `weights ${MiB(p.trainedWeights)}`;
+  const half = Object.keys(p.weightsByDtype).filter((d) => d === 'f16' || d === 'bf16');
+  const frozen = `${MiB(p.frozenWeights)} frozen${half.length ? ` (${half.map((d) => `${d} ${MiB(p.weightsByDtype[d as DType] ?? 0)}`).join(', ')})` : ''}`;
+  const weights = p.frozenWeights > 0 ? `weights ${MiB(p.trainedWeights)} trained + ${frozen}` : `weights ${MiB(p.trainedWeights)}`;
   return `memory plan (micro-batch ${p.batchSize} × ${p.length} tokens): ${weights}, gradients ${MiB(p.gradients)}, AdamW state ${MiB(p.optimizer)}, one step's activations ${MiB(p.step)}; peak ${MiB(p.peak)} of GPU memory`;
 }

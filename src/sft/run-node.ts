@@ -14,6 +14,7 @@ import { splitByRatios } from './splits.ts';
 import { type DataRow, type JsonlData } from './jsonl.ts';
 import { countParameters, type Strategy } from './finetune-modes.ts';
 import { buildJob } from './job.ts';
+import type { WeightDtype } from '../nn/weight-dtype.ts';
 import { describePlan, planMemory } from './memory-plan.ts';
 import { Trainer, type Metrics, type TrainEvent, type TrainerOptions } from './trainer.ts';
 import { loadResumeState, saveCheckpoint } from './checkpoint-node.ts';
@@ -54,6 +55,8 @@ export interface SftArgs extends Omit<TrainerOptions, 'restoreBest'> {
   sampleTokens: number;
   /** Head only: how each text is presented to the model, `{text}` standing for it (default `{text}`). */
   template?: string;
+  /** How frozen weight matrices are stored (nn/weight-dtype.ts; default auto: the file's dtype). */
+  dtype?: WeightDtype;
 }
 
 export type SftEvent =
@@ -151,7 +154,9 @@ export async function runSft(
     info(describePlan(plan));
     planned = plan.peak;
   }
-  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info });
+  // Loaded as stored (or widened for float32); the job then makes trained weights f32 and rounds frozen ones.
+  const loadDtype = args.dtype === 'float32' ? 'float32' : 'auto';
+  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info, dtype: loadDtype });
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
   info(
