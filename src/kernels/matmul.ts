@@ -55,6 +55,9 @@ interface Plan {
   strideA: number;
   strideB: number;
   strideOut: number;
+  offA: number;
+  offB: number;
+  offOut: number;
 }
 
 function encode(
@@ -77,7 +80,7 @@ function encode(
   const { M, N, K, transA, transB } = p;
   const strides = { strideA: p.strideA, strideB: p.strideB, strideOut: p.strideOut };
   const layout = { sAm: transA ? 1 : K, sAk: transA ? M : 1, sBk: transB ? 1 : N, sBn: transB ? K : 1 };
-  const flags = { accumulate: accumulate ? 1 : 0, hasBias: bias ? 1 : 0 };
+  const flags = { accumulate: accumulate ? 1 : 0, hasBias: bias ? 1 : 0, offA: p.offA, offB: p.offB, offOut: p.offOut };
   const buffers = { out, A: a, B: b, bias: bias ?? a }; // without a bias, A fills the (unread) binding
   const [nx, ny, nz] = [Math.ceil(N / tileN), Math.ceil(M / tileM), p.batch];
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
@@ -106,9 +109,9 @@ export function matmulForward(
   variant?: MatmulVariant,
 ): void {
   const p = resolve('matmulForward', dims, variant);
-  checkBuffer(gpu, 'matmulForward', 'out', out, p.batch * p.M * p.N);
-  checkBuffer(gpu, 'matmulForward', 'a', a, span(p.batch, p.strideA, p.M * p.K));
-  checkBuffer(gpu, 'matmulForward', 'b', b, span(p.batch, p.strideB, p.K * p.N));
+  checkBuffer(gpu, 'matmulForward', 'out', out, p.offOut + p.batch * p.M * p.N);
+  checkBuffer(gpu, 'matmulForward', 'a', a, p.offA + span(p.batch, p.strideA, p.M * p.K));
+  checkBuffer(gpu, 'matmulForward', 'b', b, p.offB + span(p.batch, p.strideB, p.K * p.N));
   if (bias) checkBuffer(gpu, 'matmulForward', 'bias', bias, p.N);
   checkDistinct('matmulForward', { out }, { a, b, bias });
   encode(gpu, variant, out, a, b, bias, p, dims.accumulate ?? false);
@@ -125,6 +128,7 @@ export function matmulBackward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
+  if (dims.offsets) throw new ShapeError(`matmulBackward: dims.offsets, expected none (forward only), got ${JSON.stringify(dims.offsets)}`);
   const { batch, M, N, K, transA, transB, strideA, strideB } = resolve('matmulBackward', dims, variant);
   checkBuffer(gpu, 'matmulBackward', 'dOut', dOut, batch * M * N);
   checkBuffer(gpu, 'matmulBackward', 'a', a, span(batch, strideA, M * K));
@@ -153,7 +157,7 @@ export function matmulBackward(
   }
 }
 
-type GradPlan = Omit<Plan, 'batch' | 'strideOut'> & { a: GPUBuffer; b: GPUBuffer };
+type GradPlan = Omit<Plan, 'batch' | 'strideOut' | 'offA' | 'offB' | 'offOut'> & { a: GPUBuffer; b: GPUBuffer };
 
 // Writes one operand's gradient (batch, M, N) at batch stride `stride`. Stride 0 means the operand is shared and its
 // gradient sums over the batch: one matmul over a stacked K when both factors keep k outermost and batches adjacent
@@ -166,7 +170,7 @@ function gradient(
   stride: number,
   g: GradPlan,
 ): void {
-  const plan = { ...g, batch, strideOut: g.M * g.N };
+  const plan = { ...g, batch, strideOut: g.M * g.N, offA: 0, offB: 0, offOut: 0 };
   if (stride !== 0 || batch === 1) {
     encode(gpu, variant, dst, g.a, g.b, null, { ...plan, strideOut: stride || plan.strideOut });
   } else if (g.transA && g.strideA === g.K * g.M && !g.transB && g.strideB === g.K * g.N) {
@@ -207,7 +211,12 @@ function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undef
   if (largest >= 2 ** 32)
     throw new ShapeError(`${where}: largest operand, expected < 2^32 elements, got ${largest}`);
   const [transA, transB] = [dims.transA ?? false, dims.transB ?? false];
-  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N };
+  const { a: offA = 0, b: offB = 0, out: offOut = 0 } = dims.offsets ?? {};
+  for (const [key, v] of Object.entries({ a: offA, b: offB, out: offOut })) {
+    if (!Number.isInteger(v) || v < 0 || v + largest >= 2 ** 32)
+      throw new ShapeError(`${where}: dims.offsets.${key}, expected an integer ≥ 0 with the operand below 2^32 elements, got ${v}`);
+  }
+  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N, offA, offB, offOut };
 }
 
 /** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */

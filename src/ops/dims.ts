@@ -67,6 +67,8 @@ export interface MatmulDims {
   batchStrideA?: number; // elements between A's matrices: default M·K, 0 shares one A, larger leaves gaps
   batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
   accumulate?: boolean; // forward only: out += result instead of out = result
+  /** Forward only: elements before A's, B's and out's first matrix (a chunk of a larger buffer, no copy); default 0. */
+  offsets?: { a?: number; b?: number; out?: number };
 }
 
 export interface RmsnormDims {
@@ -117,4 +119,14 @@ export interface TransposeDims {
   d1: number;
   d2: number;
   d3: number;
+}
+
+export interface LmHeadLossDims {
+  /** Rows of hidden (tokens with a target). */
+  N: number;
+  C: number;
+  /** Vocabulary: rows of the head weight (V, C). */
+  V: number;
+  /** Vocabulary rows per chunk (default LM_HEAD_CHUNK in kernels/lm-head-loss.ts). */
+  chunk?: number;
 }
