@@ -12,22 +12,12 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { CROSS_ENTROPY_REDUCE } from './cross-entropy-wgsl.ts';
-import { rowWorkgroupCap } from './cross-entropy.ts';
-import { chunkStatsKernel, CHUNK_GRAD, GRAD_WG } from './lm-head-loss-wgsl.ts';
+import { CHUNK_GRAD, CHUNK_STATS, STATS_WG } from './lm-head-loss-wgsl.ts';
 import { matmulForward } from './matmul.ts';
-import type { Kernel } from '../gpu/gpu.ts';
 import type { LmHeadLossDims } from '../ops/dims.ts';
 
 /** Vocabulary rows per chunk by default: the dhidden partial sums stay short (see above) and a chunk of logits small. */
 export const LM_HEAD_CHUNK = 1024;
-
-const statsKernels = new Map<number, Kernel>();
-function statsKernel(gpu: Gpu, width: number): Kernel {
-  const wg = Math.min(rowWorkgroupCap(gpu), Math.max(8, 2 ** Math.ceil(Math.log2(width))));
-  let k = statsKernels.get(wg);
-  if (!k) statsKernels.set(wg, (k = chunkStatsKernel(wg)));
-  return k;
-}
 
 /** The chunks [v0, v0 + width) of the vocabulary, in order. */
 function chunks({ V, chunk = LM_HEAD_CHUNK }: LmHeadLossDims): { v0: number; width: number }[] {
@@ -67,12 +57,12 @@ export function lmHeadLossForward(
   const logits = gpu.alloc('lm-head-loss logits chunk', N * width * 4);
   const losses = gpu.alloc('lm-head-loss losses', N * 4);
   const hits = gpu.alloc('lm-head-loss hits', N * 4);
-  const groups = Math.min(N, gpu.limits.maxComputeWorkgroupsPerDimension);
+  const groups = Math.min(Math.ceil(N / STATS_WG), gpu.limits.maxComputeWorkgroupsPerDimension);
   const all = chunks(dims);
   all.forEach(({ v0, width: w }, c) => {
     chunkLogits(gpu, logits, hidden, weight, dims, v0, w);
     const uniforms = { N, V, width: w, v0, first: c === 0 ? 1 : 0, last: c === all.length - 1 ? 1 : 0 };
-    gpu.dispatch(statsKernel(gpu, w), { state, losses, hits, logits, targets }, uniforms, groups);
+    gpu.dispatch(CHUNK_STATS, { state, losses, hits, logits, targets }, uniforms, groups);
   });
   gpu.dispatch(CROSS_ENTROPY_REDUCE, { total: loss, count, values: losses, targets }, { N, average: 1 }, 1);
   if (correct) {
@@ -110,8 +100,7 @@ export function lmHeadLossBackward(
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   chunks(dims).forEach(({ v0, width }) => {
     chunkLogits(gpu, g, hidden, weight, dims, v0, width);
-    const groups = Math.min(max, Math.ceil((N * width) / GRAD_WG));
-    gpu.dispatch(CHUNK_GRAD, { g, state, targets, dloss, count }, { N, V, width, v0 }, groups);
+    gpu.dispatch(CHUNK_GRAD, { g, state, targets, dloss, count }, { N, V, width, v0 }, Math.min(max, N));
     if (dhidden) {
       const d = { batch: 1, M: N, N: C, K: width, accumulate: v0 > 0, offsets: { b: v0 * C } };
       matmulForward(gpu, dhidden, g, weight, null, d);
