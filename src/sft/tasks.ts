@@ -37,11 +37,23 @@ async function accuracySums(gpu: Gpu, logits: Tensor, targets: Tensor, sums: Eva
 }
 
 /**
- * Causal LM: the fused LM head + cross-entropy (F.lmHeadLoss) at target positions only, so prompt and padding rows skip
- * the vocabulary matmul and no (targets, V) logits are ever held; evaluation runs the same forward kernels.
+ * Training takes the fused LM head + cross-entropy (F.lmHeadLoss) once the target rows' logits would hold this many
+ * elements (64 MiB of f32, as much again for their gradient). Below, the logits matmul + cross-entropy is faster: the
+ * fused backward recomputes each chunk's logits, 4 vocabulary-sized products instead of 3, and on SwiftShader the
+ * bundled GPT-2 step measured ~5-15% slower fused (B8: 5.5 vs 5.2 s, B2: 0.51-0.55 vs 0.43-0.57 s, best of 4 each).
+ */
+export const FUSED_HEAD_MIN_LOGITS = 16 * 2 ** 20;
+
+/**
+ * Causal LM at target positions only, so prompt and padding rows skip the vocabulary matmul. The loss goes through the
+ * fused head when `fusedHead` says so (default: past FUSED_HEAD_MIN_LOGITS); evaluation always takes the fused forward
+ * (one product per chunk, loss and accuracy together, no (targets, V) logits held).
  */
 export class LmTask implements Task<LmBatch> {
-  constructor(readonly model: LanguageModel) {}
+  constructor(
+    readonly model: LanguageModel,
+    readonly fusedHead?: boolean,
+  ) {}
 
   private hiddenAtTargets(batch: LmBatch) {
     const gpu = this.model.gpu;
@@ -61,7 +73,10 @@ export class LmTask implements Task<LmBatch> {
 
   loss(batch: LmBatch) {
     const { picked, targets } = this.hiddenAtTargets(batch);
-    return { loss: F.lmHeadLoss(picked, this.model.headWeight(), targets), count: targets.size };
+    const weight = this.model.headWeight();
+    const fused = this.fusedHead ?? targets.size * weight.shape[0] >= FUSED_HEAD_MIN_LOGITS;
+    const loss = fused ? F.lmHeadLoss(picked, weight, targets) : F.crossEntropy(this.model.logits(picked), targets);
+    return { loss, count: targets.size };
   }
 
   async evaluate(batch: LmBatch, sums: EvalSums): Promise<void> {
