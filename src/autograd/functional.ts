@@ -54,6 +54,13 @@ export const embedding = (ids: Tensor, weight: Tensor): Tensor => apply('embeddi
 /** Mean cross-entropy of logits (..., V) against i32 targets; targets of -100 are ignored (as in PyTorch). */
 export const crossEntropy = (logits: Tensor, targets: Tensor): Tensor => apply('crossEntropy', [logits, targets], {});
 
+/**
+ * crossEntropy(hidden · weightᵀ, targets) without the logits: hidden (..., C), weight (V, C), i32 targets (one per row
+ * of hidden, −100 ignored); the vocabulary goes in chunks of `chunk` rows (kernels/lm-head-loss.ts).
+ */
+export const lmHeadLoss = (hidden: Tensor, weight: Tensor, targets: Tensor, chunk?: number): Tensor =>
+  apply('lmHeadLoss', [hidden, weight, targets], chunk === undefined ? {} : { chunk });
+
 /** Inverted dropout when training and p > 0; the identity otherwise. Masks come from the seed (manualSeed). */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {
   if (!training || p === 0) return x;

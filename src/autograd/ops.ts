@@ -9,6 +9,7 @@ import { layernormForward, layernormBackward } from '../kernels/layernorm.ts';
 import { geluForward, geluBackward } from '../kernels/gelu.ts';
 import { embeddingForward, embeddingBackward } from '../kernels/embedding.ts';
 import { crossEntropyForward, crossEntropyBackward } from '../kernels/cross-entropy.ts';
+import { lmHeadLossForward, lmHeadLossBackward } from '../kernels/lm-head-loss.ts';
 import { dropoutForward, dropoutBackward } from '../kernels/dropout.ts';
 import { transposeForward, transposeBackward } from '../kernels/transpose.ts';
 import { sliceForward, sliceBackward } from '../kernels/slice.ts';
@@ -35,6 +36,7 @@ export interface OpAttrs {
   gelu: Record<string, never>;
   embedding: Record<string, never>;
   crossEntropy: Record<string, never>;
+  lmHeadLoss: { chunk?: number };
   dropout: { p: number; seed: number; offset: number };
   rmsnorm: { eps: number };
   rope: { theta: number; positionOffset: number; scaling?: Llama3RopeScaling };
@@ -297,6 +299,22 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
       return [dlogits, null];
     },
   },
+  lmHeadLoss: {
+    forward: ([hidden, weight, targets], { chunk }) => {
+      const dims = lmHeadDims(hidden, weight, targets, chunk);
+      const loss = empty(hidden, [], 'loss');
+      const state = empty(hidden, [dims.N, 4], 'lm_head_state'); // per row (max, sum, argmax, target logit)
+      const count = empty(hidden, [1], 'count');
+      lmHeadLossForward(hidden.gpu, loss.buffer, state.buffer, count.buffer, hidden.buffer, weight.buffer, targets.buffer, dims);
+      return { out: loss, saved: [state, count] };
+    },
+    backward: (g, { inputs: [hidden, weight, targets], attrs: { chunk }, saved: [state, count] }, needs) => {
+      const [dh, dw] = [needs[0] ? gradOf(hidden) : null, needs[1] ? gradOf(weight) : null];
+      const dims = lmHeadDims(hidden, weight, targets, chunk);
+      lmHeadLossBackward(hidden.gpu, dh?.buffer ?? null, dw?.buffer ?? null, g.buffer, hidden.buffer, weight.buffer, targets.buffer, state.buffer, count.buffer, dims);
+      return [dh, dw, null];
+    },
+  },
   dropout: {
     forward: ([x], attrs) => {
       const out = empty(x, x.shape, 'dropout');
@@ -381,6 +399,17 @@ function attentionDims(q: Tensor, k: Tensor, v: Tensor, attrs: OpAttrs['causalAt
   expectShape('causalAttention', 'k', k.shape, [B, NKV, T, HS]);
   expectShape('causalAttention', 'v', v.shape, k.shape);
   return { B, NQ, NKV, T, HS, ...attrs };
+}
+
+/** lmHeadLoss dims from hidden (..., C), weight (V, C) and i32 targets (one per row of hidden). */
+function lmHeadDims(hidden: Tensor, weight: Tensor, targets: Tensor, chunk: number | undefined) {
+  expectF32('lmHeadLoss', hidden, weight);
+  if (targets.dtype !== 'i32') throw new ShapeError(`lmHeadLoss: targets dtype, expected i32, got ${targets.dtype}`);
+  const C = last(hidden);
+  const N = hidden.size / C;
+  expectShape('lmHeadLoss', 'weight', [weight.shape.length, last(weight)], [2, C]);
+  expectShape('lmHeadLoss', 'targets', [targets.size], [N]);
+  return { N, C, V: weight.shape[0], ...(chunk !== undefined && { chunk }) };
 }
 
 /** rope dims from a (B, NH, T, HS) tensor. */

@@ -8,6 +8,7 @@ import { elementwiseChecks } from './elementwise.ts';
 import { sumChecks } from './sum.ts';
 import { embeddingChecks } from './embedding.ts';
 import { crossEntropyChecks } from './cross-entropy.ts';
+import { lmHeadLossChecks } from './lm-head-loss.ts';
 import { adamwChecks } from './adamw.ts';
 import { gradNormChecks } from './grad-norm.ts';
 import { dropoutChecks } from './dropout.ts';
@@ -28,6 +29,7 @@ export const ALL_CHECKS: KernelCheck[] = [
   ...sumChecks,
   ...embeddingChecks,
   ...crossEntropyChecks,
+  ...lmHeadLossChecks,
   ...adamwChecks,
   ...gradNormChecks,
   ...dropoutChecks,

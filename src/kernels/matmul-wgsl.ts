@@ -11,13 +11,13 @@ const loadB = (dtype: OperandDtype) => (i: string) => operandLoad('B', dtype, i)
 const suffix = dtypeSuffix;
 
 // Shared by every variant: out[b, m, n] is at b·strideOut + m·N + n, op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
-// op(B)[k, n] = B[b·strideB + k·sBk + n·sBn], so a transpose is only a pair of strides (one pipeline per variant).
+// op(B)[k, n] = B[b·strideB + k·sBk + n·sBn] (each plus an element offset offA, offB, offOut), so a transpose is only a pair of strides (one pipeline per variant).
 // Large sizes take several dispatches of at most 65535 workgroups per dimension, offset by tileN0, tileM0, batch0
 // (no grid-stride loop: SwiftShader took minutes to compile the register kernel inside one).
 const header = (dtype: OperandDtype) => /* wgsl */ `
 struct Dims {
   M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
-  accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32,
+  accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32, offA: u32, offB: u32, offOut: u32,
 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -27,7 +27,7 @@ ${operandDeclaration('B', 2, dtype)}
 
 // out = acc (+ bias[n]) (+ the old out); the old value is read only when accumulating (it may be NaN otherwise).
 fn store(b: u32, m: u32, n: u32, acc: f32) {
-  let i = b * u.strideOut + m * u.N + n;
+  let i = u.offOut + b * u.strideOut + m * u.N + n;
   var v = acc;
   if (u.hasBias != 0u) { v += bias[n]; }
   if (u.accumulate != 0u) { v += out[i]; }
@@ -53,8 +53,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let m = t.y * ${NAIVE_WG}u + lid.y;
   let n = t.x * ${NAIVE_WG}u + lid.x;
   if (m >= u.M || n >= u.N) { return; }
-  var pa = b * u.strideA + m * u.sAm;
-  var pb = b * u.strideB + n * u.sBn;
+  var pa = u.offA + b * u.strideA + m * u.sAm;
+  var pb = u.offB + b * u.strideB + n * u.sBn;
   var acc = 0.0;
   for (var k = 0u; k < u.K; k++) {
     acc += A[pa] * ${loadB(dtype)('pb')};
@@ -105,8 +105,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, ${subgroup ? '@builtin(subgroup_invoc
   let m0 = ${m0};
   let n0 = ${n0};
 ${subgroup ? '' : outside}
-${rows.map((i) => `  let ra${i} = b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`).join('\n')}
-${cols.map((j) => `  let rb${j} = b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`).join('\n')}
+${rows.map((i) => `  let ra${i} = u.offA + b * u.strideA + min(m0 + ${i}u, u.M - 1u) * u.sAm;`).join('\n')}
+${cols.map((j) => `  let rb${j} = u.offB + b * u.strideB + min(n0 + ${j}u, u.N - 1u) * u.sBn;`).join('\n')}
 ${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
   var k = 0u;
   for (; k + 4u <= u.K; k += 4u) {
@@ -168,7 +168,7 @@ ${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
       let mm = select(e / ${BK}u, e % ${BM}u, along);
       let kk = select(e % ${BK}u, e / ${BM}u, along);
       var v = 0.0;
-      if (m0 + mm < u.M && k0 + kk < u.K) { v = A[b * u.strideA + (m0 + mm) * u.sAm + (k0 + kk) * u.sAk]; }
+      if (m0 + mm < u.M && k0 + kk < u.K) { v = A[u.offA + b * u.strideA + (m0 + mm) * u.sAm + (k0 + kk) * u.sAk]; }
       As[kk * ${lda}u + mm] = v;
     }
     for (var e = li; e < ${BN * BK}u; e += ${T * T}u) {
@@ -176,7 +176,7 @@ ${each((i, h) => `  var acc${i}_${h} = vec4f(0.0);`)}
       let nn = select(e / ${BK}u, e % ${BN}u, along);
       let kk = select(e % ${BK}u, e / ${BN}u, along);
       var v = 0.0;
-      if (n0 + nn < u.N && k0 + kk < u.K) { v = ${loadB(dtype)('b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn')}; }
+      if (n0 + nn < u.N && k0 + kk < u.K) { v = ${loadB(dtype)('u.offB + b * u.strideB + (k0 + kk) * u.sBk + (n0 + nn) * u.sBn')}; }
       Bs[kk * ${ldb}u + nn] = v;
     }
     workgroupBarrier();

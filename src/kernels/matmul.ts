@@ -44,6 +44,13 @@ function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number })
   return p.M * p.N * p.batch < 256 ? 'naive' : defaultMatmulVariant(gpu);
 }
 
+/**
+ * Longest run of k summed in one f32 accumulator: a longer K goes in slabs whose partial sums are added. GPT-2's
+ * d(hidden) = d(logits) · W sums K = V = 50257 products, and in one accumulator it drifted 1.4e-3 (relative to the
+ * largest gradient) from float64 in the first layers' gradients; in slabs of 1024, 1.2e-5 (PyTorch's f32: 6.7e-5).
+ */
+export const K_SLAB = 1024;
+
 // One resolved product: out (batch, M, N) at batch stride strideOut = op(A)·op(B) per batch.
 interface Plan {
   batch: number;
@@ -56,6 +63,9 @@ interface Plan {
   strideB: number;
   strideOut: number;
   dtypeB: OperandDtype;
+  offA: number;
+  offB: number;
+  offOut: number;
 }
 
 function encode(
@@ -79,20 +89,31 @@ function encode(
   const { M, N, K, transA, transB } = p;
   const strides = { strideA: p.strideA, strideB: p.strideB, strideOut: p.strideOut };
   const layout = { sAm: transA ? 1 : K, sAk: transA ? M : 1, sBk: transB ? 1 : N, sBn: transB ? K : 1 };
-  const flags = { accumulate: accumulate ? 1 : 0, hasBias: bias ? 1 : 0 };
   const buffers = { out, A: a, B: b, bias: bias ?? a }; // without a bias, A fills the (unread) binding
   const [nx, ny, nz] = [Math.ceil(N / tileN), Math.ceil(M / tileM), p.batch];
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-  for (let batch0 = 0; batch0 < nz; batch0 += max) {
-    for (let tileM0 = 0; tileM0 < ny; tileM0 += max) {
-      for (let tileN0 = 0; tileN0 < nx; tileN0 += max) {
-        const uniforms = { M, N, K, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
-        const groups: [number, number, number] = [
-          Math.min(max, nx - tileN0),
-          Math.min(max, ny - tileM0),
-          Math.min(max, nz - batch0),
-        ];
-        gpu.dispatch(kernel, buffers, uniforms, groups);
+  // K in slabs of K_SLAB, each its own f32 partial sum added to out by the next (accumulating) dispatch.
+  for (let k0 = 0; k0 < K; k0 += K_SLAB) {
+    const first = k0 === 0;
+    const flags = {
+      K: Math.min(K_SLAB, K - k0),
+      accumulate: accumulate || !first ? 1 : 0,
+      hasBias: bias && first ? 1 : 0,
+      offA: p.offA + k0 * layout.sAk,
+      offB: p.offB + k0 * layout.sBk,
+      offOut: p.offOut,
+    };
+    for (let batch0 = 0; batch0 < nz; batch0 += max) {
+      for (let tileM0 = 0; tileM0 < ny; tileM0 += max) {
+        for (let tileN0 = 0; tileN0 < nx; tileN0 += max) {
+          const uniforms = { M, N, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
+          const groups: [number, number, number] = [
+            Math.min(max, nx - tileN0),
+            Math.min(max, ny - tileM0),
+            Math.min(max, nz - batch0),
+          ];
+          gpu.dispatch(kernel, buffers, uniforms, groups);
+        }
       }
     }
   }
@@ -108,8 +129,8 @@ export function matmulForward(
   variant?: MatmulVariant,
 ): void {
   const p = resolve('matmulForward', dims, variant);
-  checkBuffer(gpu, 'matmulForward', 'out', out, p.batch * p.M * p.N);
-  checkBuffer(gpu, 'matmulForward', 'a', a, span(p.batch, p.strideA, p.M * p.K));
+  checkBuffer(gpu, 'matmulForward', 'out', out, p.offOut + p.batch * p.M * p.N);
+  checkBuffer(gpu, 'matmulForward', 'a', a, p.offA + span(p.batch, p.strideA, p.M * p.K));
   checkOperandB(gpu, 'matmulForward', b, p);
   if (bias) checkBuffer(gpu, 'matmulForward', 'bias', bias, p.N);
   checkDistinct('matmulForward', { out }, { a, b, bias });
@@ -127,6 +148,7 @@ export function matmulBackward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
+  if (dims.offsets) throw new ShapeError(`matmulBackward: dims.offsets, expected none (forward only), got ${JSON.stringify(dims.offsets)}`);
   const p = resolve('matmulBackward', dims, variant);
   const { batch, M, N, K, transA, transB, strideA, strideB, dtypeB } = p;
   checkBuffer(gpu, 'matmulBackward', 'dOut', dOut, batch * M * N);
@@ -162,7 +184,11 @@ export function matmulBackward(
   }
 }
 
-type GradPlan = Omit<Plan, 'batch' | 'strideOut' | 'dtypeB'> & { a: GPUBuffer; b: GPUBuffer; dtypeB?: OperandDtype };
+type GradPlan = Omit<Plan, 'batch' | 'strideOut' | 'dtypeB' | 'offA' | 'offB' | 'offOut'> & {
+  a: GPUBuffer;
+  b: GPUBuffer;
+  dtypeB?: OperandDtype;
+};
 
 // Writes one operand's gradient (batch, M, N) at batch stride `stride`. Stride 0 means the operand is shared and its
 // gradient sums over the batch: one matmul over a stacked K when both factors keep k outermost and batches adjacent
@@ -175,7 +201,7 @@ function gradient(
   stride: number,
   g: GradPlan,
 ): void {
-  const plan = { ...g, batch, strideOut: g.M * g.N, dtypeB: g.dtypeB ?? 'f32' };
+  const plan = { ...g, batch, strideOut: g.M * g.N, dtypeB: g.dtypeB ?? 'f32', offA: 0, offB: 0, offOut: 0 };
   if (stride !== 0 || batch === 1) {
     encode(gpu, variant, dst, g.a, g.b, null, { ...plan, strideOut: stride || plan.strideOut });
   } else if (g.transA && g.strideA === g.K * g.M && !g.transB && g.strideB === g.K * g.N) {
@@ -219,12 +245,17 @@ function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undef
   const dtypeB = dims.dtypeB ?? 'f32';
   if (!['f32', 'f16', 'bf16'].includes(dtypeB))
     throw new ShapeError(`${where}: dims.dtypeB, expected f32, f16 or bf16, got ${String(dtypeB)}`);
-  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N, dtypeB };
+  const { a: offA = 0, b: offB = 0, out: offOut = 0 } = dims.offsets ?? {};
+  for (const [key, v] of Object.entries({ a: offA, b: offB, out: offOut })) {
+    if (!Number.isInteger(v) || v < 0 || v + largest >= 2 ** 32)
+      throw new ShapeError(`${where}: dims.offsets.${key}, expected an integer ≥ 0 with the operand below 2^32 elements, got ${v}`);
+  }
+  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N, dtypeB, offA, offB, offOut };
 }
 
-// B holds its elements as f32, or as 16-bit halves two to a u32 word.
+// B holds its elements as f32, or as 16-bit halves two to a u32 word (offB counts elements either way).
 function checkOperandB(gpu: Gpu, where: string, b: GPUBuffer, p: Plan): void {
-  const n = span(p.batch, p.strideB, p.K * p.N);
+  const n = p.offB + span(p.batch, p.strideB, p.K * p.N);
   if (p.dtypeB === 'f32') checkBuffer(gpu, where, 'b', b, n);
   else checkBuffer(gpu, where, 'b', b, Math.ceil(n / 2), `u32 (${n} ${p.dtypeB})`);
 }

@@ -18,6 +18,8 @@ export interface LanguageModel extends Module {
   hidden(ids: Tensor): Tensor;
   /** Next-token logits (..., V) from hidden states. */
   logits(hidden: Tensor): Tensor;
+  /** The LM head's weight (V, C), so that logits(hidden) = hidden · headWeight()ᵀ (the fused loss takes it). */
+  headWeight(): Tensor;
   forward(ids: Tensor): Tensor;
   createCache(maxT?: number): KvCache;
   forwardCached(ids: number[], cache: KvCache): Tensor;

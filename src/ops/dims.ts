@@ -71,6 +71,8 @@ export interface MatmulDims {
   batchStrideB?: number; // the same for B (0: one B for every batch, e.g. weights)
   accumulate?: boolean; // forward only: out += result instead of out = result
   dtypeB?: 'f32' | 'f16' | 'bf16'; // how B is stored: f32 (default) or 16-bit, two per u32 (a frozen weight, no dB)
+  /** Forward only: elements before A's, B's and out's first matrix (a chunk of a larger buffer, no copy); default 0. */
+  offsets?: { a?: number; b?: number; out?: number };
 }
 
 export interface RmsnormDims {
@@ -137,4 +139,14 @@ export interface CausalAttentionDims {
   p: number;
   seed: number;
   offset: number;
+}
+
+export interface LmHeadLossDims {
+  /** Rows of hidden (tokens with a target). */
+  N: number;
+  C: number;
+  /** Vocabulary: rows of the head weight (V, C). */
+  V: number;
+  /** Vocabulary rows per chunk (default LM_HEAD_CHUNK in kernels/lm-head-loss.ts). */
+  chunk?: number;
 }

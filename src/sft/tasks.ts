@@ -5,6 +5,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
 import { crossEntropyAccuracy } from '../kernels/cross-entropy.ts';
+import { lmHeadLossForward } from '../kernels/lm-head-loss.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import type { SequenceClassifier } from './classifier.ts';
 import type { FeatureBatch } from './feature-cache.ts';
@@ -35,11 +36,26 @@ async function accuracySums(gpu: Gpu, logits: Tensor, targets: Tensor, sums: Eva
   sums.count += count;
 }
 
-/** Causal LM: logits are computed only at target positions, so prompt and padding rows skip the vocabulary matmul. */
-export class LmTask implements Task<LmBatch> {
-  constructor(readonly model: LanguageModel) {}
+/**
+ * Training takes the fused LM head + cross-entropy (F.lmHeadLoss) once the target rows' logits would hold this many
+ * elements (64 MiB of f32, as much again for their gradient). Below, the logits matmul + cross-entropy is faster: the
+ * fused backward recomputes each chunk's logits, 4 vocabulary-sized products instead of 3, and on SwiftShader the
+ * bundled GPT-2 step measured ~5-15% slower fused (B8: 5.5 vs 5.2 s, B2: 0.51-0.55 vs 0.43-0.57 s, best of 4 each).
+ */
+export const FUSED_HEAD_MIN_LOGITS = 16 * 2 ** 20;
 
-  private logitsAtTargets(batch: LmBatch) {
+/**
+ * Causal LM at target positions only, so prompt and padding rows skip the vocabulary matmul. The loss goes through the
+ * fused head when `fusedHead` says so (default: past FUSED_HEAD_MIN_LOGITS); evaluation always takes the fused forward
+ * (one product per chunk, loss and accuracy together, no (targets, V) logits held).
+ */
+export class LmTask implements Task<LmBatch> {
+  constructor(
+    readonly model: LanguageModel,
+    readonly fusedHead?: boolean,
+  ) {}
+
+  private hiddenAtTargets(batch: LmBatch) {
     const gpu = this.model.gpu;
     const rows: number[] = [];
     const targets: number[] = [];
@@ -52,19 +68,30 @@ export class LmTask implements Task<LmBatch> {
     const ids = Tensor.from(gpu, batch.ids, [batch.B, batch.T], { label: 'ids' });
     const hidden = F.reshape(this.model.hidden(ids), [batch.B * batch.T, this.model.hiddenSize]); // (B·T, C)
     const picked = F.embedding(Tensor.from(gpu, Int32Array.from(rows), [rows.length], { label: 'target_rows' }), hidden); // (n, C)
-    const logits = this.model.logits(picked); // (n, V)
-    return { logits, targets: Tensor.from(gpu, Int32Array.from(targets), [targets.length], { label: 'targets' }) };
+    return { picked, targets: Tensor.from(gpu, Int32Array.from(targets), [targets.length], { label: 'targets' }) };
   }
 
   loss(batch: LmBatch) {
-    const { logits, targets } = this.logitsAtTargets(batch);
-    return { loss: F.crossEntropy(logits, targets), count: targets.size };
+    const { picked, targets } = this.hiddenAtTargets(batch);
+    const weight = this.model.headWeight();
+    const fused = this.fusedHead ?? targets.size * weight.shape[0] >= FUSED_HEAD_MIN_LOGITS;
+    const loss = fused ? F.lmHeadLoss(picked, weight, targets) : F.crossEntropy(this.model.logits(picked), targets);
+    return { loss, count: targets.size };
   }
 
   async evaluate(batch: LmBatch, sums: EvalSums): Promise<void> {
-    const { logits, targets } = this.logitsAtTargets(batch);
-    if (targets.size === 0) return;
-    await accuracySums(this.model.gpu, logits, targets, sums, F.crossEntropy(logits, targets), targets.size);
+    const { picked, targets } = this.hiddenAtTargets(batch);
+    const n = targets.size;
+    if (n === 0) return;
+    const gpu = this.model.gpu;
+    const weight = this.model.headWeight();
+    const [loss, count, correct] = ['eval.loss', 'eval.counted', 'eval.correct'].map((l) => Tensor.empty(gpu, [1], l));
+    const state = Tensor.empty(gpu, [n, 4], 'eval.lm_head_state');
+    const dims = { N: n, C: this.model.hiddenSize, V: weight.shape[0] };
+    lmHeadLossForward(gpu, loss.buf(), state.buf(), count.buf(), picked.buf(), weight.buf(), targets.buf(), dims, correct.buf());
+    sums.loss += (await loss.readF32())[0] * n;
+    sums.correct += (await correct.readF32())[0];
+    sums.count += n;
   }
 }
 

@@ -210,7 +210,11 @@ export class Gpt2Model extends Module implements LanguageModel {
   }
 
   logits(hidden: Tensor): Tensor {
-    const weight = this.lmHead ? this.lmHead.weight : this.transformer.wte.weight; // (V, C)
-    return F.matmul(hidden, weight, { transB: true });
+    return F.matmul(hidden, this.headWeight(), { transB: true });
+  }
+
+  /** The LM head's weight (V, C): the untied lm_head's, else the token embedding's (tied). */
+  headWeight(): Tensor {
+    return this.lmHead ? this.lmHead.weight : this.transformer.wte.weight;
   }
 }
