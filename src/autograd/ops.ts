@@ -403,13 +403,14 @@ function attentionDims(q: Tensor, k: Tensor, v: Tensor, attrs: OpAttrs['causalAt
 
 /** lmHeadLoss dims from hidden (..., C), weight (V, C) and i32 targets (one per row of hidden). */
 function lmHeadDims(hidden: Tensor, weight: Tensor, targets: Tensor, chunk: number | undefined) {
-  expectF32('lmHeadLoss', hidden, weight);
+  expectF32('lmHeadLoss', hidden);
+  if (weight.dtype === 'i32') throw new ShapeError(`lmHeadLoss: ${weight.label} dtype, expected f32, f16 or bf16, got i32`);
   if (targets.dtype !== 'i32') throw new ShapeError(`lmHeadLoss: targets dtype, expected i32, got ${targets.dtype}`);
   const C = last(hidden);
   const N = hidden.size / C;
   expectShape('lmHeadLoss', 'weight', [weight.shape.length, last(weight)], [2, C]);
   expectShape('lmHeadLoss', 'targets', [targets.size], [N]);
-  return { N, C, V: weight.shape[0], ...(chunk !== undefined && { chunk }) };
+  return { N, C, V: weight.shape[0], dtypeW: weight.dtype as 'f32' | 'f16' | 'bf16', ...(chunk !== undefined && { chunk }) };
 }
 
 /** rope dims from a (B, NH, T, HS) tensor. */

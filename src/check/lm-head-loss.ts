@@ -1,7 +1,8 @@
 // GPU-vs-reference checks for the fused LM head + cross-entropy: one chunk, a chunk of 1 (every row folds V times),
 // chunks that do not divide V, GPT-2's V = 50257 in the default chunks, ignored rows (−100) and an all-ignored batch.
 // The loss and both gradients are f32 sums in a fixed order (per chunk, then across chunks): bound relL2 ≤ 1e-5.
-// The correct and counted rows are integers: exact.
+// The correct and counted rows are integers: exact. A 16-bit W (a frozen tied head under --dtype) is checked against
+// the reference on the rounded values; it has no dW.
 import type { Gpu } from '../gpu/gpu.ts';
 import { lmHeadLossBackward, lmHeadLossForward } from '../kernels/lm-head-loss.ts';
 import { lmHeadLossBackwardRef, lmHeadLossForwardRef } from '../reference/lm-head-loss.ts';
@@ -9,6 +10,7 @@ import { IGNORE_INDEX } from '../reference/cross-entropy.ts';
 import { checkOutput, poison, toF64, type KernelCheck, scoped } from './kernel-check.ts';
 import type { Rng } from '../util/random.ts';
 import type { LmHeadLossDims } from '../ops/dims.ts';
+import { packHalves, roundToHalf } from '../util/half.ts';
 
 const BOUND = 1e-5;
 const EXACT = 0;
@@ -25,18 +27,24 @@ const CASES: Case[] = [
   { N: 33, C: 65, V: 1031, ignoreEvery: 5 },
   { N: 4, C: 9, V: 70, chunk: 32, ignoreEvery: 1 },
   { N: 5, C: 64, V: 50257, ignoreEvery: 4 },
+  { N: 13, C: 17, V: 301, chunk: 64, ignoreEvery: 3, dtypeW: 'bf16' },
+  { N: 6, C: 33, V: 1031, ignoreEvery: 0, dtypeW: 'f16' },
 ];
 
 const describe = (c: Case) =>
-  `N=${c.N} C=${c.C} V=${c.V}${c.chunk ? ` chunk ${c.chunk}` : ''}${c.ignoreEvery === 1 ? ' all ignored' : c.ignoreEvery ? ` ignore 1/${c.ignoreEvery}` : ''}`;
+  `N=${c.N} C=${c.C} V=${c.V}${c.dtypeW ? ` ${c.dtypeW} W` : ''}${c.chunk ? ` chunk ${c.chunk}` : ''}${c.ignoreEvery === 1 ? ' all ignored' : c.ignoreEvery ? ` ignore 1/${c.ignoreEvery}` : ''}`;
 
 function inputs(rng: Rng, c: Case) {
   const hidden = rng.normal(c.N * c.C, 1); // (N, C)
-  const weight = rng.normal(c.V * c.C, 1 / Math.sqrt(c.C)).map((x) => x * 3); // (V, C): logits of σ ≈ 3
+  const drawn = rng.normal(c.V * c.C, 1 / Math.sqrt(c.C)).map((x) => x * 3); // (V, C): logits of σ ≈ 3
+  const weight = c.dtypeW && c.dtypeW !== 'f32' ? roundToHalf(drawn, c.dtypeW) : drawn;
   const targets = rng.int(c.N, 0, c.V); // (N)
   for (let i = 0; i < c.N; i++) if (c.ignoreEvery && i % c.ignoreEvery === c.ignoreEvery - 1) targets[i] = IGNORE_INDEX;
   return { hidden, weight, targets };
 }
+
+const uploadWeight = (gpu: Gpu, c: Case, weight: Float32Array) =>
+  gpu.upload('weight', c.dtypeW && c.dtypeW !== 'f32' ? packHalves(weight, c.dtypeW) : weight);
 
 function forwardCheck(c: Case): KernelCheck {
   return {
@@ -48,7 +56,7 @@ function forwardCheck(c: Case): KernelCheck {
         const [loss, count, correct] = ['loss', 'count', 'correct'].map((n) => gpu.alloc(n, 4));
         const state = gpu.alloc('state', c.N * 16);
         [loss, count, correct, state].forEach((b) => poison(gpu, b));
-        const [h, w, t] = [gpu.upload('hidden', hidden), gpu.upload('weight', weight), gpu.upload('targets', targets)];
+        const [h, w, t] = [gpu.upload('hidden', hidden), uploadWeight(gpu, c, weight), gpu.upload('targets', targets)];
         lmHeadLossForward(gpu, loss, state, count, h, w, t, c, correct);
         const want = [new Float64Array(1), new Float64Array(1), new Float64Array(1)];
         lmHeadLossForwardRef(want[0], want[1], want[2], toF64(hidden), toF64(weight), targets, c);
@@ -69,20 +77,21 @@ function backwardCheck(c: Case): KernelCheck {
       scoped(gpu, 'lm-head-loss', async () => {
         const { hidden, weight, targets } = inputs(rng, c);
         const dloss = rng.uniform(1, 0.5, 2); // (1)
-        const [h, w, t] = [gpu.upload('hidden', hidden), gpu.upload('weight', weight), gpu.upload('targets', targets)];
+        const [h, w, t] = [gpu.upload('hidden', hidden), uploadWeight(gpu, c, weight), gpu.upload('targets', targets)];
         const state = gpu.alloc('state', c.N * 16);
         const count = gpu.alloc('count', 4);
         lmHeadLossForward(gpu, gpu.alloc('loss', 4), state, count, h, w, t, c);
         const dhidden = gpu.alloc('dhidden', c.N * c.C * 4);
-        const dweight = gpu.alloc('dweight', c.V * c.C * 4);
-        [dhidden, dweight].forEach((b) => poison(gpu, b));
+        const frozen = c.dtypeW !== undefined && c.dtypeW !== 'f32';
+        const dweight = frozen ? null : gpu.alloc('dweight', c.V * c.C * 4);
+        [dhidden, dweight].forEach((b) => b && poison(gpu, b));
         lmHeadLossBackward(gpu, dhidden, dweight, gpu.upload('dloss', dloss), h, w, t, state, count, c);
         const wantH = new Float64Array(c.N * c.C);
         const wantW = new Float64Array(c.V * c.C);
         lmHeadLossBackwardRef(wantH, wantW, toF64(dloss), toF64(hidden), toF64(weight), targets, c);
         return [
           checkOutput('dhidden', await gpu.read(dhidden, 'f32', c.N * c.C), wantH, BOUND),
-          checkOutput('dweight', await gpu.read(dweight, 'f32', c.V * c.C), wantW, BOUND),
+          ...(dweight ? [checkOutput('dweight', await gpu.read(dweight, 'f32', c.V * c.C), wantW, BOUND)] : []),
         ];
       }),
   };

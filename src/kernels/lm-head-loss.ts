@@ -28,7 +28,7 @@ function chunks({ V, chunk = LM_HEAD_CHUNK }: LmHeadLossDims): { v0: number; wid
 
 /** z_c (N, width) = hidden · W[v0 : v0 + width]ᵀ into `logits`. */
 function chunkLogits(gpu: Gpu, logits: GPUBuffer, hidden: GPUBuffer, weight: GPUBuffer, d: LmHeadLossDims, v0: number, width: number) {
-  const dims = { batch: 1, M: d.N, N: width, K: d.C, transB: true, offsets: { b: v0 * d.C } };
+  const dims = { batch: 1, M: d.N, N: width, K: d.C, transB: true, offsets: { b: v0 * d.C }, dtypeB: d.dtypeW };
   matmulForward(gpu, logits, hidden, weight, null, dims);
 }
 
@@ -94,6 +94,9 @@ export function lmHeadLossBackward(
   checkBuffer(gpu, where, 'count', count, 1);
   if (dhidden) checkBuffer(gpu, where, 'dhidden', dhidden, N * C);
   if (dweight) checkBuffer(gpu, where, 'dweight', dweight, V * C);
+  if (dweight && (dims.dtypeW ?? 'f32') !== 'f32') {
+    throw new ShapeError(`${where}: dweight, expected none for a ${dims.dtypeW} weight (16-bit weights are frozen), got a buffer`);
+  }
   checkDistinct(where, { dhidden, dweight }, { dloss, hidden, weight, targets, state, count });
   if (!dhidden && !dweight) return;
   const g = gpu.alloc('lm-head-loss gradient chunk', N * Math.min(dims.chunk ?? LM_HEAD_CHUNK, V) * 4);
@@ -102,7 +105,7 @@ export function lmHeadLossBackward(
     chunkLogits(gpu, g, hidden, weight, dims, v0, width);
     gpu.dispatch(CHUNK_GRAD, { g, state, targets, dloss, count }, { N, V, width, v0 }, Math.min(max, N));
     if (dhidden) {
-      const d = { batch: 1, M: N, N: C, K: width, accumulate: v0 > 0, offsets: { b: v0 * C } };
+      const d = { batch: 1, M: N, N: C, K: width, accumulate: v0 > 0, offsets: { b: v0 * C }, dtypeB: dims.dtypeW };
       matmulForward(gpu, dhidden, g, weight, null, d);
     }
     if (dweight) {
@@ -121,6 +124,9 @@ function check(gpu: Gpu, where: string, dims: LmHeadLossDims, inputs: Record<'hi
   }
   if (V * C >= 2 ** 32) throw new ShapeError(`${where}: V·C, expected < 2^32 (u32 indices), got ${V * C}`);
   checkBuffer(gpu, where, 'hidden', inputs.hidden, N * C);
-  checkBuffer(gpu, where, 'weight', inputs.weight, V * C);
+  const dtypeW = dims.dtypeW ?? 'f32';
+  if (!['f32', 'f16', 'bf16'].includes(dtypeW)) throw new ShapeError(`${where}: dims.dtypeW, expected f32, f16 or bf16, got ${String(dtypeW)}`);
+  if (dtypeW === 'f32') checkBuffer(gpu, where, 'weight', inputs.weight, V * C);
+  else checkBuffer(gpu, where, 'weight', inputs.weight, Math.ceil((V * C) / 2), `u32 (${V * C} ${dtypeW})`);
   checkBuffer(gpu, where, 'targets', inputs.targets, N, 'i32');
 }

@@ -149,4 +149,6 @@ export interface LmHeadLossDims {
   V: number;
   /** Vocabulary rows per chunk (default LM_HEAD_CHUNK in kernels/lm-head-loss.ts). */
   chunk?: number;
+  /** How W is stored: f32 (default) or 16-bit two per u32 (a frozen weight: no dW). */
+  dtypeW?: 'f32' | 'f16' | 'bf16';
 }
