@@ -9,6 +9,7 @@ import { parseSuiteArgs, runSuite, type BenchFiles, type SuiteContext, type Suit
 import { finishReport } from './report-node.ts';
 import { Timer } from './timing.ts';
 import { tfjsOnDevice, type Tfjs } from './tfjs/backend.ts';
+import { jaxOnWebGpu, type Jax } from './jax/backend.ts';
 
 const ROOT = new URL('../', import.meta.url);
 
@@ -24,6 +25,18 @@ export function readBenchFiles(): BenchFiles {
 /** A device (ours, or `gpu`), TF.js on it (null with the reason printed when it cannot start), files, a timer. */
 export async function nodeSuiteContext(options: SuiteOptions, gpu?: Gpu): Promise<SuiteContext> {
   gpu ??= await createDevice();
+  // jax-js opens its own device through navigator.gpu, which Node lacks: Dawn's, on the adapter createDevice chose
+  // (VK_ICD_FILENAMES is set by then when it is SwiftShader). TF.js, which finds it too, still takes our device.
+  let jax: Jax | null = null;
+  try {
+    const { create } = await import('webgpu');
+    const g = globalThis as { navigator?: object };
+    if (!(g.navigator as { gpu?: unknown } | undefined)?.gpu)
+      Object.defineProperty(globalThis, 'navigator', { value: { ...g.navigator, gpu: create([]), userAgent: `node ${process.version}` }, configurable: true });
+    jax = await jaxOnWebGpu();
+  } catch (e) {
+    console.error(`bench: jax-js rows skipped: ${(e as Error).message}`);
+  }
   let tf: Tfjs | null = null;
   try {
     tf = await tfjsOnDevice(gpu);
@@ -32,7 +45,7 @@ export async function nodeSuiteContext(options: SuiteOptions, gpu?: Gpu): Promis
   }
   // 2048 dispatches per timed run: a GPT-2 training step records a few hundred.
   const timer = new Timer(gpu, gpu.hasTimestamps && !options.wall, 2048);
-  return { gpu, tf, files: readBenchFiles(), options, timer };
+  return { gpu, tf, jax, files: readBenchFiles(), options, timer };
 }
 
 export async function benchNode(args: string[]): Promise<number> {

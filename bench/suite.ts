@@ -6,6 +6,7 @@ import { InputError } from '../src/util/errors.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
 import { Timer, type Sample } from './timing.ts';
 import type { Tfjs } from './tfjs/backend.ts';
+import type { Jax } from './jax/backend.ts';
 import { kernelCases } from './cases/kernels.ts';
 import { sftStepCases } from './cases/sft-step.ts';
 import { mlpStepCases } from './cases/mlp-step.ts';
@@ -41,11 +42,16 @@ export interface SuiteContext {
   gpu: Gpu;
   /** null: TF.js is not installed or failed to start; its rows are skipped (the report says why). */
   tf: Tfjs | null;
+  /** null: jax-js is not installed or has no WebGPU here; its rows are skipped (the report says why). */
+  jax: Jax | null;
   files: BenchFiles;
   options: SuiteOptions;
   /** Times our cases: GPU timestamps when available and not --wall. */
   timer: Timer;
 }
+
+/** Who runs a case: this engine, or a JavaScript peer on the same adapter. */
+export type Engine = 'ours' | 'tfjs' | 'jax';
 
 export type Work = { flops: number } | { bytes: number } | { tokens: number } | { samples: number };
 
@@ -72,7 +78,7 @@ export interface Runner {
 export interface BenchCase {
   kernel: string;
   impl: string;
-  engine: 'ours' | 'tfjs';
+  engine: Engine;
   size: string;
   /** Our variant every other one is compared with at the same kernel and size, if any. */
   baseline?: string;
@@ -104,7 +110,7 @@ export function suiteCases(ctx: SuiteContext): BenchCase[] {
   const drop = filter.startsWith('!');
   const text = drop ? filter.slice(1) : filter;
   return all
-    .filter((c) => c.engine === 'ours' || ctx.tf)
+    .filter((c) => c.engine === 'ours' || (c.engine === 'tfjs' ? ctx.tf : ctx.jax))
     .filter((c) => `${c.kernel} ${c.impl} ${c.size}`.includes(text) !== drop);
 }
 
@@ -118,7 +124,10 @@ export async function runSuite(
   const groups = new Map<string, BenchCase[]>();
   for (const c of suiteCases(ctx))
     groups.set(`${c.kernel} ${c.size}`, [...(groups.get(`${c.kernel} ${c.size}`) ?? []), c]);
-  const skipped = ctx.tf ? [] : ['TF.js rows: TensorFlow.js is not available (npm install, devDependencies)'];
+  const skipped = [
+    ...(ctx.tf ? [] : ['TF.js rows: TensorFlow.js is not available (npm install, devDependencies)']),
+    ...(ctx.jax ? [] : ['jax-js rows: @jax-js/jax is not available or has no WebGPU backend here']),
+  ];
   const timing = `${ctx.timer.method}${options.quick ? ', quick' : ''}`;
   log(
     `device: ${gpu.description}${gpu.software ? ' (software)' : ''}; ours timed by ${timing}; median of ${runs}`,
@@ -163,7 +172,11 @@ async function runGroup(ctx: SuiteContext, group: BenchCase[], runs: number): Pr
     const rows: BenchRow[] = [];
     for (const m of measured) rows.push(await toRow(m, rows));
     const tfjs = rows.find((r) => r.engine === 'tfjs');
-    if (tfjs) for (const row of rows) if (row.engine === 'ours') compareWithTfjs(row, tfjs);
+    const jax = rows.find((r) => r.engine === 'jax');
+    for (const row of rows.filter((r) => r.engine === 'ours')) {
+      if (tfjs) [row.vsTfjs, row.vsTfjsWall] = compareWith(row, tfjs);
+      if (jax) row.vsJax = compareWith(row, jax)[0];
+    }
     return rows;
   } finally {
     for (const m of measured) m.runner.dispose();
@@ -217,6 +230,7 @@ async function toRow({ c, runner, samples, peakBytes }: Measured, earlier: Bench
     vsBase: base ? rate / base.rate : null,
     vsTfjs: null,
     vsTfjsWall: null,
+    vsJax: null,
     peakMiB: peakBytes === null ? null : peakBytes / 2 ** 20,
     runsMs: samples.map((s) => (useGpu ? s.gpuMs! : s.wallMs)),
     error: (await runner.verify?.()) ?? undefined,
@@ -224,11 +238,10 @@ async function toRow({ c, runner, samples, peakBytes }: Measured, earlier: Bench
   };
 }
 
-/** Ours over TF.js on the same basis: GPU time when both rows use it, else wall time. */
-function compareWithTfjs(row: BenchRow, tfjs: BenchRow): void {
-  row.vsTfjs =
-    row.timing === 'wall' || tfjs.timing === 'wall' ? row.wallRate / tfjs.wallRate : row.rate / tfjs.rate;
-  row.vsTfjsWall = row.wallRate / tfjs.wallRate;
+/** Ours over a peer's row on the same basis (GPU time when both rows use it, else wall time), and on wall time. */
+function compareWith(row: BenchRow, peer: BenchRow): [number, number] {
+  const wall = row.wallRate / peer.wallRate;
+  return [row.timing === 'wall' || peer.timing === 'wall' ? wall : row.rate / peer.rate, wall];
 }
 
 export function median(xs: number[]): number {

@@ -3,7 +3,7 @@
 export interface BenchRow {
   kernel: string;
   impl: string;
-  engine: 'ours' | 'tfjs';
+  engine: 'ours' | 'tfjs' | 'jax';
   size: string;
   /** What `ms` is: GPU timestamps (ours), TF.js's tf.time kernelMs (also timestamps), or wall time. */
   timing: 'timestamps' | 'tf.time kernelMs' | 'wall';
@@ -22,6 +22,8 @@ export interface BenchRow {
   /** Ours over TF.js at the same kernel and size, on GPU time when both rows have it, else wall time. */
   vsTfjs: number | null;
   vsTfjsWall: number | null;
+  /** Ours over jax-js at the same kernel and size, on wall time (jax-js has no GPU timestamps). */
+  vsJax: number | null;
   /** Most bytes live at once over the case (inputs, weights, optimizer state, temporaries), MiB. */
   peakMiB: number | null;
   runsMs: number[];
@@ -43,6 +45,7 @@ const COLUMNS: [string, number][] = [
   ['vs base', 8],
   ['vs TF.js', 9],
   ['(wall)', 8],
+  ['vs jax-js', 10],
   ['peak MiB', 9],
 ];
 
@@ -63,7 +66,7 @@ export function formatRow(r: BenchRow): string {
   const rate = `${r.rate >= 100 ? r.rate.toFixed(0) : r.rate.toFixed(2)} ${r.unit}`;
   const peak = r.peakMiB === null ? '' : r.peakMiB.toFixed(1);
   const cells = [r.kernel, r.impl, r.size, r.timing, ms(r.ms), ms(r.wallMs), gpu, rate];
-  cells.push(ratio(r.vsBase), ratio(r.vsTfjs), ratio(r.vsTfjsWall), peak);
+  cells.push(ratio(r.vsBase), ratio(r.vsTfjs), ratio(r.vsTfjsWall), ratio(r.vsJax), peak);
   return `${line(cells)}  ${r.error ? `WRONG: ${r.error}` : 'ok'}${r.note ? ` (${r.note})` : ''}`;
 }
 
@@ -71,5 +74,6 @@ export function formatRow(r: BenchRow): string {
 export const LEGEND = [
   'rate uses `ms` (timing column); vs TF.js compares on GPU time when both rows have it, else wall; (wall) on wall time',
   'gpu ms marked * is one profiled warm-up step (tf.profile kernel sum): TF.js steps are timed without profiling',
+  'vs jax-js: wall time (jax-js, jit-compiled, on its own device of the same adapter, exposes no GPU timestamps)',
   'peak MiB: most bytes live at once over preparation and warm-up (our buffer pool; TF.js tensor bytes)',
 ];

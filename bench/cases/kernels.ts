@@ -13,6 +13,8 @@ import {
 import { softmaxForward } from '../../src/kernels/softmax.ts';
 import type { BenchCase, Runner, SuiteContext } from '../suite.ts';
 import { tfjsOpRunner } from './tfjs-op.ts';
+import { jaxArray } from '../jax/backend.ts';
+import { jaxOpRunner } from '../jax/runners.ts';
 
 const SAMPLES = 64;
 
@@ -106,7 +108,20 @@ function matmulCases(gpu: Gpu, sizes: number[]): BenchCase[] {
         });
       },
     };
-    return [...ours, tfjs];
+    const jax: BenchCase = {
+      ...common,
+      impl: 'jax matmul',
+      engine: 'jax',
+      warmUps,
+      async prepare(ctx: SuiteContext): Promise<Runner> {
+        const jx = ctx.jax!;
+        return jaxOpRunner(ctx, [jaxArray(jx, inputs.a, [n, n]), jaxArray(jx, inputs.b, [n, n])], {
+          op: (a, b) => jx.numpy.matmul(a, b),
+          check: (got) => checkSamples('jax matmul', inputs.at.map((i) => got[i]), inputs),
+        });
+      },
+    };
+    return [...ours, tfjs, jax];
   });
 }
 

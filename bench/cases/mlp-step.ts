@@ -8,6 +8,8 @@ import { AdamW } from '../../src/optim/adamw.ts';
 import { Rng } from '../../src/util/random.ts';
 import type { BenchCase, Runner, SuiteContext } from '../suite.ts';
 import { ADAM, oursStepRunner, tfjsStepRunner } from './step-runners.ts';
+import { jaxArray, type JaxArray } from '../jax/backend.ts';
+import { jaxStepRunner } from '../jax/runners.ts';
 
 interface MlpData {
   w1: Float32Array; // (I, H)
@@ -109,5 +111,30 @@ export function mlpStepCases(quick: boolean): BenchCase[] {
       });
     },
   };
-  return [ours, tfjs];
+  const jax: BenchCase = {
+    ...common,
+    impl: 'jax-js',
+    engine: 'jax',
+    async prepare(ctx: SuiteContext): Promise<Runner> {
+      const jx = ctx.jax!;
+      const np = jx.numpy;
+      const gelu = (t: JaxArray) => {
+        const inner = t.ref.add(t.ref.mul(t.ref).mul(t.ref).mul(0.044715)).mul(SQRT_2_OVER_PI);
+        return t.mul(0.5).mul(np.tanh(inner).add(1));
+      };
+      return jaxStepRunner(ctx, {
+        params: {
+          w1: jaxArray(jx, data.w1, [I, H]),
+          b1: jaxArray(jx, data.b1, [H]),
+          w2: jaxArray(jx, data.w2, [H, I]),
+          b2: jaxArray(jx, data.b2, [I]),
+        },
+        inputs: [jaxArray(jx, data.x, [batch, I]), jaxArray(jx, data.y, [batch, I])],
+        loss: (p, x, y) => np.mean(np.square(np.matmul(gelu(np.matmul(x, p.w1).add(p.b1)), p.w2).add(p.b2).sub(y))),
+        ours: () => oursLosses,
+        tolerance: (step) => (step === 0 ? 1e-5 : 1e-3),
+      });
+    },
+  };
+  return [ours, tfjs, jax];
 }

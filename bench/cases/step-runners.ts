@@ -109,13 +109,14 @@ export function compareLosses(
   ours: number[],
   tfjs: number[],
   tolerance: (step: number) => number,
+  peer = 'TF.js',
 ): string | null {
   if (ours.length !== tfjs.length)
-    return `steps, expected ours and TF.js alike, got ${ours.length} and ${tfjs.length}`;
+    return `steps, expected ours and ${peer} alike, got ${ours.length} and ${tfjs.length}`;
   for (let i = 0; i < ours.length; i++) {
     const rel = Math.abs(ours[i] - tfjs[i]) / Math.abs(tfjs[i]);
     if (!(rel <= tolerance(i))) {
-      return `loss at step ${i}: ours ${ours[i].toFixed(6)}, TF.js ${tfjs[i].toFixed(6)}, relative difference ${rel.toExponential(2)}, expected ≤ ${tolerance(i)}`;
+      return `loss at step ${i}: ours ${ours[i].toFixed(6)}, ${peer} ${tfjs[i].toFixed(6)}, relative difference ${rel.toExponential(2)}, expected ≤ ${tolerance(i)}`;
     }
   }
   return null;

@@ -4,6 +4,7 @@ import { createDevice } from '../../src/gpu/device.ts';
 import { parseSuiteArgs, runSuite, type BenchFiles, type BenchReport } from '../suite.ts';
 import { Timer } from '../timing.ts';
 import { tfjsOnDevice } from '../tfjs/backend.ts';
+import { jaxOnWebGpu } from '../jax/backend.ts';
 
 export interface BenchPageState {
   phase: 'running' | 'done' | 'failed';
@@ -38,9 +39,10 @@ async function main(): Promise<void> {
   const options = parseSuiteArgs(new URLSearchParams(location.search).getAll('arg'));
   const gpu = await createDevice({ log });
   const tf = await tfjsOnDevice(gpu);
+  const jax = await jaxOnWebGpu().catch((e: unknown) => (log(`jax-js rows skipped: ${(e as Error).message}`), null));
   const timer = new Timer(gpu, gpu.hasTimestamps && !options.wall, 2048);
   const chrome = /(?:Headless)?Chrome\/[\d.]+/.exec(navigator.userAgent)?.[0] ?? navigator.userAgent;
-  state.report = await runSuite({ gpu, tf, files: await benchFiles(), options, timer }, chrome, log);
+  state.report = await runSuite({ gpu, tf, jax, files: await benchFiles(), options, timer }, chrome, log);
   state.phase = 'done';
 }
 

@@ -31,7 +31,11 @@ it('runs TF.js on the WebGPU backend, on our device', () => {
   expect(backend.device).toBe(ctx.gpu.device);
 });
 
-it('reports every quick row with finite positive rates, checked results and ratios to TF.js', () => {
+it('runs jax-js on WebGPU (its own device: it cannot take ours)', () => {
+  expect(ctx.jax?.defaultDevice()).toBe('webgpu');
+});
+
+it('reports every quick row with finite positive rates, checked results and ratios to TF.js and jax-js', () => {
   expectQuickReport(report);
 });
 

@@ -1,5 +1,5 @@
 // What every bench report must hold, in Node and in the page: the rows each case family produces, finite positive
-// rates and times, checked results, and the ratio to TF.js wherever a TF.js row shares the kernel and size.
+// rates and times, checked results, and the ratio to TF.js and to jax-js wherever their rows share the kernel and size.
 import { expect } from 'vitest';
 import type { BenchReport } from '../../bench/suite.ts';
 
@@ -10,7 +10,7 @@ export function expectQuickReport(report: BenchReport): void {
     rows.some((r) => r.kernel === kernel && r.impl === impl && (size === undefined || r.size === size));
   const missing: string[] = [];
   for (const size of ['64³', '128³']) {
-    for (const impl of ['naive', 'register', 'workgroup', 'tf.matMul'])
+    for (const impl of ['naive', 'register', 'workgroup', 'tf.matMul', 'jax matmul'])
       if (!has('matmul', impl, size)) missing.push(`matmul ${impl} ${size}`);
   }
   for (const [kernel, impl] of [
@@ -19,6 +19,7 @@ export function expectQuickReport(report: BenchReport): void {
     ['softmax', 'tf.softmax'],
     ['mlp-step', 'ours'],
     ['mlp-step', 'tf.js'],
+    ['mlp-step', 'jax-js'],
     ['sft-step', 'ours'],
   ]) {
     if (!has(kernel, impl)) missing.push(`${kernel} ${impl}`);
@@ -51,9 +52,14 @@ export function expectQuickReport(report: BenchReport): void {
     if (r.engine === 'ours' && paired) {
       expect(Number.isFinite(r.vsTfjs) && r.vsTfjs! > 0, `${where}: vsTfjs, got ${r.vsTfjs}`).toBe(true);
     }
+    const withJax = rows.some((t) => t.engine === 'jax' && t.kernel === r.kernel && t.size === r.size);
+    if (r.engine === 'ours' && withJax) {
+      expect(Number.isFinite(r.vsJax) && r.vsJax! > 0, `${where}: vsJax, got ${r.vsJax}`).toBe(true);
+    }
   }
   // The step rows checked each engine's losses against the other's, step by step (see bench/cases/step-runners.ts).
-  expect(rows.find((r) => r.kernel === 'mlp-step' && r.engine === 'tfjs')?.note).toMatch(
-    /max relative difference from ours/,
-  );
+  for (const engine of ['tfjs', 'jax'])
+    expect(rows.find((r) => r.kernel === 'mlp-step' && r.engine === engine)?.note).toMatch(
+      /max relative difference from ours/,
+    );
 }
