@@ -38,7 +38,7 @@ export type { LanguageModel } from './models/language-model.ts';
 export type { Tokenizer } from './tokenizers/tokenizer.ts';
 export { modelInput } from './tokenizers/tokenizer.ts';
 export { Gpt2Tokenizer } from './tokenizers/gpt2-bpe.ts';
-export { fromTokenizerJson } from './tokenizers/gpt2-bpe-json.ts';
+export { fromTokenizerJson } from './tokenizers/byte-level-bpe-json.ts';
 export {
   SentencePieceTokenizer,
   fromSentencePieceModel,

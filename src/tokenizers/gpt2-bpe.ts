@@ -1,6 +1,6 @@
 // GPT-2 byte-level BPE (Radford et al. 2019): split the text with the GPT-2 regex, write each piece's UTF-8
 // bytes as printable characters, merge adjacent symbols by merges.txt rank. Built from vocab.json +
-// merges.txt or from a Hugging Face tokenizer.json (gpt2-bpe-json.ts). Browser-safe. Lone
+// merges.txt or from a Hugging Face tokenizer.json (byte-level-bpe-json.ts). Browser-safe. Lone
 // UTF-16 surrogates are replaced by U+FFFD when encoded (TextEncoder does it), so they are the one input that
 // does not survive decode(encode(s)).
 
@@ -8,7 +8,10 @@ import { InputError, WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { bpeMerge } from './bpe-merge.ts';
 import type { EncodeOptions, Encoding, Tokenizer } from './tokenizer.ts';
-import { byteTokenOffsets, type Offsets } from './offsets.ts';
+import { byteTokenOffsets, type Aligned, type Offsets } from './offsets.ts';
+import { materialize, type Normalizer } from './normalizers.ts';
+import { compose, GPT2_PRE_TOKENIZER, GPT2_SPLIT, type Stage } from './pre-tokenizers.ts';
+import { NO_POST_PROCESSOR, trimOffsets, type PostProcessor } from './post-processors.ts';
 import { asObject, checkAddBos, parseJson, splitter, type AddedToken } from './tokenizer-json.ts';
 
 export interface Gpt2TokenizerOptions {
@@ -19,6 +22,15 @@ export interface Gpt2TokenizerOptions {
   unkToken?: string | null; // stands for bytes the vocabulary lacks; default null (such bytes throw)
   ignoreMerges?: boolean; // tokenizer.json `ignore_merges`: a piece that is a vocabulary token stays whole
   names?: SourceNames; // how errors name where each input came from
+  // A tokenizer.json's pipeline (byte-level-bpe-json.ts); default GPT-2's: no normalizer, ByteLevel with its
+  // split, no special tokens added, offsets untrimmed.
+  normalizer?: Normalizer | null;
+  preTokenizer?: Stage[];
+  postProcessor?: PostProcessor;
+}
+
+export interface ByteLevelEncodeOptions extends EncodeOptions {
+  addSpecialTokens?: boolean; // the post-processor's special tokens around the text (BOS/EOS); default false
 }
 
 export interface SourceNames {
@@ -30,20 +42,6 @@ export interface SourceNames {
 }
 
 const ENDOFTEXT = '<|endoftext|>';
-
-// The GPT-2 split pattern. Python's `regex` \s is Unicode White_Space; JS's \s differs (it takes U+FEFF and
-// misses U+0085), hence \p{White_Space} spelled out.
-const PRETOKENIZE = new RegExp(
-  [
-    "'s|'t|'re|'ve|'m|'ll|'d", // contractions (ASCII apostrophe, lowercase only, as published)
-    ' ?\\p{L}+', // letters, with one optional leading space
-    ' ?\\p{N}+', // digits
-    ' ?[^\\p{White_Space}\\p{L}\\p{N}]+', // anything else, e.g. punctuation
-    '\\p{White_Space}+(?!\\P{White_Space})', // whitespace not followed by text, so ' word' keeps its space
-    '\\p{White_Space}+',
-  ].join('|'),
-  'gu',
-);
 
 // Byte → character: the 188 printable Latin-1 bytes stand for themselves, the other 68 take U+0100, U+0101,
 // ... in byte order, so every token is a printable string (space is 'Ġ', newline 'Ċ').
@@ -80,6 +78,10 @@ export class Gpt2Tokenizer implements Tokenizer {
   private readonly ignoreMerges: boolean;
   private readonly cache = new Map<string, number[]>(); // piece → ids
   private readonly tokenBytes: (Uint8Array | undefined)[] = []; // id → bytes, filled by decode
+  private readonly normalizer: Normalizer | null;
+  private readonly preTokenizer: Stage[];
+  private readonly gpt2Split: boolean; // GPT-2's pipeline: the fast path
+  readonly postProcessor: PostProcessor;
 
   // vocab: vocab.json text or its parsed object. merges: merges.txt text, or [left, right] pairs in rank
   // order.
@@ -168,6 +170,10 @@ export class Gpt2Tokenizer implements Tokenizer {
       );
     }
     this.ignoreMerges = options.ignoreMerges ?? false;
+    this.normalizer = options.normalizer ?? null;
+    this.preTokenizer = options.preTokenizer ?? GPT2_PRE_TOKENIZER;
+    this.gpt2Split = this.normalizer === null && this.preTokenizer === GPT2_PRE_TOKENIZER;
+    this.postProcessor = options.postProcessor ?? NO_POST_PROCESSOR;
     this.eosId = this.resolveSpecial(options.eos, options.names?.eos ?? 'Gpt2Tokenizer options.eos');
     this.bosId = this.resolveSpecial(options.bos, options.names?.bos ?? 'Gpt2Tokenizer options.bos');
     this.addBosToken = checkAddBos(
@@ -177,20 +183,30 @@ export class Gpt2Tokenizer implements Tokenizer {
     );
   }
 
-  encode(text: string, options: EncodeOptions = {}): number[] {
+  encode(text: string, options: ByteLevelEncodeOptions = {}): number[] {
     const ids: number[] = [];
     this.encodeInto(text, options, ids, null);
     return ids;
   }
 
-  encodeWithOffsets(text: string, options: EncodeOptions = {}): Encoding {
+  // Special tokens added by addSpecialTokens cover [0, 0), as Hugging Face's post-processor writes.
+  encodeWithOffsets(text: string, options: ByteLevelEncodeOptions = {}): Encoding {
     const ids: number[] = [];
     const offsets: [number, number][] = [];
     this.encodeInto(text, options, ids, offsets);
     return { ids, offsets };
   }
 
-  private encodeInto(text: string, options: EncodeOptions, ids: number[], offsets: Offsets | null): void {
+  private encodeInto(
+    text: string,
+    options: ByteLevelEncodeOptions,
+    ids: number[],
+    offsets: Offsets | null,
+  ): void {
+    const post = this.postProcessor;
+    const specials = options.addSpecialTokens === true;
+    if (specials) ids.push(...post.prefix);
+    const first = ids.length;
     const split = options.allowSpecial === false ? this.splitNonSpecial : this.splitAll;
     let start = 0;
     if (split) {
@@ -198,11 +214,24 @@ export class Gpt2Tokenizer implements Tokenizer {
         this.encodeOrdinary(text.slice(start, match.index), start, ids, offsets);
         const group = match.findIndex((g, k) => k > 0 && g !== undefined);
         ids.push(this.splitTokens[group - 1].id);
-        offsets?.push([match.index, match.index + match[0].length]);
+        const content = match.index + match[0].indexOf(match[group]); // lstrip/rstrip spaces not covered
+        offsets?.push([content, content + match[group].length]);
         start = match.index + match[0].length;
       }
     }
     this.encodeOrdinary(text.slice(start), start, ids, offsets);
+    if (offsets && post.trim) {
+      trimOffsets(
+        ids.slice(first).map((id) => this.tokens[id]!),
+        offsets,
+        post.trim.addPrefixSpace,
+      );
+    }
+    if (specials) ids.push(...post.suffix);
+    if (offsets && specials) {
+      offsets.unshift(...post.prefix.map((): [number, number] => [0, 0]));
+      offsets.push(...post.suffix.map((): [number, number] => [0, 0]));
+    }
   }
 
   decode(ids: number[]): string {
@@ -252,21 +281,38 @@ export class Gpt2Tokenizer implements Tokenizer {
   private readonly rankOf = (left: number, right: number): number =>
     left < 0 || right < 0 ? -1 : (this.ranks.get(left * this.vocabSize + right) ?? -1);
 
-  // base: where text starts in the encoded string, for offsets.
+  // Normalize, pre-tokenize, BPE each piece. base: where text starts in the encoded string, for offsets.
   private encodeOrdinary(text: string, base: number, ids: number[], offsets: Offsets | null): void {
-    for (const match of text.matchAll(PRETOKENIZE)) {
-      const piece = match[0];
-      let pieceIds = this.cache.get(piece);
-      if (pieceIds === undefined) {
-        pieceIds = this.bpe(piece);
-        if (piece.length <= CACHE_PIECE_LIMIT) {
-          if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-          this.cache.set(piece, pieceIds);
-        }
-      }
-      for (const id of pieceIds) ids.push(id);
-      if (offsets) byteTokenOffsets(piece, base + match.index, pieceIds, this.byteLength, offsets);
+    if (text === '') return;
+    if (this.gpt2Split && offsets === null) {
+      for (const [piece] of text.matchAll(GPT2_SPLIT)) for (const id of this.pieceIds(piece)) ids.push(id);
+      return;
     }
+    const identity: Aligned = { text, start: null, end: null };
+    const normalized = this.normalizer ? this.normalizer(identity) : identity;
+    const align = offsets ? materialize(normalized) : null;
+    const local: Offsets = [];
+    compose(this.preTokenizer, (piece, at, prefix) => {
+      const pieceIds = this.pieceIds(piece);
+      for (const id of pieceIds) ids.push(id);
+      if (!offsets || !align) return;
+      local.length = 0;
+      byteTokenOffsets(piece, 0, pieceIds, this.byteLength, local);
+      const unit = (u: number): number => (u < prefix ? at : at + u - prefix);
+      for (const [a, b] of local) offsets.push([base + align.start[unit(a)], base + align.end[unit(b - 1)]]);
+    })(normalized.text, 0, 0);
+  }
+
+  private pieceIds(piece: string): number[] {
+    let pieceIds = this.cache.get(piece);
+    if (pieceIds === undefined) {
+      pieceIds = this.bpe(piece);
+      if (piece.length <= CACHE_PIECE_LIMIT) {
+        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+        this.cache.set(piece, pieceIds);
+      }
+    }
+    return pieceIds;
   }
 
   // UTF-8 bytes a token of bpe() stands for: one per character of a byte-level token, one for unk (it replaces

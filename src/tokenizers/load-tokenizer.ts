@@ -1,6 +1,6 @@
 // A tokenizer from a model folder's files (NamedFiles: a folder on disk, or Blobs in a page). tokenizer.json wins
-// (GPT-2 byte-level BPE, or the Llama SentencePiece kind); else vocab.json + merges.txt with added tokens and unk
-// from tokenizer_config.json / added_tokens.json; else tokenizer.model (SentencePiece). eos/bos come from
+// (byte-level BPE: GPT-2, Llama 3, Qwen...; or the Llama SentencePiece kind, as isLlamaKind tells); else
+// vocab.json + merges.txt with added tokens and unk from tokenizer_config.json / added_tokens.json; else tokenizer.model (SentencePiece). eos/bos come from
 // config.json, else tokenizer_config.json, else the tokenizer's default (`<|endoftext|>`, or `<s>` / `</s>`);
 // add_bos_token from tokenizer_config.json, else the kind's default (GPT-2 BPE false, SentencePiece true).
 
@@ -8,7 +8,7 @@ import { InputError, WeightsError } from '../util/errors.ts';
 import { readJsonObject, type NamedFiles } from '../io/named-files.ts';
 import { show } from '../io/quote.ts';
 import { Gpt2Tokenizer } from './gpt2-bpe.ts';
-import { fromTokenizerJson } from './gpt2-bpe-json.ts';
+import { fromTokenizerJson } from './byte-level-bpe-json.ts';
 import { type AddedToken } from './tokenizer-json.ts';
 import { fromLlamaTokenizerJson, fromSentencePieceModel } from './sentencepiece.ts';
 import type { Tokenizer } from './tokenizer.ts';
@@ -58,20 +58,28 @@ export async function loadTokenizerFrom(files: NamedFiles): Promise<Tokenizer> {
   );
 }
 
-// A tokenizer.json converted from SentencePiece: byte fallback, or a normalizer / Metaspace pre-tokenizer
-// instead of GPT-2's ByteLevel one. The Llama reader names what it cannot take; unparsable text goes to the
-// GPT-2 reader, whose error says so.
+// The kind a tokenizer.json says it is: byte-level BPE when its pre-tokenizer is (or ends in) ByteLevel;
+// SentencePiece-style (converted from a Llama tokenizer.model) when it is BPE with byte fallback, a Metaspace
+// pre-tokenizer or a `▁` normalizer (Prepend / Replace) and no ByteLevel. Anything else goes to the byte-level
+// reader, which names what it cannot take (and unparsable text, whose error says so).
 function isLlamaKind(body: string): boolean {
-  let root: { model?: { byte_fallback?: unknown }; normalizer?: unknown; pre_tokenizer?: { type?: unknown } };
+  let root: { model?: { byte_fallback?: unknown }; normalizer?: unknown; pre_tokenizer?: unknown };
   try {
     root = JSON.parse(body);
   } catch {
     return false;
   }
-  const pre = root?.pre_tokenizer?.type;
+  const pre = root?.pre_tokenizer as { type?: unknown; pretokenizers?: { type?: unknown }[] } | null;
+  const stages = pre?.type === 'Sequence' && Array.isArray(pre.pretokenizers) ? pre.pretokenizers : [pre];
+  if (stages.some((p) => p?.type === 'ByteLevel')) return false;
+  const norm = root?.normalizer as { normalizers?: unknown } | null;
+  const steps = (Array.isArray(norm?.normalizers) ? norm.normalizers : [norm]) as Record<string, unknown>[];
+  const metaspace = (n: Record<string, unknown> | null): boolean =>
+    (n?.type === 'Prepend' && n.prepend === '\u2581') || (n?.type === 'Replace' && n.content === '\u2581');
   return (
     root?.model?.byte_fallback === true ||
-    (pre !== 'ByteLevel' && (root?.normalizer != null || pre === 'Metaspace'))
+    stages.some((p) => p?.type === 'Metaspace') ||
+    steps.some(metaspace)
   );
 }
 

@@ -62,4 +62,3 @@ export function decodeUtf8Lenient(b: number[]): string {
   }
   return s;
 }
-

@@ -127,8 +127,10 @@ export class SentencePieceTokenizer implements Tokenizer {
     if (split) {
       for (const match of text.matchAll(split)) {
         this.encodeText(text.slice(start, match.index), start, ids, offsets);
-        ids.push(this.split.tokens[match.findIndex((g, k) => k > 0 && g !== undefined) - 1].id);
-        offsets?.push([match.index, match.index + match[0].length]);
+        const group = match.findIndex((g, k) => k > 0 && g !== undefined);
+        ids.push(this.split.tokens[group - 1].id);
+        const content = match.index + match[0].indexOf(match[group]); // lstrip/rstrip spaces not covered
+        offsets?.push([content, content + match[group].length]);
         start = match.index + match[0].length;
       }
     }

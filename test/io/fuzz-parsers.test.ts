@@ -14,7 +14,7 @@ import { parseGpt2Config } from '../../src/models/gpt2/config.ts';
 import { parseLlamaConfig } from '../../src/models/llama/config.ts';
 import { tokenizeRows } from '../../src/sft/dataset.ts';
 import { parseJsonl } from '../../src/sft/jsonl.ts';
-import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe-json.ts';
+import { fromTokenizerJson } from '../../src/tokenizers/byte-level-bpe-json.ts';
 import { loadTokenizerFrom } from '../../src/tokenizers/load-tokenizer.ts';
 import { fromLlamaTokenizerJson, fromSentencePieceModel } from '../../src/tokenizers/sentencepiece.ts';
 import type { Tokenizer } from '../../src/tokenizers/tokenizer.ts';

@@ -10,7 +10,7 @@ import { quote, show } from '../../src/io/quote.ts';
 import { parseGpt2Config } from '../../src/models/gpt2/config.ts';
 import { parseLlamaConfig } from '../../src/models/llama/config.ts';
 import { parseJsonl } from '../../src/sft/jsonl.ts';
-import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe-json.ts';
+import { fromTokenizerJson } from '../../src/tokenizers/byte-level-bpe-json.ts';
 import { loadTokenizerFrom } from '../../src/tokenizers/load-tokenizer.ts';
 import { fromLlamaTokenizerJson } from '../../src/tokenizers/sentencepiece.ts';
 

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/util/random.ts';
 import { InputError, WeightsError } from '../../src/util/errors.ts';
 import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
-import { fromTokenizerJson } from '../../src/tokenizers/gpt2-bpe-json.ts';
+import { fromTokenizerJson } from '../../src/tokenizers/byte-level-bpe-json.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
 const ASSETS = join(import.meta.dirname, '../../assets');
@@ -277,9 +277,11 @@ describe('fromTokenizerJson', () => {
     expect(edit((j) => (j.model.type = 'WordPiece'))).toThrow(
       /^x\/tokenizer\.json: model\.type is not supported/,
     );
-    expect(edit((j) => (j.pre_tokenizer = { type: 'Metaspace' }))).toThrow(/pre_tokenizer.*got "Metaspace"/);
-    expect(edit((j) => (j.pre_tokenizer.add_prefix_space = true))).toThrow(/add_prefix_space/);
-    expect(edit((j) => (j.normalizer = { type: 'NFC' }))).toThrow(/normalizer.*got "NFC"/);
+    expect(edit((j) => (j.pre_tokenizer = { type: 'Metaspace' }))).toThrow(/pre_tokenizer.*got Metaspace$/);
+    expect(edit((j) => (j.normalizer = { type: 'BertNormalizer' }))).toThrow(
+      /normalizer.*got BertNormalizer/,
+    );
+    expect(edit((j) => (j.post_processor = { type: 'Foo' }))).toThrow(/post_processor.*got Foo/);
     expect(edit((j) => (j.model.merges[3] = 'Ġt'))).toThrow(
       /^x\/tokenizer\.json model\.merges\[3\]: malformed/,
     );
@@ -346,7 +348,9 @@ describe('loadTokenizer', () => {
     await expect(loadTokenizer(empty)).rejects.toThrow(InputError);
     await expect(loadTokenizer(empty)).rejects.toThrow(`${empty}: no tokenizer files`);
     await expect(loadTokenizer(tmpFolder({ 'vocab.json': '{}' }))).rejects.toThrow(/got \[vocab\.json\]/);
-    await expect(loadTokenizer(tmpFolder({ 'tokenizer.model': '' }))).rejects.toThrow(/tokenizer\.model pieces: no pieces/);
+    await expect(loadTokenizer(tmpFolder({ 'tokenizer.model': '' }))).rejects.toThrow(
+      /tokenizer\.model pieces: no pieces/,
+    );
     await expect(loadTokenizer(join(empty, 'missing'))).rejects.toThrow(/cannot read the tokenizer folder/);
   });
 });

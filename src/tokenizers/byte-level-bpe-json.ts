@@ -1,27 +1,36 @@
-// A Gpt2Tokenizer from a Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer.
+// A byte-level BPE tokenizer (Gpt2Tokenizer) from a Hugging Face tokenizer.json: GPT-2, RoBERTa, Llama 3,
+// Qwen2/Qwen3, SmolLM...: a BPE model, a normalizer (normalizers.ts), pre-tokenizers ending in ByteLevel
+// (pre-tokenizers.ts), added tokens matched first, the post-processor's special tokens and offset trimming
+// (post-processors.ts). What the file says decides; anything unsupported is refused by name.
 import { WeightsError } from '../util/errors.ts';
 import { show } from '../io/quote.ts';
 import { Gpt2Tokenizer } from './gpt2-bpe.ts';
-import { addedToken, asObject, parseJson, type AddedToken, type TokenizerJsonOptions } from './tokenizer-json.ts';
+import {
+  addedToken,
+  asObject,
+  parseJson,
+  type AddedToken,
+  type TokenizerJsonOptions,
+} from './tokenizer-json.ts';
+import { parseNormalizer } from './normalizers.ts';
+import { parsePreTokenizer } from './pre-tokenizers.ts';
+import { parsePostProcessor } from './post-processors.ts';
 
-// A Hugging Face tokenizer.json with a BPE model and a ByteLevel pre-tokenizer (GPT-2, RoBERTa, ...).
-// Post-processors (BOS/EOS templates) are not applied: encode returns the text's own ids, and callers add
-// eosId/bosId themselves. Added tokens honour lstrip/rstrip; single_word and normalized are ignored (no
-// normalizer is accepted anyway).
+// encode returns the text's own ids; addSpecialTokens adds the post-processor's. BOS is the template's one leading
+// special token unless options.bos says otherwise, and add_bos_token defaults to whether the template adds it.
+// Added tokens honour lstrip/rstrip and are matched in the raw text; single_word is ignored.
 export function fromTokenizerJson(json: string | object, options: TokenizerJsonOptions = {}): Gpt2Tokenizer {
   const file = options.file ?? 'tokenizer.json';
   const root = asObject(typeof json === 'string' ? parseJson(json, file) : json, file, 'the file');
   const model = asObject(root.model, file, 'model');
-  const pre = root.pre_tokenizer === null ? null : asObject(root.pre_tokenizer, file, 'pre_tokenizer');
   const expect = (ok: boolean, what: string, expected: string, got: unknown): void => {
     if (!ok)
       throw new WeightsError(`${file}: ${what} is not supported, expected ${expected}, got ${show(got)}`);
   };
   expect(model.type === undefined || model.type === 'BPE', 'model.type', '"BPE"', model.type);
-  expect(pre?.type === 'ByteLevel', 'pre_tokenizer', 'a ByteLevel pre-tokenizer', pre?.type ?? null);
-  expect(!pre?.add_prefix_space, 'pre_tokenizer.add_prefix_space', 'false', pre?.add_prefix_space);
-  expect(pre?.use_regex !== false, 'pre_tokenizer.use_regex', 'true', pre?.use_regex);
-  expect(root.normalizer == null, 'normalizer', 'null', (root.normalizer as { type?: unknown } | null)?.type);
+  const normalizer = parseNormalizer(root.normalizer, `${file} normalizer`);
+  const preTokenizer = parsePreTokenizer(root.pre_tokenizer, `${file} pre_tokenizer`);
+  const postProcessor = parsePostProcessor(root.post_processor, `${file} post_processor`);
   expect(
     !model.continuing_subword_prefix,
     'model.continuing_subword_prefix',
@@ -66,8 +75,12 @@ export function fromTokenizerJson(json: string | object, options: TokenizerJsonO
     unkToken: unk,
     ignoreMerges: model.ignore_merges === true,
     eos: options.eos,
-    bos: options.bos,
-    addBosToken: options.addBosToken,
+    bos:
+      options.bos !== undefined || postProcessor.prefix.length !== 1 ? options.bos : postProcessor.prefix[0],
+    addBosToken: options.addBosToken ?? (postProcessor.prefix.length === 1 ? true : undefined),
+    normalizer,
+    preTokenizer,
+    postProcessor,
     names: { ...options.names, vocab: `${file} model.vocab`, merges: `${file} model.merges` },
   });
 }
