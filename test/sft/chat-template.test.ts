@@ -51,6 +51,19 @@ describe('Qwen3 template (test/fixtures/tokenizers/qwen3) vs apply_chat_template
   const tokenizer = await loadTokenizer(join(ROOT, MODELS.gpt2));
   const config = JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8'));
   const chat = chatTemplateFor(tokenizer, config);
+  it('tokenizes to the same ids and assistant masks with the Qwen3 tokenizer', async () => {
+    const qwen = await loadTokenizer(folder);
+    const qchat = chatTemplateFor(qwen, config);
+    let masks = 0;
+    for (const c of ref.qwen3.cases) {
+      const e = tokenizeRow(parseRows([{ messages: c.messages }], 'q').rows[0], qwen, qchat);
+      expect(e.ids).toEqual(c.ids);
+      if (JSON.stringify(e.mask) === JSON.stringify(c.mask)) masks++;
+    }
+    // 4/5: in the third case transformers leaves out the first of the two byte-level tokens of the emoji that
+    // ends an assistant turn (char_to_token on a character split across tokens); the engine marks both.
+    expect(masks).toBeGreaterThanOrEqual(4);
+  });
   it('renders the same text, and finds every assistant turn with its <|im_end|>', () => {
     expect(chat.fallback).toBe(false);
     for (const c of ref.qwen3.cases) {
