@@ -93,7 +93,8 @@ export { loadGpt2FromFiles, type LoadedGpt2 } from './models/load-browser.ts';
  * SFT data: `parseJsonl(text, fileName)` detects prompt/completion, messages, text or text/label rows;
  * `tokenizeRows` marks loss targets; `truncateExamples`, seeded `shuffled` and `splitByRatios`; `renderChat`.
  */
-export { tokenizeRow, tokenizeRows, truncateExamples, renderChat, type Example } from './sft/dataset.ts';
+export { tokenizeRow, tokenizeRows, truncateExamples, type Example } from './sft/dataset.ts';
+export { renderChat, chatTemplateFor, assistantSpans, type ChatTemplate } from './sft/chat-template.ts';
 export { shuffled, splitByRatios } from './sft/splits.ts';
 export { type JsonlData, type RowFormat, type ChatMessage } from './sft/jsonl.ts';
 /** Causal-LM batches (padded or packed) and the per-epoch reshuffling source the trainer reads. */

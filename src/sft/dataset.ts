@@ -1,36 +1,15 @@
-// SFT examples: the chat template, tokenization of rows into examples whose mask marks loss targets, and
+// SFT examples: tokenization of rows into examples whose mask marks loss targets, and
 // truncation. Browser-safe.
 import { InputError } from '../util/errors.ts';
 import { checkPositiveInt } from '../util/check-args.ts';
-import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
-import type { ChatMessage, ChatRole, DataRow } from './jsonl.ts';
+import { modelInput, type Encoding, type Tokenizer } from '../tokenizers/tokenizer.ts';
+import type { DataRow } from './jsonl.ts';
+import { assistantSpans, chatSpecials, chatTemplateFor, renderChat, type ChatTemplate } from './chat-template.ts';
 
 /** A causal-LM example: mask[t] = 1 when ids[t] is a loss target (predicted from ids[0..t-1]); mask[0] = 0. */
 export interface Example {
   ids: number[];
   mask: number[];
-}
-
-// The chat template. Each turn renders as
-//   <Role>:\n<content>\n\n          Role = System | User | Assistant
-// and an assistant turn's content is followed directly by EOS (before the blank line):
-//   User:\nHi\n\nAssistant:\nHello!<EOS>\n\n
-// Loss falls on assistant contents and their EOS only. A generation prompt ends with "Assistant:\n"; the model
-// answers and stops at EOS.
-const ROLE_HEADER: Record<ChatRole, string> = {
-  system: 'System:\n',
-  user: 'User:\n',
-  assistant: 'Assistant:\n',
-};
-
-export function renderChat(
-  messages: readonly ChatMessage[],
-  options: { eos: string; generationPrompt?: boolean },
-): string {
-  let out = '';
-  for (const m of messages)
-    out += ROLE_HEADER[m.role] + m.content + (m.role === 'assistant' ? options.eos : '') + '\n\n';
-  return options.generationPrompt ? out + ROLE_HEADER.assistant : out;
 }
 
 // User text is encoded with special tokens off, so a literal "<|endoftext|>" in data never becomes EOS.
@@ -43,49 +22,78 @@ function eosOf(tokenizer: Tokenizer): number {
   return tokenizer.eosId;
 }
 
-function push(example: Example, ids: number[], target: 0 | 1): void {
-  for (const id of ids) {
-    example.ids.push(id);
-    example.mask.push(target);
+// A text's ids and offsets, with the given special token strings matched whole (a tokenizer.model reads `</s>` as
+// plain text) and everything between them encoded as plain text.
+function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly string[]): Encoding {
+  const out: Encoding = { ids: [], offsets: [] };
+  const tokens = specials.filter((t) => t !== '' && tokenizer.tokenToId(t) !== undefined);
+  const add = (from: number, to: number): void => {
+    if (to <= from) return;
+    const e = tokenizer.encodeWithOffsets(text.slice(from, to), PLAIN);
+    // After a special token Hugging Face's Metaspace (prepend_scheme "first") puts no dummy prefix: drop a
+    // lone `▁` that stands for no character of the text. A stopgap until encode has a no-prefix option.
+    const skip = from > 0 && e.ids.length > 1 && tokenizer.idToToken(e.ids[0]) === '\u2581' && text[from] !== ' ';
+    out.ids.push(...e.ids.slice(skip ? 1 : 0));
+    for (const [a, b] of e.offsets.slice(skip ? 1 : 0)) out.offsets.push([a + from, b + from]);
+  };
+  let at = 0;
+  for (let i = 0; i < text.length; ) {
+    const hit = tokens.find((t) => text.startsWith(t, i));
+    if (hit === undefined) {
+      i++;
+      continue;
+    }
+    add(at, i);
+    out.ids.push(tokenizer.tokenToId(hit)!);
+    out.offsets.push([i, i + hit.length]);
+    i += hit.length;
+    at = i;
   }
+  add(at, text.length);
+  return out;
+}
+
+// mask[t] = 1 where token t overlaps a target span (transformers marks every token holding a span character).
+function maskBySpans(e: Encoding, spans: readonly [number, number][]): Example {
+  const mask = e.offsets.map(([a, b]) =>
+    spans.some(([s, t]) => (b > a ? a < t && b > s : a >= s && a < t)) ? 1 : 0,
+  );
+  return { ids: e.ids, mask };
 }
 
 /**
- * Tokenize one LM row, BOS first where the model expects it (a Llama's; no target). Chat turns after the last
- * assistant turn carry no target and are left out.
+ * Tokenize one LM row as ONE text, with targets chosen by character span: a prompt/completion row is
+ * BOS? + prompt + completion + EOS (targets: the completion and EOS, as TRL), a chat row the chat template's text
+ * (targets: each assistant content and its end-of-turn token). One text, so a SentencePiece tokenizer puts its
+ * dummy prefix `▁` once, not before every completion.
  */
-export function tokenizeRow(row: DataRow, tokenizer: Tokenizer): Example {
+export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTemplate): Example {
   const eos = eosOf(tokenizer);
-  const example: Example = { ids: [], mask: [] };
-  push(example, modelInput(tokenizer, []), 0);
+  let example: Example;
   switch (row.format) {
-    case 'prompt-completion':
-      push(example, tokenizer.encode(row.prompt, PLAIN), 0);
-      push(example, tokenizer.encode(row.completion, PLAIN), 1);
-      push(example, [eos], 1);
+    case 'prompt-completion': {
+      const e = tokenizer.encodeWithOffsets(row.prompt + row.completion, PLAIN);
+      e.offsets.push([e.offsets.at(-1)?.[1] ?? 0, Infinity]);
+      e.ids.push(eos);
+      const from = row.prompt.length;
+      example = maskBySpans(e, [[from, Infinity]]);
+      example.ids = modelInput(tokenizer, example.ids);
+      if (example.ids.length > example.mask.length) example.mask.unshift(0);
       break;
+    }
     case 'messages': {
-      const last = row.messages.map((m) => m.role).lastIndexOf('assistant');
-      let pending = ''; // non-target text, encoded in one piece up to the next assistant content
-      for (const m of row.messages.slice(0, last + 1)) {
-        pending += ROLE_HEADER[m.role];
-        if (m.role !== 'assistant') {
-          pending += m.content + '\n\n';
-          continue;
-        }
-        push(example, tokenizer.encode(pending, PLAIN), 0);
-        push(example, tokenizer.encode(m.content, PLAIN), 1);
-        push(example, [eos], 1);
-        pending = '\n\n';
-      }
+      const template = chat ?? chatTemplateFor(tokenizer, undefined);
+      const text = renderChat(template, row.messages);
+      const spans = assistantSpans(template, row.messages, text, `${row.file}:${row.line}`);
+      example = maskBySpans(encodeSpans(tokenizer, text, chatSpecials(template)), spans);
       break;
     }
     case 'text': {
       const ids = tokenizer.encode(row.text, PLAIN);
       if (ids.length === 0)
         throw new InputError(`${row.file}:${row.line}: empty text, expected at least one token, got ""`);
-      push(example, ids, 1);
-      push(example, [eos], 1);
+      example = { ids: modelInput(tokenizer, [...ids, eos]), mask: [] };
+      example.mask = example.ids.map((_, t) => (t < example.ids.length - ids.length - 1 ? 0 : 1));
       break;
     }
     case 'text-label':
@@ -109,12 +117,13 @@ export function tokenizeRows(
   rows: readonly DataRow[],
   tokenizer: Tokenizer,
   progress?: TokenizeProgress,
+  chat?: ChatTemplate,
 ): Example[] {
   const out: Example[] = [];
   const interval = progress?.intervalMs ?? 500;
   let last = Date.now();
   for (const row of rows) {
-    out.push(tokenizeRow(row, tokenizer));
+    out.push(tokenizeRow(row, tokenizer, chat));
     if (!progress) continue;
     const now = Date.now();
     if (out.length === rows.length || now - last >= interval) {

@@ -6,7 +6,8 @@ import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { generate } from '../models/generate.ts';
 import type { Module } from '../nn/module.ts';
-import { renderChat, tokenizeRows, truncateExamples } from './dataset.ts';
+import { tokenizeRows, truncateExamples } from './dataset.ts';
+import { chatTemplateFor, renderChat } from './chat-template.ts';
 import { type DataRow } from './jsonl.ts';
 import { epochBatches, lmBatches, type LmBatch } from './batching.ts';
 import { TEXT_PLACEHOLDER } from './classification.ts';
@@ -201,8 +202,9 @@ function samplePrompt(row: DataRow, tokenizer: Tokenizer): string {
       return row.prompt;
     case 'messages': {
       const last = row.messages.map((m) => m.role).lastIndexOf('assistant');
-      const eos = tokenizer.eosId === null ? '' : tokenizer.decode([tokenizer.eosId]);
-      return renderChat(row.messages.slice(0, last), { eos, generationPrompt: true });
+      return renderChat(chatTemplateFor(tokenizer, undefined), row.messages.slice(0, last), {
+        addGenerationPrompt: true,
+      });
     }
     case 'text':
     case 'text-label':

@@ -8,7 +8,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/util/errors.ts';
 import { Gpt2Tokenizer } from '../../src/tokenizers/gpt2-bpe.ts';
 import {
-  renderChat,
   tokenizeRow,
   tokenizeRows,
   truncateExamples,
@@ -25,6 +24,7 @@ import {
 import { epochBatches, IGNORE_INDEX, lmBatches, type LmBatch } from '../../src/sft/batching.ts';
 import { classificationBatches, classificationData, majorityBaseline } from '../../src/sft/classification.ts';
 import { readJsonlFile } from '../../src/sft/dataset-node.ts';
+import { chatTemplateFor, renderChat } from '../../src/sft/chat-template.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
 const ASSETS = join(import.meta.dirname, '../../assets');
@@ -211,22 +211,25 @@ describe('messages and text formats', () => {
   );
 
   it('renders the documented template', () => {
-    expect(renderChat(chat.slice(1, 3) as never, { eos: '<E>' })).toBe(
-      'User:\nWho art thou?\n\nAssistant:\nA poor player, sir.<E>\n\n',
+    const fallback = chatTemplateFor(tok, undefined);
+    expect(fallback.fallback).toBe(true);
+    expect(renderChat(fallback, chat.slice(1, 3) as never)).toBe(
+      `User:\nWho art thou?\n\nAssistant:\nA poor player, sir.${EOS_TEXT}\n\n`,
     );
-    expect(renderChat(chat.slice(1, 2) as never, { eos: '<E>', generationPrompt: true })).toBe(
+    expect(renderChat(fallback, chat.slice(1, 2) as never, { addGenerationPrompt: true })).toBe(
       'User:\nWho art thou?\n\nAssistant:\n',
     );
-    expect(renderChat([{ role: 'system', content: 'x' }], { eos: '' })).toBe('System:\nx\n\n');
+    expect(renderChat(fallback, [{ role: 'system', content: 'x' }])).toBe('System:\nx\n\n');
   });
 
   it('trains on assistant contents and their EOS only', () => {
     expect(data.format).toBe('messages');
     const [e] = tokenizeRows(data.rows, tok);
-    const rendered = renderChat((data.rows[0] as DataRow & { format: 'messages' }).messages, {
-      eos: EOS_TEXT,
-    });
-    expect(tok.decode(e.ids)).toBe(rendered.slice(0, rendered.lastIndexOf(EOS_TEXT) + EOS_TEXT.length)); // trailing user turn left out
+    const rendered = renderChat(
+      chatTemplateFor(tok, undefined),
+      (data.rows[0] as DataRow & { format: 'messages' }).messages,
+    );
+    expect(tok.decode(e.ids)).toBe(rendered); // the whole conversation, as TRL renders it
     const spans: string[] = [];
     let current: number[] = [];
     e.ids.forEach((id, t) => {
@@ -260,9 +263,12 @@ describe('messages and text formats', () => {
     const text = tokenizeRow(parseJsonl('{"text": "Once upon a time"}', 't.jsonl').rows[0], llama);
     expect(text.ids).toEqual([bos, ...llama.encode('Once upon a time'), llama.eosId]);
     expect(text.mask).toEqual([0, ...Array(text.ids.length - 1).fill(1)]);
-    const pc = tokenizeRow(parseJsonl('{"prompt": "Q", "completion": "A"}', 'p.jsonl').rows[0], llama);
-    expect(pc.ids).toEqual([bos, ...llama.encode('Q'), ...llama.encode('A'), llama.eosId]);
-    expect(pc.mask).toEqual([0, ...llama.encode('Q').map(() => 0), ...llama.encode('A').map(() => 1), 1]);
+    // one text, so one dummy prefix `▁`: the completion's ▁A covers the space and is a target
+    const pc = tokenizeRow(parseJsonl('{"prompt": "Q ", "completion": "A"}', 'p.jsonl').rows[0], llama);
+    expect(pc.ids).toEqual([bos, ...llama.encode('Q A'), llama.eosId]);
+    const { offsets } = llama.encodeWithOffsets('Q A');
+    expect(pc.mask).toEqual([0, ...offsets.map(([, end]) => (end > 2 ? 1 : 0)), 1]);
+    expect(pc.mask.filter((m) => m === 1).length).toBeGreaterThan(1);
     // GPT-2 has none: its rows start with the text (see the text-row case above).
     expect(tok.addBosToken).toBe(false);
   });
