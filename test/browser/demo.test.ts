@@ -26,7 +26,7 @@ if (!chromium.path && process.env.CI)
 if (!chromium.path) console.warn(`test/browser/demo.test.ts: skipped, ${chromium.reason}`);
 
 // Kernels the page self-test runs: what a GPT-2 training step uses besides matmul (softmax, layernorm, GELU,
-// embedding, cross-entropy, AdamW). The full self-test (394 checks, matmul variants dominating) takes about 3 min
+// embedding, with its 16-bit weights, cross-entropy, AdamW). The full self-test (394 checks, matmul variants dominating) takes about 3 min
 // on SwiftShader; it runs under Node/Dawn in `npm test` and in the page with an empty filter.
 const SELFTEST_FILTER = 'softmax,layernorm,gelu,embedding,cross-entropy,adamw';
 const SELFTEST_KERNELS = [
@@ -38,6 +38,8 @@ const SELFTEST_KERNELS = [
   'gelu backward',
   'embedding forward',
   'embedding backward',
+  'embedding forward f16 weight',
+  'embedding forward bf16 weight',
   'cross-entropy forward',
   'cross-entropy backward',
   'cross-entropy accuracy',
