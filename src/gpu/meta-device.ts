@@ -44,7 +44,10 @@ function metaEncoder(): GPUCommandEncoder {
 
 /** A Gpu whose device allocates nothing, with the given limits (WebGPU's defaults for those not given). */
 export function createMetaGpu(limits: MetaLimits = {}): Gpu {
-  const all = { ...DEFAULT_LIMITS, ...limits };
+  // Read by name: a real device's GPUSupportedLimits keeps its values in prototype getters, which a spread would
+  // drop, silently planning for the 128 MiB default binding instead of the device's (SwiftShader's is 1 GiB).
+  const all: Record<keyof typeof DEFAULT_LIMITS, number> = { ...DEFAULT_LIMITS };
+  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]) all[name] = limits[name] ?? all[name];
   const device = {
     label: 'meta',
     limits: all,
