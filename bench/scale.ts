@@ -23,16 +23,37 @@ import { Rng } from '../src/util/random.ts';
 import { InputError } from '../src/util/errors.ts';
 import { median } from './suite.ts';
 
-const GPT2 = JSON.parse(readFileSync(new URL('../assets/gpt2-shakespeare/config.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const GPT2 = JSON.parse(
+  readFileSync(new URL('../assets/gpt2-shakespeare/config.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
 
 /** The real shapes (the configs on the Hugging Face hub: gpt2, HuggingFaceTB/SmolLM2-135M). */
 export const SCALE_MODELS: Record<string, Record<string, unknown>> = {
-  'gpt2-124m': { ...GPT2, n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024, n_ctx: 1024, vocab_size: 50257 },
+  'gpt2-124m': {
+    ...GPT2,
+    n_embd: 768,
+    n_layer: 12,
+    n_head: 12,
+    n_positions: 1024,
+    n_ctx: 1024,
+    vocab_size: 50257,
+  },
   'smollm2-135m': {
-    model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_size: 576, num_hidden_layers: 30,
-    num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536, vocab_size: 49152,
-    tie_word_embeddings: true, max_position_embeddings: 8192, rms_norm_eps: 1e-5, rope_theta: 100000,
-    hidden_act: 'silu', bos_token_id: 0, eos_token_id: 0,
+    model_type: 'llama',
+    architectures: ['LlamaForCausalLM'],
+    hidden_size: 576,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    intermediate_size: 1536,
+    vocab_size: 49152,
+    tie_word_embeddings: true,
+    max_position_embeddings: 8192,
+    rms_norm_eps: 1e-5,
+    rope_theta: 100000,
+    hidden_act: 'silu',
+    bos_token_id: 0,
+    eos_token_id: 0,
   },
 };
 
@@ -59,7 +80,8 @@ function randomWeights(model: ReturnType<typeof createModelFromConfig>, seed: nu
   const spread = 0.02 * Math.sqrt(3);
   for (const [name, p] of model.namedParameters()) {
     if (p.shape.length >= 2) model.load(name, rng.uniform(p.size, -spread, spread));
-    else if (/(ln_|norm)/.test(name) && name.endsWith('weight')) model.load(name, new Float32Array(p.size).fill(1));
+    else if (/(ln_|norm)/.test(name) && name.endsWith('weight'))
+      model.load(name, new Float32Array(p.size).fill(1));
   }
 }
 
@@ -69,7 +91,12 @@ interface Measured {
   losses: number[];
 }
 
-async function measure(gpu: Gpu, raw: Record<string, unknown>, s: PlanSettings, steps: number): Promise<Measured> {
+async function measure(
+  gpu: Gpu,
+  raw: Record<string, unknown>,
+  s: PlanSettings,
+  steps: number,
+): Promise<Measured> {
   const model = createModelFromConfig(gpu, raw, 'config.json');
   try {
     randomWeights(model, 1);
@@ -83,7 +110,9 @@ async function measure(gpu: Gpu, raw: Record<string, unknown>, s: PlanSettings, 
     const out: Measured = { peak: 0, stepMs: [], losses: [] };
     model.train();
     for (let i = 0; i < steps; i++) {
-      const ids = Int32Array.from({ length: s.batchSize * T }, () => Math.floor(rng.next() * model.vocabSize));
+      const ids = Int32Array.from({ length: s.batchSize * T }, () =>
+        Math.floor(rng.next() * model.vocabSize),
+      );
       const start = performance.now();
       {
         using _scope = gpu.scope('scale step');
@@ -94,7 +123,9 @@ async function measure(gpu: Gpu, raw: Record<string, unknown>, s: PlanSettings, 
         out.losses.push((await loss.readF32())[0]);
       }
       out.stepMs.push(performance.now() - start);
-      console.log(`  step ${i + 1}/${steps}: loss ${out.losses.at(-1)!.toFixed(4)}, ${(out.stepMs.at(-1)! / 1000).toFixed(1)} s`);
+      console.log(
+        `  step ${i + 1}/${steps}: loss ${out.losses.at(-1)!.toFixed(4)}, ${(out.stepMs.at(-1)! / 1000).toFixed(1)} s`,
+      );
     }
     out.peak = gpu.pool.takePeakBytes();
     optimizer.dispose();
@@ -116,20 +147,29 @@ interface Row {
 
 /** Parameters from the plan's bytes by storage dtype. */
 const parameterCount = (byDtype: Record<string, number | undefined>) =>
-  Object.entries(byDtype).reduce((n, [dtype, bytes]) => n + (2 * (bytes ?? 0)) / storageBytes(dtype as 'f32', 2), 0);
+  Object.entries(byDtype).reduce(
+    (n, [dtype, bytes]) => n + (2 * (bytes ?? 0)) / storageBytes(dtype as 'f32', 2),
+    0,
+  );
 
 /** Each goal: met or not by the measured peak at its shape, else by the plan there (say which). */
 function checkGoals(rows: Row[]): string[] {
   const lines = GOALS.map((g) => {
-    const row = rows.find((r) => r.model === g.model && r.config === g.config && r.batchSize === g.batchSize && r.length === g.length);
+    const row = rows.find(
+      (r) =>
+        r.model === g.model && r.config === g.config && r.batchSize === g.batchSize && r.length === g.length,
+    );
     const what = `${g.model} ${g.config} B${g.batchSize}×T${g.length} under ${MiB(g.bytes)}`;
-    if (!row || row.plan === null) return `goal ${what}: not run at this shape (--batch-size ${g.batchSize} --max-length ${g.length})`;
+    if (!row || row.plan === null)
+      return `goal ${what}: not run at this shape (--batch-size ${g.batchSize} --max-length ${g.length})`;
     const [bytes, source] = row.measured ? [row.measured.peak, 'measured peak'] : [row.plan, 'plan only'];
     return `goal ${what}: ${bytes <= g.bytes ? 'met' : 'MISSED'}, ${source} ${MiB(bytes)}`;
   });
   for (const r of rows.filter((r) => r.measured && r.plan !== null)) {
     const ratio = r.measured!.peak / r.plan!;
-    lines.push(`goal ${r.model} ${r.config} peak ≤ ${PEAK_OVER_PLAN}× plan: ${ratio <= PEAK_OVER_PLAN ? 'met' : 'MISSED'}, ${ratio.toFixed(3)}×`);
+    lines.push(
+      `goal ${r.model} ${r.config} peak ≤ ${PEAK_OVER_PLAN}× plan: ${ratio <= PEAK_OVER_PLAN ? 'met' : 'MISSED'}, ${ratio.toFixed(3)}×`,
+    );
   }
   return lines;
 }
@@ -148,7 +188,10 @@ async function main(): Promise<void> {
   const models = values.model === 'all' ? Object.keys(SCALE_MODELS) : [values.model!];
   const configs = values.config === 'all' ? Object.keys(CONFIGS) : [values.config!];
   for (const name of [...models, ...configs])
-    if (!SCALE_MODELS[name] && !CONFIGS[name]) throw new Error(`bench:scale: '${name}', expected one of ${[...Object.keys(SCALE_MODELS), ...Object.keys(CONFIGS)].join(', ')}`);
+    if (!SCALE_MODELS[name] && !CONFIGS[name])
+      throw new Error(
+        `bench:scale: '${name}', expected one of ${[...Object.keys(SCALE_MODELS), ...Object.keys(CONFIGS)].join(', ')}`,
+      );
   // The device's own limits (SwiftShader binds 1 GiB), also for --plan-only: opening a device allocates nothing.
   const gpu = await createDevice();
   const rows: Row[] = [];
@@ -156,19 +199,38 @@ async function main(): Promise<void> {
     for (const configName of configs) {
       const raw = SCALE_MODELS[modelName];
       const s: PlanSettings = {
-        ...CONFIGS[configName], freezeLayers: 0, dropout: null,
-        batchSize: Number(values['batch-size']), maxLength: Number(values['max-length']),
+        ...CONFIGS[configName],
+        freezeLayers: 0,
+        dropout: null,
+        batchSize: Number(values['batch-size']),
+        maxLength: Number(values['max-length']),
       };
       const shape = `${modelName} ${configName} B${s.batchSize}×T${s.maxLength}`;
       const plan = await planMemory(raw, `${modelName}/config.json`, s, gpu.limits).catch((e: unknown) => {
         if (!(e instanceof InputError)) throw e;
-        rows.push({ model: modelName, config: configName, batchSize: s.batchSize, length: s.maxLength, plan: null, text: `${shape} | refused by the planner: ${e.message.split('\n')[0]}` });
+        rows.push({
+          model: modelName,
+          config: configName,
+          batchSize: s.batchSize,
+          length: s.maxLength,
+          plan: null,
+          text: `${shape} | refused by the planner: ${e.message.split('\n')[0]}`,
+        });
         return null;
       });
       if (!plan) continue;
       const minimum = plan.frozenWeights + plan.trainedWeights * 4; // weights, gradients, m, v
-      console.log(`${modelName} ${configName}: ${parameterCount(plan.weightsByDtype).toLocaleString('en-US')} parameters; ${describePlan(plan)}`);
-      const row: Row = { model: modelName, config: configName, batchSize: plan.batchSize, length: plan.length, plan: plan.peak, text: '' };
+      console.log(
+        `${modelName} ${configName}: ${parameterCount(plan.weightsByDtype).toLocaleString('en-US')} parameters; ${describePlan(plan)}`,
+      );
+      const row: Row = {
+        model: modelName,
+        config: configName,
+        batchSize: plan.batchSize,
+        length: plan.length,
+        plan: plan.peak,
+        text: '',
+      };
       let measured = '';
       if (!values['plan-only']) {
         gpu.pool.trim();
@@ -183,7 +245,9 @@ async function main(): Promise<void> {
       console.log(`  ${row.text}`);
     }
   }
-  console.log(`\ndevice: ${gpu.description} (maxStorageBufferBindingSize ${MiB(gpu.limits.maxStorageBufferBindingSize)}, maxBufferSize ${MiB(gpu.limits.maxBufferSize)})`);
+  console.log(
+    `\ndevice: ${gpu.description} (maxStorageBufferBindingSize ${MiB(gpu.limits.maxStorageBufferBindingSize)}, maxBufferSize ${MiB(gpu.limits.maxBufferSize)})`,
+  );
   for (const row of rows) console.log(row.text);
   for (const line of checkGoals(rows)) console.log(line);
   gpu.dispose();
