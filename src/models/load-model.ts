@@ -16,7 +16,7 @@ import { planLlamaWeights } from './llama/weights.ts';
 import { loadPlannedWeights } from './named-weights.ts';
 import { loadedDtype, type WeightDtype } from '../nn/weight-dtype.ts';
 import { createWithMatrixDtype } from '../nn/module.ts';
-import { checkBufferLimits, planNote, type WeightsPlan } from './weights-plan.ts';
+import { checkBufferLimits, fileMatrixDtype, planNote, type WeightsPlan } from './weights-plan.ts';
 
 /** Every model this loader builds; `model.kind` tells them apart. */
 export type AnyModel = Gpt2Model | LlamaModel;
@@ -70,11 +70,12 @@ async function construct<M extends AnyModel>(
   create: () => M,
   options: LoadOptions = {},
 ): Promise<M> {
-  checkBufferLimits(weights, gpu.limits, gpu.description);
-  options.log?.(planNote(weights));
-  // Allocates every parameter: matrices already in the dtype they will be loaded as (a 16-bit file's, for auto).
-  const matrix = weights.tensors.find((t) => t.info.shape.length === 2)?.info.dtype ?? 'F32';
-  const model = createWithMatrixDtype(loadedDtype(options.dtype ?? 'float32', matrix), create);
+  // Every parameter is allocated with its matrices already in the dtype they will be loaded as (a 16-bit file's, for
+  // auto), so the limits and the note count those at 2 bytes.
+  const matrices = loadedDtype(options.dtype ?? 'float32', fileMatrixDtype(weights.tensors.map((t) => t.info)));
+  checkBufferLimits(weights, gpu.limits, gpu.description, matrices);
+  options.log?.(planNote(weights, matrices));
+  const model = createWithMatrixDtype(matrices, create);
   try {
     await loadPlannedWeights(model, weights, options.dtype);
   } catch (e) {

@@ -4,6 +4,7 @@
 import { WeightsError } from '../util/errors.ts';
 import type { Dtype, TensorInfo, TensorStore } from '../io/safetensors.ts';
 import { numel, shapeString } from '../autograd/tensor.ts';
+import { storageBytes, type HalfDtype } from '../util/half.ts';
 
 /** One parameter a config implies, named as the engine (and the *ForCausalLM class) names it. */
 export interface ExpectedTensor {
@@ -112,30 +113,43 @@ export function planWeights(
   return { store, tensors, parameters, bytes: 4 * parameters };
 }
 
+/** A file's dtype for the model's matrices (its first 2-D tensor's): what `--dtype auto` keeps them as. */
+export function fileMatrixDtype(tensors: Iterable<TensorInfo>): Dtype {
+  for (const info of tensors) if (info.shape.length === 2) return info.dtype;
+  return 'F32';
+}
+
+// What one tensor of the file holds on the GPU when matrices are stored as `matrices` (1-D ones are always f32).
+const storedDtype = (info: TensorInfo, matrices: 'f32' | HalfDtype) => (info.shape.length === 2 ? matrices : 'f32');
+
 /**
- * Each parameter is one buffer bound whole to the kernels, so its f32 size must fit both limits. WebGPU reports no
- * free memory, so the total is only announced (planNote); a device that runs out says so at allocation.
+ * Each parameter is one buffer bound whole to the kernels, so its size as stored (`matrices`: the dtype 2-D
+ * tensors are loaded as, 16-bit ones two per u32) must fit both limits. WebGPU reports no free memory, so the total
+ * is only announced (planNote); a device that runs out says so at allocation.
  */
-export function checkBufferLimits(plan: WeightsPlan, limits: BufferLimits, device = 'this device'): void {
+export function checkBufferLimits(plan: WeightsPlan, limits: BufferLimits, device = 'this device', matrices: 'f32' | HalfDtype = 'f32'): void {
   const max = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   const limit = max === limits.maxBufferSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
   for (const { info } of plan.tensors) {
-    const bytes = 4 * numel(info.shape);
+    const dtype = storedDtype(info, matrices);
+    const bytes = storageBytes(dtype, numel(info.shape));
     if (bytes > max) {
       // The model is too large for this device: the user's choice to change, so refused like other bad input.
       throw new WeightsError(
-        `${plan.store.name}: tensor '${info.name}' ${shapeString(info.shape)} as f32, expected at most ${max} bytes ` +
+        `${plan.store.name}: tensor '${info.name}' ${shapeString(info.shape)} as ${dtype}, expected at most ${max} bytes ` +
           `(${limit} of ${device}), got ${bytes} bytes`,
       );
     }
   }
 }
 
-/** One line on what the model will hold: parameters and bytes, and what training adds. */
-export function planNote(plan: WeightsPlan): string {
+/** One line on what the model will hold (matrices stored as `matrices`): parameters and bytes, and what training adds. */
+export function planNote(plan: WeightsPlan, matrices: 'f32' | HalfDtype = 'f32'): string {
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const stored = plan.tensors.reduce((n, { info }) => n + storageBytes(storedDtype(info, matrices), numel(info.shape)), 0);
+  const as = matrices === 'f32' ? 'as f32' : `with ${matrices} matrices`;
   return (
-    `${plan.store.name}: ${plan.tensors.length} tensors, ${plan.parameters} parameters, ${mib(plan.bytes)} on the ` +
-    `GPU as f32 (full fine-tuning with AdamW holds about 4x: weights, grads, m, v = ${mib(4 * plan.bytes)})`
+    `${plan.store.name}: ${plan.tensors.length} tensors, ${plan.parameters} parameters, ${mib(stored)} on the ` +
+    `GPU ${as} (full fine-tuning with AdamW holds about 4x the f32 size: weights, grads, m, v = ${mib(4 * plan.bytes)})`
   );
 }

@@ -13,6 +13,7 @@ import { LmTask } from './tasks.ts';
 import { storeWeights, weightBytesByDtype, type WeightDtype } from '../nn/weight-dtype.ts';
 import { storageBytes } from '../util/half.ts';
 import type { DType } from '../autograd/tensor.ts';
+import type { Dtype } from '../io/safetensors.ts';
 
 export interface PlanSettings {
   strategy: Exclude<Strategy, 'head'>;
@@ -23,8 +24,10 @@ export interface PlanSettings {
   maxLength: number;
   gradientCheckpointing: boolean;
   dropout: number | null;
-  /** How frozen matrices are stored (default auto); auto reads the file's dtype from config.json's torch_dtype. */
+  /** How frozen matrices are stored (default auto: the file's dtype, fileDtype else config.json's torch_dtype). */
   dtype?: WeightDtype;
+  /** The safetensors header's dtype for the matrices (models/weights-plan.ts fileMatrixDtype), when read. */
+  fileDtype?: Dtype;
 }
 
 /** Bytes, by owner. */
@@ -61,7 +64,7 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
     if (settings.dropout !== null) model.setDropout(settings.dropout);
     if (settings.strategy === 'lora') attachLora(model, settings.lora ?? LORA_DEFAULTS, 0);
     applyStrategy(model, settings.strategy, { freezeLayers: settings.freezeLayers, trainable: settings.trainable });
-    await storeWeights(model, resolveDtype(settings.dtype ?? 'auto', raw));
+    await storeWeights(model, resolveDtype(settings.dtype ?? 'auto', raw, settings.fileDtype));
     let trainedWeights = 0;
     let frozenWeights = 0;
     for (const p of model.parameters()) {
@@ -107,9 +110,11 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
   }
 }
 
-// auto on the meta device, which reads no file: the dtype config.json says the weights are in (transformers writes it).
-function resolveDtype(setting: WeightDtype, raw: Record<string, unknown>): WeightDtype {
+// auto on the meta device, which reads no tensor: the header's dtype when given (what loading keeps), else the one
+// config.json says the weights are in (transformers writes torch_dtype, or dtype since 4.56).
+function resolveDtype(setting: WeightDtype, raw: Record<string, unknown>, fileDtype: Dtype | undefined): WeightDtype {
   if (setting !== 'auto') return setting;
+  if (fileDtype) return fileDtype === 'BF16' ? 'bfloat16' : fileDtype === 'F16' ? 'float16' : 'float32';
   const stored = raw.torch_dtype ?? raw.dtype;
   return stored === 'bfloat16' || stored === 'float16' ? stored : 'float32';
 }

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
 import { InputError } from '../util/errors.ts';
-import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
+import { loadModelAndTokenizerFromFolder, openWeights, readConfigJson } from '../models/load-node.ts';
+import { fileMatrixDtype } from '../models/weights-plan.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { splitByRatios } from './splits.ts';
@@ -150,7 +151,9 @@ export async function runSft(
   let planned: number | null = null;
   if (args.strategy !== 'head' && data.train.format !== 'text-label') {
     // What a step will hold, from the config alone: a step that cannot fit one binding is refused before loading.
-    const plan = await planMemory(await readConfigJson(source), join(source, 'config.json'), { ...args, strategy: args.strategy, lora: adapter?.settings ?? args.lora, gradientCheckpointing: args.gradientCheckpointing ?? false }, gpu.limits);
+    // --dtype auto plans with the header's dtype (header only: no tensor is read).
+    const fileDtype = fileMatrixDtype((await openWeights(source)).tensors.values());
+    const plan = await planMemory(await readConfigJson(source), join(source, 'config.json'), { ...args, strategy: args.strategy, lora: adapter?.settings ?? args.lora, gradientCheckpointing: args.gradientCheckpointing ?? false, fileDtype }, gpu.limits);
     info(describePlan(plan));
     planned = plan.peak;
   }
