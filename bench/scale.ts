@@ -104,6 +104,9 @@ async function measure(
     if (s.strategy === 'lora') attachLora(model, s.lora ?? LORA_DEFAULTS, 0);
     applyStrategy(model, s.strategy, { freezeLayers: s.freezeLayers });
     await storeWeights(model, s.dtype ?? 'float32');
+    // Random weights are made f32 and rounded here; a 16-bit file is loaded 16-bit (models/load-model.ts), so the
+    // peak counts from the stored model on, as the planner does.
+    gpu.pool.takePeakBytes();
     const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-4, clipGradNorm: 1 });
     const T = Math.min(s.maxLength, model.contextLength);
     const rng = new Rng(2);
@@ -238,7 +241,7 @@ async function main(): Promise<void> {
         const m = await measure(gpu, raw, s, Number(values.steps));
         row.measured = m;
         const ms = median(m.stepMs.slice(1).length ? m.stepMs.slice(1) : m.stepMs);
-        measured = ` | measured peak ${MiB(m.peak)} (${(m.peak / plan.peak).toFixed(3)}× plan) | step ${(ms / 1000).toFixed(1)} s, ${((plan.batchSize * plan.length) / (ms / 1000)).toFixed(0)} tokens/s`;
+        measured = ` | measured peak ${MiB(m.peak)} (${(m.peak / plan.peak).toFixed(3)}× plan) | step ${(ms / 1000).toFixed(1)} s, ${((plan.batchSize * plan.length) / (ms / 1000)).toFixed(2)} tokens/s`;
       }
       row.text = `${modelName} ${configName} B${plan.batchSize}×T${plan.length} | minimum ${MiB(minimum)} | plan ${MiB(plan.peak)}${measured}`;
       rows.push(row);

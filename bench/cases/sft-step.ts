@@ -56,16 +56,18 @@ export function sftStepCases(quick: boolean): BenchCase[] {
   // The padded length T is known once the batch is tokenized.
   const actual = (b: LmBatch) => ({ size: `gpt2 B${b.B}×T${b.T}`, work: { tokens: b.B * b.T } });
 
-  const ours: BenchCase = {
+  // The default LM head (fused once the target logits reach FUSED_HEAD_MIN_LOGITS), and each head forced, timed in
+  // the same interleaved rounds, so the fused head's ratio to TF.js is read against the logits head's in one run.
+  const oursCase = (impl: string, fusedHead: boolean | undefined): BenchCase => ({
     ...common,
-    impl: 'ours',
+    impl,
     engine: 'ours',
     async prepare(ctx: SuiteContext): Promise<Runner> {
       const b = await getBatch(ctx.files);
       const { model } = await loadGpt2FromFiles(ctx.gpu, ctx.files.model);
       model.setDropout(0); // the TF.js model has none, and the two losses are compared step by step
       model.train();
-      const task = new LmTask(model);
+      const task = new LmTask(model, fusedHead);
       const optimizer = new AdamW(ctx.gpu, model.namedParameters(), ADAM);
       const losses = (oursLosses = []);
       const record = () => {
@@ -80,7 +82,8 @@ export function sftStepCases(quick: boolean): BenchCase[] {
         ...actual(b),
       };
     },
-  };
+  });
+  const ours = [oursCase('ours', undefined), oursCase('ours fused head', true), oursCase('ours logits head', false)];
 
   const tfjs: BenchCase = {
     ...common,
@@ -114,5 +117,5 @@ export function sftStepCases(quick: boolean): BenchCase[] {
       return { ...runner, ...actual(b) };
     },
   };
-  return [ours, tfjs];
+  return [...ours, tfjs];
 }
