@@ -10,6 +10,7 @@ export const DEFAULT_LIMITS = {
   maxStorageBufferBindingSize: 128 * 2 ** 20,
   maxStorageBuffersPerShaderStage: 8,
   maxComputeWorkgroupsPerDimension: 65535,
+  minStorageBufferOffsetAlignment: 256,
 } as const;
 
 export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>>;

@@ -3,6 +3,7 @@
 // Two deterministic stages: per-workgroup partial sums (one dispatch per buffer) into a scratch, then one finalize.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
+import { elementRuns, slice } from '../gpu/ranges.ts';
 
 const ELEMENTS_PER_INVOCATION = 4;
 
@@ -113,12 +114,14 @@ export function gradNorm(
 ): void {
   checkArgs(gpu, norm, scale, grads, maxNorm);
   const { partial, finalize } = kernels(wg);
-  const groups = grads.map(({ n }) => Math.min(Math.ceil(n / (wg * ELEMENTS_PER_INVOCATION)), maxGroups));
+  // A gradient past the binding limit is summed in runs bound as windows (gpu/ranges.ts), one partial set each.
+  const runs = grads.flatMap(({ buffer, n }) => elementRuns(gpu, n).map(({ first, count }) => ({ g: slice(buffer, first, count, n), n: count })));
+  const groups = runs.map(({ n }) => Math.min(Math.ceil(n / (wg * ELEMENTS_PER_INVOCATION)), maxGroups));
   const count = groups.reduce((a, b) => a + b, 0);
   const partials = gpu.alloc('grad-norm partials', Math.max(count, 1) * 4); // (count)
   let offset = 0;
-  grads.forEach(({ buffer, n }, k) => {
-    gpu.dispatch(partial, { partials, g: buffer }, { n, offset }, groups[k]);
+  runs.forEach(({ g, n }, k) => {
+    gpu.dispatch(partial, { partials, g }, { n, offset }, groups[k]);
     offset += groups[k];
   });
   gpu.dispatch(finalize, { norm, scale, partials }, { count, maxNorm }, 1);

@@ -74,7 +74,9 @@ export class LmTask implements Task<LmBatch> {
   loss(batch: LmBatch) {
     const { picked, targets } = this.hiddenAtTargets(batch);
     const weight = this.model.headWeight();
-    const fused = this.fusedHead ?? targets.size * weight.shape[0] >= FUSED_HEAD_MIN_LOGITS;
+    // Fused too when the logits would pass one storage binding: cross-entropy binds its rows whole.
+    const logits = targets.size * weight.shape[0];
+    const fused = this.fusedHead ?? (logits >= FUSED_HEAD_MIN_LOGITS || logits * 4 > this.model.gpu.maxBindingBytes);
     const loss = fused ? F.lmHeadLoss(picked, weight, targets) : F.crossEntropy(this.model.logits(picked), targets);
     return { loss, count: targets.size };
   }
