@@ -59,7 +59,12 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   // Kernels written for one subgroup width need the width fixed (SwiftShader: always 4).
   const sizes = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const subgroupSize = sizes.subgroupMinSize === sizes.subgroupMaxSize ? (sizes.subgroupMinSize ?? null) : null;
-  return new Gpu(device, { description, software, subgroupSize, maxBindingBytes: options.maxBindingBytes });
+  try {
+    return new Gpu(device, { description, software, subgroupSize, maxBindingBytes: options.maxBindingBytes });
+  } catch (e) {
+    device.destroy();
+    throw e;
+  }
 }
 
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
