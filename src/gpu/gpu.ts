@@ -47,8 +47,7 @@ export class Gpu {
   private lost: string | null = null; // why the device was lost, once it is
   /** Set by bench code to get a [begin, end] GPU timestamp pair per dispatch. */
   timing: DispatchTiming | null = null;
-  /** The most bytes one storage binding may span: the device's limit, or a lower one forced for tests. */
-  readonly maxBindingBytes: number;
+  private bindingLimit: number;
 
   constructor(
     readonly device: GPUDevice,
@@ -60,7 +59,7 @@ export class Gpu {
     if (!Number.isInteger(forced) || forced < 1024 || forced % align !== 0) {
       throw new ShapeError(`createDevice: maxBindingBytes, expected a multiple of ${align} ≥ 1024, got ${forced}`);
     }
-    this.maxBindingBytes = Math.min(deviceMax, forced);
+    this.bindingLimit = Math.min(deviceMax, forced);
     this.description = info.description;
     this.software = info.software;
     this.subgroupSize = device.features.has('subgroups' as GPUFeatureName) ? (info.subgroupSize ?? null) : null;
@@ -79,6 +78,25 @@ export class Gpu {
 
   get limits(): GPUSupportedLimits {
     return this.device.limits;
+  }
+
+  /** The most bytes one storage binding may span: the device's limit, or a lower one forced (createDevice option). */
+  get maxBindingBytes(): number {
+    return this.bindingLimit;
+  }
+
+  /**
+   * Bind at most `bytes` at once until the handle is disposed (`using`): the self-test runs the windowed kernels
+   * this way on any device. A multiple of minStorageBufferOffsetAlignment, ≥ 1024, and never above the current limit.
+   */
+  lowerBindingLimit(bytes: number): Disposable {
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    if (!Number.isInteger(bytes) || bytes < 1024 || bytes % align !== 0) {
+      throw new ShapeError(`gpu: binding limit, expected a multiple of ${align} ≥ 1024, got ${bytes}`);
+    }
+    const before = this.bindingLimit;
+    this.bindingLimit = Math.min(before, bytes);
+    return { [Symbol.dispose]: () => void (this.bindingLimit = before) };
   }
 
   // ---- buffers -------------------------------------------------------------------------------------------------
