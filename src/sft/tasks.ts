@@ -89,7 +89,7 @@ export class LmTask implements Task<LmBatch> {
     const weight = this.model.headWeight();
     const [loss, count, correct] = ['eval.loss', 'eval.counted', 'eval.correct'].map((l) => Tensor.empty(gpu, [1], l));
     const state = Tensor.empty(gpu, [n, 4], 'eval.lm_head_state');
-    const dims = { N: n, C: this.model.hiddenSize, V: weight.shape[0] };
+    const dims = { N: n, C: this.model.hiddenSize, V: weight.shape[0], dtypeW: weight.dtype as 'f32' | 'f16' | 'bf16' }; // a 16-bit tied head under --dtype
     lmHeadLossForward(gpu, loss.buf(), state.buf(), count.buf(), picked.buf(), weight.buf(), targets.buf(), dims, correct.buf());
     sums.loss += (await loss.readF32())[0] * n;
     sums.correct += (await correct.readF32())[0];
