@@ -31,6 +31,7 @@ const WINDOWED: [kernel: string, size: string, limit: number][] = [
   ['adamw update', 'n=65537 step=3 wd=0 inf@40000', 64 * KiB], // the bad slot is still reported
   ['grad-norm', 'sizes [1, 7, 1000003] maxNorm=0.5·norm', 256 * KiB],
   ['grad-norm', 'sizes [13, 1023, 1025, 0, 262145] maxNorm=2·norm', 64 * KiB],
+  ['grad-norm', 'sizes [13, 1023, 1025, 0, 262145] maxNorm=2·norm other shape', 4 * KiB], // fewer workgroups than one binding's grid
 ];
 
 const SOURCES = [...matmulChecks, ...embeddingChecks, ...lmHeadLossChecks, ...elementwiseChecks, ...adamwChecks, ...gradNormChecks, ...halfWeightChecks];

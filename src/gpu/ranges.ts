@@ -71,13 +71,19 @@ export function bindingRuns(gpu: Gpu, total: number, unitElements = 1, elementBy
  * Flat element-wise work over `n` f32 elements of buffers laid out alike: the windows are aligned at both ends, so
  * every buffer binds [first, first + count) at one offset and the kernel indexes from 0.
  */
-export function elementRuns(gpu: Gpu, n: number): { first: number; count: number }[] {
+export function elementRuns(gpu: Gpu, n: number, multipleOf = 1): { first: number; count: number }[] {
   if (n * 4 <= gpu.maxBindingBytes) return [{ first: 0, count: n }];
-  const granule = gpu.limits.minStorageBufferOffsetAlignment / 4;
+  const granule = lcm(gpu.limits.minStorageBufferOffsetAlignment / 4, multipleOf);
   const per = Math.floor(gpu.maxBindingBytes / 4 / granule) * granule;
+  if (per < 1) throw new ShapeError(`element runs: a run of ${granule} elements, expected at most ${gpu.maxBindingBytes} bytes (binding limit), got ${granule * 4}`);
   const runs = [];
   for (let first = 0; first < n; first += per) runs.push({ first, count: Math.min(per, n - first) });
   return runs;
+}
+
+export function lcm(a: number, b: number): number {
+  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+  return (a / gcd(a, b)) * b;
 }
 
 /** Bytes [first, first + count) f32 elements of `buf` as one binding (the whole buffer when that is all of it). */

@@ -1,8 +1,7 @@
 // Tensors past the binding limit: gpt2-shakespeare (wte 50257 × 64 f32 = 12.9 MB) on a device whose bindings are
 // forced to 1 MiB, so wte, its gradient and AdamW's m and v each span 13 windows, against the same model on the
 // device's own limit. A training step (fused head, then the unfused logits matmul + cross-entropy), evaluation and
-// generation must give bit-identical losses, gradients, updates, logits and tokens; only the global gradient norm
-// sums its partials in another order (within 1e-6 relative; so clipping is off here, or its scale would carry that).
+// generation must give bit-identical losses, gradients, gradient norms (clipped at 0.5), updates, logits and tokens.
 import { afterAll, expect, it } from 'vitest';
 import { createDevice } from '../../src/gpu/device.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
@@ -37,7 +36,7 @@ async function run(maxBindingBytes?: number) {
   const V = model.vocabSize;
   const wte = model.headWeight();
   const rng = new Rng(7);
-  const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-3, clipGradNorm: 0, weightDecay: 0.01 });
+  const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-3, clipGradNorm: 0.5, weightDecay: 0.01 });
   const out: Record<string, Float32Array | number[] | number> = {};
   // Step 1 through the fused head (64 target rows of logits pass 1 MiB), step 2 through logits + cross-entropy.
   for (const [step, b, fused] of [[1, batch(rng, 2, 40, V, 32), true], [2, batch(rng, 1, 12, V, 4), false]] as const) {
@@ -89,10 +88,6 @@ it('gpt2-shakespeare with 1 MiB bindings (wte in 13 windows): steps, eval, logit
   expect(split.refusal).toMatch(/^scale-forward: binding 'out' \(scratch\), expected at most 1048576 bytes \(binding limit\), got 12865792/);
   for (const [key, want] of Object.entries(whole.out)) {
     const got = split.out[key];
-    if (key.startsWith('norm')) {
-      expect(Math.abs((got as number) - (want as number)) / (want as number), key).toBeLessThan(1e-6);
-      continue;
-    }
     if (typeof want === 'number') {
       expect(got, key).toBe(want);
       continue;
