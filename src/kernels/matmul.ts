@@ -95,16 +95,8 @@ function encode(
   // past the binding limit go in blocks of rows and columns bound as windows (matmul-blocks.ts).
   const bytesB = p.dtypeB === 'f32' ? 4 : 2;
   for (const blk of matmulBlocks(gpu, { ...p, ...layout, bytesB }, { out, A: a, B: b }, K_SLAB)) {
-    const flags = {
-      K: blk.K,
-      accumulate: accumulate || blk.k0 > 0 ? 1 : 0,
-      hasBias: bias && blk.k0 === 0 ? 1 : 0,
-      offA: blk.offA,
-      offB: blk.offB,
-      offOut: blk.offOut,
-      ldOut: N,
-      offBias: blk.n0,
-    };
+    const { offA, offB, offOut, n0: offBias, k0 } = blk;
+    const flags = { K: blk.K, accumulate: accumulate || k0 > 0 ? 1 : 0, hasBias: bias && k0 === 0 ? 1 : 0, offA, offB, offOut, ldOut: N, offBias };
     const buffers = { out: blk.out, A: blk.A, B: blk.B, bias: bias ?? blk.A }; // without a bias, A fills the (unread) binding
     const [nx, ny, nz] = [Math.ceil(blk.N / tileN), Math.ceil(blk.M / tileM), p.batch];
     for (let batch0 = 0; batch0 < nz; batch0 += max) {
