@@ -13,7 +13,8 @@ export const DEFAULT_LIMITS = {
   minStorageBufferOffsetAlignment: 256,
 } as const;
 
-export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>>;
+/** The limits to plan for, and whether the adapter is a software one (some kernels size their scratch by kind). */
+export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>> & { software?: boolean };
 
 /**
  * A real device's limits for the meta device, read one by one (a GPUSupportedLimits has its values as getters, so
@@ -23,6 +24,7 @@ export function metaLimitsOf(gpu: Gpu): MetaLimits {
   const out: MetaLimits = {};
   for (const key of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]) out[key] = gpu.limits[key];
   out.maxStorageBufferBindingSize = gpu.maxBindingBytes;
+  out.software = gpu.software;
   return out;
 }
 
@@ -55,7 +57,7 @@ function metaEncoder(): GPUCommandEncoder {
 }
 
 /** A Gpu whose device allocates nothing, with the given limits (WebGPU's defaults for those not given). */
-export function createMetaGpu(limits: MetaLimits = {}): Gpu {
+export function createMetaGpu({ software = false, ...limits }: MetaLimits = {}): Gpu {
   const all = { ...DEFAULT_LIMITS, ...limits };
   const device = {
     label: 'meta',
@@ -75,5 +77,5 @@ export function createMetaGpu(limits: MetaLimits = {}): Gpu {
     queue: { writeBuffer: nothing, submit: nothing, onSubmittedWorkDone: () => Promise.resolve() },
     destroy: nothing,
   } as unknown as GPUDevice;
-  return new Gpu(device, { description: 'meta device (counts bytes, runs nothing)', software: false });
+  return new Gpu(device, { description: 'meta device (counts bytes, runs nothing)', software });
 }
