@@ -3,7 +3,7 @@
 import { InputError } from '../util/errors.ts';
 import { checkPositiveInt } from '../util/check-args.ts';
 import { modelInput, type Encoding, type Tokenizer } from '../tokenizers/tokenizer.ts';
-import type { DataRow } from './jsonl.ts';
+import type { ChatMessage, DataRow } from './jsonl.ts';
 import { assistantSpans, chatSpecials, chatTemplateFor, renderChat, type ChatTemplate } from './chat-template.ts';
 
 /** A causal-LM example: mask[t] = 1 when ids[t] is a loss target (predicted from ids[0..t-1]); mask[0] = 0. */
@@ -82,7 +82,7 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
       break;
     }
     case 'messages': {
-      const template = chat ?? chatTemplateFor(tokenizer, undefined);
+      const template = chat ?? chatTemplateFor(tokenizer);
       const text = renderChat(template, row.messages);
       const spans = assistantSpans(template, row.messages, text, `${row.file}:${row.line}`);
       example = maskBySpans(encodeSpans(tokenizer, text, chatSpecials(template)), spans);
@@ -105,6 +105,15 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
   }
   example.mask[0] = 0; // nothing in the example precedes its first token
   return example;
+}
+
+/**
+ * The ids a reply is generated after: the conversation rendered with the template's generation prompt (BOS, where
+ * the model has one, comes from the template, as transformers' apply_chat_template does).
+ */
+export function chatPromptIds(tokenizer: Tokenizer, chat: ChatTemplate, messages: readonly ChatMessage[]): number[] {
+  const text = renderChat(chat, messages, { addGenerationPrompt: true });
+  return encodeSpans(tokenizer, text, chatSpecials(chat)).ids;
 }
 
 /** Progress of a long tokenization: onProgress(done, total) about every intervalMs, and once when done. */

@@ -24,6 +24,8 @@ export interface Tokenizer {
    * training data, prompts and classifier inputs get it too (modelInput). encode never adds it.
    */
   readonly addBosToken: boolean;
+  /** tokenizer_config.json's chat_template (its "default" one when a list), set by the loader; Jinja text. */
+  chatTemplate?: string;
   encode(text: string, options?: EncodeOptions): number[];
   /** encode's ids and where each came from in text (for masks by character span, e.g. assistant turns). */
   encodeWithOffsets(text: string, options?: EncodeOptions): Encoding;
