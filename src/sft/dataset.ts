@@ -29,12 +29,10 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
   const tokens = specials.filter((t) => t !== '' && tokenizer.tokenToId(t) !== undefined);
   const add = (from: number, to: number): void => {
     if (to <= from) return;
-    const e = tokenizer.encodeWithOffsets(text.slice(from, to), PLAIN);
-    // After a special token Hugging Face's Metaspace (prepend_scheme "first") puts no dummy prefix: drop a
-    // lone `▁` that stands for no character of the text. A stopgap until encode has a no-prefix option.
-    const skip = from > 0 && e.ids.length > 1 && tokenizer.idToToken(e.ids[0]) === '\u2581' && text[from] !== ' ';
-    out.ids.push(...e.ids.slice(skip ? 1 : 0));
-    for (const [a, b] of e.offsets.slice(skip ? 1 : 0)) out.offsets.push([a + from, b + from]);
+    // After a special token a SentencePiece tokenizer puts its dummy prefix only where Hugging Face does.
+    const e = tokenizer.encodeWithOffsets(text.slice(from, to), { ...PLAIN, continuation: from > 0 });
+    out.ids.push(...e.ids);
+    for (const [a, b] of e.offsets) out.offsets.push([a + from, b + from]);
   };
   let at = 0;
   for (let i = 0; i < text.length; ) {

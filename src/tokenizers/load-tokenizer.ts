@@ -72,6 +72,7 @@ async function readTokenizer(files: NamedFiles): Promise<Tokenizer> {
     const bytes = await files.bytes('tokenizer.model');
     return fromSentencePieceModel(bytes, {
       file,
+      legacy: tokenizerConfig?.legacy === true,
       eos: eos.value,
       bos: bos.value,
       addBosToken: addBos.value,

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
-import { writeChatCheckpoints } from '../../scripts/chat-checkpoints.ts';
+import { CONVERSATIONS, writeChatCheckpoints } from '../../scripts/chat-checkpoints.ts';
+import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 
 const fixture = JSON.parse(readFileSync('test/fixtures/chat-checkpoint.json', 'utf8'));
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
@@ -15,7 +16,7 @@ describe('checkpoint files vs what transformers loaded', async () => {
   const out = mkdtempSync(join(tmpdir(), 'chat-checkpoint-'));
   await writeChatCheckpoints(await testGpu(), out);
 
-  it.each(['stories260K', 'gpt2', 'qwen3'])('%s', (name) => {
+  it.each(['stories260K', 'gpt2', 'qwen3'])('%s', async (name) => {
     const want = fixture[name];
     const folder = join(out, name);
     // the files transformers read: same tokenizer_config.json, dtype as loaded (a model of float32 weights)
@@ -28,8 +29,22 @@ describe('checkpoint files vs what transformers loaded', async () => {
     const engine = read(join(folder, 'engine-chat.json'));
     expect(engine.texts).toEqual(want.texts);
     expect(engine.generation).toEqual(want.generation);
-    if (name !== 'stories260K') expect(engine.examples.map((e: { ids: number[] }) => e.ids)).toEqual(want.ids);
-    if (want.masks[0] !== null && name !== 'stories260K') expect(engine.examples.map((e: { mask: number[] }) => e.mask)).toEqual(want.masks);
+    const ids = engine.examples.map((e: { ids: number[] }) => e.ids);
+    const masks = engine.examples.map((e: { mask: number[] }) => e.mask);
+    if (name === 'stories260K') {
+      // The one difference left: stories260K's tokenizer.model sets remove_extra_whitespaces, which the engine
+      // follows as the sentencepiece library does (`.  Two` -> `.`, `▁T`); transformers' LlamaTokenizer has no
+      // normalizer and keeps a `▁` per space (`.`, `▁`, `▁T`). Without the extra `▁` its ids are the engine's.
+      const space = want.ids[1].findIndex((id: number, t: number) => id !== ids[1][t]);
+      const tokenizer = await loadTokenizer(join(out, name));
+      expect(tokenizer.idToToken(want.ids[1][space])).toBe('\u2581');
+      expect(CONVERSATIONS[1][2].content).toContain('.  Two');
+      expect([...want.ids[1].slice(0, space), ...want.ids[1].slice(space + 1)]).toEqual(ids[1]);
+      expect([want.ids[0], want.masks[0]]).toEqual([ids[0], masks[0]]);
+      return;
+    }
+    expect(ids).toEqual(want.ids);
+    if (want.masks[0] !== null) expect(masks).toEqual(want.masks);
     expect(want.tokenizer_config.chat_template.length).toBeGreaterThan(100);
   });
 });
