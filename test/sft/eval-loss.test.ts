@@ -1,7 +1,9 @@
 // The token-weighted eval loss of stories260K through the engine's evaluation path (evaluate: tokenize, batch,
 // GPU forward and cross-entropy) vs transformers' forward on TRL 1.13's prepared rows (tools/chat_reference.py:
 // float64 cross-entropy summed over each row's targets). The first dialogue validation rows as prompt/completion and
-// the first conversations with the fallback template (SwiftShader takes seconds a row; the full sets are in the note).
+// the first conversations with the fallback template (SwiftShader takes seconds a row). Measured once on the full
+// sets: prompt/completion 136 rows, 7660 targets, engine 4.429100563 vs 4.429100446 (rel 2.6e-8); the 9
+// conversations that fit the context, 1187 targets, 4.564063422 vs 4.564063137 (rel 6.2e-8).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
