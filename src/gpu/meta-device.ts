@@ -10,9 +10,21 @@ export const DEFAULT_LIMITS = {
   maxStorageBufferBindingSize: 128 * 2 ** 20,
   maxStorageBuffersPerShaderStage: 8,
   maxComputeWorkgroupsPerDimension: 65535,
+  minStorageBufferOffsetAlignment: 256,
 } as const;
 
 export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>>;
+
+/**
+ * A real device's limits for the meta device, read one by one (a GPUSupportedLimits has its values as getters, so
+ * spreading one copies nothing), the binding limit as the Gpu applies it (maxBindingBytes, forced lower or not).
+ */
+export function metaLimitsOf(gpu: Gpu): MetaLimits {
+  const out: MetaLimits = {};
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]) out[key] = gpu.limits[key];
+  out.maxStorageBufferBindingSize = gpu.maxBindingBytes;
+  return out;
+}
 
 const nothing = () => undefined;
 

@@ -113,12 +113,13 @@ export function planWeights(
 }
 
 /**
- * Each parameter is one buffer bound whole to the kernels, so its f32 size must fit both limits. WebGPU reports no
- * free memory, so the total is only announced (planNote); a device that runs out says so at allocation.
+ * Each parameter is one buffer, so its f32 size must fit maxBufferSize; kernels bind one past
+ * maxStorageBufferBindingSize in windows (gpu/ranges.ts). WebGPU reports no free memory, so the total is only
+ * announced (planNote); a device that runs out says so at allocation.
  */
 export function checkBufferLimits(plan: WeightsPlan, limits: BufferLimits, device = 'this device'): void {
-  const max = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  const limit = max === limits.maxBufferSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
+  const max = limits.maxBufferSize;
+  const limit = 'maxBufferSize';
   for (const { info } of plan.tensors) {
     const bytes = 4 * numel(info.shape);
     if (bytes > max) {

@@ -1,8 +1,9 @@
 // The memory planner: what one training step of a model will hold on the GPU, found before any weight is read by
 // running the step itself (the engine's own model, strategy, optimizer, loss and backward) on the meta device, which
 // allocates nothing and counts every buffer (gpu/meta-device.ts). So the figure follows the code: fused kernels,
-// checkpointing and LoRA change it with no formula to keep in step. A tensor past the device's binding limit fails
-// here, in milliseconds, instead of minutes into loading: the run is refused with what to change.
+// checkpointing and LoRA change it with no formula to keep in step. A tensor past the device's maxBufferSize, or one
+// bound whole past its binding limit (kernels bind weights such as GPT-2's wte in windows; activations they bind
+// whole), fails here, in milliseconds, instead of minutes into loading: the run is refused with what to change.
 import { createMetaGpu, type MetaLimits } from '../gpu/meta-device.ts';
 import { createModelFromConfig } from '../models/load-model.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -97,10 +98,11 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
       peak,
     };
   } catch (e) {
-    if (!(e instanceof ShapeError) || !/buffer size/.test(e.message)) throw e;
+    // Past maxBufferSize (one buffer), or bound whole past the binding limit by a kernel that has no windows.
+    if (!(e instanceof ShapeError) || !/buffer size|binding limit/.test(e.message)) throw e;
     throw new InputError(
-      `memory plan: ${e.message}`,
-      'one tensor of this step is too large for one binding of this GPU: lower --batch-size or --max-length, or train with --strategy lora',
+      `memory plan: ${e.message.split('\n')[0]}`,
+      'one tensor of this step is too large for this GPU: lower --batch-size or --max-length, use --gradient-checkpointing, or train with --strategy lora',
     );
   } finally {
     gpu.dispose();

@@ -6,6 +6,7 @@ import { appendFile, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
+import { metaLimitsOf } from '../gpu/meta-device.ts';
 import { InputError } from '../util/errors.ts';
 import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-node.ts';
 import { readSafetensorsPath } from '../io/safetensors-node.ts';
@@ -150,7 +151,7 @@ export async function runSft(
   let planned: number | null = null;
   if (args.strategy !== 'head' && data.train.format !== 'text-label') {
     // What a step will hold, from the config alone: a step that cannot fit one binding is refused before loading.
-    const plan = await planMemory(await readConfigJson(source), join(source, 'config.json'), { ...args, strategy: args.strategy, lora: adapter?.settings ?? args.lora, gradientCheckpointing: args.gradientCheckpointing ?? false }, gpu.limits);
+    const plan = await planMemory(await readConfigJson(source), join(source, 'config.json'), { ...args, strategy: args.strategy, lora: adapter?.settings ?? args.lora, gradientCheckpointing: args.gradientCheckpointing ?? false }, metaLimitsOf(gpu));
     info(describePlan(plan));
     planned = plan.peak;
   }

@@ -1,6 +1,7 @@
 // The memory planner runs the step on the meta device; here the same step runs on the real one (SwiftShader) and the
-// buffer pool's high-water mark is compared with the plan: full, LoRA and checkpointed, GPT-2 and Llama. A tensor
-// past the binding limit is refused by the plan in one line, before any weight is read.
+// buffer pool's high-water mark is compared with the plan: full, LoRA and checkpointed, GPT-2 and Llama, and with the
+// binding limit forced low. A tensor past maxBufferSize, or an activation bound whole past the binding limit, is
+// refused by the plan in one line, before any weight is read.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createDevice } from '../../src/gpu/device.ts';
@@ -17,8 +18,8 @@ const config = (folder: string) => JSON.parse(readFileSync(`${folder}/config.jso
 const BASE: PlanSettings = { strategy: 'full', freezeLayers: 0, batchSize: 2, maxLength: 64, gradientCheckpointing: false, dropout: null };
 
 /** The pool's high-water mark over model, optimizer and one step on a fresh real device, targets only on some rows. */
-async function measured(folder: string, s: PlanSettings): Promise<number> {
-  const gpu = await createDevice({ log: null });
+async function measured(folder: string, s: PlanSettings, maxBindingBytes?: number): Promise<number> {
+  const gpu = await createDevice({ log: null, maxBindingBytes });
   try {
     const model = await loadModel(gpu, folder);
     model.gradientCheckpointing = s.gradientCheckpointing;
@@ -68,12 +69,30 @@ describe('memory plan', () => {
     });
   }
 
-  it('a tensor past the binding limit is refused in one line naming it, with what to change', async () => {
+  it('at a 1 MiB binding limit (wte, its gradient and AdamW state in windows) the plan is still the real step\'s peak', async () => {
     const folder = 'assets/gpt2-shakespeare';
-    const s = { ...BASE, batchSize: 8, maxLength: 1024 };
-    const err = await planMemory(config(folder), `${folder}/config.json`, s, { maxStorageBufferBindingSize: 8 * 2 ** 20 }).catch((e: unknown) => e);
+    const s = { ...BASE, batchSize: 2, maxLength: 40 };
+    const plan = await planMemory(config(folder), `${folder}/config.json`, s, { maxStorageBufferBindingSize: 2 ** 20 });
+    const real = await measured(folder, s, 2 ** 20);
+    expect(Math.abs(plan.peak - real)).toBeLessThan(real * 1e-3);
+  });
+
+  it("GPT-2 124M's wte (154 MB) under a browser's default limits (128 MiB bindings, 256 MiB buffers) plans; past maxBufferSize it is refused", async () => {
+    const gpt2 = { model_type: 'gpt2', vocab_size: 50257, n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024, n_ctx: 1024 };
+    const s = { ...BASE, batchSize: 1, maxLength: 64 };
+    const plan = await planMemory(gpt2, 'gpt2/config.json', s);
+    expect(plan.trainedWeights).toBe(124_439_808 * 4);
+    const err = await planMemory(gpt2, 'gpt2/config.json', s, { maxBufferSize: 128 * 2 ** 20 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toMatch(/^memory plan: \S+: buffer size, expected at most 8388608 bytes .*got \d+/);
+    expect((err as Error).message).toMatch(/^memory plan: \S+: buffer size, expected at most 134217728 bytes \(device maxBufferSize\), got 154389504/);
+  });
+
+  it('an activation a kernel binds whole past the binding limit is refused in one line naming it, with what to change', async () => {
+    const folder = 'assets/gpt2-shakespeare';
+    const s = { ...BASE, batchSize: 8, maxLength: 128 };
+    const err = await planMemory(config(folder), `${folder}/config.json`, s, { maxStorageBufferBindingSize: 2 ** 20 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toMatch(/^memory plan: [\w-]+: binding '\w+' \(.*\), expected at most 1048576 bytes \(binding limit\), got \d+/);
     expect((err as Error).message).toMatch(/--batch-size or --max-length/);
   });
 });
