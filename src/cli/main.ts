@@ -11,7 +11,9 @@ import { loadModelAndTokenizerFromFolder, readConfigJson } from '../models/load-
 import { modelKind } from '../models/load-model.ts';
 import { loadAdapter, mergeAdapter } from '../sft/adapter-node.ts';
 import { LORA_DEFAULTS, type LoraSettings } from '../sft/lora.ts';
-import { modelInput } from '../tokenizers/tokenizer.ts';
+import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
+import { chatTemplateFor, FALLBACK_NOTE } from '../sft/chat-template.ts';
+import { chatPromptIds } from '../sft/dataset.ts';
 import { generate } from '../models/generate.ts';
 import { formatSelftestRow, runSelftest, SELFTEST_HEADER } from '../check/selftest.ts';
 import type { Strategy } from '../sft/finetune-modes.ts';
@@ -90,6 +92,7 @@ const GENERATE_FLAGS: Record<string, FlagSpec> = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'Hugging Face model folder (or a checkpoint)' },
   adapter: { type: 'string', help: 'a peft LoRA adapter folder applied to --model' },
   prompt: { type: 'string', default: '', help: 'text to continue (empty: start from BOS/EOS)' },
+  chat: { type: 'boolean', default: false, help: "--prompt is one user message, rendered with the model's chat template (or the Role:\\ncontent fallback) up to the assistant's reply" },
   'max-new-tokens': { type: 'int', default: 60, min: 1, help: 'tokens to generate (at most to the context length)' },
   temperature: { type: 'number', default: 0, min: 0, help: '0 = greedy' },
   'top-k': { type: 'int', default: 0, min: 0, help: 'sample among the k most likely (0 = all)' },
@@ -212,6 +215,13 @@ function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void } {
 }
 
 /** A checkpoint folder must be one checkpoint; a plain model folder (no checkpoint.json) is taken as it is. */
+// generate --chat: the prompt as one user message up to the assistant's reply, through the model's template.
+function chatPrompt(tokenizer: Tokenizer, prompt: string): number[] {
+  const chat = chatTemplateFor(tokenizer);
+  if (chat.fallback) process.stderr.write(FALLBACK_NOTE + '\n');
+  return chatPromptIds(tokenizer, chat, [{ role: 'user', content: prompt }]);
+}
+
 async function checkModelFolder(command: string, folder: string): Promise<string> {
   requirePath(command, 'model', folder);
   if (existsSync(join(folder, MANIFEST))) await verifyCheckpoint(folder, { hash: false });
@@ -296,7 +306,7 @@ async function main(argv: string[]): Promise<number> {
       const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder, { dtype: flags.dtype as WeightDtype });
       if (adapter) await loadAdapter(model, adapter);
       const start = tokenizer.bosId ?? tokenizer.eosId ?? 0;
-      const prompt = flags.prompt ? modelInput(tokenizer, tokenizer.encode(flags.prompt as string)) : [start];
+      const prompt = flags.chat ? chatPrompt(tokenizer, flags.prompt as string) : flags.prompt ? modelInput(tokenizer, tokenizer.encode(flags.prompt as string)) : [start];
       // Decode the growing output and print what is new: a token alone can be half a character or lose its space.
       const produced: number[] = [];
       let printed = '';
@@ -323,6 +333,7 @@ async function main(argv: string[]): Promise<number> {
     const { evaluateFile } = await import('../sft/evaluate-node.ts');
     const metrics = await evaluateFile(gpu, folder, data, {
       maxLength: flags['max-length'] as number, batchSize: flags['batch-size'] as number, adapter, dtype: flags.dtype as WeightDtype,
+      log: (message) => process.stderr.write(message + '\n'),
     });
     console.log(JSON.stringify(metrics));
     return 0;

@@ -16,7 +16,9 @@ import type { AdamWState } from '../optim/adamw.ts';
 import type { TrainerState } from './trainer.ts';
 import { loadTokenizer } from '../tokenizers/load-node.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
-import { tokenizerConfigFor } from './tokenizer-config.ts';
+import { checkpointTokenizerConfig } from './tokenizer-config.ts';
+import { chatTemplateFor } from './chat-template.ts';
+import { withDtype } from './config-dtype.ts';
 import {
   copySynced,
   MANIFEST,
@@ -44,6 +46,8 @@ export interface CheckpointContent {
   sourceFolder: string;
   /** The tokenizer of sourceFolder, if already loaded; read from it otherwise. */
   tokenizer?: Tokenizer;
+  /** The chat template trained with (the job's); by default the tokenizer's own, else the fallback. */
+  chatTemplate?: string;
   trainingArgs: Record<string, unknown>;
   optimizer?: AdamWState;
   trainerState?: TrainerState;
@@ -87,6 +91,18 @@ function optimizerFile(optimizer: AdamWState): Uint8Array {
 
 const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
 
+async function readJsonFile(path: string): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    throw new InputError(`${path}: expected JSON, got text that does not parse`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError(`${path}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`);
+  return value as Record<string, unknown>;
+}
+
 /** Write a whole checkpoint into `folder` as one unit (see the file comment). */
 export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
   const partial = siblingPath(folder, 'partial');
@@ -102,21 +118,25 @@ export async function saveCheckpoint(folder: string, c: CheckpointContent): Prom
       await put('adapter_model.safetensors', serializeSafetensors(tensors));
       await put('adapter_config.json', json(c.adapter.config));
       // A classifier's adapter: its labels (id2label) in the classifier's config.json, as the head strategy saves.
-      if (c.adapter.config.task_type === 'SEQ_CLS') await put('config.json', json(c.config));
+      if (c.adapter.config.task_type === 'SEQ_CLS') await put('config.json', json(withDtype(c.config, tensors)));
     } else {
-      await put('model.safetensors', serializeSafetensors(await c.model.exportTensors()));
-      await put('config.json', json(c.config));
+      const tensors = await c.model.exportTensors();
+      await put('model.safetensors', serializeSafetensors(tensors));
+      await put('config.json', json(withDtype(c.config, tensors)));
     }
     const has = (name: string) => existsSync(join(c.sourceFolder, name));
     for (const name of TOKENIZER_FILES) {
-      if (!has(name)) continue;
+      if (!has(name) || name === 'tokenizer_config.json') continue;
       const linked = previous !== null && existsSync(join(previous, name)); // copied once, then linked
       const from = join(linked ? previous : c.sourceFolder, name);
       digests.set(name, await copySynced(from, join(partial, name), { link: linked }));
     }
-    if (!has('tokenizer_config.json') && ['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
+    if (['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
       const tokenizer = c.tokenizer ?? (await loadTokenizer(c.sourceFolder));
-      await put('tokenizer_config.json', json(tokenizerConfigFor(c.config, tokenizer, join(folder, 'config.json'))));
+      const source = has('tokenizer_config.json') ? await readJsonFile(join(c.sourceFolder, 'tokenizer_config.json')) : undefined;
+      const template = c.chatTemplate ?? chatTemplateFor(tokenizer).source;
+      const where = join(folder, 'config.json');
+      await put('tokenizer_config.json', json(checkpointTokenizerConfig(source, c.config, tokenizer, template, where)));
     }
     await put('training_args.json', json(c.trainingArgs));
     if (c.optimizer) await put('optimizer.safetensors', optimizerFile(c.optimizer));

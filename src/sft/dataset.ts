@@ -3,7 +3,7 @@
 import { InputError } from '../util/errors.ts';
 import { checkPositiveInt } from '../util/check-args.ts';
 import { modelInput, type Encoding, type Tokenizer } from '../tokenizers/tokenizer.ts';
-import type { DataRow } from './jsonl.ts';
+import type { ChatMessage, DataRow } from './jsonl.ts';
 import { assistantSpans, chatSpecials, chatTemplateFor, renderChat, type ChatTemplate } from './chat-template.ts';
 
 /** A causal-LM example: mask[t] = 1 when ids[t] is a loss target (predicted from ids[0..t-1]); mask[0] = 0. */
@@ -29,12 +29,10 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
   const tokens = specials.filter((t) => t !== '' && tokenizer.tokenToId(t) !== undefined);
   const add = (from: number, to: number): void => {
     if (to <= from) return;
-    const e = tokenizer.encodeWithOffsets(text.slice(from, to), PLAIN);
-    // After a special token Hugging Face's Metaspace (prepend_scheme "first") puts no dummy prefix: drop a
-    // lone `▁` that stands for no character of the text. A stopgap until encode has a no-prefix option.
-    const skip = from > 0 && e.ids.length > 1 && tokenizer.idToToken(e.ids[0]) === '\u2581' && text[from] !== ' ';
-    out.ids.push(...e.ids.slice(skip ? 1 : 0));
-    for (const [a, b] of e.offsets.slice(skip ? 1 : 0)) out.offsets.push([a + from, b + from]);
+    // After a special token a SentencePiece tokenizer puts its dummy prefix only where Hugging Face does.
+    const e = tokenizer.encodeWithOffsets(text.slice(from, to), { ...PLAIN, continuation: from > 0 });
+    out.ids.push(...e.ids);
+    for (const [a, b] of e.offsets) out.offsets.push([a + from, b + from]);
   };
   let at = 0;
   for (let i = 0; i < text.length; ) {
@@ -82,7 +80,7 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
       break;
     }
     case 'messages': {
-      const template = chat ?? chatTemplateFor(tokenizer, undefined);
+      const template = chat ?? chatTemplateFor(tokenizer);
       const text = renderChat(template, row.messages);
       const spans = assistantSpans(template, row.messages, text, `${row.file}:${row.line}`);
       example = maskBySpans(encodeSpans(tokenizer, text, chatSpecials(template)), spans);
@@ -105,6 +103,15 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
   }
   example.mask[0] = 0; // nothing in the example precedes its first token
   return example;
+}
+
+/**
+ * The ids a reply is generated after: the conversation rendered with the template's generation prompt (BOS, where
+ * the model has one, comes from the template, as transformers' apply_chat_template does).
+ */
+export function chatPromptIds(tokenizer: Tokenizer, chat: ChatTemplate, messages: readonly ChatMessage[]): number[] {
+  const text = renderChat(chat, messages, { addGenerationPrompt: true });
+  return encodeSpans(tokenizer, text, chatSpecials(chat)).ids;
 }
 
 /** Progress of a long tokenization: onProgress(done, total) about every intervalMs, and once when done. */

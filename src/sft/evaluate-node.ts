@@ -8,6 +8,7 @@ import { readSafetensorsPath } from '../io/safetensors-node.ts';
 import type { WeightDtype } from '../nn/weight-dtype.ts';
 import { readJsonlFile } from './dataset-node.ts';
 import { tokenizeRows, truncateExamples } from './dataset.ts';
+import { chatTemplateFor, FALLBACK_NOTE } from './chat-template.ts';
 import { lmBatches } from './batching.ts';
 import { classificationBatches, classificationData } from './classification.ts';
 import { SequenceClassifier } from './classifier.ts';
@@ -15,9 +16,9 @@ import { ClassificationTask, LmTask } from './tasks.ts';
 import { loadAdapter, readAdapterConfig } from './adapter-node.ts';
 import { evaluateBatches, type Metrics } from './trainer.ts';
 
-export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number; adapter?: string; dtype?: WeightDtype }): Promise<Metrics & { examples: number }> {
+export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o: { maxLength: number; batchSize: number; adapter?: string; dtype?: WeightDtype; log?: (message: string) => void }): Promise<Metrics & { examples: number }> {
+  const data = await readJsonlFile(dataPath); // bad rows are refused before the model loads
   const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, folder, { dtype: o.dtype ?? 'float32' });
-  const data = await readJsonlFile(dataPath).catch((e: unknown) => { model.dispose(); throw e; });
   const maxLength = Math.min(o.maxLength, model.contextLength);
   const padId = tokenizer.eosId ?? 0;
   try {
@@ -38,7 +39,9 @@ export async function evaluateFile(gpu: Gpu, folder: string, dataPath: string, o
       const batches = classificationBatches(examples, { batchSize: o.batchSize, shuffle: false, seed: 0, padId });
       return { ...(await evaluateBatches(gpu, classifier, new ClassificationTask(classifier), batches)), examples: examples.length };
     }
-    const { examples } = truncateExamples(tokenizeRows(data.rows, tokenizer), maxLength);
+    const chat = chatTemplateFor(tokenizer);
+    if (data.format === 'messages' && chat.fallback) o.log?.(FALLBACK_NOTE);
+    const { examples } = truncateExamples(tokenizeRows(data.rows, tokenizer, undefined, chat), maxLength);
     const batches = lmBatches(examples, { batchSize: o.batchSize, maxLength, packing: false, shuffle: false, seed: 0, padId });
     return { ...(await evaluateBatches(gpu, model, new LmTask(model), batches)), examples: examples.length };
   } finally {

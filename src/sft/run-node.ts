@@ -262,6 +262,7 @@ export async function runSft(
         sourceFolder: source,
         adapter: job.adapter ? await exportAdapter(model, job.adapter, args.model) : undefined,
         tokenizer, // loaded above: each checkpoint would otherwise parse it again
+        chatTemplate: job.chat?.source,
         trainingArgs,
         optimizer,
         trainerState,
