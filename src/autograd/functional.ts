@@ -82,13 +82,20 @@ export const rope = (x: Tensor, theta: number, positionOffset = 0, scaling?: Lla
 export const swiglu = (gate: Tensor, up: Tensor): Tensor => apply('swiglu', [gate, up], {});
 
 /**
- * Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, T, HS) → (B, T, NQ·HS), softmax(scale·q·kᵀ) masked, with
- * dropout p on the probabilities when training (the masks F.dropout would draw on them), then ·v.
+ * Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, TK, HS) → (B, T, NQ·HS), softmax(scale·q·kᵀ) masked, with
+ * dropout p on the probabilities when training (the masks F.dropout would draw on them), then ·v. Query i is position
+ * past + i and sees keys 0..past + i (a KV cache: TK ≥ past + T); training has past = 0 and TK = T.
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, { scale, p, training }: { scale: number; p: number; training: boolean }): Tensor {
+export function causalAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  { scale, p, training, past = 0 }: { scale: number; p: number; training: boolean; past?: number },
+): Tensor {
   const tape = tapeOf(q.gpu);
   const offset = tape.randomOffset;
   const drop = training && p > 0;
-  if (drop) tape.randomOffset = (offset + q.shape[0] * q.shape[1] * q.shape[2] ** 2) >>> 0; // B·NQ·T·T draws
-  return apply('causalAttention', [q, k, v], { scale, p: drop ? p : 0, seed: tape.seed, offset });
+  const [B, NQ, T] = q.shape;
+  if (drop) tape.randomOffset = (offset + B * NQ * T * (past + T)) >>> 0; // B·NQ·T·(past + T) draws
+  return apply('causalAttention', [q, k, v], { scale, p: drop ? p : 0, seed: tape.seed, offset, past });
 }

@@ -41,7 +41,7 @@ export interface OpAttrs {
   rmsnorm: { eps: number };
   rope: { theta: number; positionOffset: number; scaling?: Llama3RopeScaling };
   swiglu: Record<string, never>;
-  causalAttention: { scale: number; p: number; seed: number; offset: number };
+  causalAttention: { scale: number; p: number; seed: number; offset: number; past: number };
 }
 export type OpName = keyof OpAttrs;
 
@@ -391,14 +391,14 @@ export const OPS: { [K in OpName]: OpDef<K> } = {
   },
 };
 
-/** q (B, NQ, T, HS), k and v (B, NKV, T, HS) → the fused attention kernels' dims. */
+/** q (B, NQ, T, HS), k and v (B, NKV, TK, HS) → the fused attention kernels' dims (TK ≥ past + T: a KV cache). */
 function attentionDims(q: Tensor, k: Tensor, v: Tensor, attrs: OpAttrs['causalAttention']) {
   const [B, NQ, T, HS] = q.shape;
-  const NKV = k.shape[1];
+  const [, NKV, TK] = k.shape;
   if (q.shape.length !== 4) throw new ShapeError(`causalAttention: q, expected 4-D (B, NQ, T, HS), got ${shapeString(q.shape)}`);
-  expectShape('causalAttention', 'k', k.shape, [B, NKV, T, HS]);
+  expectShape('causalAttention', 'k', k.shape, [B, NKV, TK, HS]);
   expectShape('causalAttention', 'v', v.shape, k.shape);
-  return { B, NQ, NKV, T, HS, ...attrs };
+  return { B, NQ, NKV, T, HS, TK, ...attrs };
 }
 
 /** lmHeadLoss dims from hidden (..., C), weight (V, C) and i32 targets (one per row of hidden). */

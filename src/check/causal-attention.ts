@@ -1,5 +1,6 @@
 // GPU-vs-reference checks for fused causal attention: T = 1, primes and sizes past the workgroup (64), head sizes in
-// several buckets (8, 24, 64, 80, 128), grouped-query ratios 1, 2 and 4, with and without dropout. Bounds relL2 ≤ 2e-6
+// several buckets (8, 24, 64, 80, 128), grouped-query ratios 1, 2 and 4, with and without dropout; forward also with
+// a KV cache's offset (past > 0, TK > past + T key rows whose unused tail is NaN). Bounds relL2 ≤ 2e-6
 // forward, 1e-5 backward: each output is an f32 online softmax (or its recomputation) over ≤ T keys, a few roundings
 // per term; the backward's drop·dout·v − dout·out cancels no more than softmax's backward does.
 import type { Gpu } from '../gpu/gpu.ts';
@@ -25,13 +26,27 @@ const CASES: Case[] = [
   { B: 1, NQ: 1, NKV: 1, T: 9, HS: 128, p: 0 },
 ];
 
-const describe = (c: Case) => `B=${c.B} NQ=${c.NQ} NKV=${c.NKV} T=${c.T} HS=${c.HS}${c.p > 0 ? ` p=${c.p}` : ''}`;
+/** Queries after `past` cached positions (generation's decode and chunked prefill); forward only. */
+const CACHED_CASES: Case[] = [
+  { B: 1, NQ: 4, NKV: 2, T: 1, HS: 8, past: 37, TK: 50, p: 0 },
+  { B: 1, NQ: 3, NKV: 3, T: 1, HS: 24, past: 0, TK: 5, p: 0 },
+  { B: 2, NQ: 4, NKV: 1, T: 5, HS: 64, past: 11, TK: 19, p: 0.1 },
+  { B: 1, NQ: 2, NKV: 2, T: 70, HS: 8, past: 3, TK: 73, p: 0 },
+];
+
+const describe = (c: Case) =>
+  `B=${c.B} NQ=${c.NQ} NKV=${c.NKV} T=${c.T} HS=${c.HS}${c.TK ? ` past=${c.past} TK=${c.TK}` : ''}${c.p > 0 ? ` p=${c.p}` : ''}`;
 
 function inputs(c: Case, rng: Rng) {
   const dims: CausalAttentionDims = { ...c, scale: Math.fround(1 / Math.sqrt(c.HS)), seed: Math.floor(rng.next() * 2 ** 32), offset: Math.floor(rng.next() * 2 ** 32) };
+  const { past = 0, TK = past + c.T } = c;
   const nq = c.B * c.NQ * c.T * c.HS;
-  const nkv = c.B * c.NKV * c.T * c.HS;
-  const [q, k, v] = [rng.uniform(nq, -2, 2), rng.uniform(nkv, -2, 2), rng.uniform(nkv)]; // (B, NQ|NKV, T, HS)
+  const nkv = c.B * c.NKV * TK * c.HS;
+  const [q, k, v] = [rng.uniform(nq, -2, 2), rng.uniform(nkv, -2, 2), rng.uniform(nkv)]; // (B, NQ|NKV, T|TK, HS)
+  // Cache rows past the last key are never read: NaN there would reach the output.
+  for (let row = 0; row < c.B * c.NKV * TK; row++) {
+    if (row % TK >= past + c.T) for (const x of [k, v]) x.fill(NaN, row * c.HS, (row + 1) * c.HS);
+  }
   return { dims, nq, nkv, rows: c.B * c.NQ * c.T, q, k, v };
 }
 
@@ -83,4 +98,7 @@ function backwardCheck(c: Case): KernelCheck {
   };
 }
 
-export const causalAttentionChecks: KernelCheck[] = CASES.flatMap((c) => [forwardCheck(c), backwardCheck(c)]);
+export const causalAttentionChecks: KernelCheck[] = [
+  ...CASES.flatMap((c) => [forwardCheck(c), backwardCheck(c)]),
+  ...CACHED_CASES.map(forwardCheck),
+];

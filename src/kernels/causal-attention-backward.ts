@@ -3,6 +3,7 @@
 // dS_j = P_j·(dP_j − D). Pass 1 (one invocation per query row) writes D and dq = scale·Σ_j dS_j·k_j; pass 2 (one per
 // key row) sums dv = Σ_i P_i·drop_i·dout_i and dk = scale·Σ_i dS_i·q_i over the queries i ≥ j of its query heads.
 import type { Gpu } from '../gpu/gpu.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { shortRowGrid } from './rows.ts';
 import { ATTENTION_COMMON, WG, attentionUniforms, bucketed } from './causal-attention.ts';
@@ -136,6 +137,9 @@ export function causalAttentionBackward(
 ): void {
   const where = 'causalAttentionBackward';
   const uniforms = attentionUniforms(where, dims);
+  if (uniforms.past !== 0 || uniforms.TK !== dims.T) {
+    throw new ShapeError(`${where}: dims.past and dims.TK, expected 0 and T = ${dims.T} (no cache), got ${uniforms.past} and ${uniforms.TK}`);
+  }
   const { B, NQ, NKV, T, HS } = dims;
   const counts = { q: B * NQ * T * HS, kv: B * NKV * T * HS, rows: B * NQ * T };
   for (const [name, buf] of Object.entries({ dq, q, dout, out })) checkBuffer(gpu, where, name, buf, counts.q);

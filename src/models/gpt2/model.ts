@@ -46,7 +46,9 @@ export class Attention extends Module {
     const qkv = this.c_attn.forward(x); // (1, n, 3C)
     const heads = (start: number) => F.transpose12(F.reshape(F.slice(qkv, start, C), [1, n, NH, HS])); // (1, NH, n, HS)
     const scale = this.config.scaleAttnWeights ? 1 / Math.sqrt(HS) : 1;
-    return this.c_proj.forward(cache.attend(layer, heads(0), heads(C), heads(2 * C), scale));
+    const cached = cache.append(layer, heads(C), heads(2 * C)); // (1, NH, maxT, HS) each
+    const y = causalAttention(heads(0), cached.k, cached.v, { scale, dropout: this.attnDropout, past: cached.past });
+    return this.c_proj.forward(y); // (1, n, C)
   }
 
 }

@@ -64,7 +64,10 @@ export class LlamaAttention extends Module {
   /** Generation: x (1, n, C) for the next n positions, attending through the KV cache. */
   forwardCached(x: Tensor, cache: KvCache, layer: number): Tensor {
     const [q, k, v] = this.heads(x, cache.length);
-    return this.o_proj.forward(cache.attend(layer, q, k, v, 1 / Math.sqrt(this.config.headDim))); // (1, n, C)
+    const cached = cache.append(layer, k, v); // (1, NKV, maxT, HS) each
+    const scale = 1 / Math.sqrt(this.config.headDim);
+    const y = causalAttention(q, cached.k, cached.v, { scale, dropout: this.attnDropout, past: cached.past }); // (1, n, NQ·HS)
+    return this.o_proj.forward(y); // (1, n, C)
   }
 }
 
