@@ -7,6 +7,7 @@ import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { shortRowGrid } from './rows.ts';
+import { FLOAT_WGSL, rowOfWgsl } from './row-wgsl.ts';
 import { PHILOX_WGSL, dropoutThreshold } from './dropout.ts';
 import type { CausalAttentionDims } from '../ops/dims.ts';
 
@@ -25,13 +26,12 @@ struct Dims {
   past: u32, TK: u32,
 }
 ${PHILOX_WGSL}
+${FLOAT_WGSL}
 fn drop(r: u32, j: u32) -> f32 {
   if (u.threshold == 0u) { return 1.0; }
   return select(0.0, u.keep_scale, philox(u.offset + r * (u.past + u.T) + j, 0u, u.seed) >= u.threshold);
 }
-
-fn row_of(gid: vec3u, groups: vec3u) -> u32 { return gid.y * groups.x * ${WG}u + gid.x; }
-`;
+${rowOfWgsl(WG)}`;
 
 /** One compiled kernel per head-size bucket, built on first use. */
 export function bucketed(name: string, wgsl: (hsb: number) => string): (HS: number) => Kernel {
@@ -70,7 +70,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     qr[d] = q[r * u.HS + d];
     acc[d] = 0.0;
   }
-  var m = -3.0e38;
+  var m = FLOOR;
   var l = 0.0;
   for (var j = 0u; j <= u.past + i; j++) {
     let kb = (kv + j) * u.HS;

@@ -3,6 +3,7 @@
 // Two deterministic stages: per-workgroup partial sums (one dispatch per buffer) into a scratch, then one finalize.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
+import { treeSumWgsl } from './row-wgsl.ts';
 
 const ELEMENTS_PER_INVOCATION = 4;
 
@@ -26,23 +27,6 @@ function gradNormShape(gpu: Gpu): GradNormShape {
   return GRAD_NORM_SHAPES[gpu.software ? 'software' : 'hardware'];
 }
 
-const treeSum = (wg: number) => /* wgsl */ `
-var<workgroup> wsum: array<f32, ${wg}>;
-
-// Σ x over the workgroup by a fixed tree, the same in every invocation.
-fn treeSum(lid: u32, x: f32) -> f32 {
-  wsum[lid] = x;
-  for (var half = ${wg / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) {
-      wsum[lid] += wsum[lid + half];
-    }
-  }
-  workgroupBarrier();
-  return wsum[0];
-}
-`;
-
 const partialKernel = (wg: number): Kernel => ({
   name: wg === 256 ? 'grad-norm-partial' : `grad-norm-partial-wg${wg}`,
   wgsl: /* wgsl */ `
@@ -53,7 +37,7 @@ struct Dims { n: u32, offset: u32 }
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<uniform> u: Dims;
-${treeSum(wg)}
+${treeSumWgsl(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -61,7 +45,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id
   for (var i = gid.x; i < u.n; i += groups.x * ${wg}u) {
     s += g[i] * g[i];
   }
-  let total = treeSum(lid, s);
+  let total = reduce_sum(s, lid);
   if (lid == 0u) {
     partials[u.offset + wid.x] = total;
   }
@@ -80,14 +64,14 @@ struct Dims { count: u32, maxNorm: f32 }
 @group(0) @binding(1) var<storage, read_write> scale: array<f32>;
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<uniform> u: Dims;
-${treeSum(wg)}
+${treeSumWgsl(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
   for (var i = lid; i < u.count; i += ${wg}u) {
     s += partials[i];
   }
-  let total = sqrt(treeSum(lid, s));
+  let total = sqrt(reduce_sum(s, lid));
   if (lid == 0u) {
     norm[0] = total;
     scale[0] = select(1.0, min(1.0, u.maxNorm / (total + 1e-6)), u.maxNorm > 0.0);
