@@ -51,9 +51,9 @@ function inputs(c: Case, rng: Rng) {
   return { dims, nq, nkv, rows: c.B * c.NQ * c.T, q, k, v };
 }
 
-/** Per row of lse: the largest Σ|q·k|·scale over its keys plus log(keys), the size of the terms rounded in f32. */
+/** Per row of lse: the largest Σ|q·k|·scale over its keys 0..past+t plus log(keys), the size of the terms rounded in f32. */
 function lseScale(q: Float32Array, k: Float32Array, d: CausalAttentionDims): Float64Array {
-  const { B, NQ, NKV, T, HS } = d;
+  const { B, NQ, NKV, T, HS, past = 0, TK = past + T } = d;
   const out = new Float64Array(B * NQ * T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NQ; h++) {
@@ -61,13 +61,13 @@ function lseScale(q: Float32Array, k: Float32Array, d: CausalAttentionDims): Flo
       for (let t = 0; t < T; t++) {
         const qi = ((b * NQ + h) * T + t) * HS;
         let largest = 0;
-        for (let j = 0; j <= t; j++) {
-          const kj = ((b * NKV + kh) * T + j) * HS;
+        for (let j = 0; j <= past + t; j++) {
+          const kj = ((b * NKV + kh) * TK + j) * HS;
           let sum = 0;
           for (let e = 0; e < HS; e++) sum += Math.abs(q[qi + e] * k[kj + e]);
           largest = Math.max(largest, sum * d.scale);
         }
-        out[(b * NQ + h) * T + t] = largest + Math.log(t + 1);
+        out[(b * NQ + h) * T + t] = largest + Math.log(past + t + 1);
       }
     }
   }
