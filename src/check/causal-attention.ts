@@ -39,7 +39,12 @@ const describe = (c: Case) =>
   `B=${c.B} NQ=${c.NQ} NKV=${c.NKV} T=${c.T} HS=${c.HS}${c.TK ? ` past=${c.past} TK=${c.TK}` : ''}${c.p > 0 ? ` p=${c.p}` : ''}`;
 
 function inputs(c: Case, rng: Rng) {
-  const dims: CausalAttentionDims = { ...c, scale: Math.fround(1 / Math.sqrt(c.HS)), seed: Math.floor(rng.next() * 2 ** 32), offset: Math.floor(rng.next() * 2 ** 32) };
+  const dims: CausalAttentionDims = {
+    ...c,
+    scale: Math.fround(1 / Math.sqrt(c.HS)),
+    seed: Math.floor(rng.next() * 2 ** 32),
+    offset: Math.floor(rng.next() * 2 ** 32),
+  };
   const { past = 0, TK = past + c.T } = c;
   const nq = c.B * c.NQ * c.T * c.HS;
   const nkv = c.B * c.NKV * TK * c.HS;
@@ -85,7 +90,15 @@ function forwardCheck(c: Case): KernelCheck {
         const lse = gpu.alloc('lse', rows * 4); // (B, NQ, T)
         poison(gpu, out);
         poison(gpu, lse);
-        causalAttentionForward(gpu, out, lse, gpu.upload('q', q), gpu.upload('k', k), gpu.upload('v', v), dims);
+        causalAttentionForward(
+          gpu,
+          out,
+          lse,
+          gpu.upload('q', q),
+          gpu.upload('k', k),
+          gpu.upload('v', v),
+          dims,
+        );
         const [wantOut, wantLse] = [new Float64Array(nq), new Float64Array(rows)];
         causalAttentionForwardRef(wantOut, wantLse, toF64(q), toF64(k), toF64(v), dims);
         return [
@@ -107,12 +120,38 @@ function backwardCheck(c: Case): KernelCheck {
         // The forward's outputs as the kernel would have stored them (f32).
         const [out64, lse64] = [new Float64Array(nq), new Float64Array(rows)];
         causalAttentionForwardRef(out64, lse64, toF64(q), toF64(k), toF64(v), dims);
-        const grads = { dq: gpu.alloc('dq', nq * 4), dk: gpu.alloc('dk', nkv * 4), dv: gpu.alloc('dv', nkv * 4) };
+        const grads = {
+          dq: gpu.alloc('dq', nq * 4),
+          dk: gpu.alloc('dk', nkv * 4),
+          dv: gpu.alloc('dv', nkv * 4),
+        };
         for (const buf of Object.values(grads)) poison(gpu, buf);
         const up = (name: string, x: ArrayLike<number>) => gpu.upload(name, toF32(x));
-        causalAttentionBackward(gpu, grads.dq, grads.dk, grads.dv, gpu.alloc('dsum', rows * 4), up('dout', dout), up('out', out64), up('lse', lse64), up('q', q), up('k', k), up('v', v), dims);
+        causalAttentionBackward(
+          gpu,
+          grads.dq,
+          grads.dk,
+          grads.dv,
+          gpu.alloc('dsum', rows * 4),
+          up('dout', dout),
+          up('out', out64),
+          up('lse', lse64),
+          up('q', q),
+          up('k', k),
+          up('v', v),
+          dims,
+        );
         const want = { dq: new Float64Array(nq), dk: new Float64Array(nkv), dv: new Float64Array(nkv) };
-        causalAttentionBackwardRef(want.dq, want.dk, want.dv, toF64(dout), toF64(q), toF64(k), toF64(v), dims);
+        causalAttentionBackwardRef(
+          want.dq,
+          want.dk,
+          want.dv,
+          toF64(dout),
+          toF64(q),
+          toF64(k),
+          toF64(v),
+          dims,
+        );
         return [
           checkOutput('dq', await gpu.read(grads.dq, 'f32', nq), want.dq, BACKWARD_BOUND),
           checkOutput('dk', await gpu.read(grads.dk, 'f32', nkv), want.dk, BACKWARD_BOUND),

@@ -44,7 +44,9 @@ export function bucketed(name: string, wgsl: (hsb: number) => string): (HS: numb
   };
 }
 
-const forwardKernel = bucketed('causal-attention-forward', (hsb) => /* wgsl */ `
+const forwardKernel = bucketed(
+  'causal-attention-forward',
+  (hsb) => /* wgsl */ `
 // Workgroup ${WG}, one invocation per query row r = (b·NQ + h)·T + i (head size ≤ ${hsb}). Over keys j = 0..past+i
 // in order: s = scale·q·k_j, running max m and l = Σ exp(s − m), acc = Σ exp(s − m)·drop·v_j, both rescaled when m
 // grows; then out = acc / l and lse = m + log l. Bindings: out (B, T, NQ·HS), lse (B, NQ, T) written; q (B, NQ, T, HS),
@@ -94,7 +96,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   for (var d = 0u; d < u.HS; d++) { out[ob + d] = acc[d] / l; }
   lse[r] = m + log(l);
 }
-`);
+`,
+);
 
 export function causalAttentionForward(
   gpu: Gpu,
@@ -118,7 +121,14 @@ export function causalAttentionForward(
 }
 
 /** Whether the fused kernels take these sizes; otherwise attention runs composed (nn/attention.ts). */
-export function fusedAttentionFits(dims: { B: number; NQ: number; T: number; HS: number; past?: number; TK?: number }): boolean {
+export function fusedAttentionFits(dims: {
+  B: number;
+  NQ: number;
+  T: number;
+  HS: number;
+  past?: number;
+  TK?: number;
+}): boolean {
   const { B, NQ, T, HS, past = 0, TK = past + T } = dims;
   const indices = B * NQ * T * Math.max(past + T, HS) < 2 ** 32 && B * NQ * TK * HS < 2 ** 32;
   return HS <= HEAD_BUCKETS[HEAD_BUCKETS.length - 1] && indices;
@@ -128,17 +138,21 @@ export function fusedAttentionFits(dims: { B: number; NQ: number; T: number; HS:
 export function attentionUniforms(where: string, dims: CausalAttentionDims) {
   const { B, NQ, NKV, T, HS, past = 0, TK = past + T, scale, p, seed, offset } = dims;
   for (const [key, value] of Object.entries({ B, NQ, NKV, T, HS })) {
-    if (!Number.isInteger(value) || value < 1) throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${value}`);
   }
   if (NQ % NKV !== 0) throw new ShapeError(`${where}: dims.NQ % dims.NKV, expected 0, got ${NQ} % ${NKV}`);
-  if (!Number.isInteger(past) || past < 0) throw new ShapeError(`${where}: dims.past, expected an integer ≥ 0, got ${past}`);
-  if (!Number.isInteger(TK) || TK < past + T) throw new ShapeError(`${where}: dims.TK, expected an integer ≥ past + T = ${past + T}, got ${TK}`);
+  if (!Number.isInteger(past) || past < 0)
+    throw new ShapeError(`${where}: dims.past, expected an integer ≥ 0, got ${past}`);
+  if (!Number.isInteger(TK) || TK < past + T)
+    throw new ShapeError(`${where}: dims.TK, expected an integer ≥ past + T = ${past + T}, got ${TK}`);
   if (!fusedAttentionFits({ B, NQ, T, HS, past, TK })) {
     throw new ShapeError(
       `${where}: sizes, expected HS ≤ 256, B·NQ·T·max(past + T, HS) and B·NQ·TK·HS < 2^32, got B=${B} NQ=${NQ} T=${T} HS=${HS} past=${past} TK=${TK}`,
     );
   }
-  if (!Number.isFinite(scale)) throw new ShapeError(`${where}: dims.scale, expected a finite number, got ${scale}`);
+  if (!Number.isFinite(scale))
+    throw new ShapeError(`${where}: dims.scale, expected a finite number, got ${scale}`);
   if (!(p >= 0 && p < 1)) throw new ShapeError(`${where}: dims.p, expected a number in [0, 1), got ${p}`);
   for (const [key, value] of Object.entries({ seed, offset })) {
     if (!Number.isInteger(value) || value < 0 || value >= 2 ** 32) {
@@ -146,5 +160,18 @@ export function attentionUniforms(where: string, dims: CausalAttentionDims) {
     }
   }
   const { threshold, scale: keepScale } = p > 0 ? dropoutThreshold(p) : { threshold: 0, scale: 1 };
-  return { rows: B * NQ * T, NQ, NKV, T, HS, scale, seed, offset, threshold, keep_scale: keepScale, past, TK };
+  return {
+    rows: B * NQ * T,
+    NQ,
+    NKV,
+    T,
+    HS,
+    scale,
+    seed,
+    offset,
+    threshold,
+    keep_scale: keepScale,
+    past,
+    TK,
+  };
 }

@@ -2,13 +2,22 @@
 // and rstd = 1/√(var + eps). Forward saves mean and rstd (N) for the backward. Backward, with xhat = (x − mean)·rstd
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { checkNormBuffers, checkNormDims, columnChunkSums, rowShape, rowShapeGrid, SHORT_ROW, type RowShape } from './rows.ts';
+import {
+  checkNormBuffers,
+  checkNormDims,
+  columnChunkSums,
+  rowShape,
+  rowShapeGrid,
+  SHORT_ROW,
+  type RowShape,
+} from './rows.ts';
 import { columnChunkSumsWgsl, rowMainWgsl } from './row-wgsl.ts';
 import type { LayernormDims } from '../ops/dims.ts';
 
 const WG = 64;
 
-const rowsIn = (shape: RowShape) => (shape === 'short' ? `one invocation per row (C ≤ ${SHORT_ROW})` : 'one row per workgroup');
+const rowsIn = (shape: RowShape) =>
+  shape === 'short' ? `one invocation per row (C ≤ ${SHORT_ROW})` : 'one row per workgroup';
 
 const forwardKernel = (shape: RowShape): Kernel => ({
   name: shape === 'short' ? 'layernorm-forward-short' : 'layernorm-forward',
@@ -89,7 +98,11 @@ const KERNELS = {
 // Workgroup ${WG}: partial[0, k, c] = Σ dout·xhat (for dweight), partial[1, k, c] = Σ dout (for dbias) over chunk k.
 const LAYERNORM_BACKWARD_PARAMS: Kernel = {
   name: 'layernorm-backward-params',
-  wgsl: columnChunkSumsWgsl(WG, ['dout', 'x', 'mean', 'rstd'], ['dout[i] * (x[i] - mean[n]) * rstd[n]', 'dout[i]']),
+  wgsl: columnChunkSumsWgsl(
+    WG,
+    ['dout', 'x', 'mean', 'rstd'],
+    ['dout[i] * (x[i] - mean[n]) * rstd[n]', 'dout[i]'],
+  ),
 };
 
 export function layernormForward(
@@ -108,7 +121,12 @@ export function layernormForward(
   const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
   checkNormBuffers(gpu, where, { out, mean, rstd }, { x, weight, bias }, sizes);
   const shape = rowShape(C);
-  gpu.dispatch(KERNELS.forward[shape], { out, mean, rstd, x, weight, bias }, { N, C, eps }, rowShapeGrid(gpu, shape, N, WG));
+  gpu.dispatch(
+    KERNELS.forward[shape],
+    { out, mean, rstd, x, weight, bias },
+    { N, C, eps },
+    rowShapeGrid(gpu, shape, N, WG),
+  );
 }
 
 /** dx, and dweight/dbias when given (null for a frozen weight or bias), all overwritten. */
@@ -134,7 +152,15 @@ export function layernormBackward(
   checkNormBuffers(gpu, where, outputs, { dout, x, weight, mean, rstd }, sizes);
 
   const shape = rowShape(C);
-  gpu.dispatch(KERNELS.dx[shape], { dx, dout, x, weight, mean, rstd }, { N, C }, rowShapeGrid(gpu, shape, N, WG));
+  gpu.dispatch(
+    KERNELS.dx[shape],
+    { dx, dout, x, weight, mean, rstd },
+    { N, C },
+    rowShapeGrid(gpu, shape, N, WG),
+  );
   if (!dweight && !dbias) return;
-  columnChunkSums(gpu, LAYERNORM_BACKWARD_PARAMS, { dout, x, mean, rstd }, { N, C, wg: WG }, [dweight, dbias]);
+  columnChunkSums(gpu, LAYERNORM_BACKWARD_PARAMS, { dout, x, mean, rstd }, { N, C, wg: WG }, [
+    dweight,
+    dbias,
+  ]);
 }

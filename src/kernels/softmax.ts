@@ -43,7 +43,8 @@ fn reduce_max_sum(m: f32, s: f32, lid: u32) -> vec2f {
   return vec2f(part_max[0], part_sum[0]);
 }`;
 
-const rowsIn = (shape: RowShape) => (shape === 'short' ? `one invocation per row (cols ≤ ${SHORT_ROW})` : 'one row per workgroup');
+const rowsIn = (shape: RowShape) =>
+  shape === 'short' ? `one invocation per row (cols ≤ ${SHORT_ROW})` : 'one row per workgroup';
 
 const forwardKernel = (shape: RowShape): Kernel => ({
   name: shape === 'short' ? 'softmax-forward-short' : 'softmax-forward',

@@ -35,7 +35,8 @@ export class KvCache {
   append(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor; past: number } {
     const [, , n, HS] = k.shape;
     const past = this.length;
-    if (past + n > this.maxT) throw new ShapeError(`kv cache: length, expected ≤ ${this.maxT} tokens, got ${past + n}`);
+    if (past + n > this.maxT)
+      throw new ShapeError(`kv cache: length, expected ≤ ${this.maxT} tokens, got ${past + n}`);
     for (let h = 0; h < this.heads; h++) {
       const dst = (h * this.maxT + past) * HS * 4;
       this.gpu.copy(k.buf(), this.k[layer].buf(), n * HS * 4, h * n * HS * 4, dst);

@@ -24,7 +24,8 @@ export interface AttentionOptions {
 export function causalAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Tensor {
   const [B, NQ, T, HS] = q.shape;
   const past = options.past ?? 0;
-  if (!fusedAttentionFits({ B, NQ, T, HS, past, TK: k.shape[2] })) return causalAttentionComposed(q, k, v, options);
+  if (!fusedAttentionFits({ B, NQ, T, HS, past, TK: k.shape[2] }))
+    return causalAttentionComposed(q, k, v, options);
   const { p, training } = options.dropout;
   return F.causalAttention(q, k, v, { scale: options.scale, p, training, past });
 }
@@ -38,7 +39,9 @@ export function causalAttentionComposed(q: Tensor, k: Tensor, v: Tensor, options
   const [, NKV, TK] = k.shape;
   const past = options.past ?? 0;
   if (past > 0 && T !== 1) {
-    throw new ShapeError(`causalAttentionComposed: queries after ${past} cached positions, expected 1, got ${T}`);
+    throw new ShapeError(
+      `causalAttentionComposed: queries after ${past} cached positions, expected 1, got ${T}`,
+    );
   }
   const keys = past + T;
   // The first `keys` rows of each head: (B, NKV, TK, HS) → (B, NKV, keys, HS).

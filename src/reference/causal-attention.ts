@@ -11,7 +11,17 @@ function eachRow(
   q: Float64Array,
   k: Float64Array,
   dims: CausalAttentionDims,
-  visit: (row: { b: number; h: number; i: number; qb: number; kv: number; ob: number; P: Float64Array; z: Float64Array; lse: number }) => void,
+  visit: (row: {
+    b: number;
+    h: number;
+    i: number;
+    qb: number;
+    kv: number;
+    ob: number;
+    P: Float64Array;
+    z: Float64Array;
+    lse: number;
+  }) => void,
 ): void {
   const { B, NQ, NKV, T, HS, past = 0, TK = past + T, scale, p, seed, offset } = dims;
   const group = NQ / NKV;
@@ -32,7 +42,9 @@ function eachRow(
         let sum = 0;
         for (let j = 0; j < s.length; j++) sum += Math.exp(s[j] - m);
         const P = s.map((v) => Math.exp(v - m) / sum);
-        const z = s.map((_, j) => (p > 0 && !dropoutKeep(seed, offset, r * (past + T) + j, p) ? 0 : 1 / (1 - p)));
+        const z = s.map((_, j) =>
+          p > 0 && !dropoutKeep(seed, offset, r * (past + T) + j, p) ? 0 : 1 / (1 - p),
+        );
         visit({ b, h, i, qb, kv, ob: ((b * T + i) * NQ + h) * HS, P, z, lse: m + Math.log(sum) });
       }
     }
@@ -72,7 +84,9 @@ export function causalAttentionBackwardRef(
 ): void {
   const { HS, scale, past = 0 } = dims;
   if (past !== 0 || (dims.TK ?? dims.T) !== dims.T) {
-    throw new ShapeError(`causalAttentionBackwardRef: dims.past and dims.TK, expected 0 and T (no cache), got ${past} and ${dims.TK}`);
+    throw new ShapeError(
+      `causalAttentionBackwardRef: dims.past and dims.TK, expected 0 and T (no cache), got ${past} and ${dims.TK}`,
+    );
   }
   dk.fill(0);
   dv.fill(0);
