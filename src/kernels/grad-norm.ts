@@ -4,6 +4,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { elementRuns, slice } from '../gpu/ranges.ts';
+import { treeSumWgsl } from './row-wgsl.ts';
 
 const ELEMENTS_PER_INVOCATION = 4;
 
@@ -27,23 +28,6 @@ function gradNormShape(gpu: Gpu): GradNormShape {
   return GRAD_NORM_SHAPES[gpu.software ? 'software' : 'hardware'];
 }
 
-const treeSum = (wg: number) => /* wgsl */ `
-var<workgroup> wsum: array<f32, ${wg}>;
-
-// Σ x over the workgroup by a fixed tree, the same in every invocation.
-fn treeSum(lid: u32, x: f32) -> f32 {
-  wsum[lid] = x;
-  for (var half = ${wg / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) {
-      wsum[lid] += wsum[lid + half];
-    }
-  }
-  workgroupBarrier();
-  return wsum[0];
-}
-`;
-
 const partialKernel = (wg: number): Kernel => ({
   name: wg === 256 ? 'grad-norm-partial' : `grad-norm-partial-wg${wg}`,
   wgsl: /* wgsl */ `
@@ -57,7 +41,7 @@ struct Dims { n: u32, offset: u32, first: u32, last: u32 }
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<uniform> u: Dims;
 @group(0) @binding(3) var<storage, read_write> carry: array<f32>;
-${treeSum(wg)}
+${treeSumWgsl(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -72,7 +56,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id
     carry[gid.x] = s;
     return;
   }
-  let total = treeSum(lid, s);
+  let total = reduce_sum(s, lid);
   if (lid == 0u) {
     partials[u.offset + wid.x] = total;
   }
@@ -91,14 +75,14 @@ struct Dims { count: u32, maxNorm: f32 }
 @group(0) @binding(1) var<storage, read_write> scale: array<f32>;
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<uniform> u: Dims;
-${treeSum(wg)}
+${treeSumWgsl(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
   for (var i = lid; i < u.count; i += ${wg}u) {
     s += partials[i];
   }
-  let total = sqrt(treeSum(lid, s));
+  let total = sqrt(reduce_sum(s, lid));
   if (lid == 0u) {
     norm[0] = total;
     scale[0] = select(1.0, min(1.0, u.maxNorm / (total + 1e-6)), u.maxNorm > 0.0);
@@ -128,7 +112,9 @@ export function gradNorm(
   // grid, the invocations carrying their sums from run to run: the same additions in the same order as one binding.
   const room = Math.max(1, Math.floor(gpu.maxBindingBytes / 4 / wg / 2) * 2); // workgroups whose grid fits one binding
   const groups = grads.map(({ n }) => Math.min(Math.ceil(n / (wg * ELEMENTS_PER_INVOCATION)), maxGroups));
-  const fitted = grads.map(({ n }, k) => (n * 4 <= gpu.maxBindingBytes ? groups[k] : Math.min(groups[k], room)));
+  const fitted = grads.map(({ n }, k) =>
+    n * 4 <= gpu.maxBindingBytes ? groups[k] : Math.min(groups[k], room),
+  );
   const count = fitted.reduce((a, b) => a + b, 0);
   const partials = gpu.alloc('grad-norm partials', Math.max(count, 1) * 4); // (count)
   const carry = gpu.alloc('grad-norm carry', Math.max(1, ...fitted) * wg * 4); // (groups · wg)

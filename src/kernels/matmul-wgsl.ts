@@ -78,11 +78,19 @@ export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 // loads A at k + c and the others take it by subgroupBroadcast, so A costs TM/SG loads per k instead of TM.
 export const SUB = { TM: 16, TN: 8, SG: 4 };
 
-function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false, dtype: OperandDtype = 'f32'): Kernel {
+function registerKernel(
+  TM: number,
+  TN: number,
+  WGX: number,
+  WGY: number,
+  subgroup = false,
+  dtype: OperandDtype = 'f32',
+): Kernel {
   const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
   const each = (f: (i: number, h: number) => string) =>
     rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
-  const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => loadB(dtype)(`rb${4 * h + c} + ${kb}`)).join(', ')})`;
+  const bQuad = (h: number, kb: string) =>
+    `vec4f(${ks.map((c) => loadB(dtype)(`rb${4 * h + c} + ${kb}`)).join(', ')})`;
   const aQuad = (i: number) =>
     subgroup
       ? `vec4f(${ks.map((c) => `subgroupBroadcast(v${i}, ${c}u)`).join(', ')})`
@@ -199,7 +207,10 @@ ${each((i, h) => [0, 1, 2, 3].map((c) => `  if (m0 + lid.y + ${i * T}u < u.M && 
 export const MATMUL_WORKGROUP = workgroupKernel(WGT.BM, WGT.BN, WGT.BK, WGT.T);
 
 /** The four variants reading B as 16-bit floats (a frozen weight): the same kernels, one more pipeline each. */
-export const MATMUL_HALF: Record<HalfDtype, Record<'naive' | 'register' | 'subgroup' | 'workgroup', Kernel>> = {
+export const MATMUL_HALF: Record<
+  HalfDtype,
+  Record<'naive' | 'register' | 'subgroup' | 'workgroup', Kernel>
+> = {
   f16: halfKernels('f16'),
   bf16: halfKernels('bf16'),
 };

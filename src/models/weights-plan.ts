@@ -63,7 +63,8 @@ export function planWeights(
       `is this a ${layout.architecture} checkpoint?`,
     );
   }
-  const toFileKey = (name: string) => (name.startsWith(prefix) ? filePrefix + name.slice(prefix.length) : name);
+  const toFileKey = (name: string) =>
+    name.startsWith(prefix) ? filePrefix + name.slice(prefix.length) : name;
   const byKey = new Map<string, ExpectedTensor>();
   const tensors: WeightsPlan['tensors'] = [];
   let parameters = 0;
@@ -107,7 +108,9 @@ export function planWeights(
     );
   }
   if (!Number.isSafeInteger(4 * parameters)) {
-    throw new WeightsError(`${store.name}: parameter count, expected one whose f32 bytes are below 2^53, got ${parameters}`);
+    throw new WeightsError(
+      `${store.name}: parameter count, expected one whose f32 bytes are below 2^53, got ${parameters}`,
+    );
   }
   return { store, tensors, parameters, bytes: 4 * parameters };
 }

@@ -55,14 +55,22 @@ const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * Plan one optimizer step of a model of config.json `raw` (named `file` in errors) under `settings`, every position
  * a target (the most a batch can cost), with the device `limits` (WebGPU's defaults where not given).
  */
-export async function planMemory(raw: Record<string, unknown>, file: string, settings: PlanSettings, limits: MetaLimits = {}): Promise<MemoryPlan> {
+export async function planMemory(
+  raw: Record<string, unknown>,
+  file: string,
+  settings: PlanSettings,
+  limits: MetaLimits = {},
+): Promise<MemoryPlan> {
   const gpu = createMetaGpu(limits);
   try {
     const model = createModelFromConfig(gpu, raw, file);
     model.gradientCheckpointing = settings.gradientCheckpointing;
     if (settings.dropout !== null) model.setDropout(settings.dropout);
     if (settings.strategy === 'lora') attachLora(model, settings.lora ?? LORA_DEFAULTS, 0);
-    applyStrategy(model, settings.strategy, { freezeLayers: settings.freezeLayers, trainable: settings.trainable });
+    applyStrategy(model, settings.strategy, {
+      freezeLayers: settings.freezeLayers,
+      trainable: settings.trainable,
+    });
     await storeWeights(model, resolveDtype(settings.dtype ?? 'auto', raw));
     let trainedWeights = 0;
     let frozenWeights = 0;
@@ -124,6 +132,9 @@ function resolveDtype(setting: WeightDtype, raw: Record<string, unknown>): Weigh
 export function describePlan(p: MemoryPlan): string {
   const half = Object.keys(p.weightsByDtype).filter((d) => d === 'f16' || d === 'bf16');
   const frozen = `${MiB(p.frozenWeights)} frozen${half.length ? ` (${half.map((d) => `${d} ${MiB(p.weightsByDtype[d as DType] ?? 0)}`).join(', ')})` : ''}`;
-  const weights = p.frozenWeights > 0 ? `weights ${MiB(p.trainedWeights)} trained + ${frozen}` : `weights ${MiB(p.trainedWeights)}`;
+  const weights =
+    p.frozenWeights > 0
+      ? `weights ${MiB(p.trainedWeights)} trained + ${frozen}`
+      : `weights ${MiB(p.trainedWeights)}`;
   return `memory plan (micro-batch ${p.batchSize} × ${p.length} tokens): ${weights}, gradients ${MiB(p.gradients)}, AdamW state ${MiB(p.optimizer)}, one step's activations ${MiB(p.step)}; peak ${MiB(p.peak)} of GPU memory`;
 }
