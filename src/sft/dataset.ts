@@ -51,11 +51,17 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
   return out;
 }
 
-// mask[t] = 1 where token t overlaps a target span (transformers marks every token holding a span character).
+// mask[t] = 1 where token t is the first token holding a character of a target span: transformers maps each span
+// character to a token with char_to_token, which gives the first of the byte-level tokens one character (an emoji)
+// was split into, so the later ones stay unmasked. A zero-width token (EOS after the text) counts where it stands.
 function maskBySpans(e: Encoding, spans: readonly [number, number][]): Example {
-  const mask = e.offsets.map(([a, b]) =>
-    spans.some(([s, t]) => (b > a ? a < t && b > s : a >= s && a < t)) ? 1 : 0,
-  );
+  let seen = 0; // characters before this are held by an earlier token
+  const mask = e.offsets.map(([a, b]) => {
+    const from = Math.max(a, seen);
+    seen = Math.max(seen, b);
+    if (b === a) return spans.some(([s, t]) => a >= s && a < t) ? 1 : 0;
+    return spans.some(([s, t]) => from < t && b > s && from < b) ? 1 : 0;
+  });
   return { ids: e.ids, mask };
 }
 
