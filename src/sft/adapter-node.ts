@@ -1,9 +1,10 @@
 // LoRA adapter folders in peft's layout on disk: read one onto a loaded model (`--adapter` for generate, eval and
 // train), and merge one into its base model as a plain Hugging Face folder (`webgpu-sft merge`, on the CPU).
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { WeightsError } from '../util/errors.ts';
+import { withDtype } from './config-dtype.ts';
 import { folderFiles } from '../io/named-files-node.ts';
 import { readJsonObject } from '../io/named-files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
@@ -114,7 +115,14 @@ export async function mergeAdapter(
     );
   await mkdir(out, { recursive: true });
   await writeFileAtomic(join(out, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
-  for (const name of MODEL_FILES)
-    if (existsSync(join(base, name))) await copyFile(join(base, name), join(out, name));
+  for (const name of MODEL_FILES) {
+    // The adapter's own tokenizer_config.json (an engine checkpoint's: the chat template trained with, a pad token).
+    const from = name === 'tokenizer_config.json' && existsSync(join(adapter, name)) ? adapter : base;
+    if (!existsSync(join(from, name))) continue;
+    if (name === 'config.json') {
+      const config = JSON.parse(await readFile(join(from, name), 'utf8')) as Record<string, unknown>;
+      await writeFileAtomic(join(out, name), JSON.stringify(withDtype(config, tensors), null, 2) + '\n'); // float32 now
+    } else await copyFile(join(from, name), join(out, name));
+  }
   return merged;
 }
