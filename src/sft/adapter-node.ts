@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { WeightsError } from '../util/errors.ts';
 import { withDtype } from './config-dtype.ts';
+import { TOKENIZER_FILES } from './checkpoint-node.ts';
 import { folderFiles } from '../io/named-files-node.ts';
 import { readJsonObject } from '../io/named-files.ts';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.ts';
@@ -63,16 +64,7 @@ export async function loadAdapter(
   return settings;
 }
 
-const MODEL_FILES = [
-  'config.json',
-  'generation_config.json',
-  'vocab.json',
-  'merges.txt',
-  'tokenizer.json',
-  'tokenizer.model',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-];
+const MODEL_FILES = ['config.json', ...TOKENIZER_FILES];
 
 /**
  * A full model folder from a base and an adapter: every base tensor, each adapted weight W + scale·B·A (transposed

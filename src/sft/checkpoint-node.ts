@@ -30,7 +30,8 @@ import {
   type FileDigest,
 } from './checkpoint-folder-node.ts';
 
-const TOKENIZER_FILES = [
+/** The files beside the weights a model folder carries over: tokenizer and generation settings. */
+export const TOKENIZER_FILES = [
   'vocab.json',
   'merges.txt',
   'tokenizer.json',
