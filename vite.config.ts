@@ -53,13 +53,14 @@ export default defineConfig({
     outDir: 'dist/browser',
     emptyOutDir: true,
     target: 'es2022',
-    sourcemap: true,
+    // No source maps here: the modules are kept one per source file and unminified, so they read as the source does;
+    // the Node build (tsc) keeps its maps and declaration maps into the shipped src/. Keeps the tarball under 1 MB.
+    sourcemap: false,
     lib: { entry: { 'webgpu-sft': 'src/index.ts', advanced: 'src/advanced.ts' }, formats: ['es'] },
     // Left external so a leak shows up in generateBundle's check instead of being shimmed.
     rollupOptions: {
       external: [/^node:/, 'webgpu'],
       output: {
-        sourcemapExcludeSources: true,
         preserveModules: true,
         preserveModulesRoot: 'src',
         // wgsl_reflect's module goes to vendor/: a node_modules folder inside a package is easily dropped by tools.

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { createDevice } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
+import { metaLimitsOf } from '../src/gpu/meta-device.ts';
 import { createModelFromConfig } from '../src/models/load-model.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { applyStrategy } from '../src/sft/finetune-modes.ts';
@@ -209,18 +210,20 @@ async function main(): Promise<void> {
         maxLength: Number(values['max-length']),
       };
       const shape = `${modelName} ${configName} B${s.batchSize}×T${s.maxLength}`;
-      const plan = await planMemory(raw, `${modelName}/config.json`, s, gpu.limits).catch((e: unknown) => {
-        if (!(e instanceof InputError)) throw e;
-        rows.push({
-          model: modelName,
-          config: configName,
-          batchSize: s.batchSize,
-          length: s.maxLength,
-          plan: null,
-          text: `${shape} | refused by the planner: ${e.message.split('\n')[0]}`,
-        });
-        return null;
-      });
+      const plan = await planMemory(raw, `${modelName}/config.json`, s, metaLimitsOf(gpu)).catch(
+        (e: unknown) => {
+          if (!(e instanceof InputError)) throw e;
+          rows.push({
+            model: modelName,
+            config: configName,
+            batchSize: s.batchSize,
+            length: s.maxLength,
+            plan: null,
+            text: `${shape} | refused by the planner: ${e.message.split('\n')[0]}`,
+          });
+          return null;
+        },
+      );
       if (!plan) continue;
       const minimum = plan.frozenWeights + plan.trainedWeights * 4; // weights, gradients, m, v
       console.log(

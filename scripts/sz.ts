@@ -7,8 +7,9 @@ const BUDGETS: { test: (path: string) => boolean; max: number; what: string }[] 
   { test: (p) => p.startsWith('src/'), max: 400, what: 'src file' },
 ];
 // The autograd core (tape, tensor, op table, checkpointing) stays small enough to read in one sitting; 650 lines held
-// the op table and tape, 800 leaves room for recompute-in-backward and the fused ops' table entries.
-const FOLDER_BUDGETS: Record<string, number> = { 'src/autograd': 800 };
+// the op table and tape, 800 left room for recompute-in-backward and the fused ops' table entries. Both counted lines
+// up to ~200 wide; the same code at the formatter's width (.prettierrc, 110) is 1022 lines, hence 1050.
+const FOLDER_BUDGETS: Record<string, number> = { 'src/autograd': 1050 };
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

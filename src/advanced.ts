@@ -95,6 +95,9 @@ export { loadGpt2FromFiles, type LoadedGpt2 } from './models/load-browser.ts';
  */
 export { tokenizeRow, tokenizeRows, truncateExamples, type Example } from './sft/dataset.ts';
 export { renderChat, chatTemplateFor, assistantSpans, type ChatTemplate } from './sft/chat-template.ts';
+/** What a checkpoint writes beside the weights: tokenizer_config.json (chat template, pad token), config.json's dtype. */
+export { checkpointTokenizerConfig } from './sft/tokenizer-config.ts';
+export { withDtype } from './sft/config-dtype.ts';
 export { shuffled, splitByRatios } from './sft/splits.ts';
 export { type JsonlData, type RowFormat, type ChatMessage } from './sft/jsonl.ts';
 /** Causal-LM batches (padded or packed) and the per-epoch reshuffling source the trainer reads. */

@@ -9,7 +9,10 @@
                      a system turn on every third) through SFTTrainer(assistant_only_loss=True): input_ids and
                      assistant_masks. Neither model has a chat template; both get the engine's fallback template
                      (src/sft/chat-template.ts) with {% generation %} around the assistant content + EOS, which is
-                     what transformers' assistant mask needs.
+                     what transformers' assistant mask needs. For stories260K also the token-weighted eval loss on
+                     these conversations (as for prompt/completion); eval_rows holds each row's [summed cross-entropy,
+                     targets]. 25 of the 34 conversations are longer than the model's 512 positions: transformers
+                     runs them past its context, the engine cuts them, so tests compare the 9 that fit.
   qwen3              5 multi-turn conversations with test/fixtures/tokenizers/qwen3: apply_chat_template text (and one
                      with add_generation_prompt), ids and return_assistant_tokens_mask. The oracle template is a copy
                      of the fixture's own template with {% generation %} blocks around the assistant content and
@@ -85,7 +88,7 @@ def prepared(folder, rows, tmp, **kwargs):
 
 def eval_loss(model, examples):
     model.eval()
-    total, count = 0.0, 0
+    rows = []  # per row: [summed cross-entropy, targets], so a test may take a few rows
     with torch.no_grad():
         for e in examples:
             ids = torch.tensor([e["ids"]])
@@ -93,9 +96,9 @@ def eval_loss(model, examples):
             logp = torch.log_softmax(logits[:-1], dim=-1)
             targets = torch.tensor(e["ids"][1:])
             keep = torch.tensor(e["mask"][1:]) == 1
-            total += -logp[keep].gather(1, targets[keep][:, None]).sum().item()
-            count += int(keep.sum())
-    return total / count, count
+            rows.append([-logp[keep].gather(1, targets[keep][:, None]).sum().item(), int(keep.sum())])
+    total, count = sum(r[0] for r in rows), sum(r[1] for r in rows)
+    return total / count, count, rows
 
 
 def conversations(rows):
@@ -169,11 +172,14 @@ def main():
             examples, model = prepared(folder, rows, tmp, completion_only_loss=True)
             entry = {"examples": examples, "targets": sum(sum(e["mask"]) for e in examples)}
             if name == "stories260K":
-                loss, count = eval_loss(model, examples)
-                entry["eval_loss"], entry["eval_targets"] = loss, count
+                loss, count, per_row = eval_loss(model, examples)
+                entry["eval_loss"], entry["eval_targets"], entry["eval_rows"] = loss, count, per_row
             out["prompt_completion"][name] = entry
-            examples, _ = prepared(folder, chats, tmp, assistant_only_loss=True)
+            examples, chat_model = prepared(folder, chats, tmp, assistant_only_loss=True)
             out["chat"][name] = {"examples": examples, "targets": sum(sum(e["mask"]) for e in examples)}
+            if name == "stories260K":
+                loss, count, per_row = eval_loss(chat_model, examples)
+                out["chat"][name].update(eval_loss=loss, eval_targets=count, eval_rows=per_row)
             texts = AutoTokenizer.from_pretrained(folder).apply_chat_template(
                 [c["messages"] for c in chats[:2]], tokenize=False)
             out["chat"][name]["texts"] = texts

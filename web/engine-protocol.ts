@@ -47,7 +47,7 @@ export interface Results {
     adapterConfig: Record<string, unknown> | null;
     step: number | null;
   };
-  config: { config: Record<string, unknown> };
+  config: { config: Record<string, unknown>; tokenizerConfig: Record<string, unknown> };
 }
 
 /** Messages the page sends without waiting for a reply. */

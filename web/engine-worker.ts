@@ -2,6 +2,9 @@
 // page stays responsive while a step's work is encoded and the data tokenized. The page talks to it through the
 // messages of engine-protocol.ts; each request gets one reply, progress streams as notes.
 import {
+  checkpointTokenizerConfig,
+  chatTemplateFor,
+  withDtype,
   exportAdapter,
   countParameters,
   createDevice,
@@ -28,7 +31,12 @@ interface SavedWeights {
 }
 
 let gpu: Gpu | null = null;
-let loaded: { model: AnyModel; tokenizer: Tokenizer; name: string } | null = null;
+let loaded: {
+  model: AnyModel;
+  tokenizer: Tokenizer;
+  name: string;
+  tokenizerConfig: Record<string, unknown> | undefined; // the picked tokenizer_config.json, if any
+} | null = null;
 let job: Job | null = null;
 let lastGood: (SavedWeights & { step: number }) | null = null;
 let deviceLost = false;
@@ -84,7 +92,9 @@ async function loadModel(files: [string, Blob][], name: string): Promise<Results
   loaded?.model.dispose();
   loaded = null;
   const { model, tokenizer } = await loadModelFromFiles(device(), new Map(files));
-  loaded = { model, tokenizer, name };
+  const picked = files.find(([file]) => file === 'tokenizer_config.json')?.[1];
+  const tokenizerConfig = picked ? (JSON.parse(await picked.text()) as Record<string, unknown>) : undefined; // loaded above
+  loaded = { model, tokenizer, name, tokenizerConfig };
   const params = countParameters(model.parameters());
   const [arch, heads] =
     model.kind === 'gpt2'
@@ -200,7 +210,16 @@ async function weights(): Promise<Results['weights']> {
 
 function config(): Results['config'] {
   if (!loaded) throw new InputError('download: model, expected one loaded, got none');
-  return { config: job?.config ?? loaded.model.rawConfig };
+  const raw = job?.config ?? loaded.model.rawConfig;
+  // dtype as the downloaded weights are stored (frozen 16-bit matrices as loaded, the rest float32).
+  const dtypes = { f32: 'F32', f16: 'F16', bf16: 'BF16', i32: 'I32' } as const;
+  const stored = loaded.model.parameters().map((p) => ({ dtype: dtypes[p.dtype], shape: p.shape }));
+  const { tokenizer, tokenizerConfig } = loaded;
+  const chat = chatTemplateFor(tokenizer).source;
+  return {
+    config: withDtype(raw, stored as unknown as Parameters<typeof withDtype>[1]),
+    tokenizerConfig: checkpointTokenizerConfig(tokenizerConfig, raw, tokenizer, chat, 'config.json'),
+  };
 }
 
 async function handle(request: Request): Promise<unknown> {

@@ -395,8 +395,13 @@ on('download', 'click', async () => {
   );
 });
 on('download-config', 'click', async () => {
-  const { config } = await call({ op: 'config' });
+  const { config, tokenizerConfig } = await call({ op: 'config' });
   saveBlob(new Blob([JSON.stringify(config, null, 2) + '\n'], { type: 'application/json' }), 'config.json');
+  // The chat template trained with and a pad token, for transformers/TRL users of the downloaded weights.
+  saveBlob(
+    new Blob([JSON.stringify(tokenizerConfig, null, 2) + '\n'], { type: 'application/json' }),
+    'tokenizer_config.json',
+  );
 });
 
 // --- Start -------------------------------------------------------------------------------------------------

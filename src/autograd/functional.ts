@@ -11,7 +11,11 @@ export interface MatmulOptions {
 }
 
 /** (..., M, K) · (K, N) or batched (..., K, N), with optional transposes and a bias (N). */
-export function matmul(a: Tensor, b: Tensor, { transA = false, transB = false, bias = null }: MatmulOptions = {}): Tensor {
+export function matmul(
+  a: Tensor,
+  b: Tensor,
+  { transA = false, transB = false, bias = null }: MatmulOptions = {},
+): Tensor {
   return apply('matmul', bias ? [a, b, bias] : [a, b], { transA, transB });
 }
 
@@ -21,15 +25,19 @@ export const mul = (a: Tensor, b: Tensor): Tensor => apply('mul', [a, b], {});
 export const scale = (a: Tensor, alpha: number): Tensor => apply('scale', [a], { alpha });
 
 /** Sum over one axis, or over everything when axis is omitted. */
-export const sum = (x: Tensor, axis: number | null = null): Tensor => apply('sum', [x], { axis, mean: false });
-export const mean = (x: Tensor, axis: number | null = null): Tensor => apply('sum', [x], { axis, mean: true });
+export const sum = (x: Tensor, axis: number | null = null): Tensor =>
+  apply('sum', [x], { axis, mean: false });
+export const mean = (x: Tensor, axis: number | null = null): Tensor =>
+  apply('sum', [x], { axis, mean: true });
 
 /** A view with another shape; one dimension may be -1. */
 export function reshape(x: Tensor, shape: number[]): Tensor {
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const inferred = shape.map((d) => (d === -1 ? x.size / known : d));
   if (shape.filter((d) => d === -1).length > 1 || inferred.some((d) => !Number.isInteger(d))) {
-    throw new ShapeError(`reshape: shape, expected one that fits ${x.size} elements, got [${shape.join(', ')}]`);
+    throw new ShapeError(
+      `reshape: shape, expected one that fits ${x.size} elements, got [${shape.join(', ')}]`,
+    );
   }
   return apply('reshape', [x], { shape: inferred });
 }
@@ -38,10 +46,12 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
 export const transpose12 = (x: Tensor): Tensor => apply('transpose', [x], {});
 
 /** Columns [start, start + width) of the last axis. */
-export const slice = (x: Tensor, start: number, width: number): Tensor => apply('slice', [x], { start, width });
+export const slice = (x: Tensor, start: number, width: number): Tensor =>
+  apply('slice', [x], { start, width });
 
 /** softmax(scale · x) over the last axis; causal masks column j > row position (scores of shape (..., T, T)). */
-export const softmax = (x: Tensor, { scale = 1, causal = false } = {}): Tensor => apply('softmax', [x], { scale, causal });
+export const softmax = (x: Tensor, { scale = 1, causal = false } = {}): Tensor =>
+  apply('softmax', [x], { scale, causal });
 
 export const layernorm = (x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor =>
   apply('layernorm', [x, weight, bias], { eps });
@@ -52,7 +62,8 @@ export const gelu = (x: Tensor): Tensor => apply('gelu', [x], {});
 export const embedding = (ids: Tensor, weight: Tensor): Tensor => apply('embedding', [ids, weight], {});
 
 /** Mean cross-entropy of logits (..., V) against i32 targets; targets of -100 are ignored (as in PyTorch). */
-export const crossEntropy = (logits: Tensor, targets: Tensor): Tensor => apply('crossEntropy', [logits, targets], {});
+export const crossEntropy = (logits: Tensor, targets: Tensor): Tensor =>
+  apply('crossEntropy', [logits, targets], {});
 
 /**
  * crossEntropy(hidden · weightᵀ, targets) without the logits: hidden (..., C), weight (V, C), i32 targets (one per row
@@ -72,7 +83,8 @@ export function dropout(x: Tensor, p: number, training: boolean): Tensor {
 }
 
 /** Llama's RMSNorm over the last axis: x·rstd·weight, rstd = 1/√(mean(x²) + eps). */
-export const rmsnorm = (x: Tensor, weight: Tensor, eps: number): Tensor => apply('rmsnorm', [x, weight], { eps });
+export const rmsnorm = (x: Tensor, weight: Tensor, eps: number): Tensor =>
+  apply('rmsnorm', [x, weight], { eps });
 
 /** Rotary position embedding (rotate_half layout) of x (B, NH, T, HS); row t is at position t + positionOffset; scaling: Llama 3 frequencies. */
 export const rope = (x: Tensor, theta: number, positionOffset = 0, scaling?: Llama3RopeScaling): Tensor =>
@@ -82,13 +94,20 @@ export const rope = (x: Tensor, theta: number, positionOffset = 0, scaling?: Lla
 export const swiglu = (gate: Tensor, up: Tensor): Tensor => apply('swiglu', [gate, up], {});
 
 /**
- * Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, T, HS) → (B, T, NQ·HS), softmax(scale·q·kᵀ) masked, with
- * dropout p on the probabilities when training (the masks F.dropout would draw on them), then ·v.
+ * Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, TK, HS) → (B, T, NQ·HS), softmax(scale·q·kᵀ) masked, with
+ * dropout p on the probabilities when training (the masks F.dropout would draw on them), then ·v. Query i is position
+ * past + i and sees keys 0..past + i (a KV cache: TK ≥ past + T); training has past = 0 and TK = T.
  */
-export function causalAttention(q: Tensor, k: Tensor, v: Tensor, { scale, p, training }: { scale: number; p: number; training: boolean }): Tensor {
+export function causalAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  { scale, p, training, past = 0 }: { scale: number; p: number; training: boolean; past?: number },
+): Tensor {
   const tape = tapeOf(q.gpu);
   const offset = tape.randomOffset;
   const drop = training && p > 0;
-  if (drop) tape.randomOffset = (offset + q.shape[0] * q.shape[1] * q.shape[2] ** 2) >>> 0; // B·NQ·T·T draws
-  return apply('causalAttention', [q, k, v], { scale, p: drop ? p : 0, seed: tape.seed, offset });
+  const [B, NQ, T] = q.shape;
+  if (drop) tape.randomOffset = (offset + B * NQ * T * (past + T)) >>> 0; // B·NQ·T·(past + T) draws
+  return apply('causalAttention', [q, k, v], { scale, p: drop ? p : 0, seed: tape.seed, offset, past });
 }

@@ -100,7 +100,9 @@ export function backward(loss: Tensor): void {
     );
   }
   if (loss.size !== 1) {
-    throw new ShapeError(`${loss.label}: backward(), expected a scalar, got shape ${shapeString(loss.shape)}`);
+    throw new ShapeError(
+      `${loss.label}: backward(), expected a scalar, got shape ${shapeString(loss.shape)}`,
+    );
   }
   const gpu = loss.gpu;
   const tape = tapeOf(gpu);
@@ -129,7 +131,11 @@ export function backpropagate(
     const needs = node.inputs.map((t) => t.requiresGrad);
     const def = node.op === 'closure' ? null : (OPS[node.op] as (typeof OPS)[OpName]);
     const inputGrads = def
-      ? (def.backward as (g: Tensor, n: TapeNode, needs: boolean[]) => (Tensor | null)[])(gradOut, node as TapeNode, needs)
+      ? (def.backward as (g: Tensor, n: TapeNode, needs: boolean[]) => (Tensor | null)[])(
+          gradOut,
+          node as TapeNode,
+          needs,
+        )
       : (node as ClosureNode).backward(gradOut, needs);
     node.inputs.forEach((input, k) => {
       const g = inputGrads[k];

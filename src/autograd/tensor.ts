@@ -44,20 +44,34 @@ export class Tensor {
     readonly base: Tensor | null = null,
   ) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${label}: shape, expected non-negative integers, got ${shapeString(shape)}`);
+      if (!Number.isInteger(d) || d < 0)
+        throw new ShapeError(`${label}: shape, expected non-negative integers, got ${shapeString(shape)}`);
     }
     this.allocId = base ? base.allocId : (gpu.pool.meta(buffer)?.id ?? -1);
   }
 
-  static empty(gpu: Gpu, shape: readonly number[], label: string, dtype: DType = 'f32', options: TensorOptions = {}): Tensor {
+  static empty(
+    gpu: Gpu,
+    shape: readonly number[],
+    label: string,
+    dtype: DType = 'f32',
+    options: TensorOptions = {},
+  ): Tensor {
     const buffer = gpu.alloc(label, storageBytes(dtype, numel(shape)), options.persistent ?? false);
     return new Tensor(gpu, buffer, shape, dtype, options.requiresGrad ?? false, label);
   }
 
-  static from(gpu: Gpu, data: Float32Array | Int32Array, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  static from(
+    gpu: Gpu,
+    data: Float32Array | Int32Array,
+    shape: readonly number[],
+    options: TensorOptions = {},
+  ): Tensor {
     const label = options.label ?? 'tensor';
     if (data.length !== numel(shape)) {
-      throw new ShapeError(`${label}: data length, expected ${numel(shape)} for shape ${shapeString(shape)}, got ${data.length}`);
+      throw new ShapeError(
+        `${label}: data length, expected ${numel(shape)} for shape ${shapeString(shape)}, got ${data.length}`,
+      );
     }
     const dtype: DType = data instanceof Int32Array ? 'i32' : 'f32';
     const buffer = gpu.upload(label, data, options.persistent ?? false);
@@ -92,8 +106,10 @@ export class Tensor {
   /** The values as f32: f16 and bf16 widened (exact). */
   async readF32(): Promise<Float32Array> {
     const dtype = this.dtype;
-    if (isHalf(dtype)) return unpackHalves(await this.gpu.read(this.buf(), 'u32', Math.ceil(this.size / 2)), this.size, dtype);
-    if (dtype !== 'f32') throw new ShapeError(`${this.label}: readF32, expected dtype f32, f16 or bf16, got ${dtype}`);
+    if (isHalf(dtype))
+      return unpackHalves(await this.gpu.read(this.buf(), 'u32', Math.ceil(this.size / 2)), this.size, dtype);
+    if (dtype !== 'f32')
+      throw new ShapeError(`${this.label}: readF32, expected dtype f32, f16 or bf16, got ${dtype}`);
     return this.gpu.read(this.buf(), 'f32', this.size);
   }
 
@@ -102,7 +118,8 @@ export class Tensor {
    * is destroyed. Views and the tape keep no reference to parameters' buffers between steps.
    */
   restore(buffer: GPUBuffer, dtype: DType): void {
-    if (this.base) throw new ShapeError(`${this.label}: restore, expected a tensor owning its buffer, got a view`);
+    if (this.base)
+      throw new ShapeError(`${this.label}: restore, expected a tensor owning its buffer, got a view`);
     this.gpu.destroy(this.buf());
     this.buffer = buffer;
     this.dtype = dtype;
@@ -116,7 +133,15 @@ export class Tensor {
 
   /** A view of the same data, outside autograd. */
   detach(): Tensor {
-    return new Tensor(this.gpu, this.buf(), this.shape, this.dtype, false, `${this.label}.detach`, this.base ?? this);
+    return new Tensor(
+      this.gpu,
+      this.buf(),
+      this.shape,
+      this.dtype,
+      false,
+      `${this.label}.detach`,
+      this.base ?? this,
+    );
   }
 
   /** Release the buffer (and the gradient's) to the pool; views release nothing. */

@@ -49,7 +49,15 @@ function checkCase(c: Case): KernelCheck {
     run: async (gpu: Gpu, rng: Rng): Promise<OutputResult[]> => {
       const scope = gpu.scope('adamw check');
       try {
-        const dims: Omit<AdamwDims, 'slot'> = { n, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay, step };
+        const dims: Omit<AdamwDims, 'slot'> = {
+          n,
+          lr: 1e-2,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay,
+          step,
+        };
         const param = rng.normal(n, 0.02); // (n), the scale of GPT-2 weights
         const grad = rng.normal(n, 0.1); // (n)
         if (c.awayFromZero) grad.forEach((g, i) => (grad[i] = -Math.sign(param[i]) * Math.abs(g)));
@@ -147,7 +155,9 @@ const knownAnswerCheck: KernelCheck = {
           slot: 0,
         });
         const finite = (await gpu.read(status, 'u32', 1))[0];
-        results.push(checkOutput(`status step ${t + 1}`, Float64Array.of(finite), Float64Array.of(NO_BAD_SLOT), 0));
+        results.push(
+          checkOutput(`status step ${t + 1}`, Float64Array.of(finite), Float64Array.of(NO_BAD_SLOT), 0),
+        );
         for (const name of ['param', 'm', 'v'] as const) {
           results.push(
             checkOutput(

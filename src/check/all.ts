@@ -19,6 +19,7 @@ import { ropeChecks } from './rope.ts';
 import { swigluChecks } from './swiglu.ts';
 import { causalAttentionChecks } from './causal-attention.ts';
 import { halfWeightChecks } from './half-weights.ts';
+import { bindingWindowChecks } from './binding-windows.ts';
 
 export const ALL_CHECKS: KernelCheck[] = [
   ...matmulChecks,
@@ -40,4 +41,5 @@ export const ALL_CHECKS: KernelCheck[] = [
   ...swigluChecks,
   ...causalAttentionChecks,
   ...halfWeightChecks,
+  ...bindingWindowChecks,
 ];

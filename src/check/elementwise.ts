@@ -4,7 +4,15 @@
 // relL2 ≤ 1e-5 against Σ|terms|, compare.ts: at n = 7, bn = 1 a plain relative bound came within 0.9× of failing on
 // cancellation alone in 400 seeds).
 import type { Gpu } from '../gpu/gpu.ts';
-import { accumulate, addBackward, addForward, mulBackward, mulForward, scaleBackward, scaleForward } from '../kernels/elementwise.ts';
+import {
+  accumulate,
+  addBackward,
+  addForward,
+  mulBackward,
+  mulForward,
+  scaleBackward,
+  scaleForward,
+} from '../kernels/elementwise.ts';
 import {
   accumulateRef,
   addBackwardRef,

@@ -3,7 +3,13 @@
 // dX = dY·op(W)ᵀ in the backward), and the embedding lookup. The reference runs in float64 on the rounded values
 // (what the GPU holds), so the bounds are float32's: matmul relL2 ≤ 1e-5, the lookup exact. Odd element counts
 // leave a half-used last word.
-import { matmulBackward, matmulForward, MATMUL_VARIANTS, matmulVariantAvailable, type MatmulVariant } from '../kernels/matmul.ts';
+import {
+  matmulBackward,
+  matmulForward,
+  MATMUL_VARIANTS,
+  matmulVariantAvailable,
+  type MatmulVariant,
+} from '../kernels/matmul.ts';
 import { embeddingForward } from '../kernels/embedding.ts';
 import { matmulBackwardRef, matmulForwardRef } from '../reference/matmul.ts';
 import { embeddingForwardRef } from '../reference/embedding.ts';
@@ -51,7 +57,15 @@ function forwardCheck(dtype: HalfDtype, variant: MatmulVariant, c: (typeof FORWA
         if (c.accumulate) gpu.write(out, init);
         else poison(gpu, out);
         const dims = { ...c, dtypeB: dtype };
-        matmulForward(gpu, out, gpu.upload('a', a), gpu.upload('b', packHalves(b, dtype)), bias && gpu.upload('bias', bias), dims, variant);
+        matmulForward(
+          gpu,
+          out,
+          gpu.upload('a', a),
+          gpu.upload('b', packHalves(b, dtype)),
+          bias && gpu.upload('bias', bias),
+          dims,
+          variant,
+        );
         const want = toF64(init);
         matmulForwardRef(want, toF64(a), toF64(roundToHalf(b, dtype)), bias && toF64(bias), c);
         return [checkOutput('out', await gpu.read(out, 'f32', batch * M * N), want, BOUND)];
@@ -72,7 +86,11 @@ function backwardCheck(dtype: HalfDtype, variant: MatmulVariant, c: MatmulDims):
         const dOut = rng.uniform(batch * M * c.N);
         const dA = gpu.alloc('dA', a.byteLength);
         poison(gpu, dA);
-        const [ua, ub, ud] = [gpu.upload('a', a), gpu.upload('b', packHalves(b, dtype)), gpu.upload('dOut', dOut)];
+        const [ua, ub, ud] = [
+          gpu.upload('a', a),
+          gpu.upload('b', packHalves(b, dtype)),
+          gpu.upload('dOut', dOut),
+        ];
         matmulBackward(gpu, dA, null, null, ud, ua, ub, { ...c, dtypeB: dtype }, variant);
         const want = new Float64Array(a.length);
         const unused = [new Float64Array(b.length), new Float64Array(c.N)] as const;
@@ -100,7 +118,10 @@ function embeddingCheck(dtype: HalfDtype, c: (typeof EMBEDDING)[number]): Kernel
         const weight = rng.uniform(V * C);
         const out = gpu.alloc('out', N * C * 4);
         poison(gpu, out);
-        embeddingForward(gpu, out, gpu.upload('ids', ids), gpu.upload('weight', packHalves(weight, dtype)), { ...c, dtype });
+        embeddingForward(gpu, out, gpu.upload('ids', ids), gpu.upload('weight', packHalves(weight, dtype)), {
+          ...c,
+          dtype,
+        });
         const want = new Float64Array(N * C);
         embeddingForwardRef(want, ids, toF64(roundToHalf(weight, dtype)), c);
         return [checkOutput('out', await gpu.read(out, 'f32', N * C), toF32(want), 0)];

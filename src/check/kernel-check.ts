@@ -60,7 +60,11 @@ export function toF64(x: ArrayLike<number>): Float64Array {
 export { Rng };
 
 /** Runs a check's body inside a buffer scope labelled '<op> check', so whatever it allocates is released after. */
-export async function scoped(gpu: Gpu, op: string, fn: () => Promise<OutputResult[]>): Promise<OutputResult[]> {
+export async function scoped(
+  gpu: Gpu,
+  op: string,
+  fn: () => Promise<OutputResult[]>,
+): Promise<OutputResult[]> {
   const scope = gpu.scope(`${op} check`);
   try {
     return await fn();

@@ -39,7 +39,8 @@ function inputs(rng: Rng, c: Case) {
   const drawn = rng.normal(c.V * c.C, 1 / Math.sqrt(c.C)).map((x) => x * 3); // (V, C): logits of σ ≈ 3
   const weight = c.dtypeW && c.dtypeW !== 'f32' ? roundToHalf(drawn, c.dtypeW) : drawn;
   const targets = rng.int(c.N, 0, c.V); // (N)
-  for (let i = 0; i < c.N; i++) if (c.ignoreEvery && i % c.ignoreEvery === c.ignoreEvery - 1) targets[i] = IGNORE_INDEX;
+  for (let i = 0; i < c.N; i++)
+    if (c.ignoreEvery && i % c.ignoreEvery === c.ignoreEvery - 1) targets[i] = IGNORE_INDEX;
   return { hidden, weight, targets };
 }
 
@@ -56,7 +57,11 @@ function forwardCheck(c: Case): KernelCheck {
         const [loss, count, correct] = ['loss', 'count', 'correct'].map((n) => gpu.alloc(n, 4));
         const state = gpu.alloc('state', c.N * 16);
         [loss, count, correct, state].forEach((b) => poison(gpu, b));
-        const [h, w, t] = [gpu.upload('hidden', hidden), uploadWeight(gpu, c, weight), gpu.upload('targets', targets)];
+        const [h, w, t] = [
+          gpu.upload('hidden', hidden),
+          uploadWeight(gpu, c, weight),
+          gpu.upload('targets', targets),
+        ];
         lmHeadLossForward(gpu, loss, state, count, h, w, t, c, correct);
         const want = [new Float64Array(1), new Float64Array(1), new Float64Array(1)];
         lmHeadLossForwardRef(want[0], want[1], want[2], toF64(hidden), toF64(weight), targets, c);
@@ -77,7 +82,11 @@ function backwardCheck(c: Case): KernelCheck {
       scoped(gpu, 'lm-head-loss', async () => {
         const { hidden, weight, targets } = inputs(rng, c);
         const dloss = rng.uniform(1, 0.5, 2); // (1)
-        const [h, w, t] = [gpu.upload('hidden', hidden), uploadWeight(gpu, c, weight), gpu.upload('targets', targets)];
+        const [h, w, t] = [
+          gpu.upload('hidden', hidden),
+          uploadWeight(gpu, c, weight),
+          gpu.upload('targets', targets),
+        ];
         const state = gpu.alloc('state', c.N * 16);
         const count = gpu.alloc('count', 4);
         lmHeadLossForward(gpu, gpu.alloc('loss', 4), state, count, h, w, t, c);
@@ -91,7 +100,9 @@ function backwardCheck(c: Case): KernelCheck {
         lmHeadLossBackwardRef(wantH, wantW, toF64(dloss), toF64(hidden), toF64(weight), targets, c);
         return [
           checkOutput('dhidden', await gpu.read(dhidden, 'f32', c.N * c.C), wantH, BOUND),
-          ...(dweight ? [checkOutput('dweight', await gpu.read(dweight, 'f32', c.V * c.C), wantW, BOUND)] : []),
+          ...(dweight
+            ? [checkOutput('dweight', await gpu.read(dweight, 'f32', c.V * c.C), wantW, BOUND)]
+            : []),
         ];
       }),
   };

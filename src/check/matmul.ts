@@ -2,7 +2,13 @@
 // (16, 64, 8) and off multiples of 4 along k, every transpose pair, bias, accumulate, shared operands (batch stride 0,
 // whose gradients sum over the batch), gapped batch strides, and grids past 65535 workgroups in one dimension.
 // Every output is a sum of K (or, for shared gradients, batch·K) f32 products: bound relL2 ≤ 1e-5 for K ≤ 1024.
-import { matmulBackward, matmulForward, MATMUL_VARIANTS, matmulVariantAvailable, type MatmulVariant } from '../kernels/matmul.ts';
+import {
+  matmulBackward,
+  matmulForward,
+  MATMUL_VARIANTS,
+  matmulVariantAvailable,
+  type MatmulVariant,
+} from '../kernels/matmul.ts';
 import { matmulBackwardRef, matmulForwardRef } from '../reference/matmul.ts';
 import { checkOutput, poison, toF64, type KernelCheck, type OutputResult, scoped } from './kernel-check.ts';
 import type { MatmulDims } from '../ops/dims.ts';

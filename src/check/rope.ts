@@ -11,7 +11,13 @@ import type { RopeDims } from '../ops/dims.ts';
 
 const BOUND = 1e-5;
 // Llama 3.1/3.2's rope_scaling: all three bands (kept, blended, divided) hold frequencies at HS 64.
-const LLAMA3 = { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 } as const;
+const LLAMA3 = {
+  type: 'llama3',
+  factor: 32,
+  lowFreqFactor: 1,
+  highFreqFactor: 4,
+  originalMaxPositions: 8192,
+} as const;
 
 const CASES: RopeDims[] = [
   { B: 1, NH: 1, T: 1, HS: 2, theta: 10_000, positionOffset: 0 },

@@ -17,12 +17,19 @@ export interface SelftestRow {
 
 export async function runSelftest(
   gpu: Gpu,
-  options: { filter?: string; seed?: number; onRow?: (row: SelftestRow) => void; checks?: KernelCheck[] } = {},
+  options: {
+    filter?: string;
+    seed?: number;
+    onRow?: (row: SelftestRow) => void;
+    checks?: KernelCheck[];
+  } = {},
 ): Promise<{ rows: SelftestRow[]; seed: number; passed: boolean; skipped: KernelCheck[] }> {
   const seed = options.seed ?? freshSeed();
   const rng = new Rng(seed);
   const rows: SelftestRow[] = [];
-  const matching = (options.checks ?? ALL_CHECKS).filter((c) => !options.filter || c.kernel.includes(options.filter));
+  const matching = (options.checks ?? ALL_CHECKS).filter(
+    (c) => !options.filter || c.kernel.includes(options.filter),
+  );
   const skipped = matching.filter((c) => c.available && !c.available(gpu));
   for (const check of matching.filter((c) => !skipped.includes(c))) {
     let results: SelftestRow[];
@@ -38,7 +45,18 @@ export async function runSelftest(
       }));
     } catch (e) {
       const error = (e as Error).message.split('\n')[0];
-      results = [{ kernel: check.kernel, size: check.size, output: '-', relL2: NaN, maxRelError: NaN, bound: NaN, pass: false, error }];
+      results = [
+        {
+          kernel: check.kernel,
+          size: check.size,
+          output: '-',
+          relL2: NaN,
+          maxRelError: NaN,
+          bound: NaN,
+          pass: false,
+          error,
+        },
+      ];
     }
     for (const row of results) {
       rows.push(row);

@@ -43,11 +43,16 @@ export type Flags = Record<string, string | boolean | number | undefined>;
 
 export function parseFlags(command: string, argv: string[], spec: Record<string, FlagSpec>): Flags {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [name, s] of Object.entries(spec)) options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
+  for (const [name, s] of Object.entries(spec))
+    options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
   options.help = { type: 'boolean' };
   // `--flag -1`: parseArgs takes a value that starts with '-' for another option; a number is this flag's value.
   const args = argv.map((a, i) =>
-    i > 0 && /^-[\d.]/.test(a) && argv[i - 1].startsWith('--') && !argv[i - 1].includes('=') && options[argv[i - 1].slice(2)]?.type === 'string'
+    i > 0 &&
+    /^-[\d.]/.test(a) &&
+    argv[i - 1].startsWith('--') &&
+    !argv[i - 1].includes('=') &&
+    options[argv[i - 1].slice(2)]?.type === 'string'
       ? `\0${a}`
       : a,
   );
@@ -77,7 +82,9 @@ export function parseFlags(command: string, argv: string[], spec: Record<string,
       }
       out[name] = n;
     } else if (s.choices && !s.choices.includes(String(raw))) {
-      throw new UsageError(`${command}: --${name}, expected one of ${s.choices.join('|')}, got '${String(raw)}'`);
+      throw new UsageError(
+        `${command}: --${name}, expected one of ${s.choices.join('|')}, got '${String(raw)}'`,
+      );
     } else {
       out[name] = raw;
     }
@@ -100,6 +107,8 @@ export function unescapeFlag(command: string, flag: string, value: string): stri
     if (c === 'n') return '\n';
     if (c === 't') return '\t';
     if (c === '\\') return '\\';
-    throw new UsageError(`${command}: --${flag}, expected only the escapes \\n, \\t and \\\\, got '${match}' in '${value}'`);
+    throw new UsageError(
+      `${command}: --${flag}, expected only the escapes \\n, \\t and \\\\, got '${match}' in '${value}'`,
+    );
   });
 }

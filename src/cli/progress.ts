@@ -6,7 +6,11 @@ import type { Metrics } from '../sft/trainer.ts';
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }
 
 function metricsLine(m: Metrics, baseline?: number): string {
@@ -15,7 +19,10 @@ function metricsLine(m: Metrics, baseline?: number): string {
   return `loss ${m.loss.toFixed(4)}, perplexity ${m.perplexity.toFixed(2)}${acc}${base} over ${m.count} targets`;
 }
 
-export function reporter(mode: 'json' | 'tty' | 'plain', write: (s: string) => void = (s) => process.stdout.write(s)): (e: SftEvent) => void {
+export function reporter(
+  mode: 'json' | 'tty' | 'plain',
+  write: (s: string) => void = (s) => process.stdout.write(s),
+): (e: SftEvent) => void {
   let barOpen = false;
   const line = (s: string) => {
     if (barOpen) write('\n');
@@ -30,9 +37,13 @@ export function reporter(mode: 'json' | 'tty' | 'plain', write: (s: string) => v
       case 'before':
       case 'after':
       case 'test':
-        return line(`${e.type === 'test' ? 'test' : `validation ${e.type} training`}: ${metricsLine(e.metrics, e.baseline)}`);
+        return line(
+          `${e.type === 'test' ? 'test' : `validation ${e.type} training`}: ${metricsLine(e.metrics, e.baseline)}`,
+        );
       case 'sample':
-        return line(`sample reply ${e.when} training:\n  prompt: ${JSON.stringify(e.prompt.slice(-200))}\n  reply:  ${JSON.stringify(e.reply)}`);
+        return line(
+          `sample reply ${e.when} training:\n  prompt: ${JSON.stringify(e.prompt.slice(-200))}\n  reply:  ${JSON.stringify(e.reply)}`,
+        );
       case 'step': {
         const eta = (e.elapsedSeconds / e.step) * (e.totalSteps - e.step);
         const text = `step ${e.step}/${e.totalSteps} epoch ${e.epoch + 1} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} |g| ${e.gradNorm.toFixed(2)} ${Math.round(e.tokensPerSecond)} tok/s ETA ${duration(eta)}`;
@@ -46,10 +57,17 @@ export function reporter(mode: 'json' | 'tty' | 'plain', write: (s: string) => v
       case 'eval':
         return line(`eval at step ${e.step}: ${metricsLine(e.metrics)}${e.best ? ' (best so far)' : ''}`);
       case 'early-stop':
-        return line(`early stopping at step ${e.step}: no better validation loss for the patience window; restoring step ${e.bestStep} (loss ${e.bestLoss.toFixed(4)})`);
+        return line(
+          `early stopping at step ${e.step}: no better validation loss for the patience window; restoring step ${e.bestStep} (loss ${e.bestLoss.toFixed(4)})`,
+        );
       case 'nonfinite': {
-        const what = e.what === 'weights' ? `the weights of ${e.tensor} became non-finite (NaN or Inf) in the update` : `the ${e.what === 'val-loss' ? 'validation ' : ''}loss became ${e.loss}`;
-        return line(`error: at step ${e.step} ${what}; training stopped and the last good checkpoint was kept (lower --lr or set --clip-grad-norm)`);
+        const what =
+          e.what === 'weights'
+            ? `the weights of ${e.tensor} became non-finite (NaN or Inf) in the update`
+            : `the ${e.what === 'val-loss' ? 'validation ' : ''}loss became ${e.loss}`;
+        return line(
+          `error: at step ${e.step} ${what}; training stopped and the last good checkpoint was kept (lower --lr or set --clip-grad-norm)`,
+        );
       }
       case 'done':
         return line(`done after ${e.step} steps (${e.reason})`);

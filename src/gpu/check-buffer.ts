@@ -2,17 +2,18 @@
 // would read or write out of bounds (clamped or dropped by robustness), so it is an error naming the buffer.
 import { ShapeError } from '../util/errors.ts';
 import type { Gpu } from './gpu.ts';
+import { bufferOf, isRange, type Binding } from './ranges.ts';
 
 /** Throws unless `buf` holds at least `count` 4-byte `unit`s (its requested size when pooled, else its size). */
 export function checkBuffer(
   gpu: Gpu,
   where: string,
   name: string,
-  buf: GPUBuffer,
+  buf: Binding,
   count: number,
   unit = 'f32',
 ): void {
-  const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
+  const bytes = isRange(buf) ? buf.size : (gpu.pool.meta(buf)?.bytes ?? buf.size);
   if (bytes < count * 4) {
     throw new ShapeError(
       `${where}: ${name} size, expected at least ${count * 4} bytes (${count} ${unit}), got ${bytes}`,
@@ -26,13 +27,13 @@ export function checkBuffer(
  */
 export function checkDistinct(
   where: string,
-  outputs: Record<string, GPUBuffer | null>,
-  inputs: Record<string, GPUBuffer | null>,
+  outputs: Record<string, Binding | null>,
+  inputs: Record<string, Binding | null>,
 ): void {
   const outs = Object.entries(outputs);
   for (const [name, buf] of outs) {
     if (buf === null) continue;
-    const same = [...outs, ...Object.entries(inputs)].find(([other, b]) => other !== name && b === buf);
+    const same = [...outs, ...Object.entries(inputs)].find(([other, b]) => other !== name && b !== null && bufferOf(b) === bufferOf(buf));
     if (same) throw new ShapeError(`${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`);
   }
 }

@@ -10,6 +10,11 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Where to print the one-line adapter notice; null silences it. Defaults to console.error. */
   log?: ((line: string) => void) | null;
+  /**
+   * Bind at most this many bytes of a buffer at once, below the device's maxStorageBufferBindingSize (tests force it
+   * low to split tensors the way a browser's 128 MiB default splits GPT-2's wte). A multiple of 256.
+   */
+  maxBindingBytes?: number;
 }
 
 /** Limits requested at the adapter's maximum instead of the WebGPU defaults. */
@@ -54,7 +59,12 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   // Kernels written for one subgroup width need the width fixed (SwiftShader: always 4).
   const sizes = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const subgroupSize = sizes.subgroupMinSize === sizes.subgroupMaxSize ? (sizes.subgroupMinSize ?? null) : null;
-  return new Gpu(device, { description, software, subgroupSize });
+  try {
+    return new Gpu(device, { description, software, subgroupSize, maxBindingBytes: options.maxBindingBytes });
+  } catch (e) {
+    device.destroy();
+    throw e;
+  }
 }
 
 function isSoftwareAdapter(info: GPUAdapterInfo): boolean {

@@ -4,8 +4,10 @@
 import { BufferPool, Scope, type BufferStats } from './buffers.ts';
 import { DeviceError, ShaderError, ShapeError } from '../util/errors.ts';
 import { PipelineCache, type CompiledKernel, type Kernel } from './pipelines.ts';
+import { isRange, type Binding } from './ranges.ts';
 
 export type { Kernel } from './pipelines.ts';
+export type { Binding, BufferRange } from './ranges.ts';
 
 // WebGPU's numeric flags, spelled out so this module loads before Dawn installs the GPU* globals in Node.
 const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE_BIT = 0x80, MAP_MODE_READ = 0x1;
@@ -45,11 +47,19 @@ export class Gpu {
   private lost: string | null = null; // why the device was lost, once it is
   /** Set by bench code to get a [begin, end] GPU timestamp pair per dispatch. */
   timing: DispatchTiming | null = null;
+  private bindingLimit: number;
 
   constructor(
     readonly device: GPUDevice,
-    info: { description: string; software: boolean; subgroupSize?: number | null },
+    info: { description: string; software: boolean; subgroupSize?: number | null; maxBindingBytes?: number },
   ) {
+    const deviceMax = device.limits.maxStorageBufferBindingSize;
+    const forced = info.maxBindingBytes ?? deviceMax;
+    const align = device.limits.minStorageBufferOffsetAlignment;
+    if (!Number.isInteger(forced) || forced < 1024 || forced % align !== 0) {
+      throw new ShapeError(`createDevice: maxBindingBytes, expected a multiple of ${align} ≥ 1024, got ${forced}`);
+    }
+    this.bindingLimit = Math.min(deviceMax, forced);
     this.description = info.description;
     this.software = info.software;
     this.subgroupSize = device.features.has('subgroups' as GPUFeatureName) ? (info.subgroupSize ?? null) : null;
@@ -70,6 +80,25 @@ export class Gpu {
     return this.device.limits;
   }
 
+  /** The most bytes one storage binding may span: the device's limit, or a lower one forced (createDevice option). */
+  get maxBindingBytes(): number {
+    return this.bindingLimit;
+  }
+
+  /**
+   * Bind at most `bytes` at once until the handle is disposed (`using`): the self-test runs the windowed kernels
+   * this way on any device. A multiple of minStorageBufferOffsetAlignment, ≥ 1024, and never above the current limit.
+   */
+  lowerBindingLimit(bytes: number): Disposable {
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    if (!Number.isInteger(bytes) || bytes < 1024 || bytes % align !== 0) {
+      throw new ShapeError(`gpu: binding limit, expected a multiple of ${align} ≥ 1024, got ${bytes}`);
+    }
+    const before = this.bindingLimit;
+    this.bindingLimit = Math.min(before, bytes);
+    return { [Symbol.dispose]: () => void (this.bindingLimit = before) };
+  }
+
   // ---- buffers -------------------------------------------------------------------------------------------------
 
   /**
@@ -78,11 +107,11 @@ export class Gpu {
    */
   alloc(label: string, bytes: number, persistent = false): GPUBuffer {
     this.checkAlive();
-    const max = this.device.limits.maxStorageBufferBindingSize;
+    const max = this.device.limits.maxBufferSize;
     if (bytes > max) {
       throw new ShapeError(
-        `${label}: buffer size, expected at most ${max} bytes (device maxStorageBufferBindingSize), got ${bytes}`,
-        'this GPU cannot hold the tensor in one binding; try a smaller model',
+        `${label}: buffer size, expected at most ${max} bytes (device maxBufferSize), got ${bytes}`,
+        'this GPU cannot hold the tensor in one buffer; try a smaller model',
       );
     }
     return this.pool.alloc(label, bytes, STORAGE, persistent);
@@ -186,7 +215,7 @@ export class Gpu {
    * Record one compute dispatch. `buffers` binds storage buffers by their WGSL variable name; `uniforms` fills the
    * kernel's uniform struct by member name (every member must be given, none extra).
    */
-  dispatch(kernel: Kernel, buffers: Record<string, GPUBuffer>, uniforms: Uniforms, workgroups: Workgroups): void {
+  dispatch(kernel: Kernel, buffers: Record<string, Binding>, uniforms: Uniforms, workgroups: Workgroups): void {
     const compiled = this.compiled(kernel);
     const [x, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -206,7 +235,7 @@ export class Gpu {
         throw new ShapeError(`${kernel.name}: binding '${b.name}', expected a GPUBuffer, got ${String(buf)}`);
       }
       seen.add(b.name);
-      entries.push({ binding: b.binding, resource: { buffer: buf } });
+      entries.push({ binding: b.binding, resource: this.bindable(kernel, b.name, buf) });
     }
     for (const name of Object.keys(buffers)) {
       if (!seen.has(name)) {
@@ -227,6 +256,21 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     pass.end();
+  }
+
+  // A whole buffer binds its requested bytes (the pool rounds sizes up); no binding may pass the limit: a kernel that
+  // meets a larger tensor must bind it in windows (ranges.ts), so one that does not fails here, naming both.
+  private bindable(kernel: Kernel, name: string, b: Binding): GPUBufferBinding {
+    const range = isRange(b) ? b : null;
+    const buffer = range ? range.buffer : (b as GPUBuffer);
+    const size = range ? range.size : buffer.size;
+    if (size <= this.maxBindingBytes) return range ?? { buffer };
+    const requested = Math.ceil((this.pool.meta(buffer)?.bytes ?? size) / 4) * 4;
+    if (!range && requested <= this.maxBindingBytes) return { buffer, size: requested };
+    throw new ShapeError(
+      `${kernel.name}: binding '${name}' (${buffer.label}), expected at most ${this.maxBindingBytes} bytes (binding limit), got ${range ? size : requested}`,
+      'this kernel binds the tensor whole; a tensor past the binding limit needs a kernel that binds it in windows',
+    );
   }
 
   private packUniform(kernel: Kernel, members: { name: string; offset: number; type: string }[], values: Uniforms): GPUBufferBinding {

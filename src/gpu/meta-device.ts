@@ -10,9 +10,23 @@ export const DEFAULT_LIMITS = {
   maxStorageBufferBindingSize: 128 * 2 ** 20,
   maxStorageBuffersPerShaderStage: 8,
   maxComputeWorkgroupsPerDimension: 65535,
+  minStorageBufferOffsetAlignment: 256,
 } as const;
 
-export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>>;
+/** The limits to plan for, and whether the adapter is a software one (some kernels size their scratch by kind). */
+export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>> & { software?: boolean };
+
+/**
+ * A real device's limits for the meta device, read one by one (a GPUSupportedLimits has its values as getters, so
+ * spreading one copies nothing), the binding limit as the Gpu applies it (maxBindingBytes, forced lower or not).
+ */
+export function metaLimitsOf(gpu: Gpu): MetaLimits {
+  const out: MetaLimits = {};
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]) out[key] = gpu.limits[key];
+  out.maxStorageBufferBindingSize = gpu.maxBindingBytes;
+  out.software = gpu.software;
+  return out;
+}
 
 const nothing = () => undefined;
 
@@ -43,11 +57,8 @@ function metaEncoder(): GPUCommandEncoder {
 }
 
 /** A Gpu whose device allocates nothing, with the given limits (WebGPU's defaults for those not given). */
-export function createMetaGpu(limits: MetaLimits = {}): Gpu {
-  // Read by name: a real device's GPUSupportedLimits keeps its values in prototype getters, which a spread would
-  // drop, silently planning for the 128 MiB default binding instead of the device's (SwiftShader's is 1 GiB).
-  const all: Record<keyof typeof DEFAULT_LIMITS, number> = { ...DEFAULT_LIMITS };
-  for (const name of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]) all[name] = limits[name] ?? all[name];
+export function createMetaGpu({ software = false, ...limits }: MetaLimits = {}): Gpu {
+  const all = { ...DEFAULT_LIMITS, ...limits };
   const device = {
     label: 'meta',
     limits: all,
@@ -66,5 +77,5 @@ export function createMetaGpu(limits: MetaLimits = {}): Gpu {
     queue: { writeBuffer: nothing, submit: nothing, onSubmittedWorkDone: () => Promise.resolve() },
     destroy: nothing,
   } as unknown as GPUDevice;
-  return new Gpu(device, { description: 'meta device (counts bytes, runs nothing)', software: false });
+  return new Gpu(device, { description: 'meta device (counts bytes, runs nothing)', software });
 }

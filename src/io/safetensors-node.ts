@@ -19,7 +19,8 @@ const MAX_READ = 1 << 30; // one fs read is capped near 2 GiB; larger tensors ta
 
 export async function readSafetensorsPath(path: string): Promise<SafetensorsFile> {
   const info = await stat(path);
-  if (!info.isFile()) throw new WeightsError(`${path}: expected a safetensors file, got a folder or other non-file`);
+  if (!info.isFile())
+    throw new WeightsError(`${path}: expected a safetensors file, got a folder or other non-file`);
   const { size, mtimeMs } = info;
   return readSafetensorsSource(pathSource(path, size, mtimeMs), path);
 }

@@ -6,6 +6,7 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { strideGroups } from './grid.ts';
+import { elementRuns, slice } from '../gpu/ranges.ts';
 import type { AdamwDims } from '../ops/dims.ts';
 
 const WG = 256;
@@ -79,9 +80,15 @@ export function adamwUpdate(
     eps,
     slot,
   };
-  const groups = strideGroups(gpu, n, WG);
-  if (gradScale) gpu.dispatch(ADAMW_UPDATE_SCALED, { param, m, v, grad, status, gradScale }, uniforms, groups);
-  else gpu.dispatch(ADAMW_UPDATE, { param, m, v, grad, status }, uniforms, groups);
+  // A tensor past the binding limit (GPT-2's wte and its state) goes in runs bound as windows (gpu/ranges.ts).
+  for (const { first, count } of elementRuns(gpu, n)) {
+    const [p, mm, vv, g] = [param, m, v, grad].map((b) => slice(b, first, count, n));
+    const groups = strideGroups(gpu, count, WG);
+    const bind = { param: p, m: mm, v: vv, grad: g, status };
+    const run = { ...uniforms, n: count };
+    if (gradScale) gpu.dispatch(ADAMW_UPDATE_SCALED, { ...bind, gradScale }, run, groups);
+    else gpu.dispatch(ADAMW_UPDATE, bind, run, groups);
+  }
 }
 
 function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>): void {

@@ -3,12 +3,15 @@
 // dS_j = P_j·(dP_j − D). Pass 1 (one invocation per query row) writes D and dq = scale·Σ_j dS_j·k_j; pass 2 (one per
 // key row) sums dv = Σ_i P_i·drop_i·dout_i and dk = scale·Σ_i dS_i·q_i over the queries i ≥ j of its query heads.
 import type { Gpu } from '../gpu/gpu.ts';
+import { ShapeError } from '../util/errors.ts';
 import { checkBuffer } from '../gpu/check-buffer.ts';
 import { shortRowGrid } from './rows.ts';
 import { ATTENTION_COMMON, WG, attentionUniforms, bucketed } from './causal-attention.ts';
 import type { CausalAttentionDims } from '../ops/dims.ts';
 
-const queryKernel = bucketed('causal-attention-backward-dq', (hsb) => /* wgsl */ `
+const queryKernel = bucketed(
+  'causal-attention-backward-dq',
+  (hsb) => /* wgsl */ `
 // Workgroup ${WG}, one invocation per query row r = (b·NQ + h)·T + i (head size ≤ ${hsb}): D = dout·out, then over
 // keys j = 0..i: P = exp(scale·q·k_j − lse), dS = P·(drop·dout·v_j − D), dq += dS·k_j. Bindings: dq (B, NQ, T, HS),
 // dsum (B, NQ, T) written; dout, out (B, T, NQ·HS), lse (B, NQ, T), q (B, NQ, T, HS), k, v (B, NKV, T, HS) read.
@@ -57,9 +60,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
   for (var d = 0u; d < u.HS; d++) { dq[r * u.HS + d] = u.scale * acc[d]; }
 }
-`);
+`,
+);
 
-const keyKernel = bucketed('causal-attention-backward-dkv', (hsb) => /* wgsl */ `
+const keyKernel = bucketed(
+  'causal-attention-backward-dkv',
+  (hsb) => /* wgsl */ `
 // Workgroup ${WG}, one invocation per key row c = (b·NKV + g)·T + j (head size ≤ ${hsb}): over the query heads h of KV
 // head g and queries i = j..T−1, row r = (b·NQ + h)·T + i: P = exp(scale·q_r·k_j − lse_r), z = drop(r, j),
 // dv += P·z·dout_r, dk += P·(z·dout_r·v_j − D_r)·q_r. Bindings: dk, dv (B, NKV, T, HS) written; dout (B, T, NQ·HS),
@@ -117,7 +123,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     dv[c * u.HS + d] = dva[d];
   }
 }
-`);
+`,
+);
 
 /** dq (B, NQ, T, HS), dk and dv (B, NKV, T, HS) from dout (B, T, NQ·HS), the forward's out and lse; dsum (B, NQ, T) scratch. */
 export function causalAttentionBackward(
@@ -136,11 +143,27 @@ export function causalAttentionBackward(
 ): void {
   const where = 'causalAttentionBackward';
   const uniforms = attentionUniforms(where, dims);
+  if (uniforms.past !== 0 || uniforms.TK !== dims.T) {
+    throw new ShapeError(
+      `${where}: dims.past and dims.TK, expected 0 and T = ${dims.T} (no cache), got ${uniforms.past} and ${uniforms.TK}`,
+    );
+  }
   const { B, NQ, NKV, T, HS } = dims;
   const counts = { q: B * NQ * T * HS, kv: B * NKV * T * HS, rows: B * NQ * T };
-  for (const [name, buf] of Object.entries({ dq, q, dout, out })) checkBuffer(gpu, where, name, buf, counts.q);
+  for (const [name, buf] of Object.entries({ dq, q, dout, out }))
+    checkBuffer(gpu, where, name, buf, counts.q);
   for (const [name, buf] of Object.entries({ dk, dv, k, v })) checkBuffer(gpu, where, name, buf, counts.kv);
   for (const [name, buf] of Object.entries({ dsum, lse })) checkBuffer(gpu, where, name, buf, counts.rows);
-  gpu.dispatch(queryKernel(HS), { dq, dsum, dout, out, lse, q, k, v }, uniforms, shortRowGrid(gpu, counts.rows, WG));
-  gpu.dispatch(keyKernel(HS), { dk, dv, dout, dsum, lse, q, k, v }, uniforms, shortRowGrid(gpu, B * NKV * T, WG));
+  gpu.dispatch(
+    queryKernel(HS),
+    { dq, dsum, dout, out, lse, q, k, v },
+    uniforms,
+    shortRowGrid(gpu, counts.rows, WG),
+  );
+  gpu.dispatch(
+    keyKernel(HS),
+    { dk, dv, dout, dsum, lse, q, k, v },
+    uniforms,
+    shortRowGrid(gpu, B * NKV * T, WG),
+  );
 }

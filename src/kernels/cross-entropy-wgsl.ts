@@ -1,33 +1,14 @@
 // WGSL for cross-entropy (dispatch, checks and the math stated in cross-entropy.ts): the per-row statistics shared by
 // the forward and backward kernels, the two row kernels (workgroup size a parameter) and the loss/count reduction.
 import type { Kernel } from '../gpu/gpu.ts';
+import { FLOAT_WGSL, treeSumWgsl } from './row-wgsl.ts';
 
 export const WG = 256;
 
 const common = (wg: number) => /* wgsl */ `
 const WG = ${wg}u;
-var<workgroup> wsum: array<f32, WG>;
-
-// Σ x over the workgroup by a fixed tree, the same in every invocation.
-fn treeSum(lid: u32, x: f32) -> f32 {
-  wsum[lid] = x;
-  for (var half = WG / 2u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) {
-      wsum[lid] += wsum[lid + half];
-    }
-  }
-  workgroupBarrier();
-  let total = wsum[0];
-  workgroupBarrier(); // the next call overwrites wsum
-  return total;
-}
-
-const FLOOR = -3.0e38; // the running max starts here, finite: exp(floor − x) = 0 without ∞ − ∞
-
-// NaN from a runtime zero: a constant NaN is a shader-creation error in WGSL.
-fn nanF32(zero: u32) -> f32 { return bitcast<f32>(0x7fc00000u | zero); }
-`;
+${treeSumWgsl(wg)}
+${FLOAT_WGSL}`;
 
 // Each invocation keeps a running (max, rest, first argmax) over the columns j ≡ lid (mod WG), one exp per element,
 // where rest = Σ exp(x − max) over every element but the argmax one (whose term is exactly 1), then a fixed-order tree
@@ -37,6 +18,7 @@ fn nanF32(zero: u32) -> f32 { return bitcast<f32>(0x7fc00000u | zero); }
 const rowStats = (wg: number) => /* wgsl */ `${common(wg)}
 const NONE = 0xffffffffu; // nothing above the floor seen (max = floor): the largest index loses every tie
 var<workgroup> wmax: array<f32, WG>;
+var<workgroup> wrest: array<f32, WG>;
 var<workgroup> warg: array<u32, WG>;
 
 // log(1 + r) for r ≥ 0 to f32 precision: a series below 1/16 (truncation < r⁶/7 relative), where 1 + r would round
@@ -67,13 +49,13 @@ fn rowStats(base: u32, V: u32, lid: u32) -> RowStats {
     }
   }
   wmax[lid] = m;
-  wsum[lid] = r;
+  wrest[lid] = r;
   warg[lid] = arg;
   for (var half = WG / 2u; half > 0u; half >>= 1u) {
     workgroupBarrier();
     if (lid < half) {
       let m2 = wmax[lid + half];
-      let r2 = wsum[lid + half];
+      let r2 = wrest[lid + half];
       let arg2 = warg[lid + half];
       if (m2 > m || (m2 == m && arg2 < arg)) {
         r = r2 + (r + maxTerm(arg)) * exp(m - m2);
@@ -83,13 +65,13 @@ fn rowStats(base: u32, V: u32, lid: u32) -> RowStats {
         r += (r2 + maxTerm(arg2)) * exp(m2 - m);
       }
       wmax[lid] = m;
-      wsum[lid] = r;
+      wrest[lid] = r;
       warg[lid] = arg;
     }
   }
   workgroupBarrier();
   let top = warg[0];
-  let stats = RowStats(wmax[0], wsum[0], maxTerm(top) + wsum[0], select(top, 0u, top == NONE));
+  let stats = RowStats(wmax[0], wrest[0], maxTerm(top) + wrest[0], select(top, 0u, top == NONE));
   workgroupBarrier(); // the next row overwrites the workgroup arrays
   return stats;
 }
@@ -119,7 +101,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     if (lid == 0u) {
       let valid = t >= 0 && u32(t) < u.V;
       let picked = logits[row * u.V + select(0u, u32(t), valid)];
-      let loss = select(nanF32(u.N & 0u), log1p_nonneg(row_stats.rest) + (row_stats.max - picked), valid);
+      let loss = select(nan_f32(u.N & 0u), log1p_nonneg(row_stats.rest) + (row_stats.max - picked), valid);
       losses[row] = select(loss, 0.0, t == -100);
       hits[row] = select(0.0, 1.0, valid && row_stats.argmax == u32(t));
       stats[2u * row] = row_stats.max;
@@ -153,13 +135,13 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   for (var i = lid; i < u.N; i += WG) {
     counted += select(1.0, 0.0, targets[i] == -100);
   }
-  let scale = dloss[0] / max(treeSum(lid, counted), 1.0);
+  let scale = dloss[0] / max(reduce_sum(counted, lid), 1.0);
   for (var row = wid.x; row < u.N; row += groups.x) {
     let m = stats[2u * row];
     let rest = stats[2u * row + 1u];
     let t = targets[row];
     let valid = t >= 0 && u32(t) < u.V;
-    let rowScale = select(select(nanF32(u.N & 0u), scale, valid), 0.0, t == -100);
+    let rowScale = select(select(nan_f32(u.N & 0u), scale, valid), 0.0, t == -100);
     let inv = 1.0 / (rest + select(1.0, 0.0, m == FLOOR));
     for (var j = lid; j < u.V; j += WG) {
       let x = logits[row * u.V + j];
@@ -194,8 +176,8 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     s += values[i];
     c += select(1.0, 0.0, targets[i] == -100);
   }
-  let sum = treeSum(lid, s);
-  let n = treeSum(lid, c);
+  let sum = reduce_sum(s, lid);
+  let n = reduce_sum(c, lid);
   if (lid == 0u) {
     total[0] = select(sum, select(0.0, sum / n, n > 0.0), u.average == 1u);
     count[0] = n;

@@ -6,6 +6,7 @@ import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { sumForward } from './sum.ts';
 import { strideGroups } from './grid.ts';
+import { elementRuns, slice } from '../gpu/ranges.ts';
 import type { BroadcastDims, ScaleDims } from '../ops/dims.ts';
 
 const WG = 256;
@@ -147,7 +148,11 @@ export function accumulate(gpu: Gpu, acc: GPUBuffer, x: GPUBuffer, dims: { n: nu
   checkBuffer(gpu, 'accumulate', 'acc', acc, n);
   checkBuffer(gpu, 'accumulate', 'x', x, n);
   checkDistinct('accumulate', { acc }, { x });
-  gpu.dispatch(ACCUMULATE, { acc, x }, { n }, strideGroups(gpu, n, WG));
+  // A tied embedding's gradient can pass the binding limit: runs of elements bound as windows (gpu/ranges.ts).
+  for (const { first, count } of elementRuns(gpu, n)) {
+    const bind = { acc: slice(acc, first, count, n), x: slice(x, first, count, n) };
+    gpu.dispatch(ACCUMULATE, bind, { n: count }, strideGroups(gpu, count, WG));
+  }
 }
 
 function binary(

@@ -2,10 +2,12 @@
 // rows back, dweight[v, c] = Σ_{n: ids[n] = v} dout[n, c], with one invocation per channel so no two invocations
 // touch one float and the order over n is fixed (bit-for-bit reproducible, no atomics). Callers validate ids < V;
 // the kernels still never index out of bounds: an id outside [0, V) reads as a zero row and its gradient is dropped.
+// A weight past the binding limit goes in windows of rows [v0, v0 + rows), one dispatch each (gpu/ranges.ts).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
+import { bindingRuns, window } from '../gpu/ranges.ts';
 import type { EmbeddingDims } from '../ops/dims.ts';
 import { dtypeSuffix, operandDeclaration, operandLoad, operandWords, type OperandDtype } from './half-wgsl.ts';
 
@@ -17,9 +19,10 @@ const embeddingForwardKernel = (dtype: OperandDtype): Kernel => ({
   name: `embedding-forward${dtypeSuffix(dtype)}`,
   wgsl: /* wgsl */ `
 // Workgroup ${WG}, grid-stride loop over the N·C elements of out (c fastest, so neighbours copy one row).
-// One invocation: out[n, c] = weight[ids[n], c], or 0 when ids[n] is outside [0, V).
-// Bindings: out (N, C) written, ids (N) i32 read, weight (V, C) read.
-struct Dims { N: u32, C: u32, V: u32 }
+// One invocation: out[n, c] = weight[ids[n], c] when ids[n] is in this window's rows [v0, v0 + rows), whose row v0
+// starts at element skip of the binding; else 0 in the first window (an id outside [0, V) is in none).
+// Bindings: out (N, C) written, ids (N) i32 read, weight (rows, C) window read.
+struct Dims { N: u32, C: u32, v0: u32, rows: u32, skip: u32, first: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
 ${operandDeclaration('weight', 2, dtype)}
@@ -30,11 +33,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   let total = u.N * u.C;
   for (var idx = gid.x; idx < total; idx += groups.x * ${WG}u) {
     let id = ids[idx / u.C];
-    var value = 0.0;
-    if (id >= 0 && u32(id) < u.V) {
-      value = ${operandLoad('weight', dtype, 'u32(id) * u.C + idx % u.C')};
+    if (id >= i32(u.v0) && u32(id) - u.v0 < u.rows) {
+      out[idx] = ${operandLoad('weight', dtype, 'u.skip + (u32(id) - u.v0) * u.C + idx % u.C')};
+    } else if (u.first != 0u) {
+      out[idx] = 0.0;
     }
-    out[idx] = value;
   }
 }
 `,
@@ -46,9 +49,10 @@ const EMBEDDING_BACKWARD: Kernel = {
   name: 'embedding-backward',
   wgsl: /* wgsl */ `
 // Workgroup ${WG_BACKWARD}, grid-stride loop over the C channels; dweight is zeroed before this dispatch.
-// One invocation owns column c: for n = 0, 1, ..., N-1 in order, dweight[ids[n], c] += dout[n, c] (ids outside
-// [0, V) skipped). Bindings: dweight (V, C) read and written, dout (N, C) read, ids (N) i32 read.
-struct Dims { N: u32, C: u32, V: u32 }
+// One invocation owns column c: for n = 0, 1, ..., N-1 in order, dweight[ids[n], c] += dout[n, c] for the ids in
+// this window's rows [v0, v0 + rows) (row v0 at element skip of the binding; others skipped).
+// Bindings: dweight (rows, C) window read and written, dout (N, C) read, ids (N) i32 read.
+struct Dims { N: u32, C: u32, v0: u32, rows: u32, skip: u32 }
 @group(0) @binding(0) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(1) var<storage, read> dout: array<f32>;
 @group(0) @binding(2) var<storage, read> ids: array<i32>;
@@ -59,8 +63,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   for (var c = gid.x; c < u.C; c += groups.x * ${WG_BACKWARD}u) {
     for (var n = 0u; n < u.N; n++) {
       let id = ids[n];
-      if (id >= 0 && u32(id) < u.V) {
-        dweight[u32(id) * u.C + c] += dout[n * u.C + c];
+      if (id >= i32(u.v0) && u32(id) - u.v0 < u.rows) {
+        dweight[u.skip + (u32(id) - u.v0) * u.C + c] += dout[n * u.C + c];
       }
     }
   }
@@ -81,7 +85,12 @@ export function embeddingForward(
   checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
   checkBuffer(gpu, 'embeddingForward', 'weight', weight, operandWords(dtype, V * C), dtype === 'f32' ? 'elements' : `words (${V * C} ${dtype})`);
   checkDistinct('embeddingForward', { output: out }, { ids, weight });
-  gpu.dispatch(EMBEDDING_FORWARD[dtype], { out, ids, weight }, { N, C, V }, strideGroups(gpu, N * C, WG));
+  const bytes = dtype === 'f32' ? 4 : 2;
+  bindingRuns(gpu, V, C, bytes).forEach(({ first: v0, count: rows }, i) => {
+    const w = window(gpu, weight, v0 * C, rows * C, bytes);
+    const uniforms = { N, C, v0, rows, skip: w.skip, first: i === 0 ? 1 : 0 };
+    gpu.dispatch(EMBEDDING_FORWARD[dtype], { out, ids, weight: w.binding }, uniforms, strideGroups(gpu, N * C, WG));
+  });
 }
 
 /** dweight (V, C) is overwritten; rows no id hits are 0. */
@@ -98,7 +107,10 @@ export function embeddingBackward(
   checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N, 'elements');
   checkDistinct('embeddingBackward', { output: dweight }, { dout, ids });
   gpu.clear(dweight, V * C * 4);
-  gpu.dispatch(EMBEDDING_BACKWARD, { dweight, dout, ids }, { N, C, V }, strideGroups(gpu, C, WG_BACKWARD));
+  for (const { first: v0, count: rows } of bindingRuns(gpu, V, C)) {
+    const w = window(gpu, dweight, v0 * C, rows * C);
+    gpu.dispatch(EMBEDDING_BACKWARD, { dweight: w.binding, dout, ids }, { N, C, v0, rows, skip: w.skip }, strideGroups(gpu, C, WG_BACKWARD));
+  }
 }
 
 function checkDims(where: string, dims: EmbeddingDims): EmbeddingDims {

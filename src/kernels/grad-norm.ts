@@ -3,6 +3,8 @@
 // Two deterministic stages: per-workgroup partial sums (one dispatch per buffer) into a scratch, then one finalize.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
+import { elementRuns, slice } from '../gpu/ranges.ts';
+import { treeSumWgsl } from './row-wgsl.ts';
 
 const ELEMENTS_PER_INVOCATION = 4;
 
@@ -26,42 +28,35 @@ function gradNormShape(gpu: Gpu): GradNormShape {
   return GRAD_NORM_SHAPES[gpu.software ? 'software' : 'hardware'];
 }
 
-const treeSum = (wg: number) => /* wgsl */ `
-var<workgroup> wsum: array<f32, ${wg}>;
-
-// Σ x over the workgroup by a fixed tree, the same in every invocation.
-fn treeSum(lid: u32, x: f32) -> f32 {
-  wsum[lid] = x;
-  for (var half = ${wg / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) {
-      wsum[lid] += wsum[lid + half];
-    }
-  }
-  workgroupBarrier();
-  return wsum[0];
-}
-`;
-
 const partialKernel = (wg: number): Kernel => ({
   name: wg === 256 ? 'grad-norm-partial' : `grad-norm-partial-wg${wg}`,
   wgsl: /* wgsl */ `
-// Workgroup ${wg}, grid-stride loop over the n elements of one gradient; invocation k of workgroup w sums g_i² for
-// i = w·${wg} + k + j·groups·${wg} (j ascending), then a fixed tree: partials[offset + w] = Σ of the workgroup.
-// Bindings: partials (all buffers' workgroups) written at [offset, offset + groups), g (n) read.
-struct Dims { n: u32, offset: u32 }
+// Workgroup ${wg}, grid-stride loop over the n elements of one gradient, or of one run of it (a gradient past the
+// binding limit goes in runs that are multiples of the grid, so each invocation meets the same elements in the same
+// order): invocation k of workgroup w sums g_i² for i = w·${wg} + k + j·groups·${wg} (j ascending), starting from its
+// carry of the run before (first = 0); the last run ends in a fixed tree: partials[offset + w] = Σ of the workgroup.
+// Bindings: partials (all buffers' workgroups) written at [offset, offset + groups), g (n) read, carry (groups·${wg}).
+struct Dims { n: u32, offset: u32, first: u32, last: u32 }
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<uniform> u: Dims;
-${treeSum(wg)}
+@group(0) @binding(3) var<storage, read_write> carry: array<f32>;
+${treeSumWgsl(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id) gid: vec3u,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   var s = 0.0;
+  if (u.first == 0u) {
+    s = carry[gid.x];
+  }
   for (var i = gid.x; i < u.n; i += groups.x * ${wg}u) {
     s += g[i] * g[i];
   }
-  let total = treeSum(lid, s);
+  if (u.last == 0u) {
+    carry[gid.x] = s;
+    return;
+  }
+  let total = reduce_sum(s, lid);
   if (lid == 0u) {
     partials[u.offset + wid.x] = total;
   }
@@ -80,14 +75,14 @@ struct Dims { count: u32, maxNorm: f32 }
 @group(0) @binding(1) var<storage, read_write> scale: array<f32>;
 @group(0) @binding(2) var<storage, read> partials: array<f32>;
 @group(0) @binding(3) var<uniform> u: Dims;
-${treeSum(wg)}
+${treeSumWgsl(wg)}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32) {
   var s = 0.0;
   for (var i = lid; i < u.count; i += ${wg}u) {
     s += partials[i];
   }
-  let total = sqrt(treeSum(lid, s));
+  let total = sqrt(reduce_sum(s, lid));
   if (lid == 0u) {
     norm[0] = total;
     scale[0] = select(1.0, min(1.0, u.maxNorm / (total + 1e-6)), u.maxNorm > 0.0);
@@ -113,14 +108,26 @@ export function gradNorm(
 ): void {
   checkArgs(gpu, norm, scale, grads, maxNorm);
   const { partial, finalize } = kernels(wg);
+  // A gradient past the binding limit is summed in runs bound as windows (gpu/ranges.ts), each a multiple of the
+  // grid, the invocations carrying their sums from run to run: the same additions in the same order as one binding.
+  const room = Math.max(1, Math.floor(gpu.maxBindingBytes / 4 / wg / 2) * 2); // workgroups whose grid fits one binding
   const groups = grads.map(({ n }) => Math.min(Math.ceil(n / (wg * ELEMENTS_PER_INVOCATION)), maxGroups));
-  const count = groups.reduce((a, b) => a + b, 0);
+  const fitted = grads.map(({ n }, k) =>
+    n * 4 <= gpu.maxBindingBytes ? groups[k] : Math.min(groups[k], room),
+  );
+  const count = fitted.reduce((a, b) => a + b, 0);
   const partials = gpu.alloc('grad-norm partials', Math.max(count, 1) * 4); // (count)
+  const carry = gpu.alloc('grad-norm carry', Math.max(1, ...fitted) * wg * 4); // (groups · wg)
   let offset = 0;
   grads.forEach(({ buffer, n }, k) => {
-    gpu.dispatch(partial, { partials, g: buffer }, { n, offset }, groups[k]);
-    offset += groups[k];
+    const runs = elementRuns(gpu, n, fitted[k] * wg);
+    runs.forEach(({ first, count: c }, r) => {
+      const uniforms = { n: c, offset, first: r === 0 ? 1 : 0, last: r === runs.length - 1 ? 1 : 0 };
+      gpu.dispatch(partial, { partials, g: slice(buffer, first, c, n), carry }, uniforms, fitted[k]);
+    });
+    offset += fitted[k];
   });
+  gpu.release(carry);
   gpu.dispatch(finalize, { norm, scale, partials }, { count, maxNorm }, 1);
   gpu.release(partials);
 }

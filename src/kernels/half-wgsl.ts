@@ -32,4 +32,5 @@ export function operandLoad(name: string, dtype: OperandDtype, index: string): s
 export const dtypeSuffix = (dtype: OperandDtype): string => (dtype === 'f32' ? '' : `-${dtype}`);
 
 /** u32 words a buffer of n elements of the dtype needs (f32: n). */
-export const operandWords = (dtype: OperandDtype, n: number): number => (dtype === 'f32' ? n : Math.ceil(n / 2));
+export const operandWords = (dtype: OperandDtype, n: number): number =>
+  dtype === 'f32' ? n : Math.ceil(n / 2);

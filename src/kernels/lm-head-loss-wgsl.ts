@@ -2,12 +2,10 @@
 // that folds one vocabulary chunk of logits into each row's running statistics, and the kernel that turns a chunk of
 // recomputed logits into its gradient in place.
 import type { Kernel } from '../gpu/gpu.ts';
+import { FLOAT_WGSL } from './row-wgsl.ts';
 
-const HEADER = /* wgsl */ `
-const FLOOR = -3.0e38; // the running max starts here, finite: exp(floor − x) = 0 without ∞ − ∞
+const HEADER = /* wgsl */ `${FLOAT_WGSL}
 const NONE = 0xffffffffu; // no column seen: the largest index loses every tie
-// NaN from a runtime zero: a constant NaN is a shader-creation error in WGSL.
-fn nanF32(zero: u32) -> f32 { return bitcast<f32>(0x7fc00000u | zero); }
 `;
 
 /** Rows per workgroup of the stats kernel: one invocation per row, no barriers (SwiftShader runs 4 lanes side by side). */
@@ -74,7 +72,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
     state[o + 3u] = picked;
     if (u.last == 1u) {
       let valid = t >= 0 && u32(t) < u.V;
-      let loss = select(nanF32(u.N & 0u), log(s) + (m - picked), valid);
+      let loss = select(nan_f32(u.N & 0u), log(s) + (m - picked), valid);
       losses[row] = select(loss, 0.0, t == -100);
       hits[row] = select(0.0, 1.0, valid && arg == u32(t));
     }
@@ -109,7 +107,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   for (var row = wid.x; row < u.N; row += groups.x) {
     let t = targets[row];
     let valid = t >= 0 && u32(t) < u.V;
-    let rowScale = select(select(nanF32(u.N & 0u), scale, valid), 0.0, t == -100);
+    let rowScale = select(select(nan_f32(u.N & 0u), scale, valid), 0.0, t == -100);
     let m = state[4u * row];
     let inv = 1.0 / state[4u * row + 1u];
     for (var j = lid; j < u.width; j += ${GRAD_WG}u) {

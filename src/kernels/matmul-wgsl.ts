@@ -10,7 +10,7 @@ export type { OperandDtype };
 const loadB = (dtype: OperandDtype) => (i: string) => operandLoad('B', dtype, i);
 const suffix = dtypeSuffix;
 
-// Shared by every variant: out[b, m, n] is at b·strideOut + m·N + n, op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
+// Shared by every variant: out[b, m, n] is at b·strideOut + m·ldOut + n (ldOut = N unless a block of columns), op(A)[m, k] = A[b·strideA + m·sAm + k·sAk] and
 // op(B)[k, n] = B[b·strideB + k·sBk + n·sBn] (each plus an element offset offA, offB, offOut), so a transpose is only a pair of strides (one pipeline per variant).
 // Large sizes take several dispatches of at most 65535 workgroups per dimension, offset by tileN0, tileM0, batch0
 // (no grid-stride loop: SwiftShader took minutes to compile the register kernel inside one).
@@ -18,6 +18,7 @@ const header = (dtype: OperandDtype) => /* wgsl */ `
 struct Dims {
   M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
   accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32, offA: u32, offB: u32, offOut: u32,
+  ldOut: u32, offBias: u32,
 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -27,9 +28,9 @@ ${operandDeclaration('B', 2, dtype)}
 
 // out = acc (+ bias[n]) (+ the old out); the old value is read only when accumulating (it may be NaN otherwise).
 fn store(b: u32, m: u32, n: u32, acc: f32) {
-  let i = u.offOut + b * u.strideOut + m * u.N + n;
+  let i = u.offOut + b * u.strideOut + m * u.ldOut + n;
   var v = acc;
-  if (u.hasBias != 0u) { v += bias[n]; }
+  if (u.hasBias != 0u) { v += bias[u.offBias + n]; }
   if (u.accumulate != 0u) { v += out[i]; }
   out[i] = v;
 }
@@ -77,11 +78,19 @@ export const REG = { TM: 8, TN: 8, WGX: 8, WGY: 8 };
 // loads A at k + c and the others take it by subgroupBroadcast, so A costs TM/SG loads per k instead of TM.
 export const SUB = { TM: 16, TN: 8, SG: 4 };
 
-function registerKernel(TM: number, TN: number, WGX: number, WGY: number, subgroup = false, dtype: OperandDtype = 'f32'): Kernel {
+function registerKernel(
+  TM: number,
+  TN: number,
+  WGX: number,
+  WGY: number,
+  subgroup = false,
+  dtype: OperandDtype = 'f32',
+): Kernel {
   const [rows, cols, quads, ks] = [TM, TN, TN / 4, 4].map((n) => [...Array(n).keys()]);
   const each = (f: (i: number, h: number) => string) =>
     rows.flatMap((i) => quads.map((h) => f(i, h))).join('\n');
-  const bQuad = (h: number, kb: string) => `vec4f(${ks.map((c) => loadB(dtype)(`rb${4 * h + c} + ${kb}`)).join(', ')})`;
+  const bQuad = (h: number, kb: string) =>
+    `vec4f(${ks.map((c) => loadB(dtype)(`rb${4 * h + c} + ${kb}`)).join(', ')})`;
   const aQuad = (i: number) =>
     subgroup
       ? `vec4f(${ks.map((c) => `subgroupBroadcast(v${i}, ${c}u)`).join(', ')})`
@@ -198,7 +207,10 @@ ${each((i, h) => [0, 1, 2, 3].map((c) => `  if (m0 + lid.y + ${i * T}u < u.M && 
 export const MATMUL_WORKGROUP = workgroupKernel(WGT.BM, WGT.BN, WGT.BK, WGT.T);
 
 /** The four variants reading B as 16-bit floats (a frozen weight): the same kernels, one more pipeline each. */
-export const MATMUL_HALF: Record<HalfDtype, Record<'naive' | 'register' | 'subgroup' | 'workgroup', Kernel>> = {
+export const MATMUL_HALF: Record<
+  HalfDtype,
+  Record<'naive' | 'register' | 'subgroup' | 'workgroup', Kernel>
+> = {
   f16: halfKernels('f16'),
   bf16: halfKernels('bf16'),
 };

@@ -7,6 +7,7 @@ import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { MATMUL_HALF, MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT, type OperandDtype } from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
+import { matmulBlocks } from './matmul-blocks.ts';
 import type { MatmulDims } from '../ops/dims.ts';
 
 export { MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP };
@@ -89,24 +90,19 @@ function encode(
   const { M, N, K, transA, transB } = p;
   const strides = { strideA: p.strideA, strideB: p.strideB, strideOut: p.strideOut };
   const layout = { sAm: transA ? 1 : K, sAk: transA ? M : 1, sBk: transB ? 1 : N, sBn: transB ? K : 1 };
-  const buffers = { out, A: a, B: b, bias: bias ?? a }; // without a bias, A fills the (unread) binding
-  const [nx, ny, nz] = [Math.ceil(N / tileN), Math.ceil(M / tileM), p.batch];
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-  // K in slabs of K_SLAB, each its own f32 partial sum added to out by the next (accumulating) dispatch.
-  for (let k0 = 0; k0 < K; k0 += K_SLAB) {
-    const first = k0 === 0;
-    const flags = {
-      K: Math.min(K_SLAB, K - k0),
-      accumulate: accumulate || !first ? 1 : 0,
-      hasBias: bias && first ? 1 : 0,
-      offA: p.offA + k0 * layout.sAk,
-      offB: p.offB + k0 * layout.sBk,
-      offOut: p.offOut,
-    };
+  // K in slabs of K_SLAB, each its own f32 partial sum added to out by the next (accumulating) dispatch; operands
+  // past the binding limit go in blocks of rows and columns bound as windows (matmul-blocks.ts).
+  const bytesB = p.dtypeB === 'f32' ? 4 : 2;
+  for (const blk of matmulBlocks(gpu, { ...p, ...layout, bytesB }, { out, A: a, B: b }, K_SLAB)) {
+    const { offA, offB, offOut, n0: offBias, k0 } = blk;
+    const flags = { K: blk.K, accumulate: accumulate || k0 > 0 ? 1 : 0, hasBias: bias && k0 === 0 ? 1 : 0, offA, offB, offOut, ldOut: N, offBias };
+    const buffers = { out: blk.out, A: blk.A, B: blk.B, bias: bias ?? blk.A }; // without a bias, A fills the (unread) binding
+    const [nx, ny, nz] = [Math.ceil(blk.N / tileN), Math.ceil(blk.M / tileM), p.batch];
     for (let batch0 = 0; batch0 < nz; batch0 += max) {
       for (let tileM0 = 0; tileM0 < ny; tileM0 += max) {
         for (let tileN0 = 0; tileN0 < nx; tileN0 += max) {
-          const uniforms = { M, N, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
+          const uniforms = { M: blk.M, N: blk.N, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
           const groups: [number, number, number] = [
             Math.min(max, nx - tileN0),
             Math.min(max, ny - tileM0),

@@ -126,7 +126,11 @@ function frequencies(gpu: Gpu, HS: number, theta: number, scaling?: Llama3RopeSc
   const key = ropeKey(HS, theta, scaling);
   let buf = perGpu.get(key);
   if (!buf) {
-    buf = gpu.upload(`rope frequencies ${key}`, frequencyTable(ropeInverseFrequencies(HS, theta, scaling)), true); // (HS/2, 2)
+    buf = gpu.upload(
+      `rope frequencies ${key}`,
+      frequencyTable(ropeInverseFrequencies(HS, theta, scaling)),
+      true,
+    ); // (HS/2, 2)
     perGpu.set(key, buf);
   }
   return buf;

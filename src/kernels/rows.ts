@@ -1,28 +1,10 @@
-// What the row kernels (layernorm, rmsnorm, softmax) share: one workgroup per row on a near-square 2-D grid, a
-// fixed-order tree sum over the workgroup, the group count of a grid-stride loop, and the norms' entry checks.
-import type { Gpu } from '../gpu/gpu.ts';
+// What the row kernels (layernorm, rmsnorm, softmax, attention) share on the TypeScript side: their grids (a
+// workgroup per row, or an invocation per short row), the norms' entry checks and their parameter-gradient sums.
+// Their WGSL is in row-wgsl.ts.
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-
-/** WGSL: `reduce_sum(v, lid)`, a fixed-order tree over a workgroup of `wg` (a power of two); every invocation gets
- * the result, and it may be called again at once (the trailing barrier keeps the next call off `partial`). */
-export function rowReduceWgsl(wg: number): string {
-  return /* wgsl */ `
-var<workgroup> partial: array<f32, ${wg}>;
-
-// Fixed-order tree over the workgroup; every invocation gets the result.
-fn reduce_sum(v: f32, lid: u32) -> f32 {
-  partial[lid] = v;
-  for (var half = ${wg / 2}u; half > 0u; half >>= 1u) {
-    workgroupBarrier();
-    if (lid < half) { partial[lid] = partial[lid] + partial[lid + half]; }
-  }
-  workgroupBarrier();
-  let r = partial[0];
-  workgroupBarrier(); // a later reduction overwrites partial
-  return r;
-}
-`;
-}
+import { strideGroups } from './grid.ts';
+import { sumForward } from './sum.ts';
 
 /**
  * One workgroup per row on a near-square 2-D grid (row n = y·groups.x + x in the kernel): rows beyond 65535 fit, and
@@ -38,6 +20,22 @@ export function shortRowGrid(gpu: Gpu, rows: number, wg: number): [number, numbe
   const groups = Math.ceil(rows / wg);
   const x = Math.min(groups, gpu.limits.maxComputeWorkgroupsPerDimension);
   return [x, x === 0 ? 0 : Math.ceil(groups / x)];
+}
+
+/**
+ * Rows of at most this many columns run one invocation per row: no workgroup barriers, which SwiftShader makes
+ * costlier than a short serial loop (softmax 1024×64: 12× faster).
+ */
+export const SHORT_ROW = 256;
+
+/** The two shapes of a row kernel (row-wgsl.ts rowMainWgsl): an invocation per short row, else a workgroup per row. */
+export type RowShape = 'workgroup' | 'short';
+
+export const rowShape = (cols: number): RowShape => (cols <= SHORT_ROW ? 'short' : 'workgroup');
+
+/** The grid of a rowMainWgsl kernel of workgroup `wg` over `rows` rows. */
+export function rowShapeGrid(gpu: Gpu, shape: RowShape, rows: number, wg: number): [number, number] {
+  return shape === 'short' ? shortRowGrid(gpu, rows, wg) : rowGrid(gpu, rows);
 }
 
 /** Dims of a normalisation over rows: N ≥ 0 rows of C ≥ 1 columns, eps finite and ≥ 0. */
@@ -71,4 +69,33 @@ export function checkNormBuffers(
       );
     }
   }
+}
+
+/** Rows per chunk of the norms' parameter-gradient sums: chunks of this many rows, then the chunks (both in order). */
+const ROWS_PER_CHUNK = 64;
+
+/**
+ * Run a columnChunkSumsWgsl kernel of workgroup `wg` over (N, C) and add its chunks in order (sum.ts): output t (C)
+ * gets Σ_n term t, for each given output (null: not wanted, e.g. a frozen bias). Deterministic.
+ */
+export function columnChunkSums(
+  gpu: Gpu,
+  kernel: Kernel,
+  inputs: Record<string, GPUBuffer>,
+  dims: { N: number; C: number; wg: number },
+  outputs: (GPUBuffer | null)[],
+): void {
+  const { N, C, wg } = dims;
+  const [terms, chunks] = [outputs.length, Math.max(1, Math.ceil(N / ROWS_PER_CHUNK))];
+  const partial = gpu.alloc(`${kernel.name} partial`, terms * chunks * C * 4); // (terms, chunks, C)
+  const uniforms = { N, C, chunk: ROWS_PER_CHUNK, chunks };
+  gpu.dispatch(kernel, { partial, ...inputs }, uniforms, strideGroups(gpu, chunks * C, wg));
+  const direct = terms === 1 ? outputs[0] : null; // one wanted output: the sum lands there
+  const sums = direct ?? gpu.alloc(`${kernel.name} sums`, terms * C * 4); // (terms, C)
+  sumForward(gpu, sums, partial, { outer: terms, axis: chunks, inner: C });
+  if (!direct) {
+    outputs.forEach((out, t) => out && gpu.copy(sums, out, C * 4, t * C * 4, 0));
+    gpu.release(sums);
+  }
+  gpu.release(partial);
 }

@@ -73,7 +73,12 @@ export function sliceBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: Sl
   if (dx === dout) {
     throw new ShapeError(`${where}: dx, expected a buffer distinct from dout, got the same buffer`);
   }
-  gpu.dispatch(SLICE_BACKWARD, { dx, dout }, { rows, cols, start, width }, strideGroups(gpu, rows * width, WG));
+  gpu.dispatch(
+    SLICE_BACKWARD,
+    { dx, dout },
+    { rows, cols, start, width },
+    strideGroups(gpu, rows * width, WG),
+  );
 }
 
 function checkDims(where: string, dims: SliceDims): SliceDims {
@@ -94,4 +99,3 @@ function checkDims(where: string, dims: SliceDims): SliceDims {
   }
   return dims;
 }
-

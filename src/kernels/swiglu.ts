@@ -107,8 +107,10 @@ export function swigluBackward(
   if (dup) outputs.dup = dup;
   checkAll(gpu, where, dims, outputs, { dout, gate, up });
   const { n } = dims;
-  if (dgate && dup) gpu.dispatch(SWIGLU_BACKWARD, { dgate, dup, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
-  else if (dgate) gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
+  if (dgate && dup)
+    gpu.dispatch(SWIGLU_BACKWARD, { dgate, dup, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
+  else if (dgate)
+    gpu.dispatch(SWIGLU_BACKWARD_DGATE, { dgate, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
   else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, strideGroups(gpu, n, WG));
 }
 

@@ -29,13 +29,27 @@ export interface GenerateOptions {
 }
 
 /** New token ids after `prompt` (the prompt is not repeated). */
-export async function generate(model: CachedLM, prompt: number[], options: GenerateOptions = {}): Promise<number[]> {
+export async function generate(
+  model: CachedLM,
+  prompt: number[],
+  options: GenerateOptions = {},
+): Promise<number[]> {
   const { temperature = 0, topK = 0, topP = 1, eosId = null } = options;
-  if (prompt.length === 0) throw new InputError('generate: prompt, expected at least one token, got none', 'start from the BOS/EOS id');
+  if (prompt.length === 0)
+    throw new InputError(
+      'generate: prompt, expected at least one token, got none',
+      'start from the BOS/EOS id',
+    );
   const maxNew = Math.min(options.maxNewTokens ?? 50, model.contextLength - prompt.length);
-  if (maxNew < 0) throw new InputError(`generate: prompt length, expected ≤ ${model.contextLength} tokens, got ${prompt.length}`);
+  if (maxNew < 0)
+    throw new InputError(
+      `generate: prompt length, expected ≤ ${model.contextLength} tokens, got ${prompt.length}`,
+    );
   for (const id of prompt) {
-    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) throw new InputError(`generate: prompt token id, expected an integer in [0, ${model.vocabSize}), got ${id}`);
+    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize)
+      throw new InputError(
+        `generate: prompt token id, expected an integer in [0, ${model.vocabSize}), got ${id}`,
+      );
   }
   const rng = new Rng(options.seed ?? 0);
   const gpu = model.gpu;
@@ -60,7 +74,13 @@ export async function generate(model: CachedLM, prompt: number[], options: Gener
   return out;
 }
 
-export function sample(logits: Float32Array, temperature: number, topK: number, topP: number, rng: Rng): number {
+export function sample(
+  logits: Float32Array,
+  temperature: number,
+  topK: number,
+  topP: number,
+  rng: Rng,
+): number {
   if (temperature <= 0) {
     let best = 0;
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

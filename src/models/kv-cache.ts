@@ -1,15 +1,13 @@
-// A key/value cache for generation: per layer, K and V of shape (NH_kv, maxT, HS), so a new token costs one
-// attention row instead of recomputing the whole prefix. Attention reads it with a batch stride of maxT·HS.
+// A key/value cache for generation: per layer, K and V of shape (1, NH_kv, maxT, HS), so a new token costs one
+// attention row instead of recomputing the whole prefix. The models append each step's k and v here and attend with
+// nn/attention.ts's causalAttention over the cache's rows, the first `length` of them already filled.
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { matmulForward } from '../kernels/matmul.ts';
-import { softmaxForward } from '../kernels/softmax.ts';
-import { transposeForward } from '../kernels/transpose.ts';
 import { Tensor } from '../autograd/tensor.ts';
 
 export class KvCache {
-  readonly k: GPUBuffer[];
-  readonly v: GPUBuffer[];
+  readonly k: Tensor[]; // (1, NH_kv, maxT, HS) per layer
+  readonly v: Tensor[];
   /** Tokens already in the cache. */
   length = 0;
 
@@ -21,47 +19,33 @@ export class KvCache {
     readonly headSize: number,
   ) {
     const bytes = heads * maxT * headSize * 4;
-    this.k = Array.from({ length: layers }, (_, l) => gpu.alloc(`kv_cache.${l}.k`, bytes, true));
-    this.v = Array.from({ length: layers }, (_, l) => gpu.alloc(`kv_cache.${l}.v`, bytes, true));
+    const shape = [1, heads, maxT, headSize];
+    const make = (l: number, name: string) => {
+      const label = `kv_cache.${l}.${name}`;
+      return new Tensor(gpu, gpu.alloc(label, bytes, true), shape, 'f32', false, label);
+    };
+    this.k = Array.from({ length: layers }, (_, l) => make(l, 'k'));
+    this.v = Array.from({ length: layers }, (_, l) => make(l, 'v'));
   }
 
   /**
-   * Attention of n new query rows against the cache after appending their k and v, all (1, NH, n, HS) head-major.
-   * Only the two shapes generation needs: a prefill into an empty cache (causal) or one token at a time.
-   * Returns y (1, n, NH·HS). queryHeadsPerKv > 1 is grouped-query attention (K/V shared, never repeated).
+   * Write n new positions' k and v, (1, NH_kv, n, HS) head-major, after the `length` cached ones of this layer.
+   * Returns the layer's whole K and V (1, NH_kv, maxT, HS) and `past`, for causalAttention(q, k, v, { past }).
    */
-  attend(layer: number, q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
-    const gpu = this.gpu;
-    const [, NQ, n, HS] = q.shape;
-    const NKV = this.heads;
+  append(layer: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor; past: number } {
+    const [, , n, HS] = k.shape;
     const past = this.length;
-    if (past + n > this.maxT) throw new ShapeError(`kv cache: length, expected ≤ ${this.maxT} tokens, got ${past + n}`);
-    if (past > 0 && n !== 1) throw new ShapeError(`kv cache: new tokens after the prefill, expected 1, got ${n}`);
-    for (let h = 0; h < NKV; h++) {
+    if (past + n > this.maxT)
+      throw new ShapeError(`kv cache: length, expected ≤ ${this.maxT} tokens, got ${past + n}`);
+    for (let h = 0; h < this.heads; h++) {
       const dst = (h * this.maxT + past) * HS * 4;
-      gpu.copy(k.buf(), this.k[layer], n * HS * 4, h * n * HS * 4, dst);
-      gpu.copy(v.buf(), this.v[layer], n * HS * 4, h * n * HS * 4, dst);
+      this.gpu.copy(k.buf(), this.k[layer].buf(), n * HS * 4, h * n * HS * 4, dst);
+      this.gpu.copy(v.buf(), this.v[layer].buf(), n * HS * 4, h * n * HS * 4, dst);
     }
-    const T = past + n;
-    const group = NQ / NKV;
-    const scores = Tensor.empty(gpu, [NQ, n, T], 'kv_cache.scores');
-    const y = Tensor.empty(gpu, [NQ, n, HS], 'kv_cache.y');
-    // Each KV head serves `group` consecutive query heads: treat those as extra rows of one batched matmul.
-    const stride = this.maxT * HS;
-    matmulForward(gpu, scores.buffer, q.buf(), this.k[layer], null, {
-      batch: NKV, M: group * n, N: T, K: HS, transB: true, batchStrideA: group * n * HS, batchStrideB: stride,
-    });
-    const att = Tensor.empty(gpu, [NQ, n, T], 'kv_cache.att');
-    softmaxForward(gpu, att.buffer, scores.buffer, { rows: NQ * n, cols: T, scale, causal: past === 0 && n > 1 });
-    matmulForward(gpu, y.buffer, att.buffer, this.v[layer], null, {
-      batch: NKV, M: group * n, N: HS, K: T, batchStrideA: group * n * T, batchStrideB: stride,
-    });
-    const out = Tensor.empty(gpu, [1, n, NQ * HS], 'kv_cache.out');
-    transposeForward(gpu, out.buffer, y.buffer, { d0: 1, d1: NQ, d2: n, d3: HS });
-    return out;
+    return { k: this.k[layer], v: this.v[layer], past };
   }
 
   dispose(): void {
-    for (const b of [...this.k, ...this.v]) this.gpu.destroy(b);
+    for (const t of [...this.k, ...this.v]) this.gpu.destroy(t.buf());
   }
 }

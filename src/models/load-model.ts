@@ -107,7 +107,12 @@ export async function openModelWeights(files: NamedFiles): Promise<TensorStore> 
 }
 
 // config.json model_type → the model class that runs it (Qwen2 and Qwen3 are Llama with options: llama/config.ts).
-const MODEL_TYPES: Record<string, ModelKind> = { gpt2: 'gpt2', llama: 'llama', qwen2: 'llama', qwen3: 'llama' };
+const MODEL_TYPES: Record<string, ModelKind> = {
+  gpt2: 'gpt2',
+  llama: 'llama',
+  qwen2: 'llama',
+  qwen3: 'llama',
+};
 
 /** The architecture config.json names in model_type. */
 export function modelKind(raw: Record<string, unknown>, file: string): ModelKind {
@@ -191,7 +196,9 @@ export function checkTokenizerFits(
     // Llama 3 lists several EOS ids; a negative or missing id means none (some configs write pad_token_id -1).
     for (const one of Array.isArray(id) ? (id as unknown[]) : [id]) {
       if (typeof one === 'number' && Number.isInteger(one) && one >= vocabSize) {
-        throw new WeightsError(`${where}: ${what}, expected an id below ${file} vocab_size ${vocabSize}, got ${one}`);
+        throw new WeightsError(
+          `${where}: ${what}, expected an id below ${file} vocab_size ${vocabSize}, got ${one}`,
+        );
       }
     }
   }

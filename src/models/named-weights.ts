@@ -8,7 +8,11 @@ import { loadedDtype, mayBeHalf, storeParameter, type WeightDtype } from '../nn/
 import type { WeightsPlan } from './weights-plan.ts';
 
 /** dtype 'auto' keeps F16 and BF16 matrices 16-bit (nn/weight-dtype.ts), 'float32' widens every tensor. */
-export async function loadPlannedWeights(model: Module, plan: WeightsPlan, dtype: WeightDtype = 'float32'): Promise<void> {
+export async function loadPlannedWeights(
+  model: Module,
+  plan: WeightsPlan,
+  dtype: WeightDtype = 'float32',
+): Promise<void> {
   const params = new Map(model.namedParameters());
   for (const { name, info } of plan.tensors) {
     const data = await plan.store.getF32(info.name);

@@ -64,7 +64,8 @@ export function planWeights(
       `is this a ${layout.architecture} checkpoint?`,
     );
   }
-  const toFileKey = (name: string) => (name.startsWith(prefix) ? filePrefix + name.slice(prefix.length) : name);
+  const toFileKey = (name: string) =>
+    name.startsWith(prefix) ? filePrefix + name.slice(prefix.length) : name;
   const byKey = new Map<string, ExpectedTensor>();
   const tensors: WeightsPlan['tensors'] = [];
   let parameters = 0;
@@ -108,7 +109,9 @@ export function planWeights(
     );
   }
   if (!Number.isSafeInteger(4 * parameters)) {
-    throw new WeightsError(`${store.name}: parameter count, expected one whose f32 bytes are below 2^53, got ${parameters}`);
+    throw new WeightsError(
+      `${store.name}: parameter count, expected one whose f32 bytes are below 2^53, got ${parameters}`,
+    );
   }
   return { store, tensors, parameters, bytes: 4 * parameters };
 }
@@ -120,16 +123,23 @@ export function fileMatrixDtype(tensors: Iterable<TensorInfo>): Dtype {
 }
 
 // What one tensor of the file holds on the GPU when matrices are stored as `matrices` (1-D ones are always f32).
-const storedDtype = (info: TensorInfo, matrices: 'f32' | HalfDtype) => (info.shape.length === 2 ? matrices : 'f32');
+const storedDtype = (info: TensorInfo, matrices: 'f32' | HalfDtype) =>
+  info.shape.length === 2 ? matrices : 'f32';
 
 /**
- * Each parameter is one buffer bound whole to the kernels, so its size as stored (`matrices`: the dtype 2-D
- * tensors are loaded as, 16-bit ones two per u32) must fit both limits. WebGPU reports no free memory, so the total
- * is only announced (planNote); a device that runs out says so at allocation.
+ * Each parameter is one buffer, so its size as stored (`matrices`: the dtype 2-D tensors are loaded as, 16-bit
+ * ones two per u32) must fit maxBufferSize; kernels bind one past maxStorageBufferBindingSize in windows
+ * (gpu/ranges.ts). WebGPU reports no free memory, so the total is only announced (planNote); a device that runs out
+ * says so at allocation.
  */
-export function checkBufferLimits(plan: WeightsPlan, limits: BufferLimits, device = 'this device', matrices: 'f32' | HalfDtype = 'f32'): void {
-  const max = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  const limit = max === limits.maxBufferSize ? 'maxBufferSize' : 'maxStorageBufferBindingSize';
+export function checkBufferLimits(
+  plan: WeightsPlan,
+  limits: BufferLimits,
+  device = 'this device',
+  matrices: 'f32' | HalfDtype = 'f32',
+): void {
+  const max = limits.maxBufferSize;
+  const limit = 'maxBufferSize';
   for (const { info } of plan.tensors) {
     const dtype = storedDtype(info, matrices);
     const bytes = storageBytes(dtype, numel(info.shape));
@@ -146,7 +156,10 @@ export function checkBufferLimits(plan: WeightsPlan, limits: BufferLimits, devic
 /** One line on what the model will hold (matrices stored as `matrices`): parameters and bytes, and what training adds. */
 export function planNote(plan: WeightsPlan, matrices: 'f32' | HalfDtype = 'f32'): string {
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
-  const stored = plan.tensors.reduce((n, { info }) => n + storageBytes(storedDtype(info, matrices), numel(info.shape)), 0);
+  const stored = plan.tensors.reduce(
+    (n, { info }) => n + storageBytes(storedDtype(info, matrices), numel(info.shape)),
+    0,
+  );
   const as = matrices === 'f32' ? 'as f32' : `with ${matrices} matrices`;
   return (
     `${plan.store.name}: ${plan.tensors.length} tensors, ${plan.parameters} parameters, ${mib(stored)} on the ` +

@@ -17,7 +17,12 @@ export class Linear extends Module {
   readonly bias: Tensor | null;
   readonly layout: 'in-out' | 'out-in';
 
-  constructor(gpu: Gpu, readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(
+    gpu: Gpu,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
     super(gpu);
     this.layout = options.layout ?? 'out-in';
     const shape = this.layout === 'in-out' ? [inFeatures, outFeatures] : [outFeatures, inFeatures];
@@ -60,7 +65,11 @@ export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(gpu: Gpu, readonly C: number, readonly eps = 1e-5) {
+  constructor(
+    gpu: Gpu,
+    readonly C: number,
+    readonly eps = 1e-5,
+  ) {
     super(gpu);
     this.weight = this.addParameter('weight', [C], new Float32Array(C).fill(1));
     this.bias = this.addParameter('bias', [C]);
@@ -75,7 +84,11 @@ export class LayerNorm extends Module {
 export class RMSNorm extends Module {
   readonly weight: Tensor;
 
-  constructor(gpu: Gpu, readonly C: number, readonly eps = 1e-6) {
+  constructor(
+    gpu: Gpu,
+    readonly C: number,
+    readonly eps = 1e-6,
+  ) {
     super(gpu);
     this.weight = this.addParameter('weight', [C], new Float32Array(C).fill(1));
   }
@@ -88,7 +101,11 @@ export class RMSNorm extends Module {
 export class Embedding extends Module {
   readonly weight: Tensor;
 
-  constructor(gpu: Gpu, readonly V: number, readonly C: number) {
+  constructor(
+    gpu: Gpu,
+    readonly V: number,
+    readonly C: number,
+  ) {
     super(gpu);
     this.weight = this.addParameter('weight', [V, C]);
   }
@@ -99,7 +116,10 @@ export class Embedding extends Module {
 }
 
 export class Dropout extends Module {
-  constructor(gpu: Gpu, public p: number) {
+  constructor(
+    gpu: Gpu,
+    public p: number,
+  ) {
     super(gpu);
   }
 

@@ -33,12 +33,16 @@ export abstract class Module {
 
   protected addParameter(name: string, shape: number[], init?: Float32Array): Tensor {
     if (init && init.length !== numel(shape)) {
-      throw new ShapeError(`${name}: init length, expected ${numel(shape)} for ${shapeString(shape)}, got ${init.length}`);
+      throw new ShapeError(
+        `${name}: init length, expected ${numel(shape)} for ${shapeString(shape)}, got ${init.length}`,
+      );
     }
     // Without init: zeros filled on the GPU (no CPU copy of the tensor; the loader writes the weights next).
     const options = { label: name, requiresGrad: true, persistent: true };
     const dtype = shape.length === 2 ? buildingMatrixDtype : 'f32';
-    const t = init ? Tensor.from(this.gpu, init, shape, options) : Tensor.empty(this.gpu, shape, name, dtype, options);
+    const t = init
+      ? Tensor.from(this.gpu, init, shape, options)
+      : Tensor.empty(this.gpu, shape, name, dtype, options);
     if (!init) this.gpu.clear(t.buffer);
     this.params.set(name, t);
     return t;
@@ -63,14 +67,16 @@ export abstract class Module {
   namedParameters(prefix = ''): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     for (const [name, t] of this.params) out.push([prefix + name, t]);
-    for (const [name, child] of this.children) out.push(...child.namedParameters(name ? `${prefix}${name}.` : prefix));
+    for (const [name, child] of this.children)
+      out.push(...child.namedParameters(name ? `${prefix}${name}.` : prefix));
     return out;
   }
 
   /** This module and every descendant with its dotted name ('' for this one), depth first. */
   namedModules(prefix = ''): [string, Module][] {
     const out: [string, Module][] = [[prefix, this]];
-    for (const [name, child] of this.children) out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    for (const [name, child] of this.children)
+      out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
     return out;
   }
 
@@ -107,9 +113,14 @@ export abstract class Module {
   /** Overwrite a parameter's values (e.g. from a checkpoint), rounded to its dtype when it is held in 16 bits. */
   load(name: string, data: Float32Array): void {
     const t = this.namedParameters().find(([n]) => n === name)?.[1];
-    if (!t) throw new ShapeError(`load: parameter '${name}', expected one of this model's names, got an unknown name`);
+    if (!t)
+      throw new ShapeError(
+        `load: parameter '${name}', expected one of this model's names, got an unknown name`,
+      );
     if (data.length !== t.size) {
-      throw new ShapeError(`load: '${name}' length, expected ${t.size} for ${shapeString(t.shape)}, got ${data.length}`);
+      throw new ShapeError(
+        `load: '${name}' length, expected ${t.size} for ${shapeString(t.shape)}, got ${data.length}`,
+      );
     }
     this.gpu.write(t.buf(), isHalf(t.dtype) ? packHalves(data, t.dtype) : data);
   }

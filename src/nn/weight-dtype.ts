@@ -10,10 +10,15 @@ import { isAdapterParameter, type Module } from './module.ts';
 export type WeightDtype = 'auto' | 'float32' | 'bfloat16' | 'float16';
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ['auto', 'float32', 'bfloat16', 'float16'];
 
-const STORED: Record<Exclude<WeightDtype, 'auto'>, 'f32' | HalfDtype> = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' };
+const STORED: Record<Exclude<WeightDtype, 'auto'>, 'f32' | HalfDtype> = {
+  float32: 'f32',
+  bfloat16: 'bf16',
+  float16: 'f16',
+};
 
 /** Whether a parameter may be held in 16 bits when frozen: a matrix of the model (not a LoRA factor). */
-export const mayBeHalf = (name: string, t: Tensor): boolean => t.shape.length === 2 && !isAdapterParameter(name);
+export const mayBeHalf = (name: string, t: Tensor): boolean =>
+  t.shape.length === 2 && !isAdapterParameter(name);
 
 /** What a frozen matrix loaded from a file tensor of dtype `fileDtype` ('F32', 'BF16', ...) is stored as. */
 export function loadedDtype(setting: WeightDtype, fileDtype: string): 'f32' | HalfDtype {
@@ -23,7 +28,8 @@ export function loadedDtype(setting: WeightDtype, fileDtype: string): 'f32' | Ha
 
 /** Write `data` into parameter `t` stored as `dtype` (rounded to nearest even when 16-bit), in a new buffer if needed. */
 export function storeParameter(t: Tensor, dtype: 'f32' | HalfDtype, data: Float32Array): void {
-  if (data.length !== t.size) throw new ShapeError(`${t.label}: data length, expected ${t.size}, got ${data.length}`);
+  if (data.length !== t.size)
+    throw new ShapeError(`${t.label}: data length, expected ${t.size}, got ${data.length}`);
   const words = isHalf(dtype) ? packHalves(data, dtype) : data;
   if (dtype === t.dtype) {
     t.gpu.write(t.buf(), words);
@@ -40,7 +46,8 @@ export function storeParameter(t: Tensor, dtype: 'f32' | HalfDtype, data: Float3
  */
 export async function storeWeights(module: Module, setting: WeightDtype): Promise<void> {
   for (const [name, t] of module.namedParameters()) {
-    const want: DType = t.requiresGrad || !mayBeHalf(name, t) ? 'f32' : setting === 'auto' ? t.dtype : STORED[setting];
+    const want: DType =
+      t.requiresGrad || !mayBeHalf(name, t) ? 'f32' : setting === 'auto' ? t.dtype : STORED[setting];
     if (want !== t.dtype) storeParameter(t, want as 'f32' | HalfDtype, await t.readF32());
   }
 }

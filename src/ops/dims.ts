@@ -127,15 +127,19 @@ export interface TransposeDims {
   d3: number;
 }
 
-/** Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, T, HS), out (B, T, NQ·HS), NKV dividing NQ. */
+/** Fused causal attention: q (B, NQ, T, HS), k and v (B, NKV, TK, HS), out (B, T, NQ·HS), NKV dividing NQ. */
 export interface CausalAttentionDims {
   B: number;
   NQ: number;
   NKV: number;
   T: number;
   HS: number;
+  /** Positions already cached before the first query: query i is position past + i and sees keys 0..past + i. 0 if omitted. */
+  past?: number;
+  /** Key rows per (batch, KV head) in k and v, ≥ past + T (a KV cache's capacity); past + T if omitted. */
+  TK?: number;
   scale: number;
-  /** Dropout on the probabilities (0: none), masks of dropout(seed, offset) over the flat (B, NQ, T, T) probabilities. */
+  /** Dropout on the probabilities (0: none), masks of dropout(seed, offset) over the flat (B, NQ, T, past + T) probabilities. */
   p: number;
   seed: number;
   offset: number;

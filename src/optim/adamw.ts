@@ -136,10 +136,15 @@ export class AdamW {
 
   importState(state: AdamWState): void {
     for (const s of this.slots) {
-      for (const [what, buf] of [['m', s.m], ['v', s.v]] as const) {
+      for (const [what, buf] of [
+        ['m', s.m],
+        ['v', s.v],
+      ] as const) {
         const data = state[what][s.name];
         if (!data || data.length !== s.param.size) {
-          throw new ShapeError(`optimizer state: '${s.name}' ${what}, expected ${s.param.size} values, got ${data?.length ?? 'none'}`);
+          throw new ShapeError(
+            `optimizer state: '${s.name}' ${what}, expected ${s.param.size} values, got ${data?.length ?? 'none'}`,
+          );
         }
         this.gpu.write(buf, data);
       }

@@ -1,36 +1,50 @@
 // Float64 reference for fused causal attention, written the plain way (full probability matrix per head):
-// P = softmax(scale·q·kᵀ) with j > i masked, A = dropout(P) with the masks of reference/dropout.ts over the flat
-// (B, NQ, T, T) probabilities, out = A·v laid out (B, T, NQ·HS). Query head h reads KV head h / (NQ / NKV).
+// P = softmax(scale·q·kᵀ) with j > past + i masked, A = dropout(P) with the masks of reference/dropout.ts over the flat
+// (B, NQ, T, past + T) probabilities, out = A·v laid out (B, T, NQ·HS). Query head h reads KV head h / (NQ / NKV);
+// k and v hold TK ≥ past + T rows per head, of which the first past + T are keys.
 import type { CausalAttentionDims } from '../ops/dims.ts';
 import { dropoutKeep } from './dropout.ts';
+import { ShapeError } from '../util/errors.ts';
 
-/** Visit every (b, h, query i): its probabilities row P[0..i], dropout multipliers z[0..i] and offsets. */
+/** Visit every (b, h, query i): its probabilities row P[0..past+i], dropout multipliers z[0..past+i] and offsets. */
 function eachRow(
   q: Float64Array,
   k: Float64Array,
   dims: CausalAttentionDims,
-  visit: (row: { b: number; h: number; i: number; qb: number; kv: number; ob: number; P: Float64Array; z: Float64Array; lse: number }) => void,
+  visit: (row: {
+    b: number;
+    h: number;
+    i: number;
+    qb: number;
+    kv: number;
+    ob: number;
+    P: Float64Array;
+    z: Float64Array;
+    lse: number;
+  }) => void,
 ): void {
-  const { B, NQ, NKV, T, HS, scale, p, seed, offset } = dims;
+  const { B, NQ, NKV, T, HS, past = 0, TK = past + T, scale, p, seed, offset } = dims;
   const group = NQ / NKV;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NQ; h++) {
-      const kv = (b * NKV + Math.floor(h / group)) * T; // row of key 0
+      const kv = (b * NKV + Math.floor(h / group)) * TK; // row of key 0
       for (let i = 0; i < T; i++) {
         const r = (b * NQ + h) * T + i;
         const qb = r * HS;
-        const s = new Float64Array(i + 1);
+        const s = new Float64Array(past + i + 1);
         let m = -Infinity;
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0; j < s.length; j++) {
           let dot = 0;
           for (let d = 0; d < HS; d++) dot += q[qb + d] * k[(kv + j) * HS + d];
           s[j] = scale * dot;
           m = Math.max(m, s[j]);
         }
         let sum = 0;
-        for (let j = 0; j <= i; j++) sum += Math.exp(s[j] - m);
+        for (let j = 0; j < s.length; j++) sum += Math.exp(s[j] - m);
         const P = s.map((v) => Math.exp(v - m) / sum);
-        const z = s.map((_, j) => (p > 0 && !dropoutKeep(seed, offset, r * T + j, p) ? 0 : 1 / (1 - p)));
+        const z = s.map((_, j) =>
+          p > 0 && !dropoutKeep(seed, offset, r * (past + T) + j, p) ? 0 : 1 / (1 - p),
+        );
         visit({ b, h, i, qb, kv, ob: ((b * T + i) * NQ + h) * HS, P, z, lse: m + Math.log(sum) });
       }
     }
@@ -51,7 +65,7 @@ export function causalAttentionForwardRef(
     lse[(b * NQ + h) * T + i] = l;
     for (let d = 0; d < HS; d++) {
       let acc = 0;
-      for (let j = 0; j <= i; j++) acc += P[j] * z[j] * v[(kv + j) * HS + d];
+      for (let j = 0; j < P.length; j++) acc += P[j] * z[j] * v[(kv + j) * HS + d];
       out[ob + d] = acc;
     }
   });
@@ -68,7 +82,12 @@ export function causalAttentionBackwardRef(
   v: Float64Array,
   dims: CausalAttentionDims,
 ): void {
-  const { HS, scale } = dims;
+  const { HS, scale, past = 0 } = dims;
+  if (past !== 0 || (dims.TK ?? dims.T) !== dims.T) {
+    throw new ShapeError(
+      `causalAttentionBackwardRef: dims.past and dims.TK, expected 0 and T (no cache), got ${past} and ${dims.TK}`,
+    );
+  }
   dk.fill(0);
   dv.fill(0);
   eachRow(q, k, dims, ({ i, qb, kv, ob, P, z }) => {

@@ -30,17 +30,18 @@ function tokenText(tokenizer: Tokenizer, id: number | null): string {
 }
 
 /**
- * The model's template from tokenizer_config.json's chat_template (a string, or a list of {name, template} with
- * one named "default"), else the fallback. `where` names the file in errors.
+ * The model's template: tokenizerConfig's chat_template when given (a string, or a list of {name, template} with
+ * one named "default"), else the one the tokenizer was loaded with (tokenizer.chatTemplate), else the fallback.
+ * `where` names the file in errors.
  */
 export function chatTemplateFor(
   tokenizer: Tokenizer,
-  tokenizerConfig: Record<string, unknown> | undefined,
+  tokenizerConfig?: Record<string, unknown>,
   where = 'tokenizer_config.json',
 ): ChatTemplate {
   const bosToken = tokenText(tokenizer, tokenizer.bosId);
   const eosToken = tokenText(tokenizer, tokenizer.eosId);
-  let source = tokenizerConfig?.chat_template;
+  let source = tokenizerConfig ? tokenizerConfig.chat_template : tokenizer.chatTemplate;
   if (Array.isArray(source)) {
     source = (source as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template;
   }
@@ -51,6 +52,11 @@ export function chatTemplateFor(
   const bos = tokenizer.addBosToken && tokenizer.bosId !== null ? '{{ bos_token }}' : '';
   return { source: bos + FALLBACK_BODY, fallback: true, bosToken, eosToken };
 }
+
+/** The line a run prints once when chat rows meet a model without a template. */
+export const FALLBACK_NOTE =
+  "chat template: the model's tokenizer_config.json has no chat_template, so chat rows are rendered with the " +
+  'fallback `Role:\ncontent` template (each assistant turn ends with EOS; checkpoints carry it as chat_template)';
 
 const compiled = new Map<string, Template>();
 

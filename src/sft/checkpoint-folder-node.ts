@@ -4,7 +4,18 @@
 // of those a killed run left, and the checks on --out before a run starts.
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream, existsSync, statSync } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../util/errors.ts';
 
@@ -46,7 +57,11 @@ export async function writeSynced(path: string, data: Uint8Array | string): Prom
  */
 export async function copySynced(from: string, to: string, options: { link: boolean }): Promise<FileDigest> {
   let linked = false;
-  if (options.link) linked = await link(from, to).then(() => true, () => false);
+  if (options.link)
+    linked = await link(from, to).then(
+      () => true,
+      () => false,
+    );
   if (!linked) {
     await copyFile(from, to, constants.COPYFILE_EXCL);
     const handle = await open(to, 'r+');
@@ -83,7 +98,11 @@ export async function syncFolder(folder: string): Promise<void> {
   }
 }
 
-export async function writeManifest(folder: string, step: number | null, files: Map<string, FileDigest>): Promise<void> {
+export async function writeManifest(
+  folder: string,
+  step: number | null,
+  files: Map<string, FileDigest>,
+): Promise<void> {
   const manifest = { format: FORMAT, version: 1, step, files: Object.fromEntries([...files].sort()) };
   await writeSynced(join(folder, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
 }
@@ -103,13 +122,16 @@ async function readManifest(folder: string): Promise<Manifest> {
   }
   const o = raw as { format?: unknown; step?: unknown; files?: unknown };
   const files = o?.files as Record<string, Partial<FileDigest>> | undefined;
-  const stepOk = o?.step === null || (typeof o?.step === 'number' && Number.isSafeInteger(o.step) && o.step >= 0);
+  const stepOk =
+    o?.step === null || (typeof o?.step === 'number' && Number.isSafeInteger(o.step) && o.step >= 0);
   const filesOk =
     typeof files === 'object' &&
     files !== null &&
     Object.values(files).every((f) => typeof f?.bytes === 'number' && typeof f.sha256 === 'string');
   if (o?.format !== FORMAT || !stepOk || !filesOk)
-    throw new InputError(`${path}: expected a ${FORMAT} manifest (format, step, files with bytes and sha256), got another object`);
+    throw new InputError(
+      `${path}: expected a ${FORMAT} manifest (format, step, files with bytes and sha256), got another object`,
+    );
   return { step: o.step as number | null, files: files as Record<string, FileDigest> };
 }
 
@@ -122,13 +144,21 @@ export async function verifyCheckpoint(folder: string, options: { hash: boolean 
   for (const [name, want] of Object.entries(manifest.files)) {
     const path = join(folder, name);
     if (name.includes('/') || name.includes('\\') || name.startsWith('.'))
-      throw new InputError(`${join(folder, MANIFEST)}: file name, expected a plain name, got ${JSON.stringify(name.slice(0, 60))}`);
+      throw new InputError(
+        `${join(folder, MANIFEST)}: file name, expected a plain name, got ${JSON.stringify(name.slice(0, 60))}`,
+      );
     const got = existsSync(path) ? (await stat(path)).size : null;
     const mixed = 'the folder mixes files of different checkpoints or was changed after it was written';
     if (got !== want.bytes)
-      throw new InputError(`${path}: size, expected ${want.bytes} bytes as ${MANIFEST} records, got ${got === null ? 'no file' : `${got} bytes`}`, mixed);
+      throw new InputError(
+        `${path}: size, expected ${want.bytes} bytes as ${MANIFEST} records, got ${got === null ? 'no file' : `${got} bytes`}`,
+        mixed,
+      );
     if (options.hash && (await fileDigest(path)).sha256 !== want.sha256)
-      throw new InputError(`${path}: SHA-256, expected ${want.sha256.slice(0, 16)}… as ${MANIFEST} records, got another`, mixed);
+      throw new InputError(
+        `${path}: SHA-256, expected ${want.sha256.slice(0, 16)}… as ${MANIFEST} records, got another`,
+        mixed,
+      );
   }
   return manifest;
 }
@@ -155,17 +185,25 @@ export async function recoverCheckpointFolder(folder: string): Promise<string[]>
   if (!existsSync(parent) || !statSync(parent).isDirectory()) return []; // --out's own checks say what is wrong
   const leftovers: { path: string; kind: string }[] = [];
   for (const name of await readdir(parent)) {
-    const m = /^(partial|old)-(\d+)-[0-9a-f]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
+    const m = /^(partial|old)-(\d+)-[0-9a-f]+$/.exec(
+      name.startsWith(prefix) ? name.slice(prefix.length) : '',
+    );
     if (m && !isAlive(Number(m[2]))) leftovers.push({ path: join(parent, name), kind: m[1] });
   }
   const done: string[] = [];
   if (!existsSync(abs)) {
-    const complete = async (path: string) => verifyCheckpoint(path, { hash: true }).then(() => true, () => false);
+    const complete = async (path: string) =>
+      verifyCheckpoint(path, { hash: true }).then(
+        () => true,
+        () => false,
+      );
     for (const kind of ['partial', 'old']) {
       for (const l of leftovers.filter((x) => x.kind === kind)) {
         if (existsSync(abs) || !(await complete(l.path))) continue;
         await rename(l.path, abs);
-        done.push(`${folder}: restored the checkpoint from ${basename(l.path)}, left by a run killed while switching it in`);
+        done.push(
+          `${folder}: restored the checkpoint from ${basename(l.path)}, left by a run killed while switching it in`,
+        );
       }
     }
   }
@@ -196,7 +234,9 @@ export async function prepareOutFolder(
     await rm(probe, { force: true });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new InputError(`${flag}: ${out}, expected a folder this process can write in, got ${err.code ?? 'an error'} (${fsReason(err)})`);
+    throw new InputError(
+      `${flag}: ${out}, expected a folder this process can write in, got ${err.code ?? 'an error'} (${fsReason(err)})`,
+    );
   }
   const notes = await recoverCheckpointFolder(out);
   if (!existsSync(out) || options.resume) return notes;
@@ -253,5 +293,7 @@ export function fsReason(err: NodeJS.ErrnoException): string {
 /** The file-system errors a user can cause or fix (paths, permissions, space), as opposed to faults in the engine. */
 export function isUserFsError(e: unknown): e is NodeJS.ErrnoException {
   const err = e as NodeJS.ErrnoException;
-  return typeof err?.code === 'string' && Object.hasOwn(FS_REASONS, err.code) && typeof err.syscall === 'string';
+  return (
+    typeof err?.code === 'string' && Object.hasOwn(FS_REASONS, err.code) && typeof err.syscall === 'string'
+  );
 }

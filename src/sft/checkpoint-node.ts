@@ -16,7 +16,9 @@ import type { AdamWState } from '../optim/adamw.ts';
 import type { TrainerState } from './trainer.ts';
 import { loadTokenizer } from '../tokenizers/load-node.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
-import { tokenizerConfigFor } from './tokenizer-config.ts';
+import { checkpointTokenizerConfig } from './tokenizer-config.ts';
+import { chatTemplateFor } from './chat-template.ts';
+import { withDtype } from './config-dtype.ts';
 import {
   copySynced,
   MANIFEST,
@@ -28,7 +30,8 @@ import {
   type FileDigest,
 } from './checkpoint-folder-node.ts';
 
-const TOKENIZER_FILES = [
+/** The files beside the weights a model folder carries over: tokenizer and generation settings. */
+export const TOKENIZER_FILES = [
   'vocab.json',
   'merges.txt',
   'tokenizer.json',
@@ -44,6 +47,8 @@ export interface CheckpointContent {
   sourceFolder: string;
   /** The tokenizer of sourceFolder, if already loaded; read from it otherwise. */
   tokenizer?: Tokenizer;
+  /** The chat template trained with (the job's); by default the tokenizer's own, else the fallback. */
+  chatTemplate?: string;
   trainingArgs: Record<string, unknown>;
   optimizer?: AdamWState;
   trainerState?: TrainerState;
@@ -55,7 +60,10 @@ export interface CheckpointContent {
    * LoRA: the checkpoint is the adapter in peft's layout (adapter_config.json, adapter_model.safetensors), not the
    * frozen base (no model.safetensors; config.json only for a classifier's, with its labels).
    */
-  adapter?: { config: Record<string, unknown>; tensors: { name: string; shape: number[]; data: Float32Array }[] };
+  adapter?: {
+    config: Record<string, unknown>;
+    tensors: { name: string; shape: number[]; data: Float32Array }[];
+  };
   /** Lines for metrics.jsonl since the previous checkpoint (appended to that one's). */
   metricsLines?: readonly string[];
   /**
@@ -87,6 +95,20 @@ function optimizerFile(optimizer: AdamWState): Uint8Array {
 
 const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
 
+async function readJsonFile(path: string): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    throw new InputError(`${path}: expected JSON, got text that does not parse`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InputError(
+      `${path}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : typeof value}`,
+    );
+  return value as Record<string, unknown>;
+}
+
 /** Write a whole checkpoint into `folder` as one unit (see the file comment). */
 export async function saveCheckpoint(folder: string, c: CheckpointContent): Promise<void> {
   const partial = siblingPath(folder, 'partial');
@@ -102,33 +124,49 @@ export async function saveCheckpoint(folder: string, c: CheckpointContent): Prom
       await put('adapter_model.safetensors', serializeSafetensors(tensors));
       await put('adapter_config.json', json(c.adapter.config));
       // A classifier's adapter: its labels (id2label) in the classifier's config.json, as the head strategy saves.
-      if (c.adapter.config.task_type === 'SEQ_CLS') await put('config.json', json(c.config));
+      if (c.adapter.config.task_type === 'SEQ_CLS')
+        await put('config.json', json(withDtype(c.config, tensors)));
     } else {
-      await put('model.safetensors', serializeSafetensors(await c.model.exportTensors()));
-      await put('config.json', json(c.config));
+      const tensors = await c.model.exportTensors();
+      await put('model.safetensors', serializeSafetensors(tensors));
+      await put('config.json', json(withDtype(c.config, tensors)));
     }
     const has = (name: string) => existsSync(join(c.sourceFolder, name));
     for (const name of TOKENIZER_FILES) {
-      if (!has(name)) continue;
+      if (!has(name) || name === 'tokenizer_config.json') continue;
       const linked = previous !== null && existsSync(join(previous, name)); // copied once, then linked
       const from = join(linked ? previous : c.sourceFolder, name);
       digests.set(name, await copySynced(from, join(partial, name), { link: linked }));
     }
-    if (!has('tokenizer_config.json') && ['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
+    if (['vocab.json', 'tokenizer.json', 'tokenizer.model'].some(has)) {
       const tokenizer = c.tokenizer ?? (await loadTokenizer(c.sourceFolder));
-      await put('tokenizer_config.json', json(tokenizerConfigFor(c.config, tokenizer, join(folder, 'config.json'))));
+      const source = has('tokenizer_config.json')
+        ? await readJsonFile(join(c.sourceFolder, 'tokenizer_config.json'))
+        : undefined;
+      const template = c.chatTemplate ?? chatTemplateFor(tokenizer).source;
+      const where = join(folder, 'config.json');
+      await put(
+        'tokenizer_config.json',
+        json(checkpointTokenizerConfig(source, c.config, tokenizer, template, where)),
+      );
     }
     await put('training_args.json', json(c.trainingArgs));
     if (c.optimizer) await put('optimizer.safetensors', optimizerFile(c.optimizer));
     if (c.best) await put(BEST_FILE, weightsFile(c.best));
     else if (previous && existsSync(join(previous, BEST_FILE))) {
-      digests.set(BEST_FILE, await copySynced(join(previous, BEST_FILE), join(partial, BEST_FILE), { link: true }));
+      digests.set(
+        BEST_FILE,
+        await copySynced(join(previous, BEST_FILE), join(partial, BEST_FILE), { link: true }),
+      );
     }
     if (c.resumeWeights) await put(RESUME_FILE, weightsFile(c.resumeWeights));
     if (c.trainerState) await put('trainer_state.json', json(trainerStateJson(c.trainerState)));
     if (c.metricsLines) {
       // A log, not state: left out of the manifest, so lines after the last checkpoint may be appended in place.
-      const before = previous && existsSync(join(previous, METRICS_FILE)) ? await readFile(join(previous, METRICS_FILE), 'utf8') : '';
+      const before =
+        previous && existsSync(join(previous, METRICS_FILE))
+          ? await readFile(join(previous, METRICS_FILE), 'utf8')
+          : '';
       await writeSynced(join(partial, METRICS_FILE), before + c.metricsLines.map((l) => l + '\n').join(''));
     }
     await writeManifest(partial, c.trainerState?.step ?? null, digests);
@@ -158,7 +196,14 @@ function trainerStateJson(state: TrainerState): Record<string, unknown> {
   return { ...state, bestLoss: Number.isFinite(state.bestLoss) ? state.bestLoss : null };
 }
 
-const STATE_COUNTS = ['step', 'epoch', 'batchInEpoch', 'randomOffset', 'bestStep', 'evalsWithoutBetter'] as const;
+const STATE_COUNTS = [
+  'step',
+  'epoch',
+  'batchInEpoch',
+  'randomOffset',
+  'bestStep',
+  'evalsWithoutBetter',
+] as const;
 
 export function parseTrainerState(text: string, file: string): TrainerState {
   let raw: unknown;
@@ -168,18 +213,24 @@ export function parseTrainerState(text: string, file: string): TrainerState {
     throw new InputError(`${file}: expected JSON, got text that does not parse`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new InputError(`${file}: expected a JSON object, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+    throw new InputError(
+      `${file}: expected a JSON object, got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
+    );
   const o = raw as Record<string, unknown>;
   const state: Record<string, number> = {};
   for (const key of STATE_COUNTS) {
     const v = o[key];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
-      throw new InputError(`${file}: field '${key}', expected an integer ≥ 0, got ${typeof v === 'number' ? v : typeof v}`);
+      throw new InputError(
+        `${file}: field '${key}', expected an integer ≥ 0, got ${typeof v === 'number' ? v : typeof v}`,
+      );
     state[key] = v;
   }
   const best = o.bestLoss;
   if (best !== null && (typeof best !== 'number' || !(best >= 0)))
-    throw new InputError(`${file}: field 'bestLoss', expected a number ≥ 0 or null, got ${typeof best === 'number' ? best : typeof best}`);
+    throw new InputError(
+      `${file}: field 'bestLoss', expected a number ≥ 0 or null, got ${typeof best === 'number' ? best : typeof best}`,
+    );
   return { ...(state as Omit<TrainerState, 'bestLoss'>), bestLoss: best ?? Infinity };
 }
 

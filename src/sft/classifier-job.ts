@@ -140,7 +140,11 @@ export async function loraClassifierJob(inputs: JobInputs): Promise<Job<ClassBat
     trainBatches: epochBatches(classificationBatches, train.examples, batches),
     val: classificationBatches(val.examples, evalBatches),
     test: classificationBatches(test.examples, evalBatches),
-    report: { ...report, trainable: report.trainable + classifier.score.weight.size, trainableTensors: report.trainableTensors + 1 },
+    report: {
+      ...report,
+      trainable: report.trainable + classifier.score.weight.size,
+      trainableTensors: report.trainableTensors + 1,
+    },
     config: job.config,
     restoreBest: false,
     baseline: job.baseline,
@@ -153,7 +157,9 @@ export async function loraClassifierJob(inputs: JobInputs): Promise<Job<ClassBat
       using _scope = gpu.scope('sample');
       const ids = Tensor.from(gpu, Int32Array.from(first.ids), [1, first.ids.length], { label: 'ids' });
       model.eval();
-      const features = await noGrad(gpu, () => classifier.features(ids, Int32Array.of(first.ids.length - 1))).readF32();
+      const features = await noGrad(gpu, () =>
+        classifier.features(ids, Int32Array.of(first.ids.length - 1)),
+      ).readF32();
       model.train();
       return sampleLabel(classifier, job.names, features, first.label);
     },
@@ -163,4 +169,3 @@ export async function loraClassifierJob(inputs: JobInputs): Promise<Job<ClassBat
     },
   };
 }
-

@@ -12,18 +12,35 @@ import type { LanguageModel } from '../models/language-model.ts';
 export class SequenceClassifier extends Module {
   readonly score: Linear;
 
-  constructor(gpu: Gpu, readonly backbone: LanguageModel, readonly numLabels: number, seed = 0) {
+  constructor(
+    gpu: Gpu,
+    readonly backbone: LanguageModel,
+    readonly numLabels: number,
+    seed = 0,
+  ) {
     super(gpu);
     this.addModule('', backbone);
     const C = backbone.hiddenSize;
-    this.score = this.addModule('score', new Linear(gpu, C, numLabels, { bias: false, layout: 'out-in', init: new Rng(seed).normal(numLabels * C, 0.02) }));
+    this.score = this.addModule(
+      'score',
+      new Linear(gpu, C, numLabels, {
+        bias: false,
+        layout: 'out-in',
+        init: new Rng(seed).normal(numLabels * C, 0.02),
+      }),
+    );
   }
 
   /** Final hidden state (B, C) at each row's last real token, from ids (B, T) and those indices (B). */
   features(ids: Tensor, lastIndex: Int32Array): Tensor {
     const [B, T] = ids.shape;
     const hidden = F.reshape(this.backbone.hidden(ids), [B * T, this.backbone.hiddenSize]); // (B·T, C)
-    const rows = Tensor.from(this.gpu, Int32Array.from(lastIndex, (t, b) => b * T + t), [B], { label: 'last_token_rows' });
+    const rows = Tensor.from(
+      this.gpu,
+      Int32Array.from(lastIndex, (t, b) => b * T + t),
+      [B],
+      { label: 'last_token_rows' },
+    );
     return F.embedding(rows, hidden); // (B, C)
   }
 

@@ -3,7 +3,7 @@
 import { InputError } from '../util/errors.ts';
 import { checkPositiveInt } from '../util/check-args.ts';
 import { modelInput, type Encoding, type Tokenizer } from '../tokenizers/tokenizer.ts';
-import type { DataRow } from './jsonl.ts';
+import type { ChatMessage, DataRow } from './jsonl.ts';
 import { assistantSpans, chatSpecials, chatTemplateFor, renderChat, type ChatTemplate } from './chat-template.ts';
 
 /** A causal-LM example: mask[t] = 1 when ids[t] is a loss target (predicted from ids[0..t-1]); mask[0] = 0. */
@@ -29,12 +29,10 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
   const tokens = specials.filter((t) => t !== '' && tokenizer.tokenToId(t) !== undefined);
   const add = (from: number, to: number): void => {
     if (to <= from) return;
-    const e = tokenizer.encodeWithOffsets(text.slice(from, to), PLAIN);
-    // After a special token Hugging Face's Metaspace (prepend_scheme "first") puts no dummy prefix: drop a
-    // lone `▁` that stands for no character of the text. A stopgap until encode has a no-prefix option.
-    const skip = from > 0 && e.ids.length > 1 && tokenizer.idToToken(e.ids[0]) === '\u2581' && text[from] !== ' ';
-    out.ids.push(...e.ids.slice(skip ? 1 : 0));
-    for (const [a, b] of e.offsets.slice(skip ? 1 : 0)) out.offsets.push([a + from, b + from]);
+    // After a special token a SentencePiece tokenizer puts its dummy prefix only where Hugging Face does.
+    const e = tokenizer.encodeWithOffsets(text.slice(from, to), { ...PLAIN, continuation: from > 0 });
+    out.ids.push(...e.ids);
+    for (const [a, b] of e.offsets) out.offsets.push([a + from, b + from]);
   };
   let at = 0;
   for (let i = 0; i < text.length; ) {
@@ -53,11 +51,17 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
   return out;
 }
 
-// mask[t] = 1 where token t overlaps a target span (transformers marks every token holding a span character).
+// mask[t] = 1 where token t is the first token holding a character of a target span: transformers maps each span
+// character to a token with char_to_token, which gives the first of the byte-level tokens one character (an emoji)
+// was split into, so the later ones stay unmasked. A zero-width token (EOS after the text) counts where it stands.
 function maskBySpans(e: Encoding, spans: readonly [number, number][]): Example {
-  const mask = e.offsets.map(([a, b]) =>
-    spans.some(([s, t]) => (b > a ? a < t && b > s : a >= s && a < t)) ? 1 : 0,
-  );
+  let seen = 0; // characters before this are held by an earlier token
+  const mask = e.offsets.map(([a, b]) => {
+    const from = Math.max(a, seen);
+    seen = Math.max(seen, b);
+    if (b === a) return spans.some(([s, t]) => a >= s && a < t) ? 1 : 0;
+    return spans.some(([s, t]) => from < t && b > s && from < b) ? 1 : 0;
+  });
   return { ids: e.ids, mask };
 }
 
@@ -82,7 +86,7 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
       break;
     }
     case 'messages': {
-      const template = chat ?? chatTemplateFor(tokenizer, undefined);
+      const template = chat ?? chatTemplateFor(tokenizer);
       const text = renderChat(template, row.messages);
       const spans = assistantSpans(template, row.messages, text, `${row.file}:${row.line}`);
       example = maskBySpans(encodeSpans(tokenizer, text, chatSpecials(template)), spans);
@@ -105,6 +109,15 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
   }
   example.mask[0] = 0; // nothing in the example precedes its first token
   return example;
+}
+
+/**
+ * The ids a reply is generated after: the conversation rendered with the template's generation prompt (BOS, where
+ * the model has one, comes from the template, as transformers' apply_chat_template does).
+ */
+export function chatPromptIds(tokenizer: Tokenizer, chat: ChatTemplate, messages: readonly ChatMessage[]): number[] {
+  const text = renderChat(chat, messages, { addGenerationPrompt: true });
+  return encodeSpans(tokenizer, text, chatSpecials(chat)).ids;
 }
 
 /** Progress of a long tokenization: onProgress(done, total) about every intervalMs, and once when done. */

@@ -5,6 +5,7 @@ import type { LanguageModel } from '../models/language-model.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 import { lmBatches } from './batching.ts';
 import { tokenizeRows, truncateExamples } from './dataset.ts';
+import { chatTemplateFor } from './chat-template.ts';
 import { parseJsonl, parseRows } from './jsonl.ts';
 import { SFT_DEFAULTS } from './defaults.ts';
 import type { Rows } from './fine-tune.ts';
@@ -29,7 +30,7 @@ export async function evaluate(options: EvaluateOptions): Promise<Metrics> {
       "a classifier's metrics are fineTune's result (after, test) with strategy 'head'",
     );
   const maxLength = Math.min(options.maxLength ?? SFT_DEFAULTS.maxLength, model.contextLength);
-  const { examples } = truncateExamples(tokenizeRows(data.rows, tokenizer), maxLength);
+  const { examples } = truncateExamples(tokenizeRows(data.rows, tokenizer, undefined, chatTemplateFor(tokenizer)), maxLength);
   const batchSize = options.batchSize ?? SFT_DEFAULTS.batchSize;
   const padId = tokenizer.eosId ?? 0;
   const batches = lmBatches(examples, {

@@ -35,6 +35,8 @@ export interface FineTuneOptions extends Partial<Omit<FineTuneSettings, 'lora'>>
   onEvent?(event: TrainEvent): void;
   /** Aborting ends the run after the current step (the result then says reason 'stopped'). */
   signal?: AbortSignal;
+  /** Notes on the run (chat rows with the fallback template, truncated examples), one line each. */
+  onInfo?(message: string): void;
 }
 
 export interface FineTuneResult {
@@ -58,10 +60,12 @@ export interface FineTuneResult {
     config: Record<string, unknown>;
     tensors: { name: string; shape: number[]; data: Float32Array }[];
   };
+  /** Language-model strategies: the chat template chat rows were rendered with (a saved model's chat_template). */
+  chatTemplate?: string;
 }
 
 const REQUIRED = ['model', 'tokenizer', 'train'] as const;
-const HOOKS = ['val', 'test', 'onEvent', 'signal', 'trainable', 'lora'];
+const HOOKS = ['val', 'test', 'onEvent', 'onInfo', 'signal', 'trainable', 'lora'];
 const CHOICES: Partial<Record<keyof FineTuneSettings, readonly string[]>> = {
   strategy: ['full', 'freeze', 'head', 'lora'],
   lrSchedule: ['constant', 'linear', 'cosine'],
@@ -200,7 +204,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     tokenizer,
     data,
     { ...settings, sampleTokens: 0 },
-    { name: (setting) => `fineTune: option '${setting}'`, data: 'train', info: () => {} },
+    { name: (setting) => `fineTune: option '${setting}'`, data: 'train', info: (m) => options.onInfo?.(m) },
   );
   const perEpoch = job.trainBatches(0).length;
   if (Math.floor(perEpoch / settings.gradAccum) === 0) {
@@ -228,6 +232,7 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     finished = true;
     return {
       ...(adapter ? { adapter } : {}),
+      ...(job.chat ? { chatTemplate: job.chat.source } : {}),
       module: job.module,
       config: job.config,
       settings,

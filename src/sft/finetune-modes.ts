@@ -21,22 +21,31 @@ export interface ParameterReport {
 }
 
 /** Set requiresGrad on every backbone parameter for `strategy`; returns the counts. */
-export function applyStrategy(model: LanguageModel, strategy: Strategy, options: StrategyOptions = {}): ParameterReport {
+export function applyStrategy(
+  model: LanguageModel,
+  strategy: Strategy,
+  options: StrategyOptions = {},
+): ParameterReport {
   const freezeLayers = options.freezeLayers ?? 0;
   if (!Number.isInteger(freezeLayers) || freezeLayers < 0 || freezeLayers > model.numLayers) {
-    throw new InputError(`--freeze-layers: value, expected an integer in [0, ${model.numLayers}] (the model has ${model.numLayers} blocks), got ${freezeLayers}`);
+    throw new InputError(
+      `--freeze-layers: value, expected an integer in [0, ${model.numLayers}] (the model has ${model.numLayers} blocks), got ${freezeLayers}`,
+    );
   }
   let pattern: RegExp | null = null;
   if (options.trainable) {
     try {
       pattern = new RegExp(options.trainable);
     } catch (e) {
-      throw new InputError(`--trainable: pattern, expected a regular expression, got '${options.trainable}' (${(e as Error).message})`);
+      throw new InputError(
+        `--trainable: pattern, expected a regular expression, got '${options.trainable}' (${(e as Error).message})`,
+      );
     }
   }
   for (const [name, p] of model.namedParameters()) {
     if (strategy === 'head') p.requiresGrad = false;
-    else if (strategy === 'lora') p.requiresGrad = isAdapterParameter(name); // attachLora added them
+    else if (strategy === 'lora')
+      p.requiresGrad = isAdapterParameter(name); // attachLora added them
     else if (pattern) p.requiresGrad = pattern.test(name);
     else if (strategy === 'freeze') {
       const layer = model.layerIndex(name);
@@ -44,7 +53,10 @@ export function applyStrategy(model: LanguageModel, strategy: Strategy, options:
     } else p.requiresGrad = true;
   }
   if (pattern && !model.namedParameters().some(([, p]) => p.requiresGrad)) {
-    throw new InputError(`--trainable: pattern '${options.trainable}', expected to match at least one parameter name, got none`, `names look like ${model.namedParameters()[0]?.[0]}`);
+    throw new InputError(
+      `--trainable: pattern '${options.trainable}', expected to match at least one parameter name, got none`,
+      `names look like ${model.namedParameters()[0]?.[0]}`,
+    );
   }
   return countParameters(model.namedParameters().map(([, p]) => p));
 }

@@ -6,8 +6,8 @@ import { modelInput, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { LanguageModel } from '../models/language-model.ts';
 import { generate } from '../models/generate.ts';
 import type { Module } from '../nn/module.ts';
-import { tokenizeRows, truncateExamples } from './dataset.ts';
-import { chatTemplateFor, renderChat } from './chat-template.ts';
+import { chatPromptIds, tokenizeRows, truncateExamples } from './dataset.ts';
+import { chatTemplateFor, FALLBACK_NOTE, renderChat, type ChatTemplate } from './chat-template.ts';
 import { type DataRow } from './jsonl.ts';
 import { epochBatches, lmBatches, type LmBatch } from './batching.ts';
 import { TEXT_PLACEHOLDER } from './classification.ts';
@@ -85,6 +85,8 @@ export interface Job<Batch = unknown> {
    * peft's layout: lora.ts exportAdapter).
    */
   adapter?: AttachedAdapter;
+  /** LM jobs: the chat template chat rows are rendered with (a checkpoint writes it into tokenizer_config.json). */
+  chat?: ChatTemplate;
   /** Frees what the job added (a classifier head, LoRA adapters); the language model stays. */
   dispose(): void;
 }
@@ -133,6 +135,9 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
     );
   }
   const lora = s.strategy === 'lora' ? (s.lora ?? LORA_DEFAULTS) : null;
+  const chat = chatTemplateFor(tokenizer);
+  const chatRows = [data.train, data.val, data.test].some((rows) => rows[0]?.format === 'messages');
+  if (chatRows && chat.fallback) context.info(FALLBACK_NOTE);
   const adapted = lora ? attachLora(model, lora, s.seed) : [];
   const report = applyStrategy(model, s.strategy, { freezeLayers: s.freezeLayers, trainable: s.trainable });
   const prepare = (rows: DataRow[], name: string) => {
@@ -143,7 +148,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
       shown = true;
       context.info(`${name}: tokenized ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`);
     };
-    const t = truncateExamples(tokenizeRows(rows, tokenizer, { onProgress, intervalMs: 2000 }), s.maxLength);
+    const t = truncateExamples(tokenizeRows(rows, tokenizer, { onProgress, intervalMs: 2000 }, chat), s.maxLength);
     if (t.truncated || t.dropped) {
       context.info(
         `${name}: ${t.truncated} examples truncated to ${s.maxLength} tokens, ${t.dropped} left with no target dropped`,
@@ -161,7 +166,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
     padId,
   };
   const evalOptions = { ...options, shuffle: false };
-  const prompt = samplePrompt(sampleRow, tokenizer);
+  const prompt = samplePrompt(sampleRow, tokenizer, chat);
   return {
     module: model,
     task: new LmTask(model),
@@ -174,12 +179,13 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
       architectures: [model.hfClasses.causalLm],
     },
     restoreBest: false,
+    chat,
     ...(lora ? { adapter: { settings: lora, targets: adapted, head: null } } : {}),
     sampleRow,
-    sampleInput: prompt,
+    sampleInput: prompt.text,
     async sample() {
-      const room = Math.floor(model.contextLength / 2) - modelInput(tokenizer, []).length;
-      const ids = modelInput(tokenizer, tokenizer.encode(prompt, { allowSpecial: false }).slice(-room));
+      const room = Math.floor(model.contextLength / 2);
+      const ids = prompt.ids.length <= room ? prompt.ids : modelInput(tokenizer, prompt.ids.slice(modelInput(tokenizer, []).length - room));
       model.eval();
       const out = await generate(model, ids, {
         maxNewTokens: s.sampleTokens,
@@ -195,19 +201,19 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   };
 }
 
-/** The text a reply is generated after: the prompt, the chat up to the assistant, or the start of a text row. */
-function samplePrompt(row: DataRow, tokenizer: Tokenizer): string {
+/** The text a reply is generated after (the prompt, the chat up to the assistant, or the start of a text row) and its ids. */
+function samplePrompt(row: DataRow, tokenizer: Tokenizer, chat: ChatTemplate): { text: string; ids: number[] } {
+  const plain = (text: string) => ({ text, ids: modelInput(tokenizer, tokenizer.encode(text, { allowSpecial: false })) });
   switch (row.format) {
     case 'prompt-completion':
-      return row.prompt;
+      return plain(row.prompt);
     case 'messages': {
       const last = row.messages.map((m) => m.role).lastIndexOf('assistant');
-      return renderChat(chatTemplateFor(tokenizer, undefined), row.messages.slice(0, last), {
-        addGenerationPrompt: true,
-      });
+      const messages = row.messages.slice(0, last);
+      return { text: renderChat(chat, messages, { addGenerationPrompt: true }), ids: chatPromptIds(tokenizer, chat, messages) };
     }
     case 'text':
     case 'text-label':
-      return tokenizer.decode(tokenizer.encode(row.text, { allowSpecial: false }).slice(0, 12));
+      return plain(tokenizer.decode(tokenizer.encode(row.text, { allowSpecial: false }).slice(0, 12)));
   }
 }

@@ -56,6 +56,10 @@ export function formatShape(format: RowFormat): string {
   return FIELDS[format].shape;
 }
 const ROLES: readonly string[] = ['system', 'user', 'assistant'];
+// Fields and roles of tool calling (OpenAI/transformers style), refused by name: their rendering and masks are not
+// checked against transformers yet.
+const TOOL_FIELDS: readonly string[] = ['tools', 'tool_calls', 'tool_call_id'];
+const NO_TOOLS = 'tool calls are not supported (yet), expected system, user and assistant turns of plain content';
 
 function detectFormat(keys: string[]): RowFormat | undefined {
   if (keys.includes('messages')) return 'messages';
@@ -100,11 +104,13 @@ function parseMessages(where: string, value: unknown): ChatMessage[] {
     const at = `${where}: messages[${i}]`;
     if (!isObject(m)) throw new InputError(`${at} is invalid, expected an object, got ${typeName(m)}`);
     for (const key of Object.keys(m)) {
+      if (TOOL_FIELDS.includes(key)) throw new InputError(`${at}: field ${quote(key, '"')}: ${NO_TOOLS}`);
       if (key !== 'role' && key !== 'content') {
         throw new InputError(`${at}: unknown field ${quote(key, '"')}, expected only "role" and "content"`);
       }
     }
     const role = stringField(`${at}`, m, 'role');
+    if (role === 'tool') throw new InputError(`${at}: field "role" is "tool": ${NO_TOOLS}`);
     if (!ROLES.includes(role)) {
       throw new InputError(`${at}: unknown role, expected system, user or assistant, got ${show(role)}`);
     }
@@ -134,6 +140,7 @@ function parseRow(file: string, line: number, json: unknown, where = `${file}:${
     );
   }
   const { required, shape } = FIELDS[format];
+  if (format === 'messages' && keys.includes('tools')) throw new InputError(`${where}: field "tools": ${NO_TOOLS}`);
   for (const key of keys) {
     if (!required.includes(key)) {
       throw new InputError(

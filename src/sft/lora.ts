@@ -19,10 +19,20 @@ export interface LoraSettings {
   layers: number[] | null;
 }
 
-export const LORA_DEFAULTS: LoraSettings = { r: 8, alpha: 16, dropout: 0.05, targets: [], rslora: false, layers: null };
+export const LORA_DEFAULTS: LoraSettings = {
+  r: 8,
+  alpha: 16,
+  dropout: 0.05,
+  targets: [],
+  rslora: false,
+  layers: null,
+};
 
 /** peft's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for the architectures this engine loads. */
-const DEFAULT_TARGETS: Record<LanguageModel['kind'], string[]> = { gpt2: ['c_attn'], llama: ['q_proj', 'v_proj'] };
+const DEFAULT_TARGETS: Record<LanguageModel['kind'], string[]> = {
+  gpt2: ['c_attn'],
+  llama: ['q_proj', 'v_proj'],
+};
 /** The output layers all-linear leaves out, as peft does. */
 const OUTPUT_LAYERS = new Set(['lm_head', 'score']);
 
@@ -30,13 +40,18 @@ export const loraScale = (s: Pick<LoraSettings, 'r' | 'alpha' | 'rslora'>): numb
   s.rslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
 
 /** The Linear layers an adapter goes on, by their dotted module names, in model order. */
-export function loraTargets(model: LanguageModel, s: LoraSettings, where = '--lora-targets'): [string, Linear][] {
+export function loraTargets(
+  model: LanguageModel,
+  s: LoraSettings,
+  where = '--lora-targets',
+): [string, Linear][] {
   const targets = s.targets.length ? s.targets : DEFAULT_TARGETS[model.kind];
   const allLinear = targets.length === 1 && targets[0] === 'all-linear';
   const linears = model.namedModules().filter((e): e is [string, Linear] => e[1] instanceof Linear);
   const chosen = linears.filter(([name]) => {
     const short = name.split('.').at(-1)!;
-    if (allLinear ? OUTPUT_LAYERS.has(short) : !targets.some((t) => name === t || name.endsWith(`.${t}`))) return false;
+    if (allLinear ? OUTPUT_LAYERS.has(short) : !targets.some((t) => name === t || name.endsWith(`.${t}`)))
+      return false;
     const layer = model.layerIndex(`${name}.weight`);
     return s.layers === null || (layer !== null && s.layers.includes(layer));
   });
@@ -49,7 +64,8 @@ export function loraTargets(model: LanguageModel, s: LoraSettings, where = '--lo
         );
     }
   }
-  if (chosen.length === 0) throw new InputError(`${where}: expected at least one layer to adapt, got none (check --lora-layers)`);
+  if (chosen.length === 0)
+    throw new InputError(`${where}: expected at least one layer to adapt, got none (check --lora-layers)`);
   return chosen;
 }
 
@@ -92,7 +108,10 @@ export async function exportAdapter(
   model: LanguageModel,
   adapter: AttachedAdapter,
   base: string,
-): Promise<{ config: Record<string, unknown>; tensors: { name: string; shape: number[]; data: Float32Array }[] }> {
+): Promise<{
+  config: Record<string, unknown>;
+  tensors: { name: string; shape: number[]; data: Float32Array }[];
+}> {
   const { settings, targets, head } = adapter;
   return {
     config: adapterConfig(model, settings, targets, base, head ? 'SEQ_CLS' : 'CAUSAL_LM'),
@@ -133,11 +152,24 @@ const nonEmpty = (o: unknown) => typeof o === 'object' && o !== null && Object.k
 /** The settings of an adapter_config.json, refusing what this engine does not apply. */
 export function parseAdapterConfig(raw: Record<string, unknown>, file: string): LoraSettings {
   const fail = (field: string, expected: string, got: unknown) =>
-    new WeightsError(`${file}: field '${field}', expected ${expected}, got ${JSON.stringify(got)?.slice(0, 60)}`);
-  if (raw.peft_type !== 'LORA') throw fail('peft_type', "'LORA' (other peft methods are not supported)", raw.peft_type);
+    new WeightsError(
+      `${file}: field '${field}', expected ${expected}, got ${JSON.stringify(got)?.slice(0, 60)}`,
+    );
+  if (raw.peft_type !== 'LORA')
+    throw fail('peft_type', "'LORA' (other peft methods are not supported)", raw.peft_type);
   if (raw.use_dora === true) throw fail('use_dora', 'false (DoRA is not supported)', raw.use_dora);
-  if (raw.bias !== undefined && raw.bias !== 'none') throw fail('bias', "'none' (trained biases are not supported)", raw.bias);
-  const unsupported = ['lora_bias', 'exclude_modules', 'target_parameters', 'trainable_token_indices', 'layer_replication', 'use_qalora', 'use_bdlora', 'alora_invocation_tokens'];
+  if (raw.bias !== undefined && raw.bias !== 'none')
+    throw fail('bias', "'none' (trained biases are not supported)", raw.bias);
+  const unsupported = [
+    'lora_bias',
+    'exclude_modules',
+    'target_parameters',
+    'trainable_token_indices',
+    'layer_replication',
+    'use_qalora',
+    'use_bdlora',
+    'alora_invocation_tokens',
+  ];
   for (const field of unsupported)
     if (raw[field] != null && raw[field] !== false && !(Array.isArray(raw[field]) && raw[field].length === 0))
       throw fail(field, 'unset (this peft option is not supported)', raw[field]);
@@ -145,18 +177,27 @@ export function parseAdapterConfig(raw: Record<string, unknown>, file: string): 
     if (nonEmpty(raw[field])) throw fail(field, 'none (per-layer ranks are not supported)', raw[field]);
   adapterHasHead(raw, file);
   const r = raw.r;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 4096) throw fail('r', 'an integer in [1, 4096]', r);
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 4096)
+    throw fail('r', 'an integer in [1, 4096]', r);
   const alpha = raw.lora_alpha ?? 8;
   if (typeof alpha !== 'number' || !(alpha > 0)) throw fail('lora_alpha', 'a number > 0', alpha);
   const dropout = raw.lora_dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw fail('lora_dropout', 'a number in [0, 1)', dropout);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    throw fail('lora_dropout', 'a number in [0, 1)', dropout);
   const t = raw.target_modules;
   const targets = t === 'all-linear' ? ['all-linear'] : t;
   if (!Array.isArray(targets) || targets.length === 0 || !targets.every((x) => typeof x === 'string'))
-    throw fail('target_modules', "a list of module names or 'all-linear' (regular expressions are not supported)", t);
+    throw fail(
+      'target_modules',
+      "a list of module names or 'all-linear' (regular expressions are not supported)",
+      t,
+    );
   const layersRaw = raw.layers_to_transform ?? null;
   const layers = typeof layersRaw === 'number' ? [layersRaw] : layersRaw;
-  if (layers !== null && !(Array.isArray(layers) && layers.every((x) => Number.isInteger(x) && (x as number) >= 0)))
+  if (
+    layers !== null &&
+    !(Array.isArray(layers) && layers.every((x) => Number.isInteger(x) && (x as number) >= 0))
+  )
     throw fail('layers_to_transform', 'null or a list of block indices', layersRaw);
   const rslora = raw.use_rslora ?? false;
   if (typeof rslora !== 'boolean') throw fail('use_rslora', 'true or false', rslora);
@@ -189,7 +230,10 @@ export async function adapterTensors(
   const out = [];
   for (const [name, linear] of model.namedModules()) {
     if (!(linear instanceof Linear) || !linear.lora) continue;
-    for (const [factor, t] of [['lora_A', linear.lora.A], ['lora_B', linear.lora.B]] as const)
+    for (const [factor, t] of [
+      ['lora_A', linear.lora.A],
+      ['lora_B', linear.lora.B],
+    ] as const)
       out.push({ name: peftKey(`${name}.${factor}.weight`), shape: [...t.shape], data: await t.readF32() });
   }
   if (head) out.push({ name: HEAD_KEY, shape: [...head.weight.shape], data: await head.weight.readF32() });
@@ -232,18 +276,30 @@ export function loadAdapterTensors(
   }
   for (const [name, linear] of model.namedModules()) {
     if (!(linear instanceof Linear) || !linear.lora) continue;
-    for (const [factor, t] of [['lora_A', linear.lora.A], ['lora_B', linear.lora.B]] as const) {
+    for (const [factor, t] of [
+      ['lora_A', linear.lora.A],
+      ['lora_B', linear.lora.B],
+    ] as const) {
       const key = peftKey(`${name}.${factor}.weight`);
       expected.add(key);
       const data = tensors.get(key);
-      if (!data) throw new WeightsError(`${file}: tensor '${key}', expected it for the adapter's target ${name}, got none`);
+      if (!data)
+        throw new WeightsError(
+          `${file}: tensor '${key}', expected it for the adapter's target ${name}, got none`,
+        );
       if (data.length !== t.size)
-        throw new WeightsError(`${file}: tensor '${key}', expected ${t.size} values (${t.shape.join('×')}), got ${data.length}`);
+        throw new WeightsError(
+          `${file}: tensor '${key}', expected ${t.size} values (${t.shape.join('×')}), got ${data.length}`,
+        );
       model.load(`${name}.${factor}.weight`, data);
     }
   }
   const extra = [...tensors.keys()].find((k) => !expected.has(k));
-  if (extra) throw new WeightsError(`${file}: tensor '${extra.slice(0, 80)}', expected only the adapter's targets, got one more`, 'do target_modules and layers_to_transform match the tensors?');
+  if (extra)
+    throw new WeightsError(
+      `${file}: tensor '${extra.slice(0, 80)}', expected only the adapter's targets, got one more`,
+      'do target_modules and layers_to_transform match the tensors?',
+    );
 }
 
 /**

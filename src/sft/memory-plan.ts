@@ -1,15 +1,17 @@
 // The memory planner: what one training step of a model will hold on the GPU, found before any weight is read by
 // running the step itself (the engine's own model, strategy, optimizer, loss and backward) on the meta device, which
 // allocates nothing and counts every buffer (gpu/meta-device.ts). So the figure follows the code: fused kernels,
-// checkpointing and LoRA change it with no formula to keep in step. A tensor past the device's binding limit fails
-// here, in milliseconds, instead of minutes into loading: the run is refused with what to change.
+// checkpointing and LoRA change it with no formula to keep in step. A tensor past the device's maxBufferSize, or one
+// bound whole past its binding limit (kernels bind weights such as GPT-2's wte in windows; activations they bind
+// whole), fails here, in milliseconds, instead of minutes into loading: the run is refused with what to change.
 import { createMetaGpu, type MetaLimits } from '../gpu/meta-device.ts';
 import { createModelFromConfig } from '../models/load-model.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { InputError, ShapeError } from '../util/errors.ts';
 import { applyStrategy, type Strategy } from './finetune-modes.ts';
 import { attachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
-import { LmTask } from './tasks.ts';
+import { FUSED_HEAD_MIN_LOGITS, LmTask } from './tasks.ts';
+import { IGNORE_INDEX } from './batching.ts';
 import { storeWeights, weightBytesByDtype, type WeightDtype } from '../nn/weight-dtype.ts';
 import { storageBytes } from '../util/half.ts';
 import type { DType } from '../autograd/tensor.ts';
@@ -56,14 +58,22 @@ const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
  * Plan one optimizer step of a model of config.json `raw` (named `file` in errors) under `settings`, every position
  * a target (the most a batch can cost), with the device `limits` (WebGPU's defaults where not given).
  */
-export async function planMemory(raw: Record<string, unknown>, file: string, settings: PlanSettings, limits: MetaLimits = {}): Promise<MemoryPlan> {
+export async function planMemory(
+  raw: Record<string, unknown>,
+  file: string,
+  settings: PlanSettings,
+  limits: MetaLimits = {},
+): Promise<MemoryPlan> {
   const gpu = createMetaGpu(limits);
   try {
     const model = createModelFromConfig(gpu, raw, file);
     model.gradientCheckpointing = settings.gradientCheckpointing;
     if (settings.dropout !== null) model.setDropout(settings.dropout);
     if (settings.strategy === 'lora') attachLora(model, settings.lora ?? LORA_DEFAULTS, 0);
-    applyStrategy(model, settings.strategy, { freezeLayers: settings.freezeLayers, trainable: settings.trainable });
+    applyStrategy(model, settings.strategy, {
+      freezeLayers: settings.freezeLayers,
+      trainable: settings.trainable,
+    });
     await storeWeights(model, resolveDtype(settings.dtype ?? 'auto', raw, settings.fileDtype));
     let trainedWeights = 0;
     let frozenWeights = 0;
@@ -79,10 +89,13 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
     const B = settings.batchSize;
     const T = Math.min(settings.maxLength, model.contextLength);
     model.train();
-    {
+    // Every position a target (the fused head), and, when a batch with fewer targets takes the unfused head, the most
+    // targets it does so with: its logits and their gradient may cost more than the fused step.
+    const unfused = Math.min(B * T, Math.ceil(FUSED_HEAD_MIN_LOGITS / model.headWeight().shape[0]) - 1);
+    for (const n of unfused < B * T ? [B * T, unfused] : [B * T]) {
       using _scope = gpu.scope('plan-step');
-      const ids = new Int32Array(B * T);
-      const { loss } = new LmTask(model).loss({ ids, targets: new Int32Array(B * T), B, T, tokens: B * T });
+      const targets = new Int32Array(B * T).fill(IGNORE_INDEX, n);
+      const { loss } = new LmTask(model).loss({ ids: new Int32Array(B * T), targets, B, T, tokens: B * T });
       loss.backward();
       optimizer.step();
     }
@@ -100,10 +113,11 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
       peak,
     };
   } catch (e) {
-    if (!(e instanceof ShapeError) || !/buffer size/.test(e.message)) throw e;
+    // Past maxBufferSize (one buffer), or bound whole past the binding limit by a kernel that has no windows.
+    if (!(e instanceof ShapeError) || !/buffer size|binding limit/.test(e.message)) throw e;
     throw new InputError(
-      `memory plan: ${e.message}`,
-      'one tensor of this step is too large for one binding of this GPU: lower --batch-size or --max-length, or train with --strategy lora',
+      `memory plan: ${e.message.split('\n')[0]}`,
+      'one tensor of this step is too large for this GPU: lower --batch-size or --max-length, use --gradient-checkpointing, or train with --strategy lora',
     );
   } finally {
     gpu.dispose();
@@ -112,7 +126,11 @@ export async function planMemory(raw: Record<string, unknown>, file: string, set
 
 // auto on the meta device, which reads no tensor: the header's dtype when given (what loading keeps), else the one
 // config.json says the weights are in (transformers writes torch_dtype, or dtype since 4.56).
-function resolveDtype(setting: WeightDtype, raw: Record<string, unknown>, fileDtype: Dtype | undefined): WeightDtype {
+function resolveDtype(
+  setting: WeightDtype,
+  raw: Record<string, unknown>,
+  fileDtype: Dtype | undefined,
+): WeightDtype {
   if (setting !== 'auto') return setting;
   if (fileDtype) return fileDtype === 'BF16' ? 'bfloat16' : fileDtype === 'F16' ? 'float16' : 'float32';
   const stored = raw.torch_dtype ?? raw.dtype;
@@ -123,6 +141,9 @@ function resolveDtype(setting: WeightDtype, raw: Record<string, unknown>, fileDt
 export function describePlan(p: MemoryPlan): string {
   const half = Object.keys(p.weightsByDtype).filter((d) => d === 'f16' || d === 'bf16');
   const frozen = `${MiB(p.frozenWeights)} frozen${half.length ? ` (${half.map((d) => `${d} ${MiB(p.weightsByDtype[d as DType] ?? 0)}`).join(', ')})` : ''}`;
-  const weights = p.frozenWeights > 0 ? `weights ${MiB(p.trainedWeights)} trained + ${frozen}` : `weights ${MiB(p.trainedWeights)}`;
+  const weights =
+    p.frozenWeights > 0
+      ? `weights ${MiB(p.trainedWeights)} trained + ${frozen}`
+      : `weights ${MiB(p.trainedWeights)}`;
   return `memory plan (micro-batch ${p.batchSize} × ${p.length} tokens): ${weights}, gradients ${MiB(p.gradients)}, AdamW state ${MiB(p.optimizer)}, one step's activations ${MiB(p.step)}; peak ${MiB(p.peak)} of GPU memory`;
 }

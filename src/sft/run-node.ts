@@ -6,6 +6,7 @@ import { appendFile, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.ts';
+import { metaLimitsOf } from '../gpu/meta-device.ts';
 import { InputError } from '../util/errors.ts';
 import { loadModelAndTokenizerFromFolder, openWeights, readConfigJson } from '../models/load-node.ts';
 import { fileMatrixDtype } from '../models/weights-plan.ts';
@@ -88,7 +89,9 @@ async function readSplits(args: SftArgs): Promise<{ train: JsonlData; val: DataR
 /** What identifies a base model folder: config.json's SHA-256 and the weights' size (reading GBs to hash them is not). */
 async function baseFingerprint(folder: string): Promise<{ config_sha256: string; weights_bytes: number }> {
   const config = await readFile(join(folder, 'config.json'));
-  const weights = ['model.safetensors', 'model.safetensors.index.json'].map((f) => join(folder, f)).find(existsSync);
+  const weights = ['model.safetensors', 'model.safetensors.index.json']
+    .map((f) => join(folder, f))
+    .find(existsSync);
   return {
     config_sha256: createHash('sha256').update(config).digest('hex'),
     weights_bytes: weights ? (await stat(weights)).size : 0,
@@ -120,7 +123,10 @@ export async function runSft(
 ): Promise<SftResult> {
   const info = (message: string) => emit({ type: 'info', message });
   // Recovery first: a run killed between a checkpoint's two renames left the complete checkpoint beside --out.
-  for (const note of await prepareOutFolder(args.out, { resume: args.resume, overwrite: args.overwrite ?? false }))
+  for (const note of await prepareOutFolder(args.out, {
+    resume: args.resume,
+    overwrite: args.overwrite ?? false,
+  }))
     info(note);
   if (args.resume && !existsSync(join(args.out, 'trainer_state.json'))) {
     throw new InputError(
@@ -135,13 +141,17 @@ export async function runSft(
   const source = args.resume && !lora ? args.out : args.model;
   const adapterFolder = lora ? (args.resume ? args.out : args.adapter) : undefined;
   if (args.adapter && !lora)
-    throw new InputError(`--adapter: ${args.adapter}, expected --strategy lora to train an adapter, got --strategy ${args.strategy}`);
+    throw new InputError(
+      `--adapter: ${args.adapter}, expected --strategy lora to train an adapter, got --strategy ${args.strategy}`,
+    );
   const adapter = adapterFolder ? await readAdapterConfig(adapterFolder) : null;
   // A LoRA checkpoint is only the adapter: resuming on another base (a moved folder, another working directory)
   // would train on weights it was not made for, so the base is fingerprinted and checked.
   const base = lora ? await baseFingerprint(args.model) : undefined;
   if (lora && args.resume) {
-    const saved = (JSON.parse(await readFile(join(args.out, 'training_args.json'), 'utf8')) as { base?: unknown }).base;
+    const saved = (
+      JSON.parse(await readFile(join(args.out, 'training_args.json'), 'utf8')) as { base?: unknown }
+    ).base;
     if (JSON.stringify(saved) !== JSON.stringify(base))
       throw new InputError(
         `--resume: base model ${args.model}, expected the one ${args.out} was trained on (${JSON.stringify(saved)?.slice(0, 120)}), got ${JSON.stringify(base)}`,
@@ -153,13 +163,27 @@ export async function runSft(
     // What a step will hold, from the config alone: a step that cannot fit one binding is refused before loading.
     // --dtype auto plans with the header's dtype (header only: no tensor is read).
     const fileDtype = fileMatrixDtype((await openWeights(source)).tensors.values());
-    const plan = await planMemory(await readConfigJson(source), join(source, 'config.json'), { ...args, strategy: args.strategy, lora: adapter?.settings ?? args.lora, gradientCheckpointing: args.gradientCheckpointing ?? false, fileDtype }, gpu.limits);
+    const plan = await planMemory(
+      await readConfigJson(source),
+      join(source, 'config.json'),
+      {
+        ...args,
+        strategy: args.strategy,
+        lora: adapter?.settings ?? args.lora,
+        gradientCheckpointing: args.gradientCheckpointing ?? false,
+        fileDtype,
+      },
+      metaLimitsOf(gpu),
+    );
     info(describePlan(plan));
     planned = plan.peak;
   }
   // Loaded as stored (or widened for float32); the job then makes trained weights f32 and rounds frozen ones.
   const loadDtype = args.dtype === 'float32' ? 'float32' : 'auto';
-  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, { log: info, dtype: loadDtype });
+  const { model, tokenizer } = await loadModelAndTokenizerFromFolder(gpu, source, {
+    log: info,
+    dtype: loadDtype,
+  });
   const maxLength = Math.min(args.maxLength, model.contextLength);
   const total = countParameters(model.parameters());
   info(
@@ -264,6 +288,7 @@ export async function runSft(
         sourceFolder: source,
         adapter: job.adapter ? await exportAdapter(model, job.adapter, args.model) : undefined,
         tokenizer, // loaded above: each checkpoint would otherwise parse it again
+        chatTemplate: job.chat?.source,
         trainingArgs,
         optimizer,
         trainerState,
@@ -280,9 +305,12 @@ export async function runSft(
   control.trainingDone?.();
   // Training steps, evaluations and samples since the model loaded: the planner's figure is a step's.
   const peak = gpu.pool.takePeakBytes();
-  info(`GPU memory: peak ${(peak / 2 ** 20).toFixed(1)} MiB live${planned === null ? '' : ` (planned ${(planned / 2 ** 20).toFixed(1)} MiB)`}`);
+  info(
+    `GPU memory: peak ${(peak / 2 ** 20).toFixed(1)} MiB live${planned === null ? '' : ` (planned ${(planned / 2 ** 20).toFixed(1)} MiB)`}`,
+  );
   // The events after the final checkpoint ('done'): a log, appended in place. Without a checkpoint, none.
-  if (continues && existsSync(metricsFile)) await appendFile(metricsFile, metricsLines.map((l) => l + '\n').join(''));
+  if (continues && existsSync(metricsFile))
+    await appendFile(metricsFile, metricsLines.map((l) => l + '\n').join(''));
   if (done.reason === 'stopped' || done.reason === 'nonfinite') {
     trainer.dispose();
     job.dispose();

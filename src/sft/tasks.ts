@@ -74,7 +74,9 @@ export class LmTask implements Task<LmBatch> {
   loss(batch: LmBatch) {
     const { picked, targets } = this.hiddenAtTargets(batch);
     const weight = this.model.headWeight();
-    const fused = this.fusedHead ?? targets.size * weight.shape[0] >= FUSED_HEAD_MIN_LOGITS;
+    // Fused too when the logits would pass one storage binding: cross-entropy binds its rows whole.
+    const logits = targets.size * weight.shape[0];
+    const fused = this.fusedHead ?? (logits >= FUSED_HEAD_MIN_LOGITS || logits * 4 > this.model.gpu.maxBindingBytes);
     const loss = fused ? F.lmHeadLoss(picked, weight, targets) : F.crossEntropy(this.model.logits(picked), targets);
     return { loss, count: targets.size };
   }
@@ -87,7 +89,7 @@ export class LmTask implements Task<LmBatch> {
     const weight = this.model.headWeight();
     const [loss, count, correct] = ['eval.loss', 'eval.counted', 'eval.correct'].map((l) => Tensor.empty(gpu, [1], l));
     const state = Tensor.empty(gpu, [n, 4], 'eval.lm_head_state');
-    const dims = { N: n, C: this.model.hiddenSize, V: weight.shape[0] };
+    const dims = { N: n, C: this.model.hiddenSize, V: weight.shape[0], dtypeW: weight.dtype as 'f32' | 'f16' | 'bf16' }; // a 16-bit tied head under --dtype
     lmHeadLossForward(gpu, loss.buf(), state.buf(), count.buf(), picked.buf(), weight.buf(), targets.buf(), dims, correct.buf());
     sums.loss += (await loss.readF32())[0] * n;
     sums.correct += (await correct.readF32())[0];

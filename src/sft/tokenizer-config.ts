@@ -1,6 +1,7 @@
-// tokenizer_config.json for a checkpoint whose source folder has none. Without it transformers' AutoTokenizer loads a
-// Llama folder holding only tokenizer.model as a generic tokenizer with no leading `▁`, so every id differs from
-// ours; with it the class, special tokens, the pad token of classifiers and BOS (added exactly where we train with it).
+// tokenizer_config.json for a checkpoint: the source folder's, else one made here (without it transformers'
+// AutoTokenizer loads a Llama folder holding only tokenizer.model as a generic tokenizer with no leading `▁`, so every
+// id differs from ours: the class, special tokens and BOS, added exactly where we train with it); either way with
+// the chat_template the model trained with and a pad_token, so a transformers/TRL user can batch and chat with it.
 import { WeightsError } from '../util/errors.ts';
 import type { Tokenizer } from '../tokenizers/tokenizer.ts';
 
@@ -51,5 +52,25 @@ export function tokenizerConfigFor(
     out.pad_token = token("config 'pad_token_id'", config.pad_token_id);
   if (modelType === 'gpt2') out.add_prefix_space = false;
   else if (modelType === 'llama') out.legacy = false; // Llama: one `▁` before the text, none after each special token (legacy)
+  return out;
+}
+
+/**
+ * The checkpoint's tokenizer_config.json: `source` (the model folder's, if any) or tokenizerConfigFor's, plus the
+ * chat template trained with where it has none, and a pad_token where it has none (EOS, as TRL pads).
+ */
+export function checkpointTokenizerConfig(
+  source: Record<string, unknown> | undefined,
+  config: Record<string, unknown>,
+  tokenizer: Tokenizer,
+  chatTemplate: string,
+  where: string,
+): Record<string, unknown> {
+  const out = { ...(source ?? tokenizerConfigFor(config, tokenizer, where)) };
+  if (out.chat_template === undefined || out.chat_template === null) out.chat_template = chatTemplate;
+  if (out.pad_token === undefined || out.pad_token === null) {
+    const eos = tokenizer.eosId === null ? undefined : tokenizer.idToToken(tokenizer.eosId);
+    if (eos !== undefined) out.pad_token = eos;
+  }
   return out;
 }

@@ -14,6 +14,32 @@ import { fromLlamaTokenizerJson, fromSentencePieceModel } from './sentencepiece.
 import type { Tokenizer } from './tokenizer.ts';
 
 export async function loadTokenizerFrom(files: NamedFiles): Promise<Tokenizer> {
+  const tokenizer = await readTokenizer(files);
+  const template = chatTemplateOf(files, await readJsonIfAny(files, 'tokenizer_config.json'));
+  if (template !== undefined) tokenizer.chatTemplate = template;
+  return tokenizer;
+}
+
+async function readJsonIfAny(files: NamedFiles, name: string): Promise<Record<string, unknown> | undefined> {
+  return files.has(name) ? readJsonObject(files, name) : undefined;
+}
+
+// chat_template: a string, or a list of {name, template} of which the one named "default" is the chat's.
+function chatTemplateOf(files: NamedFiles, config: Record<string, unknown> | undefined): string | undefined {
+  let source = config?.chat_template;
+  if (Array.isArray(source)) {
+    source = (source as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template;
+  }
+  if (source === undefined || source === null) return undefined;
+  if (typeof source !== 'string') {
+    throw new InputError(
+      `${files.path('tokenizer_config.json')}: chat_template, expected a string or a list of {name, template}, got ${typeof source}`,
+    );
+  }
+  return source.trim() === '' ? undefined : source;
+}
+
+async function readTokenizer(files: NamedFiles): Promise<Tokenizer> {
   const has = (name: string): boolean => files.has(name);
   const text = (name: string): Promise<string> => files.text(name);
   const json = async (name: string): Promise<Record<string, unknown> | undefined> =>
@@ -46,6 +72,7 @@ export async function loadTokenizerFrom(files: NamedFiles): Promise<Tokenizer> {
     const bytes = await files.bytes('tokenizer.model');
     return fromSentencePieceModel(bytes, {
       file,
+      legacy: tokenizerConfig?.legacy === true,
       eos: eos.value,
       bos: bos.value,
       addBosToken: addBos.value,

@@ -9,9 +9,10 @@ const SPACE = '\u2581'; // ▁
  * sentencepiece's normalizer with an empty charsmap: drop leading spaces, fuse runs of spaces and drop trailing
  * `▁` (remove_extra_whitespaces; U+0020 only), prepend `▁` (add_dummy_prefix), spaces → `▁`. A tokenizer.json
  * of the Llama kind: Prepend("▁") then Replace(" ", "▁"). The prepended `▁` stands for the first character,
- * as in Hugging Face's alignments. text has no lone surrogates.
+ * as in Hugging Face's alignments; prefix false leaves it out (text that continues a sequence). text has no lone
+ * surrogates.
  */
-export function normalizeAligned(m: SentencePieceModel, text: string): Aligned {
+export function normalizeAligned(m: SentencePieceModel, text: string, prefix = true): Aligned {
   const json = m.tokenizerJson !== undefined;
   const space = json || m.escapeWhitespaces ? SPACE : ' ';
   const removeExtra = !json && m.removeExtraWhitespaces;
@@ -20,7 +21,8 @@ export function normalizeAligned(m: SentencePieceModel, text: string): Aligned {
   const end: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === ' ' && removeExtra && (units.length === 0 || text[i - 1] === ' ')) continue;
+    // leading spaces are dropped only at the start of a sequence (a continuation's first space is its `▁`)
+    if (c === ' ' && removeExtra && ((units.length === 0 && prefix) || text[i - 1] === ' ')) continue;
     units.push(c === ' ' ? space : c);
     const code = c.charCodeAt(0);
     const high = code >= 0xd800 && code < 0xdc00; // pairs only: lone surrogates are gone
@@ -29,7 +31,7 @@ export function normalizeAligned(m: SentencePieceModel, text: string): Aligned {
     end.push(high ? i + 2 : i + 1);
   }
   if (units.length === 0) return { text: '', start: null, end: null };
-  if (json || m.addDummyPrefix) {
+  if ((json || m.addDummyPrefix) && prefix) {
     units.unshift(space);
     start.unshift(start[0]);
     end.unshift(end[0]);

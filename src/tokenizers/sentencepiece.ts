@@ -22,7 +22,10 @@ export type { Piece, PieceType, SentencePieceModel } from './sentencepiece-model
 
 // bos / eos: an id or a piece overriding the model's (null: none); addBosToken: default true where there is a BOS
 // (Llama's tokenizers add it, and the models were trained with it); file: how errors name the file.
-export type SentencePieceOptions = TokenizerJsonOptions;
+// legacy: tokenizer_config.json's flag: true puts the dummy prefix after special tokens too (transformers'
+// prepend_scheme "always"); false or absent, only at the start of a sequence ("first"). A tokenizer.json of the
+// Llama kind prepends in its normalizer, which runs on every text between special tokens: always.
+export type SentencePieceOptions = TokenizerJsonOptions & { legacy?: boolean };
 
 export interface SentencePieceEncodeOptions extends EncodeOptions {
   addBos?: boolean; // prepend bosId (default false: encode returns only the text's ids)
@@ -50,6 +53,7 @@ export class SentencePieceTokenizer implements Tokenizer {
   private minScore = 3.4028234663852886e38; // over normal pieces, for the unigram unknown score
   private maxScore = FLT_MIN; // over normal pieces, for the unigram user-defined bonus
   private readonly split: { all: RegExp | null; nonSpecial: RegExp | null; tokens: AddedToken[] };
+  private readonly prefixAfterSpecial: boolean;
 
   constructor(
     readonly model: SentencePieceModel,
@@ -87,6 +91,7 @@ export class SentencePieceTokenizer implements Tokenizer {
       nonSpecial: splitter(tokens, (t) => t.special === false),
       tokens,
     };
+    this.prefixAfterSpecial = model.tokenizerJson !== undefined || options.legacy === true;
     const names = options.names ?? {};
     this.bosId = this.resolve(options.bos, model.bosId, names.bos ?? 'SentencePieceTokenizer options.bos');
     this.eosId = this.resolve(options.eos, model.eosId, names.eos ?? 'SentencePieceTokenizer options.eos');
@@ -123,10 +128,11 @@ export class SentencePieceTokenizer implements Tokenizer {
     if (options.addBos) ids.push(this.required(this.bosId, 'bos'));
     if (options.addBos) offsets?.push([0, 0]);
     const split = options.allowSpecial === false ? this.split.nonSpecial : this.split.all;
+    const prefix = options.continuation !== true || this.prefixAfterSpecial;
     let start = 0;
     if (split) {
       for (const match of text.matchAll(split)) {
-        this.encodeText(text.slice(start, match.index), start, ids, offsets);
+        this.encodeText(text.slice(start, match.index), start, ids, offsets, prefix);
         const group = match.findIndex((g, k) => k > 0 && g !== undefined);
         ids.push(this.split.tokens[group - 1].id);
         const content = match.index + match[0].indexOf(match[group]); // lstrip/rstrip spaces not covered
@@ -134,7 +140,7 @@ export class SentencePieceTokenizer implements Tokenizer {
         start = match.index + match[0].length;
       }
     }
-    this.encodeText(text.slice(start), start, ids, offsets);
+    this.encodeText(text.slice(start), start, ids, offsets, prefix);
     if (options.addEos) ids.push(this.required(this.eosId, 'eos'));
     if (options.addEos) offsets?.push([0, 0]);
   }
@@ -188,9 +194,9 @@ export class SentencePieceTokenizer implements Tokenizer {
   }
 
   // Normalize, segment, then map unknown pieces to their UTF-8 byte pieces (or to <unk>, runs fused). base:
-  // where text starts in the encoded string, for offsets.
-  private encodeText(text: string, base: number, ids: number[], offsets: Offsets | null): void {
-    const normalized = normalizeAligned(this.model, text.replace(/\p{Cs}/gu, '\uFFFD'));
+  // where text starts in the encoded string, for offsets; prefix: the dummy prefix is allowed.
+  private encodeText(text: string, base: number, ids: number[], offsets: Offsets | null, prefix: boolean): void {
+    const normalized = normalizeAligned(this.model, text.replace(/\p{Cs}/gu, '\uFFFD'), prefix);
     if (normalized.text === '') return;
     const segments =
       this.model.modelType === 'unigram' ? this.viterbi(normalized.text) : this.bpe(normalized.text);

@@ -5,6 +5,10 @@ export interface EncodeOptions {
   // Match special (added) tokens such as `<|endoftext|>` as whole tokens; when false they are encoded as
   // plain text. Default true, as Hugging Face does for added tokens.
   allowSpecial?: boolean;
+  // The text follows a special token in a longer sequence (a chat template's `</s>` then `\n\nUser:`): a
+  // SentencePiece tokenizer puts its dummy prefix `▁` only where Hugging Face does (prepend_scheme "first", the
+  // default of transformers' LlamaTokenizer, puts none; legacy "always" does). Byte-level tokenizers ignore it.
+  continuation?: boolean;
 }
 
 /** A text's ids with, for each, the [start, end) it covers in the input, in UTF-16 code units (string indices). */
@@ -24,6 +28,8 @@ export interface Tokenizer {
    * training data, prompts and classifier inputs get it too (modelInput). encode never adds it.
    */
   readonly addBosToken: boolean;
+  /** tokenizer_config.json's chat_template (its "default" one when a list), set by the loader; Jinja text. */
+  chatTemplate?: string;
   encode(text: string, options?: EncodeOptions): number[];
   /** encode's ids and where each came from in text (for masks by character span, e.g. assistant turns). */
   encodeWithOffsets(text: string, options?: EncodeOptions): Encoding;

@@ -68,3 +68,57 @@ describe('fused causal attention vs the composed ops (GPU autograd)', () => {
     expect(composed).toBeGreaterThan(2 * B * NQ * T * T * 4);
   });
 });
+
+describe('attention after cached positions (generation) equals the last rows of attention over the whole sequence', () => {
+  // Total positions L = past + n; the cache holds TK > L rows per head, the tail NaN (never read).
+  const CACHED = [
+    { NQ: 4, NKV: 2, HS: 8, past: 9, n: 1, TK: 13, fns: [causalAttention, causalAttentionComposed] },
+    { NQ: 3, NKV: 1, HS: 24, past: 0, n: 6, TK: 8, fns: [causalAttention, causalAttentionComposed] },
+    { NQ: 2, NKV: 2, HS: 64, past: 5, n: 3, TK: 11, fns: [causalAttention] },
+  ];
+  for (const c of CACHED) {
+    it(`NQ=${c.NQ} NKV=${c.NKV} HS=${c.HS} past=${c.past} n=${c.n} TK=${c.TK}`, async () => {
+      const gpu = await gpuPromise;
+      const seed = freshSeed();
+      const rng = new Rng(seed);
+      const L = c.past + c.n;
+      const [q, k, v] = [c.NQ, c.NKV, c.NKV].map((heads) => rng.uniform(heads * L * c.HS, -2, 2)); // (1, heads, L, HS)
+      using _s = gpu.scope('cached attention');
+      const dropout = new Dropout(gpu, 0.5).eval();
+      const scale = 1 / Math.sqrt(c.HS);
+      const whole = await causalAttention(
+        Tensor.from(gpu, q, [1, c.NQ, L, c.HS]),
+        Tensor.from(gpu, k, [1, c.NKV, L, c.HS]),
+        Tensor.from(gpu, v, [1, c.NKV, L, c.HS]),
+        { scale, dropout },
+      ).readF32(); // (1, L, NQ·HS)
+      const want = whole.slice(c.past * c.NQ * c.HS);
+      // q's last n positions; k and v in a cache of TK rows per head.
+      const qn = new Float32Array(c.NQ * c.n * c.HS);
+      const [kc, vc] = [new Float32Array(c.NKV * c.TK * c.HS).fill(NaN), new Float32Array(c.NKV * c.TK * c.HS).fill(NaN)];
+      for (let h = 0; h < c.NQ; h++) qn.set(q.subarray((h * L + c.past) * c.HS, (h + 1) * L * c.HS), h * c.n * c.HS);
+      for (let h = 0; h < c.NKV; h++) {
+        kc.set(k.subarray(h * L * c.HS, (h + 1) * L * c.HS), h * c.TK * c.HS);
+        vc.set(v.subarray(h * L * c.HS, (h + 1) * L * c.HS), h * c.TK * c.HS);
+      }
+      for (const fn of c.fns) {
+        const got = await fn(
+          Tensor.from(gpu, qn, [1, c.NQ, c.n, c.HS]),
+          Tensor.from(gpu, kc, [1, c.NKV, c.TK, c.HS]),
+          Tensor.from(gpu, vc, [1, c.NKV, c.TK, c.HS]),
+          { scale, dropout, past: c.past },
+        ).readF32(); // (1, n, NQ·HS)
+        expect(relL2(got, want), `seed ${seed}: ${fn.name}`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('the composed path refuses several queries after cached positions, naming both', async () => {
+    const gpu = await gpuPromise;
+    using _s = gpu.scope('refusal');
+    const t = (T: number) => Tensor.from(gpu, new Float32Array(T * 8), [1, 1, T, 8]);
+    expect(() => causalAttentionComposed(t(2), t(6), t(6), { scale: 1, dropout: new Dropout(gpu, 0), past: 3 })).toThrow(
+      'causalAttentionComposed: queries after 3 cached positions, expected 1, got 2',
+    );
+  });
+});

@@ -17,6 +17,11 @@ describe('webgpu-sft merge and --adapter', () => {
     expect(merged.stdout).toMatch(/merged 12 adapted weights/);
     for (const f of ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt'])
       expect(existsSync(join(out, f)), f).toBe(true);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(
+      [config.dtype, config.torch_dtype],
+      'the merged weights are float32, and config.json says so',
+    ).toEqual(['float32', undefined]);
     const prompt = ['--prompt', 'ROMEO:', '--max-new-tokens', '8'];
     const [fromMerged, fromAdapter, fromBase] = await Promise.all([
       cli('generate', '--model', out, ...prompt),

@@ -80,11 +80,27 @@ describe('gpu runtime', () => {
     expect(gpu.stats().liveBuffers).toBe(base);
   });
 
-  it('rejects a buffer larger than the device binding limit, naming the tensor', async () => {
+  it('rejects a buffer larger than maxBufferSize, naming the tensor; binds one past the binding limit only in windows', async () => {
     const gpu = await gpuPromise;
-    const max = gpu.limits.maxStorageBufferBindingSize;
+    const max = gpu.limits.maxBufferSize;
     expect(() => gpu.alloc('transformer.wte.weight', max + 4)).toThrow(ShapeError);
-    expect(() => gpu.alloc('transformer.wte.weight', max + 4)).toThrow(/transformer\.wte\.weight: buffer size/);
+    expect(() => gpu.alloc('transformer.wte.weight', max + 4)).toThrow(/transformer\.wte\.weight: buffer size, expected at most \d+ bytes \(device maxBufferSize\)/);
+    const small = await createDevice({ log: null, maxBindingBytes: 4096 });
+    const x = small.upload('big-x', new Float32Array(2000).fill(1)); // 8000 bytes: two bindings' worth
+    const y = small.alloc('big-y', 8000);
+    expect(() => small.dispatch(ADD_ONE, { x, y }, { n: 2000, alpha: 1 }, 1)).toThrow(
+      "test-add-one: binding 'x' (big-x), expected at most 4096 bytes (binding limit), got 8000",
+    );
+    // Windows at offsets that are multiples of the alignment, each within the limit: the kernel runs per window.
+    for (const first of [0, 1024]) {
+      const count = Math.min(1024, 2000 - first);
+      const bind = (buffer: GPUBuffer) => ({ buffer, offset: first * 4, size: count * 4 });
+      small.dispatch(ADD_ONE, { x: bind(x), y: bind(y) }, { n: count, alpha: 1 }, Math.ceil(count / 64));
+    }
+    expect(Array.from(new Set(await small.read(y, 'f32')))).toEqual([2]);
+    expect(() => small.dispatch(ADD_ONE, { x: { buffer: x, offset: 0, size: 4100 }, y }, { n: 1, alpha: 1 }, 1)).toThrow(/binding 'x' \(big-x\), expected at most 4096 bytes \(binding limit\), got 4100/);
+    await expect(createDevice({ log: null, maxBindingBytes: 1000 })).rejects.toThrow(/maxBindingBytes, expected a multiple of 256 ≥ 1024, got 1000/);
+    small.dispose();
   });
 
   it('requests the adapter limits (not the defaults) and announces the software adapter', async () => {

@@ -10,6 +10,7 @@ import { loadModel, readConfigJson } from '../../src/models/load-node.ts';
 import { loadTokenizer } from '../../src/tokenizers/load-node.ts';
 import { saveCheckpoint } from '../../src/sft/checkpoint-node.ts';
 import { tokenizerConfigFor } from '../../src/sft/tokenizer-config.ts';
+import { chatTemplateFor } from '../../src/sft/chat-template.ts';
 
 const gpuPromise = testGpu();
 const LLAMA = 'assets/stories260K-hf'; // tokenizer.model only, no tokenizer_config.json
@@ -47,7 +48,8 @@ describe('saveCheckpoint tokenizer files', () => {
     expect(source.addBosToken).toBe(true); // a Llama's sequences begin with <s>
     expect(written.add_bos_token).toBe(true);
     expect(written.model_max_length).toBe(model.rawConfig.max_position_embeddings);
-    expect(await readConfigJson(out)).toEqual(JSON.parse(JSON.stringify(config)));
+    const { torch_dtype: _, ...rest } = JSON.parse(JSON.stringify(config)); // transformers 5 names it dtype
+    expect(await readConfigJson(out)).toEqual({ ...rest, dtype: 'float32' });
     const reloaded = await loadTokenizer(out);
     for (const text of TEXTS) expect(reloaded.encode(text), text).toEqual(source.encode(text));
     expect(reloaded.addBosToken).toBe(true);
@@ -55,7 +57,7 @@ describe('saveCheckpoint tokenizer files', () => {
     again.dispose();
   });
 
-  it('a source tokenizer_config.json is copied unchanged, not replaced', async () => {
+  it('a source tokenizer_config.json is kept, only a chat_template and a pad_token added where it has none', async () => {
     const gpu = await gpuPromise;
     const model = await loadModel(gpu, TINY);
     const out = mkdtempSync(join(tmpdir(), 'checkpoint-tiny-'));
@@ -64,9 +66,15 @@ describe('saveCheckpoint tokenizer files', () => {
     } finally {
       model.dispose();
     }
-    expect(readFileSync(join(out, 'tokenizer_config.json'), 'utf8')).toBe(
-      readFileSync(join(TINY, 'tokenizer_config.json'), 'utf8'),
-    );
+    const source = readJson(join(TINY, 'tokenizer_config.json'));
+    const written = readJson(join(out, 'tokenizer_config.json'));
+    const tokenizer = await loadTokenizer(TINY);
+    expect(written).toEqual({
+      ...source,
+      chat_template: source.chat_template ?? chatTemplateFor(tokenizer).source,
+      pad_token: source.pad_token ?? tokenizer.idToToken(tokenizer.eosId!),
+    });
+    expect(Object.keys(written).length).toBeGreaterThan(Object.keys(source).length); // TINY has neither
   });
 });
 

@@ -42,26 +42,37 @@ export function parseGpt2Config(raw: Record<string, unknown>, file = 'config.jso
   };
   const prob = (key: string): number => {
     const v = raw[key] ?? 0.1;
-    if (typeof v !== 'number' || v < 0 || v >= 1) throw new WeightsError(`${file}: field '${key}', expected a probability in [0, 1), got ${show(v)}`);
+    if (typeof v !== 'number' || v < 0 || v >= 1)
+      throw new WeightsError(`${file}: field '${key}', expected a probability in [0, 1), got ${show(v)}`);
     return v;
   };
-  const optionalId = (key: string): number | null => (typeof raw[key] === 'number' ? (raw[key] as number) : null);
+  const optionalId = (key: string): number | null =>
+    typeof raw[key] === 'number' ? (raw[key] as number) : null;
   if (raw.model_type !== undefined && raw.model_type !== 'gpt2') {
     throw new WeightsError(`${file}: field 'model_type', expected 'gpt2', got ${show(raw.model_type)}`);
   }
   const activation = raw.activation_function ?? 'gelu_new';
   if (typeof activation !== 'string' || !ACTIVATIONS.has(activation)) {
-    throw new WeightsError(`${file}: field 'activation_function', expected one of ${[...ACTIVATIONS].join(', ')} (tanh GELU), got ${show(activation)}`);
+    throw new WeightsError(
+      `${file}: field 'activation_function', expected one of ${[...ACTIVATIONS].join(', ')} (tanh GELU), got ${show(activation)}`,
+    );
   }
   for (const key of ['scale_attn_by_inverse_layer_idx', 'add_cross_attention'] as const) {
-    if (raw[key] === true) throw new WeightsError(`${file}: field '${key}', expected false (not implemented), got true`);
+    if (raw[key] === true)
+      throw new WeightsError(`${file}: field '${key}', expected false (not implemented), got true`);
   }
   const nEmbd = int('n_embd');
   const nHead = int('n_head');
-  if (nEmbd % nHead !== 0) throw new WeightsError(`${file}: n_embd % n_head, expected 0, got ${nEmbd} % ${nHead} = ${nEmbd % nHead}`);
+  if (nEmbd % nHead !== 0)
+    throw new WeightsError(
+      `${file}: n_embd % n_head, expected 0, got ${nEmbd} % ${nHead} = ${nEmbd % nHead}`,
+    );
   const nInner = raw.n_inner === null || raw.n_inner === undefined ? 4 * nEmbd : int('n_inner');
   const eps = raw.layer_norm_epsilon ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) throw new WeightsError(`${file}: field 'layer_norm_epsilon', expected a positive number, got ${show(eps)}`);
+  if (typeof eps !== 'number' || !(eps > 0))
+    throw new WeightsError(
+      `${file}: field 'layer_norm_epsilon', expected a positive number, got ${show(eps)}`,
+    );
   return {
     modelType: 'gpt2',
     vocabSize: int('vocab_size'),

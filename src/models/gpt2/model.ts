@@ -18,7 +18,10 @@ export class Attention extends Module {
   readonly attnDropout: Dropout;
   readonly residDropout: Dropout;
 
-  constructor(gpu: Gpu, readonly config: Gpt2Config) {
+  constructor(
+    gpu: Gpu,
+    readonly config: Gpt2Config,
+  ) {
     super(gpu);
     const C = config.nEmbd;
     this.c_attn = this.addModule('c_attn', new Linear(gpu, C, 3 * C, { layout: 'in-out' }));
@@ -46,9 +49,14 @@ export class Attention extends Module {
     const qkv = this.c_attn.forward(x); // (1, n, 3C)
     const heads = (start: number) => F.transpose12(F.reshape(F.slice(qkv, start, C), [1, n, NH, HS])); // (1, NH, n, HS)
     const scale = this.config.scaleAttnWeights ? 1 / Math.sqrt(HS) : 1;
-    return this.c_proj.forward(cache.attend(layer, heads(0), heads(C), heads(2 * C), scale));
+    const cached = cache.append(layer, heads(C), heads(2 * C)); // (1, NH, maxT, HS) each
+    const y = causalAttention(heads(0), cached.k, cached.v, {
+      scale,
+      dropout: this.attnDropout,
+      past: cached.past,
+    });
+    return this.c_proj.forward(y); // (1, n, C)
   }
-
 }
 
 export class Mlp extends Module {
@@ -59,14 +67,16 @@ export class Mlp extends Module {
   constructor(gpu: Gpu, config: Gpt2Config) {
     super(gpu);
     this.c_fc = this.addModule('c_fc', new Linear(gpu, config.nEmbd, config.nInner, { layout: 'in-out' }));
-    this.c_proj = this.addModule('c_proj', new Linear(gpu, config.nInner, config.nEmbd, { layout: 'in-out' }));
+    this.c_proj = this.addModule(
+      'c_proj',
+      new Linear(gpu, config.nInner, config.nEmbd, { layout: 'in-out' }),
+    );
     this.dropout = this.addModule('dropout', new Dropout(gpu, config.residPdrop));
   }
 
   forward(x: Tensor): Tensor {
     return this.dropout.forward(this.c_proj.forward(F.gelu(this.c_fc.forward(x))));
   }
-
 }
 
 export class Block extends Module {
@@ -106,10 +116,11 @@ class Transformer extends Module {
     this.wte = this.addModule('wte', new Embedding(gpu, config.vocabSize, config.nEmbd));
     this.wpe = this.addModule('wpe', new Embedding(gpu, config.nPositions, config.nEmbd));
     this.drop = this.addModule('drop', new Dropout(gpu, config.embdPdrop));
-    this.h = Array.from({ length: config.nLayer }, (_, i) => this.addModule(`h.${i}`, new Block(gpu, config)));
+    this.h = Array.from({ length: config.nLayer }, (_, i) =>
+      this.addModule(`h.${i}`, new Block(gpu, config)),
+    );
     this.ln_f = this.addModule('ln_f', new LayerNorm(gpu, config.nEmbd, config.layerNormEpsilon));
   }
-
 }
 
 export class Gpt2Model extends Module implements LanguageModel {
@@ -122,12 +133,18 @@ export class Gpt2Model extends Module implements LanguageModel {
   /** Recompute each block's activations in backward instead of keeping them (--gradient-checkpointing). */
   gradientCheckpointing = false;
 
-  constructor(gpu: Gpu, readonly config: Gpt2Config) {
+  constructor(
+    gpu: Gpu,
+    readonly config: Gpt2Config,
+  ) {
     super(gpu);
     this.transformer = this.addModule('transformer', new Transformer(gpu, config));
     this.lmHead = config.tieWordEmbeddings
       ? null
-      : this.addModule('lm_head', new Linear(gpu, config.nEmbd, config.vocabSize, { bias: false, layout: 'out-in' }));
+      : this.addModule(
+          'lm_head',
+          new Linear(gpu, config.nEmbd, config.vocabSize, { bias: false, layout: 'out-in' }),
+        );
   }
 
   /** Final hidden states (B, T, C) after ln_f, for ids (B, T) i32. */
@@ -137,10 +154,17 @@ export class Gpt2Model extends Module implements LanguageModel {
       throw new ShapeError(`gpt2: ids, expected i32 (B, T), got ${ids.dtype} [${ids.shape.join(', ')}]`);
     }
     if (T > this.config.nPositions) {
-      throw new ShapeError(`gpt2: sequence length, expected ≤ n_positions ${this.config.nPositions}, got ${T}`);
+      throw new ShapeError(
+        `gpt2: sequence length, expected ≤ n_positions ${this.config.nPositions}, got ${T}`,
+      );
     }
     const t = this.transformer;
-    const positions = Tensor.from(this.gpu, Int32Array.from({ length: T }, (_, i) => i), [T], { label: 'positions' });
+    const positions = Tensor.from(
+      this.gpu,
+      Int32Array.from({ length: T }, (_, i) => i),
+      [T],
+      { label: 'positions' },
+    );
     let x = t.drop.forward(F.add(t.wte.forward(ids), t.wpe.forward(positions))); // (B, T, C)
     x = throughBlocks(t.h, x, this.gradientCheckpointing);
     return t.ln_f.forward(x);
@@ -187,17 +211,29 @@ export class Gpt2Model extends Module implements LanguageModel {
 
   createCache(maxT = this.config.nPositions): KvCache {
     const C = this.config.nEmbd;
-    return new KvCache(this.gpu, this.config.nLayer, this.config.nHead, Math.min(maxT, this.config.nPositions), C / this.config.nHead);
+    return new KvCache(
+      this.gpu,
+      this.config.nLayer,
+      this.config.nHead,
+      Math.min(maxT, this.config.nPositions),
+      C / this.config.nHead,
+    );
   }
 
   /** Generation step (call inside noGrad): feed `ids` after the cached tokens, get logits (1, n, V). */
   forwardCached(ids: number[], cache: KvCache): Tensor {
     const past = cache.length;
     const n = ids.length;
-    if (past + n > cache.maxT) throw new ShapeError(`gpt2: generation length, expected ≤ ${cache.maxT} tokens, got ${past + n}`);
+    if (past + n > cache.maxT)
+      throw new ShapeError(`gpt2: generation length, expected ≤ ${cache.maxT} tokens, got ${past + n}`);
     const t = this.transformer;
     const idT = Tensor.from(this.gpu, Int32Array.from(ids), [1, n], { label: 'ids' });
-    const positions = Tensor.from(this.gpu, Int32Array.from({ length: n }, (_, i) => past + i), [n], { label: 'positions' });
+    const positions = Tensor.from(
+      this.gpu,
+      Int32Array.from({ length: n }, (_, i) => past + i),
+      [n],
+      { label: 'positions' },
+    );
     let x = F.add(t.wte.forward(idT), t.wpe.forward(positions)); // (1, n, C)
     t.h.forEach((block, layer) => (x = block.forwardCached(x, cache, layer)));
     cache.length += n;

@@ -42,19 +42,34 @@ export function gpt2Parameters(config: Gpt2Config): ExpectedTensor[] {
     ['mlp.c_proj.bias', [C], ['n_embd']],
   ];
   for (let i = 0; i < L; i++) {
-    for (const [name, shape, dims] of layer) out.push({ name: `transformer.h.${i}.${name}`, shape, dims, because: `n_layer ${L}` });
+    for (const [name, shape, dims] of layer)
+      out.push({ name: `transformer.h.${i}.${name}`, shape, dims, because: `n_layer ${L}` });
   }
   out.push({ name: 'transformer.ln_f.weight', shape: [C], dims: ['n_embd'] });
   out.push({ name: 'transformer.ln_f.bias', shape: [C], dims: ['n_embd'] });
   if (!config.tieWordEmbeddings) {
-    out.push({ name: 'lm_head.weight', shape: [V, C], dims: ['vocab_size', 'n_embd'], because: 'tie_word_embeddings false' });
+    out.push({
+      name: 'lm_head.weight',
+      shape: [V, C],
+      dims: ['vocab_size', 'n_embd'],
+      because: 'tie_word_embeddings false',
+    });
   }
   return out;
 }
 
 /** The header checked against the config (no data read, nothing allocated); configFile names it in errors. */
-export function planGpt2Weights(config: Gpt2Config, store: TensorStore, configFile = 'config.json'): WeightsPlan {
-  return planWeights(store, gpt2Parameters(config), { ...LAYOUT, tiedHead: config.tieWordEmbeddings }, configFile);
+export function planGpt2Weights(
+  config: Gpt2Config,
+  store: TensorStore,
+  configFile = 'config.json',
+): WeightsPlan {
+  return planWeights(
+    store,
+    gpt2Parameters(config),
+    { ...LAYOUT, tiedHead: config.tieWordEmbeddings },
+    configFile,
+  );
 }
 
 export async function loadGpt2Weights(model: Gpt2Model, store: TensorStore): Promise<void> {

@@ -48,14 +48,54 @@ export interface LlamaConfig {
 
 /** Fields that change the forward beyond what is implemented, unless absent or at their neutral value. */
 const REFUSED: { key: string; neutral: string; ok: (v: unknown) => boolean; why: string }[] = [
-  { key: 'partial_rotary_factor', neutral: '1', ok: (v) => v === 1, why: 'RoPE on part of the head is not implemented' },
-  { key: 'layer_types', neutral: "every entry 'full_attention'", ok: (v) => Array.isArray(v) && v.every((t) => t === 'full_attention'), why: 'sliding-window attention is not implemented' },
-  { key: 'num_experts', neutral: 'null or 0', ok: (v) => v === null || v === 0, why: 'mixture-of-experts layers are not implemented' },
-  { key: 'num_local_experts', neutral: 'null or 0', ok: (v) => v === null || v === 0, why: 'mixture-of-experts layers are not implemented' },
-  { key: 'quantization_config', neutral: 'null', ok: (v) => v === null, why: 'quantized checkpoints are not read; use an F32, F16 or BF16 one' },
-  { key: 'use_qk_norm', neutral: 'false', ok: (v) => v === false, why: 'query/key norms (Llama 4) are not implemented' },
-  { key: 'attn_logit_softcapping', neutral: 'null', ok: (v) => v === null, why: 'attention soft-capping is not implemented' },
-  { key: 'final_logit_softcapping', neutral: 'null', ok: (v) => v === null, why: 'logit soft-capping is not implemented' },
+  {
+    key: 'partial_rotary_factor',
+    neutral: '1',
+    ok: (v) => v === 1,
+    why: 'RoPE on part of the head is not implemented',
+  },
+  {
+    key: 'layer_types',
+    neutral: "every entry 'full_attention'",
+    ok: (v) => Array.isArray(v) && v.every((t) => t === 'full_attention'),
+    why: 'sliding-window attention is not implemented',
+  },
+  {
+    key: 'num_experts',
+    neutral: 'null or 0',
+    ok: (v) => v === null || v === 0,
+    why: 'mixture-of-experts layers are not implemented',
+  },
+  {
+    key: 'num_local_experts',
+    neutral: 'null or 0',
+    ok: (v) => v === null || v === 0,
+    why: 'mixture-of-experts layers are not implemented',
+  },
+  {
+    key: 'quantization_config',
+    neutral: 'null',
+    ok: (v) => v === null,
+    why: 'quantized checkpoints are not read; use an F32, F16 or BF16 one',
+  },
+  {
+    key: 'use_qk_norm',
+    neutral: 'false',
+    ok: (v) => v === false,
+    why: 'query/key norms (Llama 4) are not implemented',
+  },
+  {
+    key: 'attn_logit_softcapping',
+    neutral: 'null',
+    ok: (v) => v === null,
+    why: 'attention soft-capping is not implemented',
+  },
+  {
+    key: 'final_logit_softcapping',
+    neutral: 'null',
+    ok: (v) => v === null,
+    why: 'logit soft-capping is not implemented',
+  },
 ];
 
 // Upper bounds far above any released model (Llama 3.1 405B: L 126, C 16384, FF 53248, V 128256; Llama 4: 10M
@@ -83,7 +123,8 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
   const int = (key: keyof typeof LLAMA_FIELD_MAX, fallback?: number): number => {
     const v = raw[key] ?? fallback;
     const max = LLAMA_FIELD_MAX[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) fail(key, `a positive integer ≤ ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max)
+      fail(key, `a positive integer ≤ ${max}`);
     return v as number;
   };
   const positive = (key: string, fallback: number): number => {
@@ -109,27 +150,40 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file = 'config.js
     if (key in raw && !ok(raw[key])) fail(key, neutral, why);
   }
   const sliding = slidingWindowInUse(raw, family);
-  if (sliding) fail(sliding, sliding === 'sliding_window' ? 'null' : 'false (or max_window_layers ≥ num_hidden_layers)', 'sliding-window attention is not implemented');
+  if (sliding)
+    fail(
+      sliding,
+      sliding === 'sliding_window' ? 'null' : 'false (or max_window_layers ≥ num_hidden_layers)',
+      'sliding-window attention is not implemented',
+    );
   // pretraining_tp > 1 only splits the projections into slices in older transformers: the same math, so accepted.
   const hiddenSize = int('hidden_size');
   const numHeads = int('num_attention_heads');
   const numKvHeads = int('num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
-    throw new WeightsError(`${file}: num_attention_heads % num_key_value_heads, expected 0, got ${numHeads} % ${numKvHeads} = ${numHeads % numKvHeads}`);
+    throw new WeightsError(
+      `${file}: num_attention_heads % num_key_value_heads, expected 0, got ${numHeads} % ${numKvHeads} = ${numHeads % numKvHeads}`,
+    );
   }
   // Qwen3Config defaults head_dim to 128 rather than hidden_size / num_attention_heads.
   const defaultHeadDim = family === 'qwen3' ? 128 : undefined;
   if (raw.head_dim == null && defaultHeadDim === undefined) {
     if (hiddenSize % numHeads !== 0) {
-      throw new WeightsError(`${file}: hidden_size % num_attention_heads, expected 0 (no head_dim given), got ${hiddenSize} % ${numHeads} = ${hiddenSize % numHeads}`);
+      throw new WeightsError(
+        `${file}: hidden_size % num_attention_heads, expected 0 (no head_dim given), got ${hiddenSize} % ${numHeads} = ${hiddenSize % numHeads}`,
+      );
     }
   }
-  const headDim = raw.head_dim == null && defaultHeadDim === undefined ? hiddenSize / numHeads : int('head_dim', defaultHeadDim);
+  const headDim =
+    raw.head_dim == null && defaultHeadDim === undefined
+      ? hiddenSize / numHeads
+      : int('head_dim', defaultHeadDim);
   if (headDim % 2 !== 0) fail('head_dim', 'an even number (RoPE rotates two halves)');
   const rope = parseRopeConfig(raw, file);
   const attentionBias = family === 'qwen2' ? false : flag('attention_bias', false);
   const attentionDropout = raw.attention_dropout ?? 0;
-  if (typeof attentionDropout !== 'number' || attentionDropout < 0 || attentionDropout >= 1) fail('attention_dropout', 'a probability in [0, 1)');
+  if (typeof attentionDropout !== 'number' || attentionDropout < 0 || attentionDropout >= 1)
+    fail('attention_dropout', 'a probability in [0, 1)');
   return {
     modelType: family,
     vocabSize: int('vocab_size'),

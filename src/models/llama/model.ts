@@ -25,7 +25,10 @@ export class LlamaAttention extends Module {
   readonly k_norm: RMSNorm | null = null;
   readonly attnDropout: Dropout;
 
-  constructor(gpu: Gpu, readonly config: LlamaConfig) {
+  constructor(
+    gpu: Gpu,
+    readonly config: LlamaConfig,
+  ) {
     super(gpu);
     const { hiddenSize: C, numHeads: NQ, numKvHeads: NKV, headDim: HS, qkvBias: bias, oBias } = config;
     this.q_proj = this.addModule('q_proj', new Linear(gpu, C, NQ * HS, { bias, layout: 'out-in' }));
@@ -64,7 +67,10 @@ export class LlamaAttention extends Module {
   /** Generation: x (1, n, C) for the next n positions, attending through the KV cache. */
   forwardCached(x: Tensor, cache: KvCache, layer: number): Tensor {
     const [q, k, v] = this.heads(x, cache.length);
-    return this.o_proj.forward(cache.attend(layer, q, k, v, 1 / Math.sqrt(this.config.headDim))); // (1, n, C)
+    const cached = cache.append(layer, k, v); // (1, NKV, maxT, HS) each
+    const scale = 1 / Math.sqrt(this.config.headDim);
+    const y = causalAttention(q, cached.k, cached.v, { scale, dropout: this.attnDropout, past: cached.past }); // (1, n, NQ·HS)
+    return this.o_proj.forward(y); // (1, n, C)
   }
 }
 
@@ -94,9 +100,15 @@ export class LlamaBlock extends Module {
 
   constructor(gpu: Gpu, config: LlamaConfig) {
     super(gpu);
-    this.input_layernorm = this.addModule('input_layernorm', new RMSNorm(gpu, config.hiddenSize, config.rmsNormEps));
+    this.input_layernorm = this.addModule(
+      'input_layernorm',
+      new RMSNorm(gpu, config.hiddenSize, config.rmsNormEps),
+    );
     this.self_attn = this.addModule('self_attn', new LlamaAttention(gpu, config));
-    this.post_attention_layernorm = this.addModule('post_attention_layernorm', new RMSNorm(gpu, config.hiddenSize, config.rmsNormEps));
+    this.post_attention_layernorm = this.addModule(
+      'post_attention_layernorm',
+      new RMSNorm(gpu, config.hiddenSize, config.rmsNormEps),
+    );
     this.mlp = this.addModule('mlp', new LlamaMlp(gpu, config));
   }
 
@@ -119,8 +131,13 @@ class LlamaDecoder extends Module {
 
   constructor(gpu: Gpu, config: LlamaConfig) {
     super(gpu);
-    this.embed_tokens = this.addModule('embed_tokens', new Embedding(gpu, config.vocabSize, config.hiddenSize));
-    this.layers = Array.from({ length: config.numLayers }, (_, i) => this.addModule(`layers.${i}`, new LlamaBlock(gpu, config)));
+    this.embed_tokens = this.addModule(
+      'embed_tokens',
+      new Embedding(gpu, config.vocabSize, config.hiddenSize),
+    );
+    this.layers = Array.from({ length: config.numLayers }, (_, i) =>
+      this.addModule(`layers.${i}`, new LlamaBlock(gpu, config)),
+    );
     this.norm = this.addModule('norm', new RMSNorm(gpu, config.hiddenSize, config.rmsNormEps));
   }
 }
@@ -136,13 +153,19 @@ export class LlamaModel extends Module implements LanguageModel {
   /** Recompute each block's activations in backward instead of keeping them (--gradient-checkpointing). */
   gradientCheckpointing = false;
 
-  constructor(gpu: Gpu, readonly config: LlamaConfig) {
+  constructor(
+    gpu: Gpu,
+    readonly config: LlamaConfig,
+  ) {
     super(gpu);
     this.hfClasses = HF_CLASSES[config.modelType];
     this.model = this.addModule('model', new LlamaDecoder(gpu, config));
     this.lmHead = config.tieWordEmbeddings
       ? null
-      : this.addModule('lm_head', new Linear(gpu, config.hiddenSize, config.vocabSize, { bias: false, layout: 'out-in' }));
+      : this.addModule(
+          'lm_head',
+          new Linear(gpu, config.hiddenSize, config.vocabSize, { bias: false, layout: 'out-in' }),
+        );
   }
 
   /** Final hidden states (B, T, C) after the last RMSNorm, for ids (B, T) i32. */
@@ -151,7 +174,9 @@ export class LlamaModel extends Module implements LanguageModel {
       throw new ShapeError(`llama: ids, expected i32 (B, T), got ${ids.dtype} [${ids.shape.join(', ')}]`);
     }
     if (ids.shape[1] > this.config.maxPositions) {
-      throw new ShapeError(`llama: sequence length, expected ≤ max_position_embeddings ${this.config.maxPositions}, got ${ids.shape[1]}`);
+      throw new ShapeError(
+        `llama: sequence length, expected ≤ max_position_embeddings ${this.config.maxPositions}, got ${ids.shape[1]}`,
+      );
     }
     let x = this.model.embed_tokens.forward(ids); // (B, T, C)
     x = throughBlocks(this.model.layers, x, this.gradientCheckpointing);
@@ -200,7 +225,10 @@ export class LlamaModel extends Module implements LanguageModel {
   /** Generation step (call inside noGrad): feed `ids` after the cached tokens, get logits (1, n, V). */
   forwardCached(ids: number[], cache: KvCache): Tensor {
     const n = ids.length;
-    if (cache.length + n > cache.maxT) throw new ShapeError(`llama: generation length, expected ≤ ${cache.maxT} tokens, got ${cache.length + n}`);
+    if (cache.length + n > cache.maxT)
+      throw new ShapeError(
+        `llama: generation length, expected ≤ ${cache.maxT} tokens, got ${cache.length + n}`,
+      );
     const idT = Tensor.from(this.gpu, Int32Array.from(ids), [1, n], { label: 'ids' });
     let x = this.model.embed_tokens.forward(idT); // (1, n, C)
     this.model.layers.forEach((block, layer) => (x = block.forwardCached(x, cache, layer)));

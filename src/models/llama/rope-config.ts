@@ -12,7 +12,12 @@ export interface RopeConfig {
   scaling?: Llama3RopeScaling;
 }
 
-const LLAMA3_FIELDS = ['factor', 'low_freq_factor', 'high_freq_factor', 'original_max_position_embeddings'] as const;
+const LLAMA3_FIELDS = [
+  'factor',
+  'low_freq_factor',
+  'high_freq_factor',
+  'original_max_position_embeddings',
+] as const;
 
 export function parseRopeConfig(raw: Record<string, unknown>, file: string): RopeConfig {
   const key = raw.rope_parameters != null ? 'rope_parameters' : 'rope_scaling';
@@ -30,9 +35,13 @@ export function parseRopeConfig(raw: Record<string, unknown>, file: string): Rop
     );
   }
   if ((r.partial_rotary_factor ?? 1) !== 1) {
-    throw new WeightsError(`${where('partial_rotary_factor')}, expected 1, got ${show(r.partial_rotary_factor)}`, 'RoPE on part of the head is not implemented');
+    throw new WeightsError(
+      `${where('partial_rotary_factor')}, expected 1, got ${show(r.partial_rotary_factor)}`,
+      'RoPE on part of the head is not implemented',
+    );
   }
-  const thetaField = key === 'rope_parameters' && r.rope_theta !== undefined ? `${key}.rope_theta` : 'rope_theta';
+  const thetaField =
+    key === 'rope_parameters' && r.rope_theta !== undefined ? `${key}.rope_theta` : 'rope_theta';
   const theta = (key === 'rope_parameters' ? r.rope_theta : undefined) ?? raw.rope_theta ?? 10000;
   if (typeof theta !== 'number' || !(theta > 0) || !Number.isFinite(theta)) {
     throw new WeightsError(`${file}: field '${thetaField}', expected a positive number, got ${show(theta)}`);
@@ -47,7 +56,9 @@ export function parseRopeConfig(raw: Record<string, unknown>, file: string): Rop
     v[f] = x;
   }
   if (!(v.high_freq_factor > v.low_freq_factor)) {
-    throw new WeightsError(`${where('high_freq_factor')}, expected more than low_freq_factor ${v.low_freq_factor}, got ${v.high_freq_factor}`);
+    throw new WeightsError(
+      `${where('high_freq_factor')}, expected more than low_freq_factor ${v.low_freq_factor}, got ${v.high_freq_factor}`,
+    );
   }
   return {
     theta,

@@ -34,15 +34,37 @@ type Row = [name: string, shape: number[], dims: string[], flag?: string];
 
 /** Every parameter LlamaModel holds for this config, in its registration order, from the config alone. */
 export function llamaParameters(config: LlamaConfig): ExpectedTensor[] {
-  const { vocabSize: V, hiddenSize: C, intermediateSize: FF, numLayers: L, numHeads: NQ, numKvHeads: NKV, headDim: HS } = config;
-  const out: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [V, C], dims: ['vocab_size', 'hidden_size'] }];
+  const {
+    vocabSize: V,
+    hiddenSize: C,
+    intermediateSize: FF,
+    numLayers: L,
+    numHeads: NQ,
+    numKvHeads: NKV,
+    headDim: HS,
+  } = config;
+  const out: ExpectedTensor[] = [
+    { name: 'model.embed_tokens.weight', shape: [V, C], dims: ['vocab_size', 'hidden_size'] },
+  ];
   // A Linear (out, in) and, when its config flag is on, its bias (out).
-  const linear = (name: string, [o, oField]: Dim, [i, iField]: Dim, flag: boolean, flagName: string): Row[] => [
+  const linear = (
+    name: string,
+    [o, oField]: Dim,
+    [i, iField]: Dim,
+    flag: boolean,
+    flagName: string,
+  ): Row[] => [
     [`${name}.weight`, [o, i], [oField, iField]],
     ...(flag ? [[`${name}.bias`, [o], [oField], flagName] satisfies Row] : []),
   ];
-  const [c, ff]: Dim[] = [[C, 'hidden_size'], [FF, 'intermediate_size']];
-  const [q, kv]: Dim[] = [[NQ * HS, 'num_attention_heads·head_dim'], [NKV * HS, 'num_key_value_heads·head_dim']];
+  const [c, ff]: Dim[] = [
+    [C, 'hidden_size'],
+    [FF, 'intermediate_size'],
+  ];
+  const [q, kv]: Dim[] = [
+    [NQ * HS, 'num_attention_heads·head_dim'],
+    [NKV * HS, 'num_key_value_heads·head_dim'],
+  ];
   const { qkvBias: ab, oBias, mlpBias: mb, modelType } = config;
   const qkvFlag = modelType === 'qwen2' ? 'model_type qwen2' : 'attention_bias true';
   const hs: Dim = [HS, 'head_dim'];
@@ -71,15 +93,29 @@ export function llamaParameters(config: LlamaConfig): ExpectedTensor[] {
   }
   out.push({ name: 'model.norm.weight', shape: [C], dims: ['hidden_size'] });
   if (!config.tieWordEmbeddings) {
-    out.push({ name: 'lm_head.weight', shape: [V, C], dims: ['vocab_size', 'hidden_size'], because: 'tie_word_embeddings false' });
+    out.push({
+      name: 'lm_head.weight',
+      shape: [V, C],
+      dims: ['vocab_size', 'hidden_size'],
+      because: 'tie_word_embeddings false',
+    });
   }
   return out;
 }
 
 /** The header checked against the config (no data read, nothing allocated); configFile names it in errors. */
-export function planLlamaWeights(config: LlamaConfig, store: TensorStore, configFile = 'config.json'): WeightsPlan {
+export function planLlamaWeights(
+  config: LlamaConfig,
+  store: TensorStore,
+  configFile = 'config.json',
+): WeightsPlan {
   const architecture = { llama: 'Llama', qwen2: 'Qwen2', qwen3: 'Qwen3' }[config.modelType];
-  return planWeights(store, llamaParameters(config), { ...LAYOUT, architecture, tiedHead: config.tieWordEmbeddings }, configFile);
+  return planWeights(
+    store,
+    llamaParameters(config),
+    { ...LAYOUT, architecture, tiedHead: config.tieWordEmbeddings },
+    configFile,
+  );
 }
 
 export async function loadLlamaWeights(model: LlamaModel, store: TensorStore): Promise<void> {
