@@ -43,12 +43,15 @@ export function chatTemplateFor(
   const eosToken = tokenText(tokenizer, tokenizer.eosId);
   let source = tokenizerConfig ? tokenizerConfig.chat_template : tokenizer.chatTemplate;
   if (Array.isArray(source)) {
-    source = (source as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template;
+    source = (source as { name?: unknown; template?: unknown }[]).find(
+      (t) => t?.name === 'default',
+    )?.template;
   }
   if (source !== undefined && source !== null && typeof source !== 'string') {
     throw new InputError(`${where}: chat_template, expected a string, got ${typeof source}`);
   }
-  if (typeof source === 'string' && source.trim() !== '') return { source, fallback: false, bosToken, eosToken };
+  if (typeof source === 'string' && source.trim() !== '')
+    return { source, fallback: false, bosToken, eosToken };
   const bos = tokenizer.addBosToken && tokenizer.bosId !== null ? '{{ bos_token }}' : '';
   return { source: bos + FALLBACK_BODY, fallback: true, bosToken, eosToken };
 }
@@ -109,10 +112,12 @@ export function assistantSpans(
             `none (the template changes it: ${show(m.content.slice(0, 40))})`,
         );
       }
-      let end = start + m.content.length;
-      const close = ends.find((t) => text.startsWith(t, end));
-      if (close !== undefined) end += close.length;
-      spans.push([start, end]);
+      const contentEnd = start + m.content.length;
+      const close = ends.find((t) => text.startsWith(t, contentEnd));
+      const end = contentEnd + (close?.length ?? 0);
+      // The fallback's generation block holds content and EOS; a model's (as TRL tags Qwen3's) one block each.
+      if (chat.fallback || close === undefined) spans.push([start, end]);
+      else spans.push([start, contentEnd], [contentEnd, end]);
       cursor = end;
     } else if (m.content !== '') {
       const at = text.indexOf(m.content, cursor); // past it, so an assistant text quoted in it is not taken

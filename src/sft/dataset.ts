@@ -4,7 +4,13 @@ import { InputError } from '../util/errors.ts';
 import { checkPositiveInt } from '../util/check-args.ts';
 import { modelInput, type Encoding, type Tokenizer } from '../tokenizers/tokenizer.ts';
 import type { ChatMessage, DataRow } from './jsonl.ts';
-import { assistantSpans, chatSpecials, chatTemplateFor, renderChat, type ChatTemplate } from './chat-template.ts';
+import {
+  assistantSpans,
+  chatSpecials,
+  chatTemplateFor,
+  renderChat,
+  type ChatTemplate,
+} from './chat-template.ts';
 
 /** A causal-LM example: mask[t] = 1 when ids[t] is a loss target (predicted from ids[0..t-1]); mask[0] = 0. */
 export interface Example {
@@ -35,7 +41,7 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
     for (const [a, b] of e.offsets) out.offsets.push([a + from, b + from]);
   };
   let at = 0;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const hit = tokens.find((t) => text.startsWith(t, i));
     if (hit === undefined) {
       i++;
@@ -51,17 +57,25 @@ function encodeSpans(tokenizer: Tokenizer, text: string, specials: readonly stri
   return out;
 }
 
-// mask[t] = 1 where token t is the first token holding a character of a target span: transformers maps each span
-// character to a token with char_to_token, which gives the first of the byte-level tokens one character (an emoji)
-// was split into, so the later ones stay unmasked. A zero-width token (EOS after the text) counts where it stands.
+// Tokens marked as transformers marks a generation block: from the first token overlapping the span to the first
+// token holding its last character (char_to_token), inclusive. So a character split over byte-level tokens (an emoji)
+// is marked whole inside a span, and only its first token when it ends one; a zero-width token counts where it stands.
 function maskBySpans(e: Encoding, spans: readonly [number, number][]): Example {
-  let seen = 0; // characters before this are held by an earlier token
-  const mask = e.offsets.map(([a, b]) => {
-    const from = Math.max(a, seen);
-    seen = Math.max(seen, b);
-    if (b === a) return spans.some(([s, t]) => a >= s && a < t) ? 1 : 0;
-    return spans.some(([s, t]) => from < t && b > s && from < b) ? 1 : 0;
-  });
+  const mask = e.ids.map(() => 0);
+  const overlaps = ([a, b]: [number, number], s: number, t: number) =>
+    b > a ? a < t && b > s : a >= s && a < t;
+  for (const [s, t] of spans) {
+    const first = e.offsets.findIndex((o) => overlaps(o, s, t));
+    if (first < 0) continue;
+    let last = e.offsets.length - 1;
+    if (t !== Infinity) {
+      const holder = e.offsets.findIndex(([a, b], i) => i >= first && a <= t - 1 && t - 1 < b);
+      last = holder;
+      if (holder < 0)
+        for (let i = first; i < e.offsets.length; i++) if (overlaps(e.offsets[i], s, t)) last = i;
+    }
+    for (let i = first; i <= last; i++) mask[i] = 1;
+  }
   return { ids: e.ids, mask };
 }
 
@@ -115,7 +129,11 @@ export function tokenizeRow(row: DataRow, tokenizer: Tokenizer, chat?: ChatTempl
  * The ids a reply is generated after: the conversation rendered with the template's generation prompt (BOS, where
  * the model has one, comes from the template, as transformers' apply_chat_template does).
  */
-export function chatPromptIds(tokenizer: Tokenizer, chat: ChatTemplate, messages: readonly ChatMessage[]): number[] {
+export function chatPromptIds(
+  tokenizer: Tokenizer,
+  chat: ChatTemplate,
+  messages: readonly ChatMessage[],
+): number[] {
   const text = renderChat(chat, messages, { addGenerationPrompt: true });
   return encodeSpans(tokenizer, text, chatSpecials(chat)).ids;
 }

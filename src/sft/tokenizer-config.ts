@@ -67,7 +67,10 @@ export function checkpointTokenizerConfig(
   where: string,
 ): Record<string, unknown> {
   const out = { ...(source ?? tokenizerConfigFor(config, tokenizer, where)) };
-  if (out.chat_template === undefined || out.chat_template === null) out.chat_template = chatTemplate;
+  // Empty counts as none: chatTemplateFor trained with the fallback then.
+  const own = out.chat_template;
+  if (own === undefined || own === null || (typeof own === 'string' && own.trim() === ''))
+    out.chat_template = chatTemplate;
   if (out.pad_token === undefined || out.pad_token === null) {
     const eos = tokenizer.eosId === null ? undefined : tokenizer.idToToken(tokenizer.eosId);
     if (eos !== undefined) out.pad_token = eos;

@@ -63,15 +63,17 @@ describe('Qwen3 template (test/fixtures/tokenizers/qwen3) vs apply_chat_template
     // emoji that ends an assistant turn (char_to_token gives the first token holding a character); so does the engine.
     expect(masks).toBe(ref.qwen3.cases.length);
   });
-  it('renders the same text, and finds every assistant turn with its <|im_end|>', () => {
+  it('renders the same text, and finds every assistant turn and its <|im_end|> (two spans, as the tagged template)', () => {
     expect(chat.fallback).toBe(false);
     for (const c of ref.qwen3.cases) {
       expect(renderChat(chat, c.messages)).toBe(c.text);
       const spans = assistantSpans(chat, c.messages as ChatMessage[], c.text, 'q');
-      for (const [, b] of spans) expect(c.text.slice(b - 10, b)).toBe('<|im_end|>');
-      expect(assistantSpans(chat, c.messages as ChatMessage[], c.text, 'q').length).toBe(
-        c.messages.filter((m: ChatMessage) => m.role === 'assistant').length,
-      );
+      const turns = c.messages.filter((m: ChatMessage) => m.role === 'assistant');
+      expect(spans.length).toBe(2 * turns.length);
+      spans.forEach(([a, b], i) => {
+        if (i % 2 === 1) expect(c.text.slice(a, b)).toBe('<|im_end|>');
+        else expect(c.text.slice(a, b)).toBe(turns[i / 2].content.replace(/^\n+/, ''));
+      });
     }
     const g = ref.qwen3.generation_prompt;
     expect(renderChat(chat, g.messages, { addGenerationPrompt: true })).toBe(g.text);
@@ -94,5 +96,38 @@ describe('SentencePiece text after a special token (encode option continuation)'
     expect(pieces(first, 'User:\nHi', true)).toEqual(['U', 's', 'er', ':', '<0x0A>', 'H', 'i']); // as transformers
     expect(pieces(legacy, 'User:\nHi', true)).toEqual(pieces(first, 'User:\nHi', false));
     expect(pieces(first, ' b', true)).toEqual(pieces(first, 'b', false)); // `a</s> b` -> `▁b`, as transformers
+  });
+});
+
+describe('characters split over byte-level tokens (CJK, emoji) inside a target span', async () => {
+  const gpt2 = await loadTokenizer(join(ROOT, MODELS.gpt2));
+  const qwenFolder = join(ROOT, 'test/fixtures/tokenizers/qwen3');
+  const qwen = await loadTokenizer(qwenFolder);
+  const qchat = chatTemplateFor(
+    qwen,
+    JSON.parse(readFileSync(join(qwenFolder, 'tokenizer_config.json'), 'utf8')),
+  );
+  it('marks every completion token, continuation bytes included (TRL marks the completion by tokens)', () => {
+    const row = parseRows([{ prompt: 'Q:', completion: ' 你好 ok 👋' }], 'p').rows[0];
+    const e = tokenizeRow(row, gpt2);
+    const prompt = gpt2.encode('Q:').length;
+    expect(e.ids.length).toBeGreaterThan(prompt + 'ok'.length + 4); // 你, 好 and 👋 are split over several tokens
+    expect(e.mask).toEqual(e.ids.map((_, i) => (i < prompt ? 0 : 1)));
+  });
+  it('marks an emoji inside an assistant turn whole, as transformers marks a generation block', () => {
+    const row = parseRows(
+      [
+        {
+          messages: [
+            { role: 'user', content: 'Hi' },
+            { role: 'assistant', content: 'Hi 👋 there' },
+          ],
+        },
+      ],
+      'q',
+    ).rows[0];
+    const e = tokenizeRow(row, qwen, qchat);
+    const marked = e.ids.filter((_, i) => e.mask[i] === 1);
+    expect(qwen.decode(marked)).toBe('Hi 👋 there<|im_end|>');
   });
 });
