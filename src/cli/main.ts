@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createDevice } from '../gpu/device.ts';
+import type { Gpu } from '../gpu/gpu.ts';
 import { DeviceError, InputError, ShapeError, WeightsError } from '../util/errors.ts';
 import { parseFlags, usage, UsageError, type FlagSpec, type Flags } from './args.ts';
 import { reporter } from './progress.ts';
@@ -96,8 +97,13 @@ async function resumeFlags(flags: Flags, given: Set<string>): Promise<void> {
   }
 }
 
-/** Ctrl-C / SIGTERM: once training has started, the first finishes the step and checkpoints; a second exits at once. */
-function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void } {
+/**
+ * Ctrl-C / SIGTERM: once training has started, the first finishes the step and checkpoints; a second exits at once.
+ * Exiting at once first destroys the device (`useDevice`): Dawn then waits for the work already submitted, whereas
+ * exiting with that work in flight let SwiftShader's threads run into the library's teardown (SIGSEGV, 1 run in 8).
+ */
+function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void; useDevice(gpu: Gpu): void } {
+  let device: Gpu | undefined;
   let armed = false; // the trainer polls before its first step: until then there is nothing to save
   let requested = false;
   let done = false; // training ended and its final checkpoint is written: nothing left to save
@@ -109,6 +115,7 @@ function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void } {
           ? '; the last checkpoint written is intact'
           : ', before training started';
       process.stderr.write(`\n${signal}: stopped at once${state}\n`);
+      device?.device.destroy();
       process.exit(130);
     }
     requested = true;
@@ -124,6 +131,7 @@ function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void } {
       return requested;
     },
     trainingDone: () => void (done = true),
+    useDevice: (gpu) => void (device = gpu),
   };
 }
 
@@ -211,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
       report({ type: 'info', message: note });
     const control = stopOnSignals();
     const gpu = await createDevice();
+    control.useDevice(gpu);
     try {
       const result = await runSft(gpu, args, report, control);
       if (result.reason === 'stopped') {
