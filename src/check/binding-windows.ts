@@ -34,7 +34,15 @@ const WINDOWED: [kernel: string, size: string, limit: number][] = [
   ['grad-norm', 'sizes [13, 1023, 1025, 0, 262145] maxNorm=2·norm other shape', 4 * KiB], // fewer workgroups than one binding's grid
 ];
 
-const SOURCES = [...matmulChecks, ...embeddingChecks, ...lmHeadLossChecks, ...elementwiseChecks, ...adamwChecks, ...gradNormChecks, ...halfWeightChecks];
+const SOURCES = [
+  ...matmulChecks,
+  ...embeddingChecks,
+  ...lmHeadLossChecks,
+  ...elementwiseChecks,
+  ...adamwChecks,
+  ...gradNormChecks,
+  ...halfWeightChecks,
+];
 
 export const bindingWindowChecks: KernelCheck[] = WINDOWED.map(([kernel, size, limit]) => {
   const check = SOURCES.find((c) => c.kernel === kernel && c.size === size);

@@ -33,7 +33,8 @@ async function importDawn(): Promise<typeof import('webgpu')> {
   try {
     return await import('webgpu');
   } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test(String(e));
+    const missing =
+      (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test(String(e));
     if (!missing) throw e;
     throw new DeviceError(
       "createDevice: WebGPU in Node, expected the npm package 'webgpu' (Dawn), got none installed; run `npm install webgpu`",

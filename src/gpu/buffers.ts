@@ -147,7 +147,12 @@ export class BufferPool {
   stats(): BufferStats {
     let liveBytes = 0;
     for (const m of this.live.values()) liveBytes += m.bytes;
-    return { liveBuffers: this.live.size, liveBytes, pooledBuffers: this.pooledCount, pooledBytes: this.pooledBytes };
+    return {
+      liveBuffers: this.live.size,
+      liveBytes,
+      pooledBuffers: this.pooledCount,
+      pooledBytes: this.pooledBytes,
+    };
   }
 
   dispose(): void {

@@ -33,7 +33,12 @@ export function checkDistinct(
   const outs = Object.entries(outputs);
   for (const [name, buf] of outs) {
     if (buf === null) continue;
-    const same = [...outs, ...Object.entries(inputs)].find(([other, b]) => other !== name && b !== null && bufferOf(b) === bufferOf(buf));
-    if (same) throw new ShapeError(`${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`);
+    const same = [...outs, ...Object.entries(inputs)].find(
+      ([other, b]) => other !== name && b !== null && bufferOf(b) === bufferOf(buf),
+    );
+    if (same)
+      throw new ShapeError(
+        `${where}: ${name}, expected a buffer distinct from ${same[0]}, got the same buffer`,
+      );
   }
 }

@@ -54,11 +54,15 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Gpu> {
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ label: 'webgpu-sft', requiredLimits, requiredFeatures });
-  const description = [info.vendor, info.architecture, info.description || info.device].filter(Boolean).join(' ');
-  if (software && log) log(`webgpu-sft: no hardware GPU adapter found, using the software adapter (${description})`);
+  const description = [info.vendor, info.architecture, info.description || info.device]
+    .filter(Boolean)
+    .join(' ');
+  if (software && log)
+    log(`webgpu-sft: no hardware GPU adapter found, using the software adapter (${description})`);
   // Kernels written for one subgroup width need the width fixed (SwiftShader: always 4).
   const sizes = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
-  const subgroupSize = sizes.subgroupMinSize === sizes.subgroupMaxSize ? (sizes.subgroupMinSize ?? null) : null;
+  const subgroupSize =
+    sizes.subgroupMinSize === sizes.subgroupMaxSize ? (sizes.subgroupMinSize ?? null) : null;
   try {
     return new Gpu(device, { description, software, subgroupSize, maxBindingBytes: options.maxBindingBytes });
   } catch (e) {

@@ -10,7 +10,12 @@ export type { Kernel } from './pipelines.ts';
 export type { Binding, BufferRange } from './ranges.ts';
 
 // WebGPU's numeric flags, spelled out so this module loads before Dawn installs the GPU* globals in Node.
-const MAP_READ = 0x1, COPY_SRC = 0x4, COPY_DST = 0x8, UNIFORM = 0x40, STORAGE_BIT = 0x80, MAP_MODE_READ = 0x1;
+const MAP_READ = 0x1,
+  COPY_SRC = 0x4,
+  COPY_DST = 0x8,
+  UNIFORM = 0x40,
+  STORAGE_BIT = 0x80,
+  MAP_MODE_READ = 0x1;
 const STORAGE = STORAGE_BIT | COPY_SRC | COPY_DST;
 const UNIFORM_SLOT = 256;
 const UNIFORM_CHUNK = 64 * 1024;
@@ -57,12 +62,16 @@ export class Gpu {
     const forced = info.maxBindingBytes ?? deviceMax;
     const align = device.limits.minStorageBufferOffsetAlignment;
     if (!Number.isInteger(forced) || forced < 1024 || forced % align !== 0) {
-      throw new ShapeError(`createDevice: maxBindingBytes, expected a multiple of ${align} ≥ 1024, got ${forced}`);
+      throw new ShapeError(
+        `createDevice: maxBindingBytes, expected a multiple of ${align} ≥ 1024, got ${forced}`,
+      );
     }
     this.bindingLimit = Math.min(deviceMax, forced);
     this.description = info.description;
     this.software = info.software;
-    this.subgroupSize = device.features.has('subgroups' as GPUFeatureName) ? (info.subgroupSize ?? null) : null;
+    this.subgroupSize = device.features.has('subgroups' as GPUFeatureName)
+      ? (info.subgroupSize ?? null)
+      : null;
     this.hasTimestamps = device.features.has('timestamp-query');
     this.pool = new BufferPool(device);
     this.pipelines = new PipelineCache(device, device.limits.maxStorageBuffersPerShaderStage);
@@ -171,7 +180,12 @@ export class Gpu {
   async read(buf: GPUBuffer, type: 'f32', count?: number, offset?: number): Promise<Float32Array>;
   async read(buf: GPUBuffer, type: 'i32', count?: number, offset?: number): Promise<Int32Array>;
   async read(buf: GPUBuffer, type: 'u32', count?: number, offset?: number): Promise<Uint32Array>;
-  async read(buf: GPUBuffer, type: 'f32' | 'i32' | 'u32', count?: number, offset = 0): Promise<Float32Array | Int32Array | Uint32Array> {
+  async read(
+    buf: GPUBuffer,
+    type: 'f32' | 'i32' | 'u32',
+    count?: number,
+    offset = 0,
+  ): Promise<Float32Array | Int32Array | Uint32Array> {
     const meta = this.pool.meta(buf);
     const bytes = count !== undefined ? count * 4 : (meta?.bytes ?? buf.size) - offset * 4;
     const staging = this.device.createBuffer({
@@ -186,7 +200,11 @@ export class Gpu {
       const copy = staging.getMappedRange(0, bytes).slice(0);
       staging.unmap();
       await this.throwErrors();
-      return type === 'f32' ? new Float32Array(copy) : type === 'i32' ? new Int32Array(copy) : new Uint32Array(copy);
+      return type === 'f32'
+        ? new Float32Array(copy)
+        : type === 'i32'
+          ? new Int32Array(copy)
+          : new Uint32Array(copy);
     } catch (e) {
       await this.throwErrors();
       // The lost promise settles with the failed map (Dawn), or soon after (a browser): wait for it a moment.
@@ -215,12 +233,19 @@ export class Gpu {
    * Record one compute dispatch. `buffers` binds storage buffers by their WGSL variable name; `uniforms` fills the
    * kernel's uniform struct by member name (every member must be given, none extra).
    */
-  dispatch(kernel: Kernel, buffers: Record<string, Binding>, uniforms: Uniforms, workgroups: Workgroups): void {
+  dispatch(
+    kernel: Kernel,
+    buffers: Record<string, Binding>,
+    uniforms: Uniforms,
+    workgroups: Workgroups,
+  ): void {
     const compiled = this.compiled(kernel);
     const [x, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
-      throw new ShapeError(`${kernel.name}: workgroups, expected each ≤ ${maxGroups}, got [${x}, ${y}, ${z}]`);
+      throw new ShapeError(
+        `${kernel.name}: workgroups, expected each ≤ ${maxGroups}, got [${x}, ${y}, ${z}]`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     const entries: GPUBindGroupEntry[] = [];
@@ -240,16 +265,26 @@ export class Gpu {
     for (const name of Object.keys(buffers)) {
       if (!seen.has(name)) {
         const names = compiled.bindings.map((b) => b.name).join(', ');
-        throw new ShapeError(`${kernel.name}: binding '${name}', expected one of [${names}], got an unknown name`);
+        throw new ShapeError(
+          `${kernel.name}: binding '${name}', expected one of [${names}], got an unknown name`,
+        );
       }
     }
-    const bindGroup = this.device.createBindGroup({ label: kernel.name, layout: compiled.bindGroupLayout, entries });
+    const bindGroup = this.device.createBindGroup({
+      label: kernel.name,
+      layout: compiled.bindGroupLayout,
+      entries,
+    });
     const encoder = this.encode();
     let timestampWrites: GPUComputePassTimestampWrites | undefined;
     if (this.timing) {
       const i = this.timing.next;
       this.timing.next += 2;
-      timestampWrites = { querySet: this.timing.querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 };
+      timestampWrites = {
+        querySet: this.timing.querySet,
+        beginningOfPassWriteIndex: i,
+        endOfPassWriteIndex: i + 1,
+      };
     }
     const pass = encoder.beginComputePass({ label: kernel.name, timestampWrites });
     pass.setPipeline(compiled.pipeline);
@@ -273,7 +308,11 @@ export class Gpu {
     );
   }
 
-  private packUniform(kernel: Kernel, members: { name: string; offset: number; type: string }[], values: Uniforms): GPUBufferBinding {
+  private packUniform(
+    kernel: Kernel,
+    members: { name: string; offset: number; type: string }[],
+    values: Uniforms,
+  ): GPUBufferBinding {
     const slot = this.uniformUsed;
     const chunk = Math.floor(slot / UNIFORM_CHUNK);
     const offset = slot % UNIFORM_CHUNK;
@@ -295,13 +334,15 @@ export class Gpu {
     const view = new DataView(this.uniformData.buffer, slot, UNIFORM_SLOT);
     for (const m of members) {
       const v = values[m.name];
-      if (typeof v !== 'number' || Number.isNaN(v) && m.type !== 'f32') {
+      if (typeof v !== 'number' || (Number.isNaN(v) && m.type !== 'f32')) {
         throw new ShapeError(`${kernel.name}: uniform '${m.name}', expected a number, got ${String(v)}`);
       }
       if (m.type === 'f32') view.setFloat32(m.offset, v, true);
       else {
         if (!Number.isInteger(v) || (m.type === 'u32' && v < 0)) {
-          throw new ShapeError(`${kernel.name}: uniform '${m.name}', expected ${m.type === 'u32' ? 'a non-negative ' : 'an '}integer, got ${v}`);
+          throw new ShapeError(
+            `${kernel.name}: uniform '${m.name}', expected ${m.type === 'u32' ? 'a non-negative ' : 'an '}integer, got ${v}`,
+          );
         }
         if (m.type === 'u32') view.setUint32(m.offset, v, true);
         else view.setInt32(m.offset, v, true);
@@ -309,7 +350,9 @@ export class Gpu {
     }
     for (const name of Object.keys(values)) {
       if (!members.some((m) => m.name === name)) {
-        throw new ShapeError(`${kernel.name}: uniform '${name}', expected one of [${members.map((m) => m.name).join(', ')}], got an unknown name`);
+        throw new ShapeError(
+          `${kernel.name}: uniform '${name}', expected one of [${members.map((m) => m.name).join(', ')}], got an unknown name`,
+        );
       }
     }
     this.uniformUsed += UNIFORM_SLOT;
@@ -328,7 +371,13 @@ export class Gpu {
     const used = this.uniformUsed;
     for (let c = 0; c * UNIFORM_CHUNK < used; c++) {
       const bytes = Math.min(UNIFORM_CHUNK, used - c * UNIFORM_CHUNK);
-      this.device.queue.writeBuffer(this.uniformChunks[c], 0, this.uniformData.buffer, c * UNIFORM_CHUNK, bytes);
+      this.device.queue.writeBuffer(
+        this.uniformChunks[c],
+        0,
+        this.uniformData.buffer,
+        c * UNIFORM_CHUNK,
+        bytes,
+      );
     }
     this.uniformUsed = 0;
     const commands = this.encoder.finish();
@@ -360,8 +409,10 @@ export class Gpu {
   }
 
   private checkAlive(): void {
-    if (this.disposed) throw new DeviceError('gpu: used after dispose(), expected a live device, got a disposed one');
-    if (this.lost !== null) throw new DeviceError(`gpu: device, expected a live device, got one lost (${this.lost})`);
+    if (this.disposed)
+      throw new DeviceError('gpu: used after dispose(), expected a live device, got a disposed one');
+    if (this.lost !== null)
+      throw new DeviceError(`gpu: device, expected a live device, got one lost (${this.lost})`);
   }
 
   stats(): GpuStats {

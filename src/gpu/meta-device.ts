@@ -22,7 +22,8 @@ export type MetaLimits = Partial<Record<keyof typeof DEFAULT_LIMITS, number>> & 
  */
 export function metaLimitsOf(gpu: Gpu): MetaLimits {
   const out: MetaLimits = {};
-  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]) out[key] = gpu.limits[key];
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[])
+    out[key] = gpu.limits[key];
   out.maxStorageBufferBindingSize = gpu.maxBindingBytes;
   out.software = gpu.software;
   return out;
@@ -44,7 +45,12 @@ function metaBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
 }
 
 function metaPass(): GPUComputePassEncoder {
-  return { setPipeline: nothing, setBindGroup: nothing, dispatchWorkgroups: nothing, end: nothing } as unknown as GPUComputePassEncoder;
+  return {
+    setPipeline: nothing,
+    setBindGroup: nothing,
+    dispatchWorkgroups: nothing,
+    end: nothing,
+  } as unknown as GPUComputePassEncoder;
 }
 
 function metaEncoder(): GPUCommandEncoder {

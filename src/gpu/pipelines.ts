@@ -38,7 +38,9 @@ function reflectBindings(kernel: Kernel): BindingInfo[] {
   const reflect = new WgslReflect(kernel.wgsl);
   const groups = reflect.getBindGroups();
   if (groups.length > 1) {
-    throw new ShaderError(`${kernel.name}: bind groups, expected only @group(0), got ${groups.length} groups`);
+    throw new ShaderError(
+      `${kernel.name}: bind groups, expected only @group(0), got ${groups.length} groups`,
+    );
   }
   const out: BindingInfo[] = [];
   for (const v of groups[0] ?? []) {
@@ -47,15 +49,23 @@ function reflectBindings(kernel: Kernel): BindingInfo[] {
       const members = (v.members ?? []).map((m) => {
         const type = m.type.name;
         if (type !== 'f32' && type !== 'u32' && type !== 'i32') {
-          throw new ShaderError(`${kernel.name}: uniform member '${m.name}' type, expected f32/u32/i32, got ${type}`);
+          throw new ShaderError(
+            `${kernel.name}: uniform member '${m.name}' type, expected f32/u32/i32, got ${type}`,
+          );
         }
         return { name: m.name, offset: m.offset, type } as UniformMember;
       });
       out.push({ name: v.name, binding: v.binding, kind: 'uniform', members, size: v.size });
     } else if (v.resourceType === ResourceType.Storage) {
-      out.push({ name: v.name, binding: v.binding, kind: v.access === 'read' ? 'read-only-storage' : 'storage' });
+      out.push({
+        name: v.name,
+        binding: v.binding,
+        kind: v.access === 'read' ? 'read-only-storage' : 'storage',
+      });
     } else {
-      throw new ShaderError(`${kernel.name}: binding '${v.name}', expected a buffer, got resource type ${v.resourceType}`);
+      throw new ShaderError(
+        `${kernel.name}: binding '${v.name}', expected a buffer, got resource type ${v.resourceType}`,
+      );
     }
   }
   return out;
@@ -117,7 +127,9 @@ export class PipelineCache {
         .filter((m) => m.type === 'error')
         .map((m) => `  ${m.lineNum}:${m.linePos} ${m.message}`);
       const detail = lines.length ? `\n${lines.join('\n')}` : `\n  ${error.message}`;
-      throw new ShaderError(`${kernel.name}: pipeline creation failed${detail}\n--- source ---\n${kernel.wgsl}`);
+      throw new ShaderError(
+        `${kernel.name}: pipeline creation failed${detail}\n--- source ---\n${kernel.wgsl}`,
+      );
     });
     ready.catch((e: Error) => {
       this.failures.push(e);

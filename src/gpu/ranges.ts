@@ -54,13 +54,20 @@ export function window(gpu: Gpu, buf: GPUBuffer, first: number, count: number, e
  * Split `total` units (rows of `unitElements` elements of `elementBytes`) into runs that each fit one binding with
  * room for the alignment: [{ first, count }] in order, one run when the whole fits.
  */
-export function bindingRuns(gpu: Gpu, total: number, unitElements = 1, elementBytes = 4): { first: number; count: number }[] {
+export function bindingRuns(
+  gpu: Gpu,
+  total: number,
+  unitElements = 1,
+  elementBytes = 4,
+): { first: number; count: number }[] {
   const unitBytes = unitElements * elementBytes;
   const align = gpu.limits.minStorageBufferOffsetAlignment;
   const fits = Math.ceil((total * unitBytes) / 4) * 4 <= gpu.maxBindingBytes;
   const per = fits ? total : Math.floor((gpu.maxBindingBytes - align) / unitBytes);
   if (per < 1) {
-    throw new ShapeError(`binding runs: one unit of ${unitBytes} bytes, expected at most ${gpu.maxBindingBytes - align} (binding limit less the alignment), got more`);
+    throw new ShapeError(
+      `binding runs: one unit of ${unitBytes} bytes, expected at most ${gpu.maxBindingBytes - align} (binding limit less the alignment), got more`,
+    );
   }
   const runs = [];
   for (let first = 0; first < total; first += per) runs.push({ first, count: Math.min(per, total - first) });
@@ -75,7 +82,10 @@ export function elementRuns(gpu: Gpu, n: number, multipleOf = 1): { first: numbe
   if (n * 4 <= gpu.maxBindingBytes) return [{ first: 0, count: n }];
   const granule = lcm(gpu.limits.minStorageBufferOffsetAlignment / 4, multipleOf);
   const per = Math.floor(gpu.maxBindingBytes / 4 / granule) * granule;
-  if (per < 1) throw new ShapeError(`element runs: a run of ${granule} elements, expected at most ${gpu.maxBindingBytes} bytes (binding limit), got ${granule * 4}`);
+  if (per < 1)
+    throw new ShapeError(
+      `element runs: a run of ${granule} elements, expected at most ${gpu.maxBindingBytes} bytes (binding limit), got ${granule * 4}`,
+    );
   const runs = [];
   for (let first = 0; first < n; first += per) runs.push({ first, count: Math.min(per, n - first) });
   return runs;

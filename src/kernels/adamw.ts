@@ -95,7 +95,8 @@ function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>
   const fail = (what: string, expected: string, got: unknown) =>
     new ShapeError(`adamwUpdate: ${what}, expected ${expected}, got ${got}`);
   const { n, lr, beta1, beta2, eps, weightDecay, step, slot } = dims;
-  if (!Number.isInteger(slot) || slot < 0 || slot >= NO_BAD_SLOT) throw fail('dims.slot', 'an integer in [0, 2^32 − 1)', slot);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= NO_BAD_SLOT)
+    throw fail('dims.slot', 'an integer in [0, 2^32 − 1)', slot);
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) throw fail('dims.n', 'an integer in [0, 2^32)', n);
   if (!Number.isInteger(step) || step < 1) throw fail('dims.step', 'an integer ≥ 1 (1-based)', step);
   for (const [key, b] of Object.entries({ beta1, beta2 })) {

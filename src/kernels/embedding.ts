@@ -9,7 +9,13 @@ import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import { bindingRuns, window } from '../gpu/ranges.ts';
 import type { EmbeddingDims } from '../ops/dims.ts';
-import { dtypeSuffix, operandDeclaration, operandLoad, operandWords, type OperandDtype } from './half-wgsl.ts';
+import {
+  dtypeSuffix,
+  operandDeclaration,
+  operandLoad,
+  operandWords,
+  type OperandDtype,
+} from './half-wgsl.ts';
 
 const WG = 256;
 const WG_BACKWARD = 64;
@@ -43,7 +49,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `,
 });
 
-const EMBEDDING_FORWARD = { f32: embeddingForwardKernel('f32'), f16: embeddingForwardKernel('f16'), bf16: embeddingForwardKernel('bf16') };
+const EMBEDDING_FORWARD = {
+  f32: embeddingForwardKernel('f32'),
+  f16: embeddingForwardKernel('f16'),
+  bf16: embeddingForwardKernel('bf16'),
+};
 
 const EMBEDDING_BACKWARD: Kernel = {
   name: 'embedding-backward',
@@ -83,13 +93,25 @@ export function embeddingForward(
   const dtype = dims.dtype ?? 'f32';
   checkBuffer(gpu, 'embeddingForward', 'out', out, N * C, 'elements');
   checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
-  checkBuffer(gpu, 'embeddingForward', 'weight', weight, operandWords(dtype, V * C), dtype === 'f32' ? 'elements' : `words (${V * C} ${dtype})`);
+  checkBuffer(
+    gpu,
+    'embeddingForward',
+    'weight',
+    weight,
+    operandWords(dtype, V * C),
+    dtype === 'f32' ? 'elements' : `words (${V * C} ${dtype})`,
+  );
   checkDistinct('embeddingForward', { output: out }, { ids, weight });
   const bytes = dtype === 'f32' ? 4 : 2;
   bindingRuns(gpu, V, C, bytes).forEach(({ first: v0, count: rows }, i) => {
     const w = window(gpu, weight, v0 * C, rows * C, bytes);
     const uniforms = { N, C, v0, rows, skip: w.skip, first: i === 0 ? 1 : 0 };
-    gpu.dispatch(EMBEDDING_FORWARD[dtype], { out, ids, weight: w.binding }, uniforms, strideGroups(gpu, N * C, WG));
+    gpu.dispatch(
+      EMBEDDING_FORWARD[dtype],
+      { out, ids, weight: w.binding },
+      uniforms,
+      strideGroups(gpu, N * C, WG),
+    );
   });
 }
 
@@ -109,7 +131,12 @@ export function embeddingBackward(
   gpu.clear(dweight, V * C * 4);
   for (const { first: v0, count: rows } of bindingRuns(gpu, V, C)) {
     const w = window(gpu, dweight, v0 * C, rows * C);
-    gpu.dispatch(EMBEDDING_BACKWARD, { dweight: w.binding, dout, ids }, { N, C, v0, rows, skip: w.skip }, strideGroups(gpu, C, WG_BACKWARD));
+    gpu.dispatch(
+      EMBEDDING_BACKWARD,
+      { dweight: w.binding, dout, ids },
+      { N, C, v0, rows, skip: w.skip },
+      strideGroups(gpu, C, WG_BACKWARD),
+    );
   }
 }
 

@@ -27,8 +27,24 @@ function chunks({ V, chunk = LM_HEAD_CHUNK }: LmHeadLossDims): { v0: number; wid
 }
 
 /** z_c (N, width) = hidden · W[v0 : v0 + width]ᵀ into `logits`. */
-function chunkLogits(gpu: Gpu, logits: GPUBuffer, hidden: GPUBuffer, weight: GPUBuffer, d: LmHeadLossDims, v0: number, width: number) {
-  const dims = { batch: 1, M: d.N, N: width, K: d.C, transB: true, offsets: { b: v0 * d.C }, dtypeB: d.dtypeW };
+function chunkLogits(
+  gpu: Gpu,
+  logits: GPUBuffer,
+  hidden: GPUBuffer,
+  weight: GPUBuffer,
+  d: LmHeadLossDims,
+  v0: number,
+  width: number,
+) {
+  const dims = {
+    batch: 1,
+    M: d.N,
+    N: width,
+    K: d.C,
+    transB: true,
+    offsets: { b: v0 * d.C },
+    dtypeB: d.dtypeW,
+  };
   matmulForward(gpu, logits, hidden, weight, null, dims);
 }
 
@@ -51,7 +67,8 @@ export function lmHeadLossForward(
   check(gpu, where, dims, { hidden, weight, targets });
   const { N, V } = dims;
   checkBuffer(gpu, where, 'state', state, 4 * N);
-  for (const [name, buf] of Object.entries({ loss, count, ...(correct && { correct }) })) checkBuffer(gpu, where, name, buf, 1);
+  for (const [name, buf] of Object.entries({ loss, count, ...(correct && { correct }) }))
+    checkBuffer(gpu, where, name, buf, 1);
   checkDistinct(where, { loss, state, count, correct: correct ?? null }, { hidden, weight, targets });
   const width = Math.min(dims.chunk ?? LM_HEAD_CHUNK, V);
   const logits = gpu.alloc('lm-head-loss logits chunk', N * width * 4);
@@ -67,7 +84,12 @@ export function lmHeadLossForward(
   gpu.dispatch(CROSS_ENTROPY_REDUCE, { total: loss, count, values: losses, targets }, { N, average: 1 }, 1);
   if (correct) {
     const counted = gpu.alloc('lm-head-loss counted', 4);
-    gpu.dispatch(CROSS_ENTROPY_REDUCE, { total: correct, count: counted, values: hits, targets }, { N, average: 0 }, 1);
+    gpu.dispatch(
+      CROSS_ENTROPY_REDUCE,
+      { total: correct, count: counted, values: hits, targets },
+      { N, average: 0 },
+      1,
+    );
     gpu.release(counted);
   }
   [logits, losses, hits].forEach((b) => gpu.release(b));
@@ -95,7 +117,9 @@ export function lmHeadLossBackward(
   if (dhidden) checkBuffer(gpu, where, 'dhidden', dhidden, N * C);
   if (dweight) checkBuffer(gpu, where, 'dweight', dweight, V * C);
   if (dweight && (dims.dtypeW ?? 'f32') !== 'f32') {
-    throw new ShapeError(`${where}: dweight, expected none for a ${dims.dtypeW} weight (16-bit weights are frozen), got a buffer`);
+    throw new ShapeError(
+      `${where}: dweight, expected none for a ${dims.dtypeW} weight (16-bit weights are frozen), got a buffer`,
+    );
   }
   checkDistinct(where, { dhidden, dweight }, { dloss, hidden, weight, targets, state, count });
   if (!dhidden && !dweight) return;
@@ -105,7 +129,15 @@ export function lmHeadLossBackward(
     chunkLogits(gpu, g, hidden, weight, dims, v0, width);
     gpu.dispatch(CHUNK_GRAD, { g, state, targets, dloss, count }, { N, V, width, v0 }, Math.min(max, N));
     if (dhidden) {
-      const d = { batch: 1, M: N, N: C, K: width, accumulate: v0 > 0, offsets: { b: v0 * C }, dtypeB: dims.dtypeW };
+      const d = {
+        batch: 1,
+        M: N,
+        N: C,
+        K: width,
+        accumulate: v0 > 0,
+        offsets: { b: v0 * C },
+        dtypeB: dims.dtypeW,
+      };
       matmulForward(gpu, dhidden, g, weight, null, d);
     }
     if (dweight) {
@@ -117,15 +149,22 @@ export function lmHeadLossBackward(
 }
 
 /** N, C, V ≥ 1, chunk ≥ 1, the inputs large enough, the largest operand within u32 indices. */
-function check(gpu: Gpu, where: string, dims: LmHeadLossDims, inputs: Record<'hidden' | 'weight' | 'targets', GPUBuffer>): void {
+function check(
+  gpu: Gpu,
+  where: string,
+  dims: LmHeadLossDims,
+  inputs: Record<'hidden' | 'weight' | 'targets', GPUBuffer>,
+): void {
   const { N, C, V, chunk = LM_HEAD_CHUNK } = dims;
   for (const [key, v] of Object.entries({ N, C, V, chunk })) {
-    if (!Number.isInteger(v) || v < 1) throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
+    if (!Number.isInteger(v) || v < 1)
+      throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
   }
   if (V * C >= 2 ** 32) throw new ShapeError(`${where}: V·C, expected < 2^32 (u32 indices), got ${V * C}`);
   checkBuffer(gpu, where, 'hidden', inputs.hidden, N * C);
   const dtypeW = dims.dtypeW ?? 'f32';
-  if (!['f32', 'f16', 'bf16'].includes(dtypeW)) throw new ShapeError(`${where}: dims.dtypeW, expected f32, f16 or bf16, got ${String(dtypeW)}`);
+  if (!['f32', 'f16', 'bf16'].includes(dtypeW))
+    throw new ShapeError(`${where}: dims.dtypeW, expected f32, f16 or bf16, got ${String(dtypeW)}`);
   if (dtypeW === 'f32') checkBuffer(gpu, where, 'weight', inputs.weight, V * C);
   else checkBuffer(gpu, where, 'weight', inputs.weight, Math.ceil((V * C) / 2), `u32 (${V * C} ${dtypeW})`);
   checkBuffer(gpu, where, 'targets', inputs.targets, N, 'i32');

@@ -54,8 +54,17 @@ function span(p: BlockLayout, which: Operand, m: number, n: number, k: number): 
  * block per slab binding whole buffers when each fits one binding; else runs of m, n (and k, only if a single row
  * is still too wide) halved until every operand's window fits.
  */
-export function matmulBlocks(gpu: Gpu, p: BlockLayout, buffers: Record<Operand, GPUBuffer>, slab: number): Block[] {
-  const whole = { out: fitsWhole(gpu, buffers.out), A: fitsWhole(gpu, buffers.A), B: fitsWhole(gpu, buffers.B) };
+export function matmulBlocks(
+  gpu: Gpu,
+  p: BlockLayout,
+  buffers: Record<Operand, GPUBuffer>,
+  slab: number,
+): Block[] {
+  const whole = {
+    out: fitsWhole(gpu, buffers.out),
+    A: fitsWhole(gpu, buffers.A),
+    B: fitsWhole(gpu, buffers.B),
+  };
   let [mRun, nRun, kRun] = [p.M, p.N, Math.min(slab, p.K)];
   const room = gpu.maxBindingBytes - gpu.limits.minStorageBufferOffsetAlignment;
   const bytes = (w: Operand) => span(p, w, mRun, nRun, kRun) * (w === 'B' ? p.bytesB : 4);
@@ -64,7 +73,15 @@ export function matmulBlocks(gpu: Gpu, p: BlockLayout, buffers: Record<Operand, 
     if (!over) break;
     // Halve the run whose stride makes the window long.
     const [first, second]: ['m' | 'n' | 'k', 'm' | 'n' | 'k'] =
-      over === 'out' ? ['m', 'n'] : over === 'A' ? (p.sAm >= p.sAk ? ['m', 'k'] : ['k', 'm']) : p.sBn >= p.sBk ? ['n', 'k'] : ['k', 'n'];
+      over === 'out'
+        ? ['m', 'n']
+        : over === 'A'
+          ? p.sAm >= p.sAk
+            ? ['m', 'k']
+            : ['k', 'm']
+          : p.sBn >= p.sBk
+            ? ['n', 'k']
+            : ['k', 'n'];
     const runs = { m: mRun, n: nRun, k: kRun };
     const dim = runs[first] > 1 ? first : runs[second] > 1 ? second : null;
     if (!dim || p.batch > 1) {
@@ -90,9 +107,24 @@ export function matmulBlocks(gpu: Gpu, p: BlockLayout, buffers: Record<Operand, 
           out: p.offOut + m0 * p.N + n0,
         };
         const bind = (w: Operand) =>
-          whole[w] ? { binding: buffers[w] as Binding, skip: firsts[w] } : window(gpu, buffers[w], firsts[w], span(p, w, M, N, K), w === 'B' ? p.bytesB : 4);
+          whole[w]
+            ? { binding: buffers[w] as Binding, skip: firsts[w] }
+            : window(gpu, buffers[w], firsts[w], span(p, w, M, N, K), w === 'B' ? p.bytesB : 4);
         const [out, A, B] = [bind('out'), bind('A'), bind('B')];
-        blocks.push({ m0, M, n0, N, k0, K, out: out.binding, A: A.binding, B: B.binding, offA: A.skip, offB: B.skip, offOut: out.skip });
+        blocks.push({
+          m0,
+          M,
+          n0,
+          N,
+          k0,
+          K,
+          out: out.binding,
+          A: A.binding,
+          B: B.binding,
+          offA: A.skip,
+          offB: B.skip,
+          offOut: out.skip,
+        });
       }
     }
   }

@@ -5,8 +5,20 @@
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
-import { MATMUL_HALF, MATMUL_NAIVE, MATMUL_REGISTER, MATMUL_SUBGROUP, MATMUL_WORKGROUP, NAIVE_WG, REG, SUB, WGT, type OperandDtype } from './matmul-wgsl.ts';
+import {
+  MATMUL_HALF,
+  MATMUL_NAIVE,
+  MATMUL_REGISTER,
+  MATMUL_SUBGROUP,
+  MATMUL_WORKGROUP,
+  NAIVE_WG,
+  REG,
+  SUB,
+  WGT,
+  type OperandDtype,
+} from './matmul-wgsl.ts';
 import { sumForward } from './sum.ts';
+import { checkOperandB, resolvePlan, span, type Plan } from './matmul-plan.ts';
 import { matmulBlocks } from './matmul-blocks.ts';
 import type { MatmulDims } from '../ops/dims.ts';
 
@@ -52,23 +64,6 @@ function pickMatmulVariant(gpu: Gpu, p: { M: number; N: number; batch: number })
  */
 export const K_SLAB = 1024;
 
-// One resolved product: out (batch, M, N) at batch stride strideOut = op(A)·op(B) per batch.
-interface Plan {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
-  strideA: number;
-  strideB: number;
-  strideOut: number;
-  dtypeB: OperandDtype;
-  offA: number;
-  offB: number;
-  offOut: number;
-}
-
 function encode(
   gpu: Gpu,
   variant: MatmulVariant | undefined,
@@ -96,7 +91,16 @@ function encode(
   const bytesB = p.dtypeB === 'f32' ? 4 : 2;
   for (const blk of matmulBlocks(gpu, { ...p, ...layout, bytesB }, { out, A: a, B: b }, K_SLAB)) {
     const { offA, offB, offOut, n0: offBias, k0 } = blk;
-    const flags = { K: blk.K, accumulate: accumulate || k0 > 0 ? 1 : 0, hasBias: bias && k0 === 0 ? 1 : 0, offA, offB, offOut, ldOut: N, offBias };
+    const flags = {
+      K: blk.K,
+      accumulate: accumulate || k0 > 0 ? 1 : 0,
+      hasBias: bias && k0 === 0 ? 1 : 0,
+      offA,
+      offB,
+      offOut,
+      ldOut: N,
+      offBias,
+    };
     const buffers = { out: blk.out, A: blk.A, B: blk.B, bias: bias ?? blk.A }; // without a bias, A fills the (unread) binding
     const [nx, ny, nz] = [Math.ceil(blk.N / tileN), Math.ceil(blk.M / tileM), p.batch];
     for (let batch0 = 0; batch0 < nz; batch0 += max) {
@@ -124,7 +128,8 @@ export function matmulForward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
-  const p = resolve('matmulForward', dims, variant);
+  checkVariant('matmulForward', variant);
+  const p = resolvePlan('matmulForward', dims);
   checkBuffer(gpu, 'matmulForward', 'out', out, p.offOut + p.batch * p.M * p.N);
   checkBuffer(gpu, 'matmulForward', 'a', a, p.offA + span(p.batch, p.strideA, p.M * p.K));
   checkOperandB(gpu, 'matmulForward', b, p);
@@ -144,8 +149,12 @@ export function matmulBackward(
   dims: MatmulDims,
   variant?: MatmulVariant,
 ): void {
-  if (dims.offsets) throw new ShapeError(`matmulBackward: dims.offsets, expected none (forward only), got ${JSON.stringify(dims.offsets)}`);
-  const p = resolve('matmulBackward', dims, variant);
+  if (dims.offsets)
+    throw new ShapeError(
+      `matmulBackward: dims.offsets, expected none (forward only), got ${JSON.stringify(dims.offsets)}`,
+    );
+  checkVariant('matmulBackward', variant);
+  const p = resolvePlan('matmulBackward', dims);
   const { batch, M, N, K, transA, transB, strideA, strideB, dtypeB } = p;
   checkBuffer(gpu, 'matmulBackward', 'dOut', dOut, batch * M * N);
   checkBuffer(gpu, 'matmulBackward', 'a', a, span(batch, strideA, M * K));
@@ -210,53 +219,10 @@ function gradient(
   }
 }
 
-function resolve(where: string, dims: MatmulDims, variant: MatmulVariant | undefined): Plan {
+function checkVariant(where: string, variant: MatmulVariant | undefined): void {
   if (variant !== undefined && !(variant in KERNELS)) {
     throw new ShapeError(
       `${where}: variant, expected one of ${MATMUL_VARIANTS.join(', ')}, got ${String(variant)}`,
     );
   }
-  for (const key of ['batch', 'M', 'N', 'K'] as const) {
-    const v = dims[key];
-    if (!Number.isInteger(v) || v < 1)
-      throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
-  }
-  const { batch, M, N, K } = dims;
-  const [strideA, strideB] = [dims.batchStrideA ?? M * K, dims.batchStrideB ?? K * N];
-  // Overlapping batches would make the gradient writes race.
-  for (const [key, v, size] of [
-    ['batchStrideA', strideA, M * K],
-    ['batchStrideB', strideB, K * N],
-  ] as const) {
-    if (!Number.isInteger(v) || (v !== 0 && v < size)) {
-      throw new ShapeError(
-        `${where}: dims.${key}, expected 0 or an integer ≥ ${size} (one matrix), got ${v}`,
-      );
-    }
-  }
-  const largest = Math.max(batch * M * N, span(batch, strideA, M * K), span(batch, strideB, K * N));
-  if (largest >= 2 ** 32)
-    throw new ShapeError(`${where}: largest operand, expected < 2^32 elements, got ${largest}`);
-  const [transA, transB] = [dims.transA ?? false, dims.transB ?? false];
-  const dtypeB = dims.dtypeB ?? 'f32';
-  if (!['f32', 'f16', 'bf16'].includes(dtypeB))
-    throw new ShapeError(`${where}: dims.dtypeB, expected f32, f16 or bf16, got ${String(dtypeB)}`);
-  const { a: offA = 0, b: offB = 0, out: offOut = 0 } = dims.offsets ?? {};
-  for (const [key, v] of Object.entries({ a: offA, b: offB, out: offOut })) {
-    if (!Number.isInteger(v) || v < 0 || v + largest >= 2 ** 32)
-      throw new ShapeError(`${where}: dims.offsets.${key}, expected an integer ≥ 0 with the operand below 2^32 elements, got ${v}`);
-  }
-  return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N, dtypeB, offA, offB, offOut };
-}
-
-// B holds its elements as f32, or as 16-bit halves two to a u32 word (offB counts elements either way).
-function checkOperandB(gpu: Gpu, where: string, b: GPUBuffer, p: Plan): void {
-  const n = p.offB + span(p.batch, p.strideB, p.K * p.N);
-  if (p.dtypeB === 'f32') checkBuffer(gpu, where, 'b', b, n);
-  else checkBuffer(gpu, where, 'b', b, Math.ceil(n / 2), `u32 (${n} ${p.dtypeB})`);
-}
-
-/** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */
-function span(batch: number, stride: number, matrix: number): number {
-  return stride === 0 ? matrix : (batch - 1) * stride + matrix;
 }

@@ -72,7 +72,10 @@ async function construct<M extends AnyModel>(
 ): Promise<M> {
   // Every parameter is allocated with its matrices already in the dtype they will be loaded as (a 16-bit file's, for
   // auto), so the limits and the note count those at 2 bytes.
-  const matrices = loadedDtype(options.dtype ?? 'float32', fileMatrixDtype(weights.tensors.map((t) => t.info)));
+  const matrices = loadedDtype(
+    options.dtype ?? 'float32',
+    fileMatrixDtype(weights.tensors.map((t) => t.info)),
+  );
   checkBufferLimits(weights, gpu.limits, gpu.description, matrices);
   options.log?.(planNote(weights, matrices));
   const model = createWithMatrixDtype(matrices, create);

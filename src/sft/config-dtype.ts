@@ -5,7 +5,10 @@ import type { TensorToWrite } from '../io/safetensors.ts';
 const TORCH_NAMES = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
 
 /** config with `dtype` of the tensors (the one most of their values are in) and no torch_dtype. */
-export function withDtype(config: Record<string, unknown>, tensors: readonly TensorToWrite[]): Record<string, unknown> {
+export function withDtype(
+  config: Record<string, unknown>,
+  tensors: readonly TensorToWrite[],
+): Record<string, unknown> {
   const count = new Map<string, number>();
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);

@@ -30,7 +30,10 @@ export async function evaluate(options: EvaluateOptions): Promise<Metrics> {
       "a classifier's metrics are fineTune's result (after, test) with strategy 'head'",
     );
   const maxLength = Math.min(options.maxLength ?? SFT_DEFAULTS.maxLength, model.contextLength);
-  const { examples } = truncateExamples(tokenizeRows(data.rows, tokenizer, undefined, chatTemplateFor(tokenizer)), maxLength);
+  const { examples } = truncateExamples(
+    tokenizeRows(data.rows, tokenizer, undefined, chatTemplateFor(tokenizer)),
+    maxLength,
+  );
   const batchSize = options.batchSize ?? SFT_DEFAULTS.batchSize;
   const padId = tokenizer.eosId ?? 0;
   const batches = lmBatches(examples, {

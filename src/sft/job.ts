@@ -106,7 +106,10 @@ export async function buildJob(
   model.gradientCheckpointing = s.gradientCheckpointing ?? false;
   const inputs = { model, tokenizer, data: rows, s, context, sampleRow };
   if (s.strategy === 'head') return headJob(inputs); // stores the weights before computing features
-  const job = s.strategy === 'lora' && rows.train[0]?.format === 'text-label' ? await loraClassifierJob(inputs) : lmJob(inputs);
+  const job =
+    s.strategy === 'lora' && rows.train[0]?.format === 'text-label'
+      ? await loraClassifierJob(inputs)
+      : lmJob(inputs);
   await storeWeights(model, s.dtype ?? 'auto');
   return job;
 }
@@ -146,9 +149,14 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
     const onProgress = (done: number, total: number) => {
       if (done === total && !shown) return;
       shown = true;
-      context.info(`${name}: tokenized ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`);
+      context.info(
+        `${name}: tokenized ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} rows`,
+      );
     };
-    const t = truncateExamples(tokenizeRows(rows, tokenizer, { onProgress, intervalMs: 2000 }, chat), s.maxLength);
+    const t = truncateExamples(
+      tokenizeRows(rows, tokenizer, { onProgress, intervalMs: 2000 }, chat),
+      s.maxLength,
+    );
     if (t.truncated || t.dropped) {
       context.info(
         `${name}: ${t.truncated} examples truncated to ${s.maxLength} tokens, ${t.dropped} left with no target dropped`,
@@ -185,7 +193,10 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
     sampleInput: prompt.text,
     async sample() {
       const room = Math.floor(model.contextLength / 2);
-      const ids = prompt.ids.length <= room ? prompt.ids : modelInput(tokenizer, prompt.ids.slice(modelInput(tokenizer, []).length - room));
+      const ids =
+        prompt.ids.length <= room
+          ? prompt.ids
+          : modelInput(tokenizer, prompt.ids.slice(modelInput(tokenizer, []).length - room));
       model.eval();
       const out = await generate(model, ids, {
         maxNewTokens: s.sampleTokens,
@@ -202,15 +213,25 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
 }
 
 /** The text a reply is generated after (the prompt, the chat up to the assistant, or the start of a text row) and its ids. */
-function samplePrompt(row: DataRow, tokenizer: Tokenizer, chat: ChatTemplate): { text: string; ids: number[] } {
-  const plain = (text: string) => ({ text, ids: modelInput(tokenizer, tokenizer.encode(text, { allowSpecial: false })) });
+function samplePrompt(
+  row: DataRow,
+  tokenizer: Tokenizer,
+  chat: ChatTemplate,
+): { text: string; ids: number[] } {
+  const plain = (text: string) => ({
+    text,
+    ids: modelInput(tokenizer, tokenizer.encode(text, { allowSpecial: false })),
+  });
   switch (row.format) {
     case 'prompt-completion':
       return plain(row.prompt);
     case 'messages': {
       const last = row.messages.map((m) => m.role).lastIndexOf('assistant');
       const messages = row.messages.slice(0, last);
-      return { text: renderChat(chat, messages, { addGenerationPrompt: true }), ids: chatPromptIds(tokenizer, chat, messages) };
+      return {
+        text: renderChat(chat, messages, { addGenerationPrompt: true }),
+        ids: chatPromptIds(tokenizer, chat, messages),
+      };
     }
     case 'text':
     case 'text-label':

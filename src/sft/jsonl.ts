@@ -59,7 +59,8 @@ const ROLES: readonly string[] = ['system', 'user', 'assistant'];
 // Fields and roles of tool calling (OpenAI/transformers style), refused by name: their rendering and masks are not
 // checked against transformers yet.
 const TOOL_FIELDS: readonly string[] = ['tools', 'tool_calls', 'tool_call_id'];
-const NO_TOOLS = 'tool calls are not supported (yet), expected system, user and assistant turns of plain content';
+const NO_TOOLS =
+  'tool calls are not supported (yet), expected system, user and assistant turns of plain content';
 
 function detectFormat(keys: string[]): RowFormat | undefined {
   if (keys.includes('messages')) return 'messages';
@@ -140,7 +141,8 @@ function parseRow(file: string, line: number, json: unknown, where = `${file}:${
     );
   }
   const { required, shape } = FIELDS[format];
-  if (format === 'messages' && keys.includes('tools')) throw new InputError(`${where}: field "tools": ${NO_TOOLS}`);
+  if (format === 'messages' && keys.includes('tools'))
+    throw new InputError(`${where}: field "tools": ${NO_TOOLS}`);
   for (const key of keys) {
     if (!required.includes(key)) {
       throw new InputError(
@@ -191,9 +193,14 @@ function sameFormat(rows: DataRow[], row: DataRow, where: string, unit: 'line' |
 
 /** Rows given as values (plain objects from code), checked as parseJsonl checks lines; errors name `name[i]`. */
 export function parseRows(values: readonly unknown[], name: string): JsonlData {
-  if (!Array.isArray(values)) throw new InputError(`${name}: rows, expected an array of objects or JSONL text, got ${typeName(values)}`);
+  if (!Array.isArray(values))
+    throw new InputError(
+      `${name}: rows, expected an array of objects or JSONL text, got ${typeName(values)}`,
+    );
   const rows: DataRow[] = [];
-  values.forEach((value, i) => rows.push(sameFormat(rows, parseRow(name, i + 1, value, `${name}[${i}]`), `${name}[${i}]`, 'row')));
+  values.forEach((value, i) =>
+    rows.push(sameFormat(rows, parseRow(name, i + 1, value, `${name}[${i}]`), `${name}[${i}]`, 'row')),
+  );
   if (rows.length === 0) throw new InputError(`${name}: rows, expected at least one row, got an empty array`);
   return { file: name, format: rows[0].format, rows };
 }

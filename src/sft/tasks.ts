@@ -26,11 +26,21 @@ export interface Task<Batch> {
   evaluate(batch: Batch, sums: EvalSums): Promise<void>;
 }
 
-async function accuracySums(gpu: Gpu, logits: Tensor, targets: Tensor, sums: EvalSums, loss: Tensor, count: number): Promise<void> {
+async function accuracySums(
+  gpu: Gpu,
+  logits: Tensor,
+  targets: Tensor,
+  sums: EvalSums,
+  loss: Tensor,
+  count: number,
+): Promise<void> {
   const V = logits.shape[logits.shape.length - 1];
   const correct = Tensor.empty(gpu, [1], 'eval.correct');
   const counted = Tensor.empty(gpu, [1], 'eval.counted');
-  crossEntropyAccuracy(gpu, correct.buf(), counted.buf(), logits.buf(), targets.buf(), { N: logits.size / V, V });
+  crossEntropyAccuracy(gpu, correct.buf(), counted.buf(), logits.buf(), targets.buf(), {
+    N: logits.size / V,
+    V,
+  });
   sums.loss += (await loss.readF32())[0] * count;
   sums.correct += (await correct.readF32())[0];
   sums.count += count;
@@ -67,8 +77,14 @@ export class LmTask implements Task<LmBatch> {
     });
     const ids = Tensor.from(gpu, batch.ids, [batch.B, batch.T], { label: 'ids' });
     const hidden = F.reshape(this.model.hidden(ids), [batch.B * batch.T, this.model.hiddenSize]); // (B·T, C)
-    const picked = F.embedding(Tensor.from(gpu, Int32Array.from(rows), [rows.length], { label: 'target_rows' }), hidden); // (n, C)
-    return { picked, targets: Tensor.from(gpu, Int32Array.from(targets), [targets.length], { label: 'targets' }) };
+    const picked = F.embedding(
+      Tensor.from(gpu, Int32Array.from(rows), [rows.length], { label: 'target_rows' }),
+      hidden,
+    ); // (n, C)
+    return {
+      picked,
+      targets: Tensor.from(gpu, Int32Array.from(targets), [targets.length], { label: 'targets' }),
+    };
   }
 
   loss(batch: LmBatch) {
@@ -76,8 +92,11 @@ export class LmTask implements Task<LmBatch> {
     const weight = this.model.headWeight();
     // Fused too when the logits would pass one storage binding: cross-entropy binds its rows whole.
     const logits = targets.size * weight.shape[0];
-    const fused = this.fusedHead ?? (logits >= FUSED_HEAD_MIN_LOGITS || logits * 4 > this.model.gpu.maxBindingBytes);
-    const loss = fused ? F.lmHeadLoss(picked, weight, targets) : F.crossEntropy(this.model.logits(picked), targets);
+    const fused =
+      this.fusedHead ?? (logits >= FUSED_HEAD_MIN_LOGITS || logits * 4 > this.model.gpu.maxBindingBytes);
+    const loss = fused
+      ? F.lmHeadLoss(picked, weight, targets)
+      : F.crossEntropy(this.model.logits(picked), targets);
     return { loss, count: targets.size };
   }
 
@@ -87,10 +106,27 @@ export class LmTask implements Task<LmBatch> {
     if (n === 0) return;
     const gpu = this.model.gpu;
     const weight = this.model.headWeight();
-    const [loss, count, correct] = ['eval.loss', 'eval.counted', 'eval.correct'].map((l) => Tensor.empty(gpu, [1], l));
+    const [loss, count, correct] = ['eval.loss', 'eval.counted', 'eval.correct'].map((l) =>
+      Tensor.empty(gpu, [1], l),
+    );
     const state = Tensor.empty(gpu, [n, 4], 'eval.lm_head_state');
-    const dims = { N: n, C: this.model.hiddenSize, V: weight.shape[0], dtypeW: weight.dtype as 'f32' | 'f16' | 'bf16' }; // a 16-bit tied head under --dtype
-    lmHeadLossForward(gpu, loss.buf(), state.buf(), count.buf(), picked.buf(), weight.buf(), targets.buf(), dims, correct.buf());
+    const dims = {
+      N: n,
+      C: this.model.hiddenSize,
+      V: weight.shape[0],
+      dtypeW: weight.dtype as 'f32' | 'f16' | 'bf16',
+    }; // a 16-bit tied head under --dtype
+    lmHeadLossForward(
+      gpu,
+      loss.buf(),
+      state.buf(),
+      count.buf(),
+      picked.buf(),
+      weight.buf(),
+      targets.buf(),
+      dims,
+      correct.buf(),
+    );
     sums.loss += (await loss.readF32())[0] * n;
     sums.correct += (await correct.readF32())[0];
     sums.count += n;

@@ -28,7 +28,9 @@ async function readJsonIfAny(files: NamedFiles, name: string): Promise<Record<st
 function chatTemplateOf(files: NamedFiles, config: Record<string, unknown> | undefined): string | undefined {
   let source = config?.chat_template;
   if (Array.isArray(source)) {
-    source = (source as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template;
+    source = (source as { name?: unknown; template?: unknown }[]).find(
+      (t) => t?.name === 'default',
+    )?.template;
   }
   if (source === undefined || source === null) return undefined;
   if (typeof source !== 'string') {

@@ -195,7 +195,13 @@ export class SentencePieceTokenizer implements Tokenizer {
 
   // Normalize, segment, then map unknown pieces to their UTF-8 byte pieces (or to <unk>, runs fused). base:
   // where text starts in the encoded string, for offsets; prefix: the dummy prefix is allowed.
-  private encodeText(text: string, base: number, ids: number[], offsets: Offsets | null, prefix: boolean): void {
+  private encodeText(
+    text: string,
+    base: number,
+    ids: number[],
+    offsets: Offsets | null,
+    prefix: boolean,
+  ): void {
     const normalized = normalizeAligned(this.model, text.replace(/\p{Cs}/gu, '\uFFFD'), prefix);
     if (normalized.text === '') return;
     const segments =
