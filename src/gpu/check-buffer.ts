@@ -22,8 +22,10 @@ export function checkBuffer(
 }
 
 /**
- * Throws when an output is also bound as another output or an input (null: not bound). WebGPU forbids a buffer bound
- * writable and read-only in one dispatch, and an output must not overwrite what a later step of the same call reads.
+ * Throws when an output is also another output or an input (null: not given). `dispatch` already refuses a buffer
+ * written by a dispatch and bound again in it, from the kernel's reflected bindings; an op that spans several
+ * dispatches declares its buffers here as well, since no one dispatch sees an output that a later one overwrites or
+ * an input read after the output was written.
  */
 export function checkDistinct(
   where: string,

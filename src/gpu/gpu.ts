@@ -3,8 +3,15 @@
 // GPU validation errors and device loss are collected and thrown at the next sync point, naming the kernel.
 import { BufferPool, Scope, type BufferStats } from './buffers.ts';
 import { DeviceError, ShaderError, ShapeError } from '../util/errors.ts';
-import { PipelineCache, type CompiledKernel, type Kernel } from './pipelines.ts';
-import { isRange, type Binding } from './ranges.ts';
+import {
+  PipelineCache,
+  type BindingInfo,
+  type CompiledKernel,
+  type Kernel,
+  type UniformMember,
+} from './pipelines.ts';
+import { bufferOf, isRange, type Binding } from './ranges.ts';
+import { writeUniforms } from './uniforms.ts';
 
 export type { Kernel } from './pipelines.ts';
 export type { Binding, BufferRange } from './ranges.ts';
@@ -262,6 +269,7 @@ export class Gpu {
       seen.add(b.name);
       entries.push({ binding: b.binding, resource: this.bindable(kernel, b.name, buf) });
     }
+    this.checkWrites(kernel, compiled.bindings, buffers);
     for (const name of Object.keys(buffers)) {
       if (!seen.has(name)) {
         const names = compiled.bindings.map((b) => b.name).join(', ');
@@ -293,6 +301,21 @@ export class Gpu {
     pass.end();
   }
 
+  // A buffer a dispatch writes (read_write in the WGSL) may not be bound again in it: WebGPU refuses the pair only when
+  // the encoder is submitted, far from the cause, and an output sharing an input would overwrite what it reads.
+  private checkWrites(kernel: Kernel, bindings: BindingInfo[], buffers: Record<string, Binding>): void {
+    const storage = bindings.filter((b) => b.kind !== 'uniform');
+    for (const w of storage) {
+      if (w.kind !== 'storage') continue;
+      const written = bufferOf(buffers[w.name]);
+      const other = storage.find((b) => b !== w && bufferOf(buffers[b.name]) === written);
+      if (other)
+        throw new ShapeError(
+          `${kernel.name}: binding '${w.name}' (written), expected a buffer distinct from '${other.name}', got the same buffer (${written.label})`,
+        );
+    }
+  }
+
   // A whole buffer binds its requested bytes (the pool rounds sizes up); no binding may pass the limit: a kernel that
   // meets a larger tensor must bind it in windows (ranges.ts), so one that does not fails here, naming both.
   private bindable(kernel: Kernel, name: string, b: Binding): GPUBufferBinding {
@@ -308,11 +331,7 @@ export class Gpu {
     );
   }
 
-  private packUniform(
-    kernel: Kernel,
-    members: { name: string; offset: number; type: string }[],
-    values: Uniforms,
-  ): GPUBufferBinding {
+  private packUniform(kernel: Kernel, members: UniformMember[], values: Uniforms): GPUBufferBinding {
     const slot = this.uniformUsed;
     const chunk = Math.floor(slot / UNIFORM_CHUNK);
     const offset = slot % UNIFORM_CHUNK;
@@ -331,30 +350,7 @@ export class Gpu {
       grown.set(this.uniformData);
       this.uniformData = grown;
     }
-    const view = new DataView(this.uniformData.buffer, slot, UNIFORM_SLOT);
-    for (const m of members) {
-      const v = values[m.name];
-      if (typeof v !== 'number' || (Number.isNaN(v) && m.type !== 'f32')) {
-        throw new ShapeError(`${kernel.name}: uniform '${m.name}', expected a number, got ${String(v)}`);
-      }
-      if (m.type === 'f32') view.setFloat32(m.offset, v, true);
-      else {
-        if (!Number.isInteger(v) || (m.type === 'u32' && v < 0)) {
-          throw new ShapeError(
-            `${kernel.name}: uniform '${m.name}', expected ${m.type === 'u32' ? 'a non-negative ' : 'an '}integer, got ${v}`,
-          );
-        }
-        if (m.type === 'u32') view.setUint32(m.offset, v, true);
-        else view.setInt32(m.offset, v, true);
-      }
-    }
-    for (const name of Object.keys(values)) {
-      if (!members.some((m) => m.name === name)) {
-        throw new ShapeError(
-          `${kernel.name}: uniform '${name}', expected one of [${members.map((m) => m.name).join(', ')}], got an unknown name`,
-        );
-      }
-    }
+    writeUniforms(kernel, new DataView(this.uniformData.buffer, slot, UNIFORM_SLOT), members, values);
     this.uniformUsed += UNIFORM_SLOT;
     return { buffer: this.uniformChunks[chunk], offset, size: UNIFORM_SLOT };
   }

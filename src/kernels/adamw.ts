@@ -5,6 +5,7 @@
 // tensors names the first one that went bad; status starts at NO_BAD_SLOT.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import { elementRuns, slice } from '../gpu/ranges.ts';
 import type { AdamwDims } from '../ops/dims.ts';
@@ -105,12 +106,8 @@ function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>
   for (const [key, x] of Object.entries({ lr, eps, weightDecay })) {
     if (!(x >= 0 && Number.isFinite(x))) throw fail(`dims.${key}`, 'a finite number ≥ 0', x);
   }
-  const seen = new Map<GPUBuffer, string>();
   for (const [name, buf] of Object.entries(buffers)) {
-    const count = name === 'gradScale' || name === 'status' ? 1 : n;
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    if (bytes < count * 4) throw fail(`${name} size`, `≥ ${count * 4} bytes (${count} × 4)`, bytes);
-    if (seen.has(buf)) throw fail(name, `a buffer other than ${seen.get(buf)}`, 'the same one');
-    seen.set(buf, name);
+    if (name === 'status') checkBuffer(gpu, 'adamwUpdate', name, buf, 1, 'u32');
+    else checkBuffer(gpu, 'adamwUpdate', name, buf, name === 'gradScale' ? 1 : n);
   }
 }

@@ -93,11 +93,6 @@ function dispatch(
   }
   checkBuffer(gpu, where, names.out, out, n);
   checkBuffer(gpu, where, names.x, x, n);
-  if (out === x) {
-    throw new ShapeError(
-      `${where}: ${names.out}, expected a buffer distinct from ${names.x}, got the same buffer`,
-    );
-  }
   // h / 2^32 ≥ p  ⇔  h ≥ ceil(p · 2^32) for integer h (p · 2^32 is exact in float64). Only for p > 1 - 2^-32 does the
   // threshold reach 2^32, where nothing is kept: the largest u32 threshold with scale 0 still outputs all zeros.
   const { threshold, scale } = dropoutThreshold(p);

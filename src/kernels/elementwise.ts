@@ -147,7 +147,6 @@ export function accumulate(gpu: Gpu, acc: GPUBuffer, x: GPUBuffer, dims: { n: nu
   checkCount('accumulate', 'n', n);
   checkBuffer(gpu, 'accumulate', 'acc', acc, n);
   checkBuffer(gpu, 'accumulate', 'x', x, n);
-  checkDistinct('accumulate', { acc }, { x });
   // A tied embedding's gradient can pass the binding limit: runs of elements bound as windows (gpu/ranges.ts).
   for (const { first, count } of elementRuns(gpu, n)) {
     const bind = { acc: slice(acc, first, count, n), x: slice(x, first, count, n) };
@@ -168,7 +167,6 @@ function binary(
   checkBuffer(gpu, where, 'out', out, n);
   checkBuffer(gpu, where, 'a', a, n);
   checkBuffer(gpu, where, 'b', b, bn);
-  checkDistinct(where, { out }, { a, b });
   gpu.dispatch(kernel, { out, a, b }, { n, bn }, strideGroups(gpu, n, WG));
 }
 
@@ -180,7 +178,6 @@ function scale(gpu: Gpu, where: string, out: GPUBuffer, a: GPUBuffer, dims: Scal
   }
   checkBuffer(gpu, where, 'out', out, n);
   checkBuffer(gpu, where, 'a', a, n);
-  checkDistinct(where, { out }, { a });
   gpu.dispatch(SCALE_FORWARD, { out, a }, { n, alpha }, strideGroups(gpu, n, WG));
 }
 

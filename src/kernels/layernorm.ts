@@ -2,8 +2,9 @@
 // and rstd = 1/√(var + eps). Forward saves mean and rstd (N) for the backward. Backward, with xhat = (x − mean)·rstd
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import { checkDistinct } from '../gpu/check-buffer.ts';
 import {
-  checkNormBuffers,
+  checkNormSizes,
   checkNormDims,
   columnChunkSums,
   rowShape,
@@ -119,7 +120,7 @@ export function layernormForward(
   const { N, C, eps } = dims;
   checkNormDims(where, dims);
   const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
-  checkNormBuffers(gpu, where, { out, mean, rstd }, { x, weight, bias }, sizes);
+  checkNormSizes(gpu, where, { out, mean, rstd, x, weight, bias }, sizes);
   const shape = rowShape(C);
   gpu.dispatch(
     KERNELS.forward[shape],
@@ -149,7 +150,9 @@ export function layernormBackward(
   if (dweight) outputs.dweight = dweight;
   if (dbias) outputs.dbias = dbias;
   const sizes = { dx: N * C, dweight: C, dbias: C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N };
-  checkNormBuffers(gpu, where, outputs, { dout, x, weight, mean, rstd }, sizes);
+  const inputs = { dout, x, weight, mean, rstd };
+  checkNormSizes(gpu, where, { ...outputs, ...inputs }, sizes);
+  checkDistinct(where, outputs, inputs); // dx, dweight and dbias are written by different dispatches
 
   const shape = rowShape(C);
   gpu.dispatch(

@@ -134,7 +134,6 @@ export function matmulForward(
   checkBuffer(gpu, 'matmulForward', 'a', a, p.offA + span(p.batch, p.strideA, p.M * p.K));
   checkOperandB(gpu, 'matmulForward', b, p);
   if (bias) checkBuffer(gpu, 'matmulForward', 'bias', bias, p.N);
-  checkDistinct('matmulForward', { out }, { a, b, bias });
   encode(gpu, variant, out, a, b, bias, p, dims.accumulate ?? false);
 }
 

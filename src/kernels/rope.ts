@@ -103,11 +103,6 @@ function rotate(
   const [[dstName, dst], [srcName, src]] = Object.entries(buffers);
   checkBuffer(gpu, where, dstName, dst, n);
   checkBuffer(gpu, where, srcName, src, n);
-  if (dst === src) {
-    throw new ShapeError(
-      `${where}: ${dstName}, expected a buffer distinct from ${srcName}, got the same buffer`,
-    );
-  }
   const pairs = n / 2;
   if (pairs === 0) return;
   const freq = frequencies(gpu, HS, theta, dims.scaling);

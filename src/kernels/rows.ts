@@ -3,6 +3,7 @@
 // Their WGSL is in row-wgsl.ts.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
+import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import { sumForward } from './sum.ts';
 
@@ -48,27 +49,14 @@ export function checkNormDims(where: string, { N, C, eps }: { N: number; C: numb
   }
 }
 
-// Every buffer holds at least its count of f32, and no output is also bound elsewhere (WebGPU would reject the
-// dispatch later, with a less direct message).
-export function checkNormBuffers(
+/** Every buffer holds at least its count of f32. */
+export function checkNormSizes(
   gpu: Gpu,
   where: string,
-  outputs: Record<string, GPUBuffer>,
-  inputs: Record<string, GPUBuffer>,
+  buffers: Record<string, GPUBuffer>,
   counts: Record<string, number>,
 ): void {
-  const all = Object.entries({ ...outputs, ...inputs });
-  for (const [name, buf] of all) {
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    const want = counts[name] * 4;
-    if (bytes < want) throw new ShapeError(`${where}: ${name} size, expected ≥ ${want} bytes, got ${bytes}`);
-    const other = all.find(([n, b]) => n !== name && b === buf);
-    if (other && name in outputs) {
-      throw new ShapeError(
-        `${where}: ${name}, expected a buffer distinct from ${other[0]}, got the same buffer`,
-      );
-    }
-  }
+  for (const [name, buf] of Object.entries(buffers)) checkBuffer(gpu, where, name, buf, counts[name]);
 }
 
 /** Rows per chunk of the norms' parameter-gradient sums: chunks of this many rows, then the chunks (both in order). */

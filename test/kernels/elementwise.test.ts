@@ -56,7 +56,7 @@ describe('elementwise kernels', () => {
       /out size, expected at least 52 bytes/,
     );
     expect(() => addForward(gpu, a, a, b, { n: 12, bn: 4 })).toThrow(
-      /out, expected a buffer distinct from a/,
+      "add-forward: binding 'out' (written), expected a buffer distinct from 'a', got the same buffer",
     );
     expect(() => scaleForward(gpu, out, a, { n: 12, alpha: NaN })).toThrow(
       /dims.alpha, expected a finite number/,

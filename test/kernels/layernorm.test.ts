@@ -56,9 +56,11 @@ describe('layernorm kernels', () => {
     const big = gpu.alloc('big', 12 * 4);
     const [v, m, r, w, b] = ['v', 'm', 'r', 'w', 'b'].map((name) => gpu.alloc(name, 4 * 4));
     const dims = { N: 3, C: 4, eps: 1e-5 };
-    expect(() => layernormForward(gpu, big, m, r, v, w, b, dims)).toThrow(/x size, expected ≥ 48 bytes/);
+    expect(() => layernormForward(gpu, big, m, r, v, w, b, dims)).toThrow(
+      /x size, expected at least 48 bytes/,
+    );
     expect(() => layernormForward(gpu, big, m, r, big, w, b, dims)).toThrow(
-      /out, expected a buffer distinct from x/,
+      /binding 'out' \(written\), expected a buffer distinct from 'x'/,
     );
     expect(() => layernormForward(gpu, v, m, r, v, w, b, { N: 1, C: 0, eps: 1e-5 })).toThrow(
       /dims, expected/,

@@ -36,7 +36,9 @@ describe('matmul validation', () => {
       /dims.batchStrideA, expected 0 or an integer ≥ 6/,
     );
     expect(forward({ K: 4 })).toThrow(/a size, expected at least 32 bytes/);
-    expect(forward({}, { out, a: out, b })).toThrow(/out, expected a buffer distinct from a/);
+    expect(forward({}, { out, a: out, b })).toThrow(
+      /binding 'out' \(written\), expected a buffer distinct from 'A'/,
+    );
     expect(forward({}, { out, a, b }, 'tiled')).toThrow(
       /variant, expected one of naive, register, subgroup, workgroup, got tiled/,
     );

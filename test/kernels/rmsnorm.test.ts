@@ -51,14 +51,19 @@ describe('rmsnorm kernels', () => {
     const [v, r, w] = ['v', 'r', 'w'].map((name) => gpu.alloc(name, 4 * 4));
     const dims = { N: 3, C: 4, eps: 1e-5 };
     expect(() => rmsnormForward(gpu, big, r, v, w, dims)).toThrow(
-      'rmsnormForward: x size, expected ≥ 48 bytes, got 16',
+      'rmsnormForward: x size, expected at least 48 bytes (12 f32), got 16',
     );
-    expect(() => rmsnormForward(gpu, big, r, big, w, dims)).toThrow(/out, expected a buffer distinct from x/);
+    expect(() => rmsnormForward(gpu, big, r, big, w, dims)).toThrow(
+      /rmsnorm-forward: binding 'out' \(written\), expected a buffer distinct from 'x'/,
+    );
     expect(() => rmsnormForward(gpu, v, r, w, w, { N: 1, C: 0, eps: 1e-5 })).toThrow(/dims, expected/);
     expect(() => rmsnormForward(gpu, v, r, w, w, { N: 1, C: 4, eps: NaN })).toThrow(/dims.eps/);
     expect(() => rmsnormBackward(gpu, big, w, big, big, v, r, dims)).toThrow(
       /dx, expected a buffer distinct/,
     );
-    expect(() => rmsnormBackward(gpu, big, big, v, v, w, r, dims)).toThrow(/distinct/);
+    const big2 = gpu.alloc('big2', 12 * 4);
+    expect(() => rmsnormBackward(gpu, big, big, big2, big2, v, r, dims)).toThrow(
+      'rmsnormBackward: dx, expected a buffer distinct from dweight, got the same buffer',
+    );
   });
 });

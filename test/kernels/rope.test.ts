@@ -67,7 +67,7 @@ describe('rope kernels', () => {
       'ropeForward: out size, expected at least 144 bytes (36 f32), got 96',
     );
     expect(() => ropeBackward(gpu, a, a, ok)).toThrow(
-      'ropeBackward: dx, expected a buffer distinct from dout, got the same buffer',
+      /rope-backward: binding 'dx' \(written\), expected a buffer distinct from 'dout', got the same buffer/,
     );
   });
 });

@@ -43,12 +43,15 @@ describe('swiglu kernels', () => {
     expect(() => swigluForward(gpu, a, b, c, { n: 5 })).toThrow(
       'swigluForward: out size, expected at least 20 bytes (5 f32), got 16',
     );
-    expect(() => swigluForward(gpu, a, a, c, { n: 4 })).toThrow(/out, expected a buffer distinct from gate/);
-    expect(() => swigluBackward(gpu, a, a, b, c, b, { n: 4 })).toThrow(
-      /dgate, expected a buffer distinct from dup/,
+    expect(() => swigluForward(gpu, a, a, c, { n: 4 })).toThrow(
+      /swiglu-forward: binding 'out' \(written\), expected a buffer distinct from 'gate'/,
     );
-    expect(() => swigluBackward(gpu, null, c, a, b, c, { n: 4 })).toThrow(
-      /dup, expected a buffer distinct from up/,
+    expect(() => swigluBackward(gpu, a, a, b, c, b, { n: 4 })).toThrow(
+      /binding 'dgate' \(written\), expected a buffer distinct from 'dup'/,
+    );
+    // dup alone reads no up: only an output a dispatch also reads is refused.
+    expect(() => swigluBackward(gpu, c, null, a, b, c, { n: 4 })).toThrow(
+      /swiglu-backward-dgate: binding 'dgate' \(written\), expected a buffer distinct from 'up'/,
     );
   });
 });

@@ -55,7 +55,7 @@ describe('transpose kernels', () => {
       'transposeForward: out size, expected at least 192 bytes (48 f32), got 96',
     );
     expect(() => transposeBackward(gpu, a, a, ok)).toThrow(
-      'transposeBackward: dx, expected a buffer distinct from dout, got the same buffer',
+      /transpose-forward: binding 'out' \(written\), expected a buffer distinct from 'x', got the same buffer/,
     );
   });
 });
