@@ -141,7 +141,15 @@ export function backpropagate(
       const g = inputGrads[k];
       if (!needs[k] || !g) return;
       const into = capture.has(input) ? captured : input.creator ? grads : null;
-      if (!into) return accumulateLeafGrad(input, g);
+      if (!into) {
+        accumulateLeafGrad(input, g);
+        // Summed into the persistent .grad: give the buffer back now, or every weight's gradient is held twice at
+        // the step's peak (GPT-2 124M: 621 MiB). Not when the op handed the same tensor on (its gradOut, or another
+        // input's gradient); a view releases nothing.
+        const shared = g === gradOut || inputGrads.some((o, j) => j !== k && o === g);
+        if (!shared) g.dispose();
+        return;
+      }
       const existing = into.get(input);
       if (existing) accumulate(gpu, existing.buf(), g.buf(), { n: g.size });
       else into.set(input, g);

@@ -137,4 +137,25 @@ describe('training through autograd', () => {
     expect(y.requiresGrad).toBe(false);
     expect(y.creator).toBeNull();
   });
+
+  it("a weight's gradient is held once: its step copy goes back to the pool once summed into .grad", async () => {
+    const gpu = await gpuPromise;
+    const rng = new Rng(7);
+    const [I, O] = [96, 80]; // W is 30 KiB; everything else in the step is a few hundred bytes
+    const w = Tensor.from(gpu, rng.uniform(I * O), [I, O], { label: 'w', requiresGrad: true, persistent: true });
+    using _s = gpu.scope('held once');
+    const xs = rng.uniform(I);
+    const x = Tensor.from(gpu, xs, [1, I], { label: 'x' });
+    const loss = F.sum(F.matmul(x, w));
+    const before = gpu.stats().liveBytes;
+    loss.backward();
+    const held = gpu.stats().liveBytes - before;
+    // .grad (I·O floats) plus dL/dy and the like; with the step copy still held it was over 2·I·O floats.
+    expect(held).toBeGreaterThanOrEqual(I * O * 4);
+    expect(held).toBeLessThan(1.5 * I * O * 4);
+    const grad = await w.grad!.readF32(); // dL/dW[i, o] = x[i]
+    for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) expect(grad[i * O + o]).toBe(xs[i]);
+    w.dispose();
+  });
 });
+
