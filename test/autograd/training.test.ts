@@ -157,5 +157,29 @@ describe('training through autograd', () => {
     for (let i = 0; i < I; i++) for (let o = 0; o < O; o++) expect(grad[i * O + o]).toBe(xs[i]);
     w.dispose();
   });
+
+  it('spent gradients go back to the pool during backward: after it the step holds none of the activation gradients', async () => {
+    const gpu = await gpuPromise;
+    const rng = new Rng(11);
+    const [N, H, depth] = [1024, 8, 6]; // each activation and its gradient: 32 KiB; each weight 256 B
+    const ws = Array.from({ length: depth }, (_, i) =>
+      Tensor.from(gpu, rng.uniform(H * H, -0.5, 0.5), [H, H], { label: `w${i}`, requiresGrad: true, persistent: true }),
+    );
+    using _s = gpu.scope('spent');
+    let h = Tensor.from(gpu, rng.uniform(N * H), [N, H], { label: 'x' });
+    for (const w of ws) h = F.gelu(F.matmul(h, w));
+    const loss = F.sum(h);
+    const before = gpu.stats().liveBytes;
+    loss.backward();
+    const held = gpu.stats().liveBytes - before;
+    // The weights' .grad (depth · 256 B) and little else; holding the 2·depth activation gradients was ~384 KiB.
+    expect(held).toBeGreaterThanOrEqual(depth * H * H * 4);
+    expect(held).toBeLessThan(N * H * 4);
+    for (const w of ws) {
+      expect(w.grad!.disposed).toBe(false);
+      expect((await w.grad!.readF32()).some((v) => v !== 0)).toBe(true);
+      w.dispose();
+    }
+  });
 });
 
