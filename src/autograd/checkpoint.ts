@@ -18,6 +18,12 @@ export function checkpoint(fn: (x: Tensor) => Tensor, x: Tensor, params: readonl
     output = noGrad(gpu, () => fn(x));
     scope.keep(output.buf());
   }
+  // fn handed its input back (a block that does nothing here): nothing to recompute, and a closure whose output is x
+  // would take over x's gradient from x's own creator. Recorded as it is instead, with the same dropout draws.
+  if (output.buffer === x.buffer) {
+    tape.randomOffset = randomOffset;
+    return fn(x);
+  }
   recordClosure({
     inputs: [x, ...trainable],
     output,

@@ -118,7 +118,8 @@ export function backward(loss: Tensor): void {
  * A gradient goes back to the pool as soon as nothing pending refers to its buffer: a node's gradOut once its backward
  * has run, an input's gradient once summed into a leaf's `.grad` or into an earlier gradient. Held to the step's end,
  * they were most of the step's peak (SmolLM2-135M LoRA at B4×T512: over 3 GiB of spent gradients). `refs` counts the
- * pending entries per buffer, since ops hand gradients on as they are or as views (reshape, add).
+ * pending entries per buffer, since ops hand gradients on as they are (add) or as views (reshape); a spent view gives back
+ * its base.
  */
 export function backpropagate(
   nodes: readonly AnyNode[],
@@ -132,7 +133,7 @@ export function backpropagate(
   const refs = new Map<GPUBuffer, number>([[gradOutput.buffer, 1]]);
   const hold = (g: Tensor) => refs.set(g.buffer, (refs.get(g.buffer) ?? 0) + 1);
   const spent = (g: Tensor) => {
-    if (!refs.get(g.buffer) && g.buffer !== gradOutput.buffer) g.dispose(); // a view releases nothing
+    if (!refs.get(g.buffer) && g.buffer !== gradOutput.buffer) (g.base ?? g).dispose(); // a view: its base
   };
   for (let i = nodes.length - 1; i >= 0; i--) {
     const node = nodes[i];

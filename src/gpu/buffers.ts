@@ -54,7 +54,11 @@ export class BufferPool {
   private liveBytes = 0;
   private peak = 0;
 
-  constructor(private readonly device: GPUDevice) {}
+  /** `flush` submits recorded work: a pooled buffer that work still uses must not be destroyed before it. */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly flush: () => void = () => {},
+  ) {}
 
   /** A buffer owned by the innermost open scope, or by the caller when `persistent` (model/optimizer state). */
   alloc(label: string, bytes: number, usage: number, persistent = false): GPUBuffer {
@@ -79,7 +83,8 @@ export class BufferPool {
     try {
       return this.device.createBuffer({ label, size, usage });
     } catch {
-      // Out of memory: give back everything pooled and try once more.
+      // Out of memory: give back everything pooled and try once more (after submitting the work that uses it).
+      this.flush();
       this.trim();
       return this.device.createBuffer({ label, size, usage });
     }

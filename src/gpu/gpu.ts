@@ -80,7 +80,7 @@ export class Gpu {
       ? (info.subgroupSize ?? null)
       : null;
     this.hasTimestamps = device.features.has('timestamp-query');
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, () => this.flush());
     this.pipelines = new PipelineCache(device, device.limits.maxStorageBuffersPerShaderStage);
     device.addEventListener('uncapturederror', (event) => {
       this.errors.push((event as GPUUncapturedErrorEvent).error.message);

@@ -4,7 +4,7 @@
 // key row) sums dv = Σ_i P_i·drop_i·dout_i and dk = scale·Σ_i dS_i·q_i over the queries i ≥ j of its query heads.
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
+import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { shortRowGrid } from './rows.ts';
 import { ATTENTION_COMMON, WG, attentionUniforms, bucketed } from './causal-attention.ts';
 import type { CausalAttentionDims } from '../ops/dims.ts';
@@ -154,6 +154,7 @@ export function causalAttentionBackward(
     checkBuffer(gpu, where, name, buf, counts.q);
   for (const [name, buf] of Object.entries({ dk, dv, k, v })) checkBuffer(gpu, where, name, buf, counts.kv);
   for (const [name, buf] of Object.entries({ dsum, lse })) checkBuffer(gpu, where, name, buf, counts.rows);
+  checkDistinct(where, { dq, dk, dv }, { dout, out, lse, q, k, v }); // two dispatches: dq first, then dk and dv
   gpu.dispatch(
     queryKernel(HS),
     { dq, dsum, dout, out, lse, q, k, v },

@@ -11,6 +11,9 @@ import type { LanguageModel } from '../../src/models/language-model.ts';
 import { attachLora, LORA_DEFAULTS } from '../../src/sft/lora.ts';
 import { LmTask } from '../../src/sft/tasks.ts';
 import { Rng } from '../../src/util/random.ts';
+import { Tensor } from '../../src/autograd/tensor.ts';
+import { checkpoint } from '../../src/autograd/checkpoint.ts';
+import * as F from '../../src/autograd/functional.ts';
 
 const gpuPromise = testGpu();
 
@@ -100,4 +103,17 @@ describe('activation checkpointing', () => {
     );
     expect(checkpointed).toBeLessThan(plain * 0.8);
   });
+
+  it('a block that hands its input back keeps the gradient flowing to what made the input', async () => {
+    const gpu = await gpuPromise;
+    const w = Tensor.from(gpu, new Float32Array([1, 2, 3, 4]), [2, 2], { label: 'w', requiresGrad: true });
+    using _s = gpu.scope('identity block');
+    const x = Tensor.from(gpu, new Float32Array([1, -1, 2, 0.5]), [2, 2], { label: 'x' });
+    const y = checkpoint((t) => t, F.matmul(x, w), [w]);
+    F.sum(y).backward();
+    // d Σ(x·w) / dw[i, j] = Σ_r x[r, i]
+    expect(Array.from(await w.grad!.readF32())).toEqual([3, 3, -0.5, -0.5]);
+    w.dispose();
+  });
 });
+
