@@ -135,6 +135,26 @@ function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void; useDevi
   };
 }
 
+/**
+ * Ctrl-C / SIGTERM in eval, generate and selftest: nothing to save, so stop at once, destroying the device first (as
+ * the train command's second signal does: exiting with GPU work in flight can crash in the library's teardown).
+ */
+function exitOnSignals(gpu: Gpu): Disposable {
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`\n${signal}: stopped\n`);
+    gpu.device.destroy();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    [Symbol.dispose]: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 // generate --chat: the prompt as one user message up to the assistant's reply, through the model's template.
 function chatPrompt(tokenizer: Tokenizer, prompt: string): number[] {
   const chat = chatTemplateFor(tokenizer);
@@ -244,6 +264,7 @@ async function main(argv: string[]): Promise<number> {
   const adapter = flags.adapter === undefined ? undefined : requirePath(command, 'adapter', flags.adapter);
   const data = command === 'eval' ? requirePath('eval', 'data', flags.data) : '';
   const gpu = await createDevice();
+  using _signals = exitOnSignals(gpu);
   try {
     if (command === 'selftest') {
       console.log(`device: ${gpu.description}${gpu.software ? ' (software)' : ''}\n${SELFTEST_HEADER}`);

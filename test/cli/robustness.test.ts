@@ -122,6 +122,17 @@ describe('CLI training survives what users do', () => {
 });
 
 describe('generate', () => {
+  it('Ctrl-C stops it at once with exit 130 (the device destroyed first, not killed by the signal)', async () => {
+    const run = cliLive('generate', '--model', LLAMA, '--max-new-tokens', '100000');
+    // The software adapter's notice says the device is open (a hardware one prints none: then 8 s is ample).
+    await waitFor(() => run.stderr().includes('software adapter'), 'the device', 8000).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1500)); // loading the model or generating
+    run.child.kill('SIGINT');
+    const { code, signal } = await run.exit;
+    expect(code, `killed by ${signal}: ${run.stderr()}`).toBe(130);
+    expect(run.stderr()).toMatch(/SIGINT: stopped\n/);
+  });
+
   it('says that it stopped at the context length', async () => {
     const model = modelWithConfig(LLAMA, { max_position_embeddings: 12 });
     const r = await cli('generate', '--model', model, '--max-new-tokens', '100000');
