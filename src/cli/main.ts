@@ -114,9 +114,7 @@ function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void; useDevi
         : armed
           ? '; the last checkpoint written is intact'
           : ', before training started';
-      process.stderr.write(`\n${signal}: stopped at once${state}\n`);
-      device?.device.destroy();
-      process.exit(130);
+      exitNow(`${signal}: stopped at once${state}`, device);
     }
     requested = true;
     process.stderr.write(
@@ -135,16 +133,19 @@ function stopOnSignals(): { shouldStop(): boolean; trainingDone(): void; useDevi
   };
 }
 
+/** Say `line` and exit 130 now, destroying the device first (Dawn waits for the work already submitted). */
+function exitNow(line: string, gpu: Gpu | undefined): never {
+  process.stderr.write(`\n${line}\n`);
+  gpu?.device.destroy();
+  process.exit(130);
+}
+
 /**
  * Ctrl-C / SIGTERM in eval, generate and selftest: nothing to save, so stop at once, destroying the device first (as
  * the train command's second signal does: exiting with GPU work in flight can crash in the library's teardown).
  */
 function exitOnSignals(gpu: Gpu): Disposable {
-  const onSignal = (signal: NodeJS.Signals) => {
-    process.stderr.write(`\n${signal}: stopped\n`);
-    gpu.device.destroy();
-    process.exit(130);
-  };
+  const onSignal = (signal: NodeJS.Signals) => exitNow(`${signal}: stopped`, gpu);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return {

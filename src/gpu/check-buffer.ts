@@ -21,6 +21,16 @@ export function checkBuffer(
   }
 }
 
+/** checkBuffer for each of `buffers`, each holding at least `counts[name]` f32. */
+export function checkBuffers(
+  gpu: Gpu,
+  where: string,
+  buffers: Record<string, Binding>,
+  counts: Record<string, number>,
+): void {
+  for (const [name, buf] of Object.entries(buffers)) checkBuffer(gpu, where, name, buf, counts[name]);
+}
+
 /**
  * Throws when an output is also another output or an input (null: not given). `dispatch` already refuses a buffer
  * written by a dispatch and bound again in it, from the kernel's reflected bindings; an op that spans several

@@ -2,16 +2,8 @@
 // and rstd = 1/√(var + eps). Forward saves mean and rstd (N) for the backward. Backward, with xhat = (x − mean)·rstd
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { checkDistinct } from '../gpu/check-buffer.ts';
-import {
-  checkNormSizes,
-  checkNormDims,
-  columnChunkSums,
-  rowShape,
-  rowShapeGrid,
-  SHORT_ROW,
-  type RowShape,
-} from './rows.ts';
+import { checkBuffers, checkDistinct } from '../gpu/check-buffer.ts';
+import { checkNormDims, columnChunkSums, rowShape, rowShapeGrid, SHORT_ROW, type RowShape } from './rows.ts';
 import { columnChunkSumsWgsl, rowMainWgsl } from './row-wgsl.ts';
 import type { LayernormDims } from '../ops/dims.ts';
 
@@ -120,7 +112,7 @@ export function layernormForward(
   const { N, C, eps } = dims;
   checkNormDims(where, dims);
   const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
-  checkNormSizes(gpu, where, { out, mean, rstd, x, weight, bias }, sizes);
+  checkBuffers(gpu, where, { out, mean, rstd, x, weight, bias }, sizes);
   const shape = rowShape(C);
   gpu.dispatch(
     KERNELS.forward[shape],
@@ -151,7 +143,7 @@ export function layernormBackward(
   if (dbias) outputs.dbias = dbias;
   const sizes = { dx: N * C, dweight: C, dbias: C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N };
   const inputs = { dout, x, weight, mean, rstd };
-  checkNormSizes(gpu, where, { ...outputs, ...inputs }, sizes);
+  checkBuffers(gpu, where, { ...outputs, ...inputs }, sizes);
   checkDistinct(where, outputs, inputs); // dx, dweight and dbias are written by different dispatches
 
   const shape = rowShape(C);

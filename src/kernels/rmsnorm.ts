@@ -2,8 +2,8 @@
 // mean subtraction or bias. Forward saves rstd (N) for the backward. Backward, with xhat = x·rstd and
 // g = dout ⊙ weight: dx = rstd·(g − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { checkDistinct } from '../gpu/check-buffer.ts';
-import { checkNormSizes, checkNormDims, columnChunkSums, rowGrid } from './rows.ts';
+import { checkBuffers, checkDistinct } from '../gpu/check-buffer.ts';
+import { checkNormDims, columnChunkSums, rowGrid } from './rows.ts';
 import { columnChunkSumsWgsl, rowMainWgsl } from './row-wgsl.ts';
 import type { RmsnormDims } from '../ops/dims.ts';
 
@@ -78,7 +78,7 @@ export function rmsnormForward(
   const where = 'rmsnormForward';
   const { N, C, eps } = dims;
   checkNormDims(where, dims);
-  checkNormSizes(gpu, where, { out, rstd, x, weight }, { out: N * C, rstd: N, x: N * C, weight: C });
+  checkBuffers(gpu, where, { out, rstd, x, weight }, { out: N * C, rstd: N, x: N * C, weight: C });
   gpu.dispatch(RMSNORM_FORWARD, { out, rstd, x, weight }, { N, C, eps }, rowGrid(gpu, N));
 }
 
@@ -99,7 +99,7 @@ export function rmsnormBackward(
   const outputs: Record<string, GPUBuffer> = dweight ? { dx, dweight } : { dx };
   const sizes = { dx: N * C, dweight: C, dout: N * C, x: N * C, weight: C, rstd: N };
   const inputs = { dout, x, weight, rstd };
-  checkNormSizes(gpu, where, { ...outputs, ...inputs }, sizes);
+  checkBuffers(gpu, where, { ...outputs, ...inputs }, sizes);
   checkDistinct(where, outputs, inputs); // dx and dweight are written by different dispatches
 
   gpu.dispatch(RMSNORM_BACKWARD_DX, { dx, dout, x, weight, rstd }, { N, C }, rowGrid(gpu, N));

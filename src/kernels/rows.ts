@@ -3,7 +3,6 @@
 // Their WGSL is in row-wgsl.ts.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import { sumForward } from './sum.ts';
 
@@ -47,16 +46,6 @@ export function checkNormDims(where: string, { N, C, eps }: { N: number; C: numb
   if (!Number.isFinite(eps) || eps < 0) {
     throw new ShapeError(`${where}: dims.eps, expected a finite number ≥ 0, got ${eps}`);
   }
-}
-
-/** Every buffer holds at least its count of f32. */
-export function checkNormSizes(
-  gpu: Gpu,
-  where: string,
-  buffers: Record<string, GPUBuffer>,
-  counts: Record<string, number>,
-): void {
-  for (const [name, buf] of Object.entries(buffers)) checkBuffer(gpu, where, name, buf, counts[name]);
 }
 
 /** Rows per chunk of the norms' parameter-gradient sums: chunks of this many rows, then the chunks (both in order). */
