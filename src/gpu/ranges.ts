@@ -69,9 +69,7 @@ export function bindingRuns(
       `binding runs: one unit of ${unitBytes} bytes, expected at most ${gpu.maxBindingBytes - align} (binding limit less the alignment), got more`,
     );
   }
-  const runs = [];
-  for (let first = 0; first < total; first += per) runs.push({ first, count: Math.min(per, total - first) });
-  return runs;
+  return runsOf(total, per);
 }
 
 /**
@@ -86,8 +84,13 @@ export function elementRuns(gpu: Gpu, n: number, multipleOf = 1): { first: numbe
     throw new ShapeError(
       `element runs: a run of ${granule} elements, expected at most ${gpu.maxBindingBytes} bytes (binding limit), got ${granule * 4}`,
     );
+  return runsOf(n, per);
+}
+
+/** [first, first + count) runs of `per` covering `total`, in order. */
+function runsOf(total: number, per: number): { first: number; count: number }[] {
   const runs = [];
-  for (let first = 0; first < n; first += per) runs.push({ first, count: Math.min(per, n - first) });
+  for (let first = 0; first < total; first += per) runs.push({ first, count: Math.min(per, total - first) });
   return runs;
 }
 

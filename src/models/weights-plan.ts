@@ -139,7 +139,6 @@ export function checkBufferLimits(
   matrices: 'f32' | HalfDtype = 'f32',
 ): void {
   const max = limits.maxBufferSize;
-  const limit = 'maxBufferSize';
   for (const { info } of plan.tensors) {
     const dtype = storedDtype(info, matrices);
     const bytes = storageBytes(dtype, numel(info.shape));
@@ -147,7 +146,7 @@ export function checkBufferLimits(
       // The model is too large for this device: the user's choice to change, so refused like other bad input.
       throw new WeightsError(
         `${plan.store.name}: tensor '${info.name}' ${shapeString(info.shape)} as ${dtype}, expected at most ${max} bytes ` +
-          `(${limit} of ${device}), got ${bytes} bytes`,
+          `(maxBufferSize of ${device}), got ${bytes} bytes`,
       );
     }
   }
