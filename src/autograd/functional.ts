@@ -67,10 +67,13 @@ export const crossEntropy = (logits: Tensor, targets: Tensor): Tensor =>
 
 /**
  * crossEntropy(hidden · weightᵀ, targets) without the logits: hidden (..., C), weight (V, C), i32 targets (one per row
- * of hidden, −100 ignored); the vocabulary goes in chunks of `chunk` rows (kernels/lm-head-loss.ts).
+ * of hidden, −100 ignored); the rows go in chunks of `chunk` (kernels/lm-head-loss.ts). When the tape records the call
+ * (training), the gradients are computed in this forward, chunk by chunk, and backward only scales them.
  */
-export const lmHeadLoss = (hidden: Tensor, weight: Tensor, targets: Tensor, chunk?: number): Tensor =>
-  apply('lmHeadLoss', [hidden, weight, targets], chunk === undefined ? {} : { chunk });
+export function lmHeadLoss(hidden: Tensor, weight: Tensor, targets: Tensor, chunk?: number): Tensor {
+  const grads = tapeOf(hidden.gpu).gradEnabled && (hidden.requiresGrad || weight.requiresGrad);
+  return apply('lmHeadLoss', [hidden, weight, targets], { grads, ...(chunk !== undefined && { chunk }) });
+}
 
 /** Inverted dropout when training and p > 0; the identity otherwise. Masks come from the seed (manualSeed). */
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {

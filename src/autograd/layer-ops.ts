@@ -144,39 +144,41 @@ export const LAYER_OPS: { [K in Name]: OpDef<K> } = {
     },
   },
   lmHeadLoss: {
-    forward: ([hidden, weight, targets], { chunk }) => {
+    // Training (grads set by F.lmHeadLoss when the tape records it): the gradients are computed in the forward, where
+    // each chunk's logits are at hand, and kept until backward scales them by dloss / count (kernels/lm-head-loss.ts).
+    forward: ([hidden, weight, targets], { chunk, grads }) => {
       const dims = lmHeadDims(hidden, weight, targets, chunk);
       const loss = empty(hidden, [], 'loss');
-      const state = empty(hidden, [dims.N, 4], 'lm_head_state'); // per row (max, sum, argmax, target logit)
       const count = empty(hidden, [1], 'count');
+      const dh = grads && hidden.requiresGrad ? gradOf(hidden) : null;
+      const dw = grads && weight.requiresGrad ? gradOf(weight) : null;
+      const out = { dhidden: dh?.buffer ?? null, dweight: dw?.buffer ?? null };
       lmHeadLossForward(
         hidden.gpu,
         loss.buffer,
-        state.buffer,
         count.buffer,
         hidden.buffer,
         weight.buffer,
         targets.buffer,
         dims,
+        out,
       );
-      return { out: loss, saved: [state, count] };
+      return { out: loss, saved: [count, ...(dh ? [dh] : []), ...(dw ? [dw] : [])] };
     },
-    backward: (g, { inputs: [hidden, weight, targets], attrs: { chunk }, saved: [state, count] }, needs) => {
-      const [dh, dw] = [needs[0] ? gradOf(hidden) : null, needs[1] ? gradOf(weight) : null];
+    backward: (
+      g,
+      { inputs: [hidden, weight, targets], attrs: { chunk, grads }, saved: [count, ...done] },
+      needs,
+    ) => {
+      if (!grads)
+        throw new ShapeError(
+          'lmHeadLoss: backward, expected a forward that computed the gradients, got none',
+        );
+      const dh = hidden.requiresGrad ? done.shift()! : null;
+      const dw = weight.requiresGrad ? done.shift()! : null;
       const dims = lmHeadDims(hidden, weight, targets, chunk);
-      lmHeadLossBackward(
-        hidden.gpu,
-        dh?.buffer ?? null,
-        dw?.buffer ?? null,
-        g.buffer,
-        hidden.buffer,
-        weight.buffer,
-        targets.buffer,
-        state.buffer,
-        count.buffer,
-        dims,
-      );
-      return [dh, dw, null];
+      lmHeadLossBackward(hidden.gpu, dh?.buffer ?? null, dw?.buffer ?? null, g.buffer, count.buffer, dims);
+      return [needs[0] ? dh : null, needs[1] ? dw : null, null];
     },
   },
   dropout: {

@@ -21,7 +21,8 @@ export interface OpAttrs {
   gelu: Record<string, never>;
   embedding: Record<string, never>;
   crossEntropy: Record<string, never>;
-  lmHeadLoss: { chunk?: number };
+  /** grads: the tape records this call, so the forward also computes the gradients (set by F.lmHeadLoss). */
+  lmHeadLoss: { chunk?: number; grads: boolean };
   dropout: { p: number; seed: number; offset: number };
   rmsnorm: { eps: number };
   rope: { theta: number; positionOffset: number; scaling?: Llama3RopeScaling };

@@ -10,12 +10,21 @@ const WG = ${wg}u;
 ${treeSumWgsl(wg)}
 ${FLOAT_WGSL}`;
 
+// exp(x − max) / Σ − [at the target] for an element x of a row with statistics (max, rest) and inv = 1 / Σ. Where x
+// is the max, p = 1 / Σ and p − 1 = −rest / Σ, without the cancellation.
+export const SOFTMAX_GRAD = /* wgsl */ `
+fn softmax_grad(x: f32, m: f32, rest: f32, inv: f32, at_target: bool) -> f32 {
+  let p = exp(x - m) * inv;
+  return select(p, select(p - 1.0, -rest * inv, x == m), at_target);
+}
+`;
+
 // Each invocation keeps a running (max, rest, first argmax) over the columns j ≡ lid (mod WG), one exp per element,
 // where rest = Σ exp(x − max) over every element but the argmax one (whose term is exactly 1), then a fixed-order tree
 // merges the triples (the smaller index wins a tie). Keeping rest apart from the 1 is what makes a confident row exact:
 // Σ = 1 + rest rounds rest away when it is below 2⁻²⁴, but loss = log1p(rest) + max − x_t and p_t − 1 = −rest / Σ do
 // not (with log(Σ) and p − 1, a loss of 1e-4 came out ~1e-4 relatively wrong).
-const rowStats = (wg: number) => /* wgsl */ `${common(wg)}
+export const rowStats = (wg: number) => /* wgsl */ `${common(wg)}
 const NONE = 0xffffffffu; // nothing above the floor seen (max = floor): the largest index loses every tie
 var<workgroup> wmax: array<f32, WG>;
 var<workgroup> wrest: array<f32, WG>;
@@ -128,6 +137,7 @@ struct Dims { N: u32, V: u32 }
 @group(0) @binding(4) var<storage, read> stats: array<f32>;
 @group(0) @binding(5) var<uniform> u: Dims;
 ${common(wg)}
+${SOFTMAX_GRAD}
 @compute @workgroup_size(${wg})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) groups: vec3u) {
@@ -145,10 +155,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     let inv = 1.0 / (rest + select(1.0, 0.0, m == FLOOR));
     for (var j = lid; j < u.V; j += WG) {
       let x = logits[row * u.V + j];
-      let p = exp(x - m) * inv;
-      // p − 1 at the target; where x is the max, p = 1 / Σ and p − 1 = −rest / Σ without the cancellation.
-      let atTarget = select(p - 1.0, -rest * inv, x == m);
-      dlogits[row * u.V + j] = rowScale * select(p, atTarget, i32(j) == t);
+      dlogits[row * u.V + j] = rowScale * softmax_grad(x, m, rest, inv, i32(j) == t);
     }
   }
 }

@@ -18,9 +18,13 @@ export function rowWorkgroupCap(gpu: Gpu): number {
 
 // A row shorter than the cap gets the smallest power of two ≥ V (at least 8) instead: idle invocations still pay for
 // every barrier, which on a software adapter made a classification head (V = a few labels) ~50x slower per row.
+export function rowWorkgroup(gpu: Gpu, V: number, maxWorkgroup?: number): number {
+  return Math.min(maxWorkgroup ?? rowWorkgroupCap(gpu), Math.max(8, 2 ** Math.ceil(Math.log2(V))));
+}
+
 const rowKernelCache = new Map<number, { forward: Kernel; backward: Kernel }>();
 function rowKernels(gpu: Gpu, { V, maxWorkgroup }: CrossEntropyDims): { forward: Kernel; backward: Kernel } {
-  const wg = Math.min(maxWorkgroup ?? rowWorkgroupCap(gpu), Math.max(8, 2 ** Math.ceil(Math.log2(V))));
+  const wg = rowWorkgroup(gpu, V, maxWorkgroup);
   let k = rowKernelCache.get(wg);
   if (!k) rowKernelCache.set(wg, (k = { forward: forwardKernel(wg), backward: backwardKernel(wg) }));
   return k;

@@ -1,151 +1,138 @@
 // Fused LM head + cross-entropy: loss = mean over rows with t ≠ −100 of logsumexp(z) − z[t], z = hidden[row] · Wᵀ,
 // hidden (N, C), W (V, C) (the tied wte or an untied lm_head), targets (N) i32, without ever holding the (N, V)
-// logits. The vocabulary goes in chunks of `chunk` rows of W, addressed in place by the matmul's element offsets:
-// - forward: per chunk, z_c = hidden · W_cᵀ (N, width) in one scratch buffer, then a row kernel folds it into each
-//   row's running (max, sum, argmax, target logit), state (N, 4), which the backward keeps instead of the logits;
-//   the last chunk writes per-row losses and hits, reduced to the mean loss, the counted rows and the correct ones.
-// - backward: per chunk, z_c again, then in place g_c = dloss / count · (softmax − onehot), then
-//   dhidden += g_c · W_c (the matmul accumulating into dhidden) and dW_c = g_cᵀ · hidden (written at row v0 of dW).
-//   Summing dhidden chunk by chunk is also what keeps it exact: one f32 accumulator over all of V = 50257 products
-//   drifted 1.4e-3 (relative to the largest gradient) from float64 in GPT-2's first layers; chunks of 1024 give ~1e-5.
-import type { Gpu } from '../gpu/gpu.ts';
+// logits. The rows go in chunks small enough that a chunk's logits (rows, V) stay small, and when training the
+// forward computes the gradients chunk by chunk while the chunk's logits are at hand:
+// - per chunk of rows [r0, r0 + n): z = hidden[r0 : r0 + n] · Wᵀ (n, V) into one scratch buffer; a row kernel writes
+//   each row's loss and hit and, training, turns z in place into g = softmax(z) − onehot(t); then
+//   dhidden[r0 : r0 + n] = g · W and dW (+)= gᵀ · hidden[r0 : r0 + n] (accumulating from the second chunk).
+// - the per-row losses and hits are reduced to the mean loss, the counted rows and the correct ones.
+// - backward: dhidden and dW times dloss / count, in place (lmHeadLossBackward).
+// Three vocabulary-sized products, as the unfused logits + cross-entropy path, instead of the four of a backward that
+// recomputes the logits: fused costs nothing over unfused and the logits never exceed one chunk. dhidden sums its V
+// products in the matmul's K slabs (one f32 accumulator over V = 50257 drifted 1.4e-3 from float64 in GPT-2's first
+// layers' gradients).
+import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
 import { CROSS_ENTROPY_REDUCE } from './cross-entropy-wgsl.ts';
-import { CHUNK_GRAD, CHUNK_STATS, STATS_WG } from './lm-head-loss-wgsl.ts';
+import { rowWorkgroup } from './cross-entropy.ts';
+import { LM_HEAD_SCALE, rowsKernel, SCALE_WG } from './lm-head-loss-wgsl.ts';
 import { matmulForward } from './matmul.ts';
+import { elementRuns, slice } from '../gpu/ranges.ts';
+import { strideGroups } from './grid.ts';
 import type { LmHeadLossDims } from '../ops/dims.ts';
 
-/** Vocabulary rows per chunk by default: the dhidden partial sums stay short (see above) and a chunk of logits small. */
-export const LM_HEAD_CHUNK = 1024;
+/** Logits per chunk by default (16 MiB of f32): rows per chunk = this / V, at least 1 (81 rows at V = 50257). */
+export const LM_HEAD_CHUNK_LOGITS = 4 * 2 ** 20;
 
-/** The chunks [v0, v0 + width) of the vocabulary, in order. */
-function chunks({ V, chunk = LM_HEAD_CHUNK }: LmHeadLossDims): { v0: number; width: number }[] {
-  const out = [];
-  for (let v0 = 0; v0 < V; v0 += chunk) out.push({ v0, width: Math.min(chunk, V - v0) });
-  return out;
+/** Rows per chunk: dims.chunk, else LM_HEAD_CHUNK_LOGITS / V, within N and within one binding of logits. */
+export function lmHeadChunkRows(gpu: Gpu, { N, V, chunk }: LmHeadLossDims): number {
+  const fit = Math.floor(gpu.maxBindingBytes / (4 * V));
+  if (fit < 1) {
+    throw new ShapeError(
+      `lmHeadLoss: one row of logits (V = ${V}), expected at most ${gpu.maxBindingBytes} bytes (binding limit), got ${4 * V}`,
+    );
+  }
+  return Math.min(N, chunk ?? Math.max(1, Math.floor(LM_HEAD_CHUNK_LOGITS / V)), fit);
 }
 
-/** z_c (N, width) = hidden · W[v0 : v0 + width]ᵀ into `logits`. */
-function chunkLogits(
-  gpu: Gpu,
-  logits: GPUBuffer,
-  hidden: GPUBuffer,
-  weight: GPUBuffer,
-  d: LmHeadLossDims,
-  v0: number,
-  width: number,
-) {
-  const dims = {
-    batch: 1,
-    M: d.N,
-    N: width,
-    K: d.C,
-    transB: true,
-    offsets: { b: v0 * d.C },
-    dtypeB: d.dtypeW,
-  };
-  matmulForward(gpu, logits, hidden, weight, null, dims);
+const kernels = new Map<number, Kernel>();
+const rowsKernelOf = (wg: number) => kernels.get(wg) ?? kernels.set(wg, rowsKernel(wg)).get(wg)!;
+
+/** Outputs of the forward beyond the loss and count, each optional. */
+export interface LmHeadLossOutputs {
+  /** (1): rows whose first argmax is their target. */
+  correct?: GPUBuffer;
+  /** (N, C), written: the gradient before dloss / count, which lmHeadLossBackward applies. */
+  dhidden?: GPUBuffer | null;
+  /** (V, C), written, for an f32 W only: likewise. */
+  dweight?: GPUBuffer | null;
 }
 
-/**
- * loss (1) = the mean; state (N, 4) for the backward; count (1) = rows with t ≠ −100; correct (1), optional: rows whose
- * first argmax is t.
- */
+/** loss (1) = the mean; count (1) = rows with t ≠ −100; and what `out` asks for. */
 export function lmHeadLossForward(
   gpu: Gpu,
   loss: GPUBuffer, // (1)
-  state: GPUBuffer, // (N, 4), written
   count: GPUBuffer, // (1), written
   hidden: GPUBuffer, // (N, C)
   weight: GPUBuffer, // (V, C)
   targets: GPUBuffer, // (N) i32
   dims: LmHeadLossDims,
-  correct?: GPUBuffer, // (1), written
+  out: LmHeadLossOutputs = {},
 ): void {
   const where = 'lmHeadLossForward';
   check(gpu, where, dims, { hidden, weight, targets });
-  const { N, V } = dims;
-  checkBuffer(gpu, where, 'state', state, 4 * N);
+  const { N, C, V, dtypeW } = dims;
+  const { correct, dhidden = null, dweight = null } = out;
   for (const [name, buf] of Object.entries({ loss, count, ...(correct && { correct }) }))
     checkBuffer(gpu, where, name, buf, 1);
-  checkDistinct(where, { loss, state, count, correct: correct ?? null }, { hidden, weight, targets });
-  const width = Math.min(dims.chunk ?? LM_HEAD_CHUNK, V);
-  const logits = gpu.alloc('lm-head-loss logits chunk', N * width * 4);
+  if (dhidden) checkBuffer(gpu, where, 'dhidden', dhidden, N * C);
+  if (dweight) checkBuffer(gpu, where, 'dweight', dweight, V * C);
+  if (dweight && (dtypeW ?? 'f32') !== 'f32') {
+    throw new ShapeError(
+      `${where}: dweight, expected none for a ${dtypeW} weight (16-bit weights are frozen), got a buffer`,
+    );
+  }
+  const outputs = { loss, count, correct: correct ?? null, dhidden, dweight };
+  checkDistinct(where, outputs, { hidden, weight, targets });
+  const rows = lmHeadChunkRows(gpu, dims);
+  const logits = gpu.alloc('lm-head-loss logits chunk', rows * V * 4);
   const losses = gpu.alloc('lm-head-loss losses', N * 4);
   const hits = gpu.alloc('lm-head-loss hits', N * 4);
-  const groups = Math.min(Math.ceil(N / STATS_WG), gpu.limits.maxComputeWorkgroupsPerDimension);
-  const all = chunks(dims);
-  all.forEach(({ v0, width: w }, c) => {
-    chunkLogits(gpu, logits, hidden, weight, dims, v0, w);
-    const uniforms = { N, V, width: w, v0, first: c === 0 ? 1 : 0, last: c === all.length - 1 ? 1 : 0 };
-    gpu.dispatch(CHUNK_STATS, { state, losses, hits, logits, targets }, uniforms, groups);
-  });
+  const kernel = rowsKernelOf(rowWorkgroup(gpu, V));
+  const grad = dhidden || dweight ? 1 : 0;
+  for (let r0 = 0; r0 < N; r0 += rows) {
+    const n = Math.min(rows, N - r0);
+    const z = { batch: 1, M: n, N: V, K: C, transB: true, offsets: { a: r0 * C }, dtypeB: dtypeW };
+    matmulForward(gpu, logits, hidden, weight, null, z);
+    const groups = Math.min(n, gpu.limits.maxComputeWorkgroupsPerDimension);
+    gpu.dispatch(kernel, { logits, losses, hits, targets }, { N: n, V, r0, grad }, groups);
+    if (dhidden) {
+      const d = { batch: 1, M: n, N: C, K: V, offsets: { out: r0 * C }, dtypeB: dtypeW };
+      matmulForward(gpu, dhidden, logits, weight, null, d);
+    }
+    if (dweight) {
+      const d = { batch: 1, M: V, N: C, K: n, transA: true, accumulate: r0 > 0, offsets: { b: r0 * C } };
+      matmulForward(gpu, dweight, logits, hidden, null, d);
+    }
+  }
   gpu.dispatch(CROSS_ENTROPY_REDUCE, { total: loss, count, values: losses, targets }, { N, average: 1 }, 1);
   if (correct) {
     const counted = gpu.alloc('lm-head-loss counted', 4);
-    gpu.dispatch(
-      CROSS_ENTROPY_REDUCE,
-      { total: correct, count: counted, values: hits, targets },
-      { N, average: 0 },
-      1,
-    );
+    const sums = { total: correct, count: counted, values: hits, targets };
+    gpu.dispatch(CROSS_ENTROPY_REDUCE, sums, { N, average: 0 }, 1);
     gpu.release(counted);
   }
   [logits, losses, hits].forEach((b) => gpu.release(b));
 }
 
-/** dhidden (N, C) and dweight (V, C), either null when not needed, from the forward's state and count. */
+/** The forward's dhidden (N, C) and dweight (V, C), either null, times dloss / count, in place. */
 export function lmHeadLossBackward(
   gpu: Gpu,
-  dhidden: GPUBuffer | null, // (N, C), overwritten
-  dweight: GPUBuffer | null, // (V, C), overwritten
+  dhidden: GPUBuffer | null, // (N, C), read and written
+  dweight: GPUBuffer | null, // (V, C), read and written
   dloss: GPUBuffer, // (1)
-  hidden: GPUBuffer, // (N, C)
-  weight: GPUBuffer, // (V, C)
-  targets: GPUBuffer, // (N) i32
-  state: GPUBuffer, // (N, 4)
   count: GPUBuffer, // (1)
   dims: LmHeadLossDims,
 ): void {
   const where = 'lmHeadLossBackward';
-  check(gpu, where, dims, { hidden, weight, targets });
   const { N, C, V } = dims;
-  checkBuffer(gpu, where, 'state', state, 4 * N);
   checkBuffer(gpu, where, 'dloss', dloss, 1);
   checkBuffer(gpu, where, 'count', count, 1);
   if (dhidden) checkBuffer(gpu, where, 'dhidden', dhidden, N * C);
   if (dweight) checkBuffer(gpu, where, 'dweight', dweight, V * C);
-  if (dweight && (dims.dtypeW ?? 'f32') !== 'f32') {
-    throw new ShapeError(
-      `${where}: dweight, expected none for a ${dims.dtypeW} weight (16-bit weights are frozen), got a buffer`,
-    );
+  checkDistinct(where, { dhidden, dweight }, { dloss, count });
+  for (const [x, n] of [
+    [dhidden, N * C],
+    [dweight, V * C],
+  ] as const) {
+    if (!x) continue;
+    // dW (V, C) may pass the binding limit (GPT-2's tied wte): runs bound as windows (gpu/ranges.ts).
+    for (const { first, count: k } of elementRuns(gpu, n)) {
+      const run = slice(x, first, k, n);
+      gpu.dispatch(LM_HEAD_SCALE, { x: run, dloss, count }, { n: k }, strideGroups(gpu, k, SCALE_WG));
+    }
   }
-  checkDistinct(where, { dhidden, dweight }, { dloss, hidden, weight, targets, state, count });
-  if (!dhidden && !dweight) return;
-  const g = gpu.alloc('lm-head-loss gradient chunk', N * Math.min(dims.chunk ?? LM_HEAD_CHUNK, V) * 4);
-  const max = gpu.limits.maxComputeWorkgroupsPerDimension;
-  chunks(dims).forEach(({ v0, width }) => {
-    chunkLogits(gpu, g, hidden, weight, dims, v0, width);
-    gpu.dispatch(CHUNK_GRAD, { g, state, targets, dloss, count }, { N, V, width, v0 }, Math.min(max, N));
-    if (dhidden) {
-      const d = {
-        batch: 1,
-        M: N,
-        N: C,
-        K: width,
-        accumulate: v0 > 0,
-        offsets: { b: v0 * C },
-        dtypeB: dims.dtypeW,
-      };
-      matmulForward(gpu, dhidden, g, weight, null, d);
-    }
-    if (dweight) {
-      const d = { batch: 1, M: width, N: C, K: N, transA: true, offsets: { out: v0 * C } };
-      matmulForward(gpu, dweight, g, hidden, null, d);
-    }
-  });
-  gpu.release(g);
 }
 
 /** N, C, V ≥ 1, chunk ≥ 1, the inputs large enough, the largest operand within u32 indices. */
@@ -155,7 +142,7 @@ function check(
   dims: LmHeadLossDims,
   inputs: Record<'hidden' | 'weight' | 'targets', GPUBuffer>,
 ): void {
-  const { N, C, V, chunk = LM_HEAD_CHUNK } = dims;
+  const { N, C, V, chunk = 1 } = dims;
   for (const [key, v] of Object.entries({ N, C, V, chunk })) {
     if (!Number.isInteger(v) || v < 1)
       throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);

@@ -151,7 +151,7 @@ export interface LmHeadLossDims {
   C: number;
   /** Vocabulary: rows of the head weight (V, C). */
   V: number;
-  /** Vocabulary rows per chunk (default LM_HEAD_CHUNK in kernels/lm-head-loss.ts). */
+  /** Rows of hidden per chunk (default LM_HEAD_CHUNK_LOGITS / V, see kernels/lm-head-loss.ts). */
   chunk?: number;
   /** How W is stored: f32 (default) or 16-bit two per u32 (a frozen weight: no dW). */
   dtypeW?: 'f32' | 'f16' | 'bf16';

@@ -10,8 +10,7 @@ import { AdamW } from '../optim/adamw.ts';
 import { InputError, ShapeError } from '../util/errors.ts';
 import { applyStrategy, type Strategy } from './finetune-modes.ts';
 import { attachLora, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
-import { FUSED_HEAD_MIN_LOGITS, LmTask } from './tasks.ts';
-import { IGNORE_INDEX } from './batching.ts';
+import { LmTask } from './tasks.ts';
 import { storeWeights, weightBytesByDtype, type WeightDtype } from '../nn/weight-dtype.ts';
 import { storageBytes } from '../util/half.ts';
 import type { DType } from '../autograd/tensor.ts';
@@ -89,13 +88,10 @@ export async function planMemory(
     const B = settings.batchSize;
     const T = Math.min(settings.maxLength, model.contextLength);
     model.train();
-    // Every position a target (the fused head), and, when a batch with fewer targets takes the unfused head, the most
-    // targets it does so with: its logits and their gradient may cost more than the fused step.
-    const unfused = Math.min(B * T, Math.ceil(FUSED_HEAD_MIN_LOGITS / model.headWeight().shape[0]) - 1);
-    for (const n of unfused < B * T ? [B * T, unfused] : [B * T]) {
-      using _scope = gpu.scope('plan-step');
-      const targets = new Int32Array(B * T).fill(IGNORE_INDEX, n);
-      const { loss } = new LmTask(model).loss({ ids: new Int32Array(B * T), targets, B, T, tokens: B * T });
+    {
+      using _scope = gpu.scope('plan-step'); // every position a target
+      const batch = { ids: new Int32Array(B * T), targets: new Int32Array(B * T), B, T, tokens: B * T };
+      const { loss } = new LmTask(model).loss(batch);
       loss.backward();
       optimizer.step();
     }

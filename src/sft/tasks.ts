@@ -47,22 +47,17 @@ async function accuracySums(
 }
 
 /**
- * Training takes the fused LM head + cross-entropy (F.lmHeadLoss) once the target rows' logits would hold this many
- * elements (64 MiB of f32, as much again for their gradient). Below, the logits matmul + cross-entropy is faster: the
- * fused backward recomputes each chunk's logits, 4 vocabulary-sized products instead of 3, and on SwiftShader the
- * bundled GPT-2 step measured ~5-15% slower fused (B8: 5.5 vs 5.2 s, B2: 0.51-0.55 vs 0.43-0.57 s, best of 4 each).
- */
-export const FUSED_HEAD_MIN_LOGITS = 16 * 2 ** 20;
-
-/**
  * Causal LM at target positions only, so prompt and padding rows skip the vocabulary matmul. The loss goes through the
- * fused head when `fusedHead` says so (default: past FUSED_HEAD_MIN_LOGITS); evaluation always takes the fused forward
- * (one product per chunk, loss and accuracy together, no (targets, V) logits held).
+ * fused LM head + cross-entropy (F.lmHeadLoss: no (targets, V) logits held, the gradients computed in the forward chunk
+ * by chunk, as fast as the logits path); `fusedHead: false` takes the logits + cross-entropy path instead (the bench
+ * compares the two). Evaluation always takes the fused forward (loss and accuracy together).
  */
 export class LmTask implements Task<LmBatch> {
   constructor(
     readonly model: LanguageModel,
-    readonly fusedHead?: boolean,
+    readonly fusedHead = true,
+    /** Rows per chunk of the fused head (default: kernels/lm-head-loss.ts lmHeadChunkRows). */
+    readonly headChunk?: number,
   ) {}
 
   private hiddenAtTargets(batch: LmBatch) {
@@ -89,13 +84,8 @@ export class LmTask implements Task<LmBatch> {
 
   loss(batch: LmBatch) {
     const { picked, targets } = this.hiddenAtTargets(batch);
-    const weight = this.model.headWeight();
-    // Fused too when the logits would pass one storage binding: cross-entropy binds its rows whole.
-    const logits = targets.size * weight.shape[0];
-    const fused =
-      this.fusedHead ?? (logits >= FUSED_HEAD_MIN_LOGITS || logits * 4 > this.model.gpu.maxBindingBytes);
-    const loss = fused
-      ? F.lmHeadLoss(picked, weight, targets)
+    const loss = this.fusedHead
+      ? F.lmHeadLoss(picked, this.model.headWeight(), targets, this.headChunk)
       : F.crossEntropy(this.model.logits(picked), targets);
     return { loss, count: targets.size };
   }
@@ -109,24 +99,14 @@ export class LmTask implements Task<LmBatch> {
     const [loss, count, correct] = ['eval.loss', 'eval.counted', 'eval.correct'].map((l) =>
       Tensor.empty(gpu, [1], l),
     );
-    const state = Tensor.empty(gpu, [n, 4], 'eval.lm_head_state');
     const dims = {
       N: n,
       C: this.model.hiddenSize,
       V: weight.shape[0],
       dtypeW: weight.dtype as 'f32' | 'f16' | 'bf16',
     }; // a 16-bit tied head under --dtype
-    lmHeadLossForward(
-      gpu,
-      loss.buf(),
-      state.buf(),
-      count.buf(),
-      picked.buf(),
-      weight.buf(),
-      targets.buf(),
-      dims,
-      correct.buf(),
-    );
+    const out = { correct: correct.buf() };
+    lmHeadLossForward(gpu, loss.buf(), count.buf(), picked.buf(), weight.buf(), targets.buf(), dims, out);
     sums.loss += (await loss.readF32())[0] * n;
     sums.correct += (await correct.readF32())[0];
     sums.count += n;

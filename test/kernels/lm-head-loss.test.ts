@@ -20,13 +20,19 @@ describe('lm-head-loss kernels', () => {
     const t = gpu.upload('targets', Int32Array.of(0, 99, -100, 50, 7, 64));
     const dloss = gpu.upload('dloss', Float32Array.of(1));
     const results: Float32Array[] = [];
-    for (const chunk of [1, 33, 100]) {
-      const [loss, count, state] = [gpu.alloc('loss', 4), gpu.alloc('count', 4), gpu.alloc('state', N * 16)];
+    for (const chunk of [1, 4, 6]) {
+      const [loss, count] = [gpu.alloc('loss', 4), gpu.alloc('count', 4)];
       const [dh, dw] = [gpu.alloc('dh', N * C * 4), gpu.alloc('dw', V * C * 4)];
-      lmHeadLossForward(gpu, loss, state, count, h, w, t, { N, C, V, chunk });
-      lmHeadLossBackward(gpu, dh, dw, dloss, h, w, t, state, count, { N, C, V, chunk });
+      lmHeadLossForward(gpu, loss, count, h, w, t, { N, C, V, chunk }, { dhidden: dh, dweight: dw });
+      lmHeadLossBackward(gpu, dh, dw, dloss, count, { N, C, V, chunk });
       expect((await gpu.read(count, 'f32'))[0]).toBe(5);
-      results.push(Float32Array.of(...(await gpu.read(loss, 'f32')), ...(await gpu.read(dh, 'f32')), ...(await gpu.read(dw, 'f32'))));
+      results.push(
+        Float32Array.of(
+          ...(await gpu.read(loss, 'f32')),
+          ...(await gpu.read(dh, 'f32')),
+          ...(await gpu.read(dw, 'f32')),
+        ),
+      );
     }
     for (const r of results.slice(1)) r.forEach((x, i) => expect(x).toBeCloseTo(results[0][i], 5));
   });
@@ -34,15 +40,19 @@ describe('lm-head-loss kernels', () => {
   it('bad dims and buffers throw ShapeError at the call', async () => {
     const gpu = await gpuPromise;
     const [h, w, t] = [gpu.alloc('hidden', 4 * 3 * 4), gpu.alloc('weight', 5 * 3 * 4), gpu.alloc('targets', 4 * 4)];
-    const [loss, count, state] = [gpu.alloc('loss', 4), gpu.alloc('count', 4), gpu.alloc('state', 4 * 16)];
-    expect(() => lmHeadLossForward(gpu, loss, state, count, h, w, t, { N: 4, C: 3, V: 5, chunk: 0 })).toThrow(
+    const [loss, count] = [gpu.alloc('loss', 4), gpu.alloc('count', 4)];
+    expect(() => lmHeadLossForward(gpu, loss, count, h, w, t, { N: 4, C: 3, V: 5, chunk: 0 })).toThrow(
       /lmHeadLossForward: dims.chunk, expected an integer ≥ 1, got 0/,
     );
-    expect(() => lmHeadLossForward(gpu, loss, state, count, h, w, t, { N: 4, C: 3, V: 6 })).toThrow(
+    expect(() => lmHeadLossForward(gpu, loss, count, h, w, t, { N: 4, C: 3, V: 6 })).toThrow(
       /lmHeadLossForward: weight size, expected at least 72 bytes/,
     );
-    expect(() => lmHeadLossBackward(gpu, h, null, loss, h, w, t, state, count, { N: 4, C: 3, V: 5 })).toThrow(
-      /lmHeadLossBackward: /,
+    expect(() => lmHeadLossBackward(gpu, h, null, loss, count, { N: 5, C: 3, V: 5 })).toThrow(
+      /lmHeadLossBackward: dhidden size, expected at least 60 bytes/,
     );
+    const dw = gpu.alloc('dw', 5 * 3 * 4);
+    expect(() =>
+      lmHeadLossForward(gpu, loss, count, h, w, t, { N: 4, C: 3, V: 5 }, { dhidden: h, dweight: dw }),
+    ).toThrow(/lmHeadLossForward: dhidden, expected a buffer distinct from hidden/);
   });
 });

@@ -117,17 +117,14 @@ describe('memory plan', () => {
     });
   }
 
-  it('a batch with fewer targets that takes the unfused head (logits below the fusing threshold) stays under the plan', async () => {
-    // 8 × 64 positions: every one a target fuses the head (25.7 M logits); 300 targets (15.1 M) do not, and their
-    // logits and gradient cost more than the fused step. The plan covers both: at most 333 targets unfused.
+  it('a batch with fewer targets than positions stays under the plan (every position a target)', async () => {
     const folder = 'assets/gpt2-shakespeare';
     const s = { ...BASE, batchSize: 8, maxLength: 64 };
     const plan = await planMemory(config(folder), `${folder}/config.json`, s, SWIFTSHADER);
     const all = await measured(folder, s);
     const some = await measured(folder, s, undefined, 300);
-    expect(some).toBeGreaterThan(all);
-    expect(some).toBeLessThanOrEqual(plan.peak);
-    expect(some).toBeGreaterThan(plan.peak * 0.85);
+    expect(Math.abs(plan.peak - all)).toBeLessThan(all * 1e-3);
+    expect(some).toBeLessThan(all);
   });
 
   it("at a 1 MiB binding limit (wte, its gradient and AdamW state in windows) the plan is still the real step's peak", async () => {
@@ -165,13 +162,13 @@ describe('memory plan', () => {
 
   it('an activation a kernel binds whole past the binding limit is refused in one line naming it, with what to change', async () => {
     const folder = 'assets/gpt2-shakespeare';
-    const s = { ...BASE, batchSize: 8, maxLength: 128 };
+    const s = { ...BASE, batchSize: 16, maxLength: 128 }; // the MLP's (2048, 256) activation: 2 MiB
     const err = await planMemory(config(folder), `${folder}/config.json`, s, {
       maxStorageBufferBindingSize: 2 ** 20,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(
-      /^memory plan: [\w-]+: binding '\w+' \(.*\), expected at most 1048576 bytes \(binding limit\), got \d+/,
+      /^memory plan: [\w-]+: (binding '\w+' \(.*\)|\w+ '.*' window), expected at most \d+ bytes \(binding limit.*\), got \d+/,
     );
     expect((err as Error).message).toMatch(/--batch-size or --max-length/);
   });
