@@ -67,7 +67,7 @@ export function sftStepCases(quick: boolean): BenchCase[] {
       const { model } = await loadGpt2FromFiles(ctx.gpu, ctx.files.model);
       model.setDropout(0); // the TF.js model has none, and the two losses are compared step by step
       model.train();
-      const task = new LmTask(model, fusedHead);
+      const task = new LmTask(model, { fusedHead });
       const optimizer = new AdamW(ctx.gpu, model.namedParameters(), ADAM);
       const losses = (oursLosses = []);
       const record = () => {

@@ -11,6 +11,8 @@ import { buildJob } from './job.ts';
 import { Trainer, type Metrics, type TrainEvent } from './trainer.ts';
 import { exportAdapter, LORA_DEFAULTS, type LoraSettings } from './lora.ts';
 import { WEIGHT_DTYPES } from '../nn/weight-dtype.ts';
+import { metaLimitsOf } from '../gpu/meta-device.ts';
+import { describePlan, planMemory } from './memory-plan.ts';
 
 /** Rows as plain objects ({prompt, completion}, {messages}, {text} or {text, label}) or as JSONL text. */
 export type Rows = string | readonly object[];
@@ -199,11 +201,25 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
     val: rows('val', options.val),
     test: rows('test', options.test),
   };
+  // A causal LM step planned first (as the CLI does): a batch past this GPU's binding or buffer limit runs in passes
+  // of fewer rows, and a step too large even for one row is refused before training.
+  let rowsPerPass: number | undefined;
+  if (settings.strategy !== 'head' && data.train[0]?.format !== 'text-label') {
+    const { strategy } = settings;
+    const plan = await planMemory(
+      model.rawConfig,
+      'fineTune: the model config',
+      { ...settings, strategy },
+      metaLimitsOf(model.gpu),
+    );
+    options.onInfo?.(describePlan(plan));
+    rowsPerPass = plan.rowsPerPass;
+  }
   const job = await buildJob(
     model,
     tokenizer,
     data,
-    { ...settings, sampleTokens: 0 },
+    { ...settings, sampleTokens: 0, rowsPerPass },
     { name: (setting) => `fineTune: option '${setting}'`, data: 'train', info: (m) => options.onInfo?.(m) },
   );
   const perEpoch = job.trainBatches(0).length;

@@ -41,6 +41,8 @@ export interface JobSettings {
   lora?: LoraSettings;
   /** How frozen weight matrices are stored (default auto: as loaded); trained ones become f32. */
   dtype?: WeightDtype;
+  /** Causal LM: batch rows per forward/backward pass (default the whole batch; the memory plan's rowsPerPass). */
+  rowsPerPass?: number;
 }
 
 /** Where the job reports: how errors name a setting and the data, and progress lines. */
@@ -177,7 +179,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   const prompt = samplePrompt(sampleRow, tokenizer, chat);
   return {
     module: model,
-    task: new LmTask(model),
+    task: new LmTask(model, { rowsPerPass: s.rowsPerPass }),
     trainBatches: epochBatches(lmBatches, prepare(data.train, 'train'), options),
     val: lmBatches(prepare(data.val, 'val'), evalOptions),
     test: lmBatches(prepare(data.test, 'test'), evalOptions),

@@ -3,7 +3,9 @@
 // allocates nothing and counts every buffer (gpu/meta-device.ts). So the figure follows the code: fused kernels,
 // checkpointing and LoRA change it with no formula to keep in step. A tensor past the device's maxBufferSize, or one
 // bound whole past its binding limit (kernels bind weights such as GPT-2's wte in windows; activations they bind
-// whole), fails here, in milliseconds, instead of minutes into loading: the run is refused with what to change.
+// whole), fails here, in milliseconds, instead of minutes into loading. Since activations grow with a batch's rows,
+// the batch then runs in passes of the most rows that fit (the gradient is the same mean); only a tensor too large
+// even for one row refuses the run, with what to change.
 import { createMetaGpu, type MetaLimits } from '../gpu/meta-device.ts';
 import { createModelFromConfig } from '../models/load-model.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -35,6 +37,11 @@ export interface PlanSettings {
 export interface MemoryPlan {
   /** Rows and tokens per row of the planned micro-batch (maxLength capped at the model's context). */
   batchSize: number;
+  /**
+   * Rows per forward/backward pass: batchSize, or fewer when one of the batch's activations would be past the
+   * device's binding or buffer limit (the trainer then runs each batch in passes: sft/tasks.ts LmTask.passes).
+   */
+  rowsPerPass: number;
   length: number;
   /** Parameters, trained (float32) and frozen (16-bit where --dtype keeps them so). */
   trainedWeights: number;
@@ -63,6 +70,44 @@ export async function planMemory(
   settings: PlanSettings,
   limits: MetaLimits = {},
 ): Promise<MemoryPlan> {
+  // Past maxBufferSize (one buffer), or bound whole past the binding limit by a kernel that has no windows.
+  const tooLarge = (e: unknown): e is ShapeError =>
+    e instanceof ShapeError && /buffer size|binding limit/.test(e.message);
+  let refused: ShapeError;
+  try {
+    return await planPass(raw, file, settings, limits, settings.batchSize);
+  } catch (e) {
+    if (!tooLarge(e)) throw e;
+    refused = e;
+  }
+  // Activations grow with the rows of a pass, weights do not: the most rows per pass that fit (lo fits, hi does not).
+  let [lo, hi] = [0, settings.batchSize];
+  let plan: MemoryPlan | undefined;
+  while (hi - lo > 1) {
+    const rows = (lo + hi) >> 1;
+    try {
+      plan = await planPass(raw, file, settings, limits, rows);
+      lo = rows;
+    } catch (e) {
+      if (!tooLarge(e)) throw e;
+      hi = rows;
+    }
+  }
+  if (plan) return plan;
+  throw new InputError(
+    `memory plan: ${refused.message.split('\n')[0]}`,
+    'one tensor of this step is too large for this GPU even one row at a time: lower --max-length, or train with --strategy lora and --dtype bfloat16 (a frozen 16-bit base has no gradient)',
+  );
+}
+
+/** The plan of a step whose batch of settings.batchSize rows runs in passes of `rows` (throws what the step throws). */
+async function planPass(
+  raw: Record<string, unknown>,
+  file: string,
+  settings: PlanSettings,
+  limits: MetaLimits,
+  rows: number,
+): Promise<MemoryPlan> {
   const gpu = createMetaGpu(limits);
   try {
     const model = createModelFromConfig(gpu, raw, file);
@@ -85,7 +130,7 @@ export async function planMemory(
     const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-3, clipGradNorm: 1 });
     const afterOptimizer = gpu.stats().liveBytes;
     gpu.pool.takePeakBytes();
-    const B = settings.batchSize;
+    const B = rows;
     const T = Math.min(settings.maxLength, model.contextLength);
     model.train();
     {
@@ -98,7 +143,8 @@ export async function planMemory(
     const peak = gpu.pool.takePeakBytes();
     const gradients = trainedWeights;
     return {
-      batchSize: B,
+      batchSize: settings.batchSize,
+      rowsPerPass: rows,
       length: T,
       trainedWeights,
       frozenWeights,
@@ -108,13 +154,6 @@ export async function planMemory(
       step: peak - afterOptimizer - gradients,
       peak,
     };
-  } catch (e) {
-    // Past maxBufferSize (one buffer), or bound whole past the binding limit by a kernel that has no windows.
-    if (!(e instanceof ShapeError) || !/buffer size|binding limit/.test(e.message)) throw e;
-    throw new InputError(
-      `memory plan: ${e.message.split('\n')[0]}`,
-      'one tensor of this step is too large for this GPU: lower --batch-size or --max-length, use --gradient-checkpointing, or train with --strategy lora',
-    );
   } finally {
     gpu.dispose();
   }
@@ -141,5 +180,9 @@ export function describePlan(p: MemoryPlan): string {
     p.frozenWeights > 0
       ? `weights ${MiB(p.trainedWeights)} trained + ${frozen}`
       : `weights ${MiB(p.trainedWeights)}`;
-  return `memory plan (micro-batch ${p.batchSize} × ${p.length} tokens): ${weights}, gradients ${MiB(p.gradients)}, AdamW state ${MiB(p.optimizer)}, one step's activations ${MiB(p.step)}; peak ${MiB(p.peak)} of GPU memory`;
+  const passes =
+    p.rowsPerPass < p.batchSize
+      ? `, in passes of ${p.rowsPerPass} rows: one tensor of ${p.batchSize} rows is past this GPU's binding or buffer limit`
+      : '';
+  return `memory plan (micro-batch ${p.batchSize} × ${p.length} tokens${passes}): ${weights}, gradients ${MiB(p.gradients)}, AdamW state ${MiB(p.optimizer)}, one step's activations ${MiB(p.step)}; peak ${MiB(p.peak)} of GPU memory`;
 }

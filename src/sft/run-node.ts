@@ -159,6 +159,7 @@ export async function runSft(
       );
   }
   let planned: number | null = null;
+  let rowsPerPass: number | undefined;
   if (args.strategy !== 'head' && data.train.format !== 'text-label') {
     // What a step will hold, from the config alone: a step that cannot fit one binding is refused before loading.
     // --dtype auto plans with the header's dtype (header only: no tensor is read).
@@ -177,6 +178,7 @@ export async function runSft(
     );
     info(describePlan(plan));
     planned = plan.peak;
+    rowsPerPass = plan.rowsPerPass;
   }
   // Loaded as stored (or widened for float32); the job then makes trained weights f32 and rounds frozen ones.
   const loadDtype = args.dtype === 'float32' ? 'float32' : 'auto';
@@ -201,7 +203,7 @@ export async function runSft(
     model,
     tokenizer,
     { train: data.train.rows, val: data.val, test: data.test },
-    { ...args, maxLength, headWeight, lora: adapter?.settings ?? args.lora },
+    { ...args, maxLength, headWeight, lora: adapter?.settings ?? args.lora, rowsPerPass },
     {
       name: (setting) => `--${setting}`,
       data: args.train,

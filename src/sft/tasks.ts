@@ -22,6 +22,12 @@ export interface EvalSums {
 export interface Task<Batch> {
   /** Mean loss of one batch (a scalar tensor in the current scope), and how many targets it averaged. */
   loss(batch: Batch): { loss: Tensor; count: number };
+  /**
+   * The passes a batch runs in, each with its share of the batch's targets (the shares sum to 1), when its activations
+   * do not fit the device in one (see LmTaskOptions.rowsPerPass). The trainer runs forward and backward per pass with
+   * the loss scaled by its share, so the gradient is the whole batch's mean. Absent: one pass.
+   */
+  passes?(batch: Batch): { batch: Batch; share: number }[];
   /** Add one batch's loss and accuracy sums (called inside noGrad). */
   evaluate(batch: Batch, sums: EvalSums): Promise<void>;
 }
@@ -46,6 +52,18 @@ async function accuracySums(
   sums.count += count;
 }
 
+export interface LmTaskOptions {
+  /** Fused LM head + cross-entropy (default); false takes the logits + cross-entropy path (the bench compares). */
+  fusedHead?: boolean;
+  /** Rows per chunk of the fused head (default: kernels/lm-head-loss.ts lmHeadChunkRows). */
+  headChunk?: number;
+  /**
+   * Batch rows per forward/backward pass (default: the whole batch). The memory planner lowers it when one of a
+   * batch's activations would be past the device's binding or buffer limit (sft/memory-plan.ts).
+   */
+  rowsPerPass?: number;
+}
+
 /**
  * Causal LM at target positions only, so prompt and padding rows skip the vocabulary matmul. The loss goes through the
  * fused LM head + cross-entropy (F.lmHeadLoss: no (targets, V) logits held, the gradients computed in the forward chunk
@@ -53,12 +71,30 @@ async function accuracySums(
  * compares the two). Evaluation always takes the fused forward (loss and accuracy together).
  */
 export class LmTask implements Task<LmBatch> {
+  readonly fusedHead: boolean;
+  readonly rowsPerPass: number;
   constructor(
     readonly model: LanguageModel,
-    readonly fusedHead = true,
-    /** Rows per chunk of the fused head (default: kernels/lm-head-loss.ts lmHeadChunkRows). */
-    readonly headChunk?: number,
-  ) {}
+    private readonly options: LmTaskOptions = {},
+  ) {
+    this.fusedHead = options.fusedHead ?? true;
+    this.rowsPerPass = options.rowsPerPass ?? Infinity;
+  }
+
+  /** Rows [r, r + rowsPerPass) of the batch, each pass weighted by its targets (a pass may have none: share 0). */
+  passes(batch: LmBatch): { batch: LmBatch; share: number }[] {
+    if (batch.B <= this.rowsPerPass) return [{ batch, share: 1 }];
+    const { T } = batch;
+    const out: { batch: LmBatch; share: number }[] = [];
+    for (let r = 0; r < batch.B; r += this.rowsPerPass) {
+      const B = Math.min(this.rowsPerPass, batch.B - r);
+      const targets = batch.targets.subarray(r * T, (r + B) * T);
+      const tokens = targets.reduce((n, t) => n + (t === IGNORE_INDEX ? 0 : 1), 0);
+      const ids = batch.ids.subarray(r * T, (r + B) * T);
+      out.push({ batch: { ids, targets, B, T, tokens }, share: batch.tokens ? tokens / batch.tokens : 0 });
+    }
+    return out;
+  }
 
   private hiddenAtTargets(batch: LmBatch) {
     const gpu = this.model.gpu;
@@ -85,7 +121,7 @@ export class LmTask implements Task<LmBatch> {
   loss(batch: LmBatch) {
     const { picked, targets } = this.hiddenAtTargets(batch);
     const loss = this.fusedHead
-      ? F.lmHeadLoss(picked, this.model.headWeight(), targets, this.headChunk)
+      ? F.lmHeadLoss(picked, this.model.headWeight(), targets, this.options.headChunk)
       : F.crossEntropy(this.model.logits(picked), targets);
     return { loss, count: targets.size };
   }

@@ -117,9 +117,11 @@ export async function evaluateBatches<Batch>(
   const sums: EvalSums = { loss: 0, correct: 0, count: 0 };
   const wasTraining = model.training;
   model.eval();
-  for (const batch of batches) {
-    using _scope = gpu.scope('eval-batch');
-    await noGrad(gpu, () => task.evaluate(batch, sums));
+  for (const whole of batches) {
+    for (const { batch } of task.passes?.(whole) ?? [{ batch: whole }]) {
+      using _scope = gpu.scope('eval-batch');
+      await noGrad(gpu, () => task.evaluate(batch, sums));
+    }
   }
   model.train(wasTraining);
   const loss = sums.count > 0 ? sums.loss / sums.count : NaN;
@@ -277,14 +279,19 @@ export class Trainer<Batch> {
     opt.zeroGrad();
     let lossSum = 0;
     let tokens = 0;
-    for (const batch of micro) {
-      using _scope = this.gpu.scope('train-step');
-      const { loss, count } = this.task.loss(batch);
-      if (count === 0) continue;
-      const scaled: Tensor = micro.length > 1 ? F.scale(loss, 1 / micro.length) : loss;
-      scaled.backward();
-      lossSum += (await loss.readF32())[0];
-      tokens += count;
+    for (const whole of micro) {
+      // A batch too large for the device in one pass runs in passes, each loss weighted by its share of the targets:
+      // the gradient is the whole batch's mean, summed pass by pass into the parameters' .grad.
+      for (const { batch, share } of this.task.passes?.(whole) ?? [{ batch: whole, share: 1 }]) {
+        using _scope = this.gpu.scope('train-step');
+        const { loss, count } = this.task.loss(batch);
+        if (count === 0) continue;
+        const weight = share / micro.length;
+        const scaled: Tensor = weight !== 1 ? F.scale(loss, weight) : loss;
+        scaled.backward();
+        lossSum += (await loss.readF32())[0] * share;
+        tokens += count;
+      }
     }
     opt.lr = lrAt(this.state.step, {
       lr: this.options.lr,

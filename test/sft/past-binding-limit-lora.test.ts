@@ -36,7 +36,7 @@ async function run(maxBindingBytes?: number) {
   const out: Record<string, ArrayLike<number>> = {};
   {
     using _s = gpu.scope('step');
-    const { loss } = new LmTask(model, true).loss(batch);
+    const { loss } = new LmTask(model, { fusedHead: true }).loss(batch);
     loss.backward();
     out.loss = await loss.readF32();
     for (const [name, p] of named) out[`grad ${name}`] = await p.grad!.readF32();

@@ -43,7 +43,7 @@ async function run(maxBindingBytes?: number) {
   for (const [step, b, fused] of [[1, batch(rng, 2, 24, V, 16), true], [2, batch(rng, 1, 12, V, 4), false]] as const) {
     using _s = gpu.scope(`step ${step}`);
     optimizer.zeroGrad();
-    const { loss } = new LmTask(model, fused, 5).loss(b);
+    const { loss } = new LmTask(model, { fusedHead: fused, headChunk: 5 }).loss(b);
     loss.backward();
     out[`loss${step}`] = Array.from(await loss.readF32());
     out[`grad${step}`] = await wte.grad!.readF32();

@@ -50,7 +50,7 @@ describe('steady memory', () => {
     const dtypes = new Set(model.parameters().map((p) => p.dtype));
     expect(dtypes, 'a bf16 base under f32 adapters').toEqual(new Set(['bf16', 'f32']));
     const optimizer = new AdamW(gpu, model.namedParameters(), { lr: 1e-3, clipGradNorm: 1 });
-    const task = new LmTask(model, true);
+    const task = new LmTask(model, { fusedHead: true });
     const rng = new Rng(14);
     const snapshot: Record<number, ReturnType<Gpu['stats']>> = {};
     const losses: number[] = [];
