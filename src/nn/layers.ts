@@ -2,6 +2,7 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Tensor } from '../autograd/tensor.ts';
 import * as F from '../autograd/functional.ts';
+import { checkpoint } from '../autograd/checkpoint.ts';
 import { Module } from './module.ts';
 import { ShapeError } from '../util/errors.ts';
 
@@ -56,7 +57,10 @@ export class Linear extends Module {
     const y = F.matmul(x, this.weight, { transB: this.layout === 'out-in', bias: this.bias });
     if (!this.lora) return y;
     const { A, B, scale, dropout } = this.lora;
-    const low = F.matmul(F.dropout(x, dropout, this.training), A, { transB: true }); // (..., r)
+    const down = (input: Tensor) => F.matmul(F.dropout(input, dropout, this.training), A, { transB: true });
+    // With dropout, A's gradient needs the dropped copy of x (as large as x, one per adapter): recomputed in backward
+    // from x and the same random draws instead of held, for one more small (…, in)·(in, r) product.
+    const low = dropout > 0 && this.training ? checkpoint(down, x, [A]) : down(x); // (..., r)
     return F.add(y, F.scale(F.matmul(low, B, { transB: true }), scale)); // (..., out)
   }
 }

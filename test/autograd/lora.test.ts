@@ -1,5 +1,6 @@
 // A Linear with a LoRA adapter in autograd: GPU gradients of x, A and B (W frozen) for y = x·W + b + s·(x·Aᵀ)·Bᵀ, in
-// both weight layouts (torch's (out, in) and GPT-2's Conv1D (in, out)), against float64 central differences.
+// both weight layouts (torch's (out, in) and GPT-2's Conv1D (in, out)), against float64 central differences. With
+// adapter dropout the dropped copy of x is recomputed in backward, not held: same values and gradients as spelled out.
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
 import { dot, numericalGrad, relL2 } from '../helpers/finite-diff.ts';
@@ -7,6 +8,7 @@ import { Tensor } from '../../src/autograd/tensor.ts';
 import * as F from '../../src/autograd/functional.ts';
 import { Rng, freshSeed } from '../../src/util/random.ts';
 import { Linear } from '../../src/nn/layers.ts';
+import { manualSeed } from '../../src/autograd/tape.ts';
 
 const gpuPromise = testGpu();
 const BOUND = 1e-4;
@@ -82,4 +84,37 @@ describe('LoRA Linear in autograd vs float64 finite differences', () => {
       linear.dispose();
     },
   );
+});
+
+it('LoRA dropout: the dropped x recomputed in backward gives the output and gradients of the spelled-out layer, bit for bit', async () => {
+  const gpu = await gpuPromise;
+  const seed = freshSeed();
+  const rng = new Rng(seed);
+  const [n, inF, outF, r, p] = [37, 33, 19, 4, 0.3];
+  using _s = gpu.scope('lora dropout');
+  const linear = new Linear(gpu, inF, outF, { init: rng.uniform(inF * outF, -0.5, 0.5) });
+  linear.attachLora(r, SCALE, p, rng.uniform(r * inF, -0.5, 0.5));
+  linear.load('lora_B.weight', rng.uniform(outF * r, -0.5, 0.5));
+  linear.weight.requiresGrad = false;
+  const x = Tensor.from(gpu, rng.uniform(n * inF), [1, n, inF], { label: 'x', requiresGrad: true });
+  const w = Tensor.from(gpu, rng.uniform(n * outF), [1, n, outF], { label: 'w' });
+  const run = async (forward: () => Tensor) => {
+    for (const t of [x, linear.lora!.A, linear.lora!.B, linear.bias!]) t.grad = null;
+    manualSeed(gpu, seed, 5);
+    const y = forward();
+    F.sum(F.mul(y, w)).backward();
+    return Promise.all([y, x.grad!, linear.lora!.A.grad!, linear.lora!.B.grad!].map((t) => t.readF32()));
+  };
+  const recomputed = await run(() => linear.forward(x));
+  const spelled = await run(() => {
+    const { A, B } = linear.lora!;
+    const base = F.matmul(x, linear.weight, { transB: true, bias: linear.bias });
+    const low = F.matmul(F.dropout(x, p, true), A, { transB: true });
+    return F.add(base, F.scale(F.matmul(low, B, { transB: true }), SCALE));
+  });
+  const names = ['y', 'dx', 'dA', 'dB'];
+  recomputed.forEach((got, i) => expect(got, `seed ${seed}: ${names[i]}`).toEqual(spelled[i]));
+  // Dropout did drop: the adapter's path differs from the same layer without it.
+  linear.lora!.dropout = 0;
+  expect((await run(() => linear.forward(x)))[2]).not.toEqual(recomputed[2]);
 });
