@@ -1,6 +1,6 @@
 // Float64 fused LM head + cross-entropy, composed as its definition: logits = hidden · Wᵀ (N, V), then the
 // cross-entropy reference (rows with target −100 ignored, the mean over the others) and the matmul reference's
-// backward. Same argument order as kernels/lm-head-loss.ts; the chunking there is an evaluation order, not a result.
+// backward. Inputs and dims as kernels/lm-head-loss.ts takes them; the chunking there is an evaluation order, not a result.
 import type { LmHeadLossDims } from '../ops/dims.ts';
 import { crossEntropyAccuracyRef, crossEntropyBackwardRef, crossEntropyForwardRef } from './cross-entropy.ts';
 import { matmulBackwardRef, matmulForwardRef } from './matmul.ts';

@@ -203,23 +203,26 @@ export async function fineTune(options: FineTuneOptions): Promise<FineTuneResult
   };
   // A causal LM step planned first (as the CLI does): a batch past this GPU's binding or buffer limit runs in passes
   // of fewer rows, and a step too large even for one row is refused before training.
-  let rowsPerPass: number | undefined;
+  let passes: { rowsPerPass: number; passLength: number } | undefined;
   if (settings.strategy !== 'head' && data.train[0]?.format !== 'text-label') {
     const { strategy } = settings;
+    // dtype auto keeps the model's matrices as they were loaded: plan with what it holds, not config.json's dtype.
+    const half = model.parameters().find((p) => p.dtype !== 'f32')?.dtype;
+    const fileDtype = half === 'bf16' ? 'BF16' : half === 'f16' ? 'F16' : 'F32';
     const plan = await planMemory(
-      model.rawConfig,
+      { model_type: model.kind, ...model.rawConfig },
       'fineTune: the model config',
-      { ...settings, strategy },
+      { ...settings, strategy, fileDtype },
       metaLimitsOf(model.gpu),
     );
     options.onInfo?.(describePlan(plan));
-    rowsPerPass = plan.rowsPerPass;
+    passes = { rowsPerPass: plan.rowsPerPass, passLength: plan.length };
   }
   const job = await buildJob(
     model,
     tokenizer,
     data,
-    { ...settings, sampleTokens: 0, rowsPerPass },
+    { ...settings, sampleTokens: 0, ...passes },
     { name: (setting) => `fineTune: option '${setting}'`, data: 'train', info: (m) => options.onInfo?.(m) },
   );
   const perEpoch = job.trainBatches(0).length;

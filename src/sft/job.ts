@@ -43,6 +43,8 @@ export interface JobSettings {
   dtype?: WeightDtype;
   /** Causal LM: batch rows per forward/backward pass (default the whole batch; the memory plan's rowsPerPass). */
   rowsPerPass?: number;
+  /** The tokens per row the plan found rowsPerPass at (shorter batches take more rows per pass). */
+  passLength?: number;
 }
 
 /** Where the job reports: how errors name a setting and the data, and progress lines. */
@@ -179,7 +181,7 @@ function lmJob({ model, tokenizer, data, s, context, sampleRow }: JobInputs): Jo
   const prompt = samplePrompt(sampleRow, tokenizer, chat);
   return {
     module: model,
-    task: new LmTask(model, { rowsPerPass: s.rowsPerPass }),
+    task: new LmTask(model, { rowsPerPass: s.rowsPerPass, passLength: s.passLength }),
     trainBatches: epochBatches(lmBatches, prepare(data.train, 'train'), options),
     val: lmBatches(prepare(data.val, 'val'), evalOptions),
     test: lmBatches(prepare(data.test, 'test'), evalOptions),

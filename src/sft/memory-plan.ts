@@ -90,13 +90,13 @@ export async function planMemory(
       lo = rows;
     } catch (e) {
       if (!tooLarge(e)) throw e;
-      hi = rows;
+      [hi, refused] = [rows, e]; // the last refusal is the one at the fewest rows: what to name
     }
   }
   if (plan) return plan;
   throw new InputError(
     `memory plan: ${refused.message.split('\n')[0]}`,
-    'one tensor of this step is too large for this GPU even one row at a time: lower --max-length, or train with --strategy lora and --dtype bfloat16 (a frozen 16-bit base has no gradient)',
+    'one tensor of this step is too large for this GPU even one row at a time: for an activation lower --max-length (fineTune: maxLength); for a weight train LoRA on a 16-bit base (--strategy lora --dtype bfloat16)',
   );
 }
 

@@ -159,9 +159,10 @@ export async function runSft(
       );
   }
   let planned: number | null = null;
-  let rowsPerPass: number | undefined;
+  let passes: { rowsPerPass: number; passLength: number } | undefined;
   if (args.strategy !== 'head' && data.train.format !== 'text-label') {
-    // What a step will hold, from the config alone: a step that cannot fit one binding is refused before loading.
+    // What a step will hold, from the config alone: a batch past a binding limit runs in passes of fewer rows, and a
+    // step that cannot fit even one row is refused before loading.
     // --dtype auto plans with the header's dtype (header only: no tensor is read).
     const fileDtype = fileMatrixDtype((await openWeights(source)).tensors.values());
     const plan = await planMemory(
@@ -178,7 +179,7 @@ export async function runSft(
     );
     info(describePlan(plan));
     planned = plan.peak;
-    rowsPerPass = plan.rowsPerPass;
+    passes = { rowsPerPass: plan.rowsPerPass, passLength: plan.length };
   }
   // Loaded as stored (or widened for float32); the job then makes trained weights f32 and rounds frozen ones.
   const loadDtype = args.dtype === 'float32' ? 'float32' : 'auto';
@@ -203,7 +204,7 @@ export async function runSft(
     model,
     tokenizer,
     { train: data.train.rows, val: data.val, test: data.test },
-    { ...args, maxLength, headWeight, lora: adapter?.settings ?? args.lora, rowsPerPass },
+    { ...args, maxLength, headWeight, lora: adapter?.settings ?? args.lora, ...passes },
     {
       name: (setting) => `--${setting}`,
       data: args.train,

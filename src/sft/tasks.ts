@@ -10,6 +10,7 @@ import type { LanguageModel } from '../models/language-model.ts';
 import type { SequenceClassifier } from './classifier.ts';
 import type { FeatureBatch } from './feature-cache.ts';
 import { IGNORE_INDEX, type LmBatch } from './batching.ts';
+import { InputError } from '../util/errors.ts';
 import type { ClassBatch } from './classification.ts';
 
 /** Sums over an evaluation; metrics() turns them into means. */
@@ -62,6 +63,8 @@ export interface LmTaskOptions {
    * batch's activations would be past the device's binding or buffer limit (sft/memory-plan.ts).
    */
   rowsPerPass?: number;
+  /** The tokens per row rowsPerPass was planned at: a batch padded shorter takes proportionally more rows per pass. */
+  passLength?: number;
 }
 
 /**
@@ -73,25 +76,39 @@ export interface LmTaskOptions {
 export class LmTask implements Task<LmBatch> {
   readonly fusedHead: boolean;
   readonly rowsPerPass: number;
+  readonly passLength: number | undefined;
   constructor(
     readonly model: LanguageModel,
     private readonly options: LmTaskOptions = {},
   ) {
     this.fusedHead = options.fusedHead ?? true;
     this.rowsPerPass = options.rowsPerPass ?? Infinity;
+    this.passLength = options.passLength;
+    for (const key of ['rowsPerPass', 'passLength', 'headChunk'] as const) {
+      const v = options[key];
+      if (v !== undefined && !(v === Infinity || (Number.isInteger(v) && v >= 1)))
+        throw new InputError(`LmTask: option '${key}', expected an integer ≥ 1, got ${String(v)}`);
+    }
   }
 
-  /** Rows [r, r + rowsPerPass) of the batch, each pass weighted by its targets (a pass may have none: share 0). */
+  /**
+   * Rows [r, r + rows) of the batch, each pass weighted by its share of the targets; a pass with no target is left out
+   * (it has no loss). Rows per pass: rowsPerPass at the planned length, more for a batch padded shorter (activations
+   * grow with rows × length).
+   */
   passes(batch: LmBatch): { batch: LmBatch; share: number }[] {
-    if (batch.B <= this.rowsPerPass) return [{ batch, share: 1 }];
     const { T } = batch;
+    const rows = this.passLength
+      ? Math.max(1, Math.floor((this.rowsPerPass * this.passLength) / T))
+      : this.rowsPerPass;
+    if (batch.B <= rows) return batch.tokens > 0 ? [{ batch, share: 1 }] : [];
     const out: { batch: LmBatch; share: number }[] = [];
-    for (let r = 0; r < batch.B; r += this.rowsPerPass) {
-      const B = Math.min(this.rowsPerPass, batch.B - r);
+    for (let r = 0; r < batch.B; r += rows) {
+      const B = Math.min(rows, batch.B - r);
       const targets = batch.targets.subarray(r * T, (r + B) * T);
       const tokens = targets.reduce((n, t) => n + (t === IGNORE_INDEX ? 0 : 1), 0);
       const ids = batch.ids.subarray(r * T, (r + B) * T);
-      out.push({ batch: { ids, targets, B, T, tokens }, share: batch.tokens ? tokens / batch.tokens : 0 });
+      if (tokens > 0) out.push({ batch: { ids, targets, B, T, tokens }, share: tokens / batch.tokens });
     }
     return out;
   }
@@ -127,6 +144,7 @@ export class LmTask implements Task<LmBatch> {
   }
 
   async evaluate(batch: LmBatch, sums: EvalSums): Promise<void> {
+    if (batch.tokens === 0) return;
     const { picked, targets } = this.hiddenAtTargets(batch);
     const n = targets.size;
     if (n === 0) return;

@@ -174,7 +174,7 @@ describe('memory plan', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(/^memory plan: [\w-]+: .*expected at most \d+ bytes \(binding limit.*\), got \d+/);
-    expect((err as Error).message).toMatch(/even one row at a time: lower --max-length/);
+    expect((err as Error).message).toMatch(/even one row at a time: for an activation lower --max-length/);
   });
 });
 

@@ -15,6 +15,7 @@ import { LmTask } from '../../src/sft/tasks.ts';
 import { evaluateBatches, Trainer } from '../../src/sft/trainer.ts';
 import type { LmBatch } from '../../src/sft/batching.ts';
 import { Rng } from '../../src/util/random.ts';
+import type { LanguageModel } from '../../src/models/language-model.ts';
 
 const MODEL = 'assets/stories260K-hf';
 const LIMIT = 256 * 1024;
@@ -130,3 +131,20 @@ it('fineTune plans the step too: past the binding limit it trains in passes and 
   expect(result.after!.loss).toBeLessThan(result.before!.loss);
   model.dispose();
 }, 120_000);
+
+it('passes: no pass without a target, shares sum to 1, shorter batches take more rows, bad options refused', () => {
+  const b = batch(1, 512); // targets per row: 100, 7, 0, 128, 31
+  const model = {} as LanguageModel; // passes() only slices the batch
+  const one = new LmTask(model, { rowsPerPass: 1 }).passes(b);
+  expect(one.map((p) => p.batch.tokens)).toEqual([100, 7, 128, 31]);
+  expect(one.reduce((s, p) => s + p.share, 0)).toBeCloseTo(1, 12);
+  expect(one.map((p) => p.batch.ids[0])).toEqual([0, 1, 3, 4].map((r) => b.ids[r * T]));
+  // Planned at 2 rows of 256 tokens: a batch of 128 tokens per row takes 4.
+  expect(new LmTask(model, { rowsPerPass: 2, passLength: 256 }).passes(b).map((p) => p.batch.B)).toEqual([
+    4, 1,
+  ]);
+  expect(new LmTask(model).passes({ ...b, targets: b.targets.map(() => -100), tokens: 0 })).toEqual([]);
+  expect(() => new LmTask(model, { rowsPerPass: 0 })).toThrow(
+    /LmTask: option 'rowsPerPass', expected an integer ≥ 1, got 0/,
+  );
+});
