@@ -73,28 +73,3 @@ export function checkDistinct(
       );
   }
 }
-
-// LEGACY (removed once every kernel declares its sizes)
-export function checkBuffer(
-  gpu: { bytesOf(b: GPUBuffer): number },
-  where: string,
-  name: string,
-  buf: Binding,
-  count: number,
-  unit = 'f32',
-): void {
-  const bytes = isRange(buf) ? buf.size : gpu.bytesOf(buf);
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} ${unit}), got ${bytes}`,
-    );
-  }
-}
-export function checkBuffers(
-  gpu: { bytesOf(b: GPUBuffer): number },
-  where: string,
-  buffers: Record<string, Binding>,
-  counts: Record<string, number>,
-): void {
-  for (const [name, buf] of Object.entries(buffers)) checkBuffer(gpu, where, name, buf, counts[name]);
-}
