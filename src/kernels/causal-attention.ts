@@ -42,7 +42,8 @@ export function bucketed(
   return (HS) => {
     const hsb = HEAD_BUCKETS.find((b) => b >= HS)!;
     let k = kernels.get(hsb);
-    if (!k) kernels.set(hsb, (k = { name: `${name}-hs${hsb}`, wgsl: wgsl(hsb), sizes: (u) => sizes(extents(u)) }));
+    if (!k)
+      kernels.set(hsb, (k = { name: `${name}-hs${hsb}`, wgsl: wgsl(hsb), sizes: (u) => sizes(extents(u)) }));
     return k;
   };
 }

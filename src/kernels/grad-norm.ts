@@ -136,7 +136,12 @@ export function gradNorm(
 }
 
 // Sizes are checked by each dispatch; norm, scale and the gradients must be distinct (written by different dispatches).
-function checkArgs(norm: GPUBuffer, scale: GPUBuffer, grads: { buffer: GPUBuffer; n: number }[], maxNorm: number) {
+function checkArgs(
+  norm: GPUBuffer,
+  scale: GPUBuffer,
+  grads: { buffer: GPUBuffer; n: number }[],
+  maxNorm: number,
+) {
   const fail = (what: string, expected: string, got: unknown) =>
     new ShapeError(`gradNorm: ${what}, expected ${expected}, got ${got}`);
   if (!(maxNorm >= 0 && Number.isFinite(maxNorm)))

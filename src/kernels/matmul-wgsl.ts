@@ -3,7 +3,13 @@
 // memory tiles with a register tile per invocation (fast on real GPUs). Tile shapes are parameters; sizes are uniforms.
 import type { Kernel, Uniforms } from '../gpu/gpu.ts';
 import type { HalfDtype } from '../util/half.ts';
-import { dtypeSuffix, operandDeclaration, operandLoad, operandWords, type OperandDtype } from './half-wgsl.ts';
+import {
+  dtypeSuffix,
+  operandDeclaration,
+  operandLoad,
+  operandWords,
+  type OperandDtype,
+} from './half-wgsl.ts';
 
 export type { OperandDtype };
 

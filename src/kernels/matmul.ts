@@ -93,6 +93,7 @@ function encode(
     const { offA, offB, offOut, n0: offBias, k0 } = blk;
     const flags = {
       K: blk.K,
+      batch: p.batch,
       accumulate: accumulate || k0 > 0 ? 1 : 0,
       hasBias: bias && k0 === 0 ? 1 : 0,
       offA,
@@ -106,7 +107,7 @@ function encode(
     for (let batch0 = 0; batch0 < nz; batch0 += max) {
       for (let tileM0 = 0; tileM0 < ny; tileM0 += max) {
         for (let tileN0 = 0; tileN0 < nx; tileN0 += max) {
-          const uniforms = { M: blk.M, N: blk.N, batch: nz, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
+          const uniforms = { M: blk.M, N: blk.N, ...strides, ...layout, ...flags, batch0, tileM0, tileN0 };
           const groups: [number, number, number] = [
             Math.min(max, nx - tileN0),
             Math.min(max, ny - tileM0),
