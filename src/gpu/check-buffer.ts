@@ -1,7 +1,8 @@
-// Buffer extents, checked generically where work is recorded: gpu.dispatch checks every storage binding against the
-// size its kernel declares from the dispatch's uniforms (Kernel.sizes), gpu.copy and gpu.clear their byte ranges. A
-// binding shorter than the work needs would read or write out of bounds (clamped or dropped by robustness), and a
-// window or copy past its buffer fails only at submit, far from the cause: both are errors naming the buffer.
+// Buffer checks, made generically where work is recorded: gpu.dispatch checks every storage binding against the size
+// its kernel declares from the dispatch's uniforms (Kernel.sizes) and refuses a written binding bound twice; gpu.copy
+// and gpu.clear check their byte ranges. A binding shorter than the work needs would read or write out of bounds
+// (clamped or dropped by robustness), and a window, copy or alias past what WebGPU allows fails only at submit, far
+// from the cause: each is an error naming the buffer.
 import { ShaderError, ShapeError } from '../util/errors.ts';
 import type { BindingInfo, Kernel, Uniforms } from './pipelines.ts';
 import { bufferOf, isRange, type Binding } from './ranges.ts';
@@ -37,6 +38,21 @@ export function checkSizes(
   for (const name of Object.keys(sizes ?? {})) {
     if (!bindings.some((b) => b.name === name && b.kind !== 'uniform'))
       throw new ShaderError(`${kernel.name}: sizes, expected storage binding names, got '${name}'`);
+  }
+}
+
+// A buffer a dispatch writes (read_write in the WGSL) may not be bound again in it: WebGPU refuses the pair only when
+// the encoder is submitted, far from the cause, and an output sharing an input would overwrite what it reads.
+export function checkWrites(kernel: Kernel, bindings: BindingInfo[], buffers: Record<string, Binding>): void {
+  const storage = bindings.filter((b) => b.kind !== 'uniform');
+  for (const w of storage) {
+    if (w.kind !== 'storage') continue;
+    const written = bufferOf(buffers[w.name]);
+    const other = storage.find((b) => b !== w && bufferOf(buffers[b.name]) === written);
+    if (other)
+      throw new ShapeError(
+        `${kernel.name}: binding '${w.name}' (written), expected a buffer distinct from '${other.name}', got the same buffer (${written.label})`,
+      );
   }
 }
 

@@ -5,15 +5,14 @@ import { BufferPool, Scope, type BufferStats } from './buffers.ts';
 import { DeviceError, ShaderError, ShapeError } from '../util/errors.ts';
 import {
   PipelineCache,
-  type BindingInfo,
   type CompiledKernel,
   type Kernel,
   type UniformMember,
   type Uniforms,
 } from './pipelines.ts';
-import { bufferOf, isRange, type Binding } from './ranges.ts';
+import { isRange, type Binding } from './ranges.ts';
 import { writeUniforms } from './uniforms.ts';
-import { checkExtent, checkSizes } from './check-buffer.ts';
+import { checkExtent, checkSizes, checkWrites } from './check-buffer.ts';
 
 export type { Kernel, Uniforms } from './pipelines.ts';
 export type { Binding, BufferRange } from './ranges.ts';
@@ -279,7 +278,7 @@ export class Gpu {
       seen.add(b.name);
       entries.push({ binding: b.binding, resource: this.bindable(kernel, b.name, buf) });
     }
-    this.checkWrites(kernel, compiled.bindings, buffers);
+    checkWrites(kernel, compiled.bindings, buffers);
     checkSizes(kernel, compiled.bindings, buffers, uniforms, (b) => this.bytesOf(b));
     for (const name of Object.keys(buffers)) {
       if (!seen.has(name)) {
@@ -310,21 +309,6 @@ export class Gpu {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     pass.end();
-  }
-
-  // A buffer a dispatch writes (read_write in the WGSL) may not be bound again in it: WebGPU refuses the pair only when
-  // the encoder is submitted, far from the cause, and an output sharing an input would overwrite what it reads.
-  private checkWrites(kernel: Kernel, bindings: BindingInfo[], buffers: Record<string, Binding>): void {
-    const storage = bindings.filter((b) => b.kind !== 'uniform');
-    for (const w of storage) {
-      if (w.kind !== 'storage') continue;
-      const written = bufferOf(buffers[w.name]);
-      const other = storage.find((b) => b !== w && bufferOf(buffers[b.name]) === written);
-      if (other)
-        throw new ShapeError(
-          `${kernel.name}: binding '${w.name}' (written), expected a buffer distinct from '${other.name}', got the same buffer (${written.label})`,
-        );
-    }
   }
 
   // A whole buffer binds its requested bytes (the pool rounds sizes up); no binding may pass the limit: a kernel that
