@@ -1,34 +1,69 @@
-// The buffer-size check every kernel's dispatch function runs at entry: a binding shorter than the shape needs
-// would read or write out of bounds (clamped or dropped by robustness), so it is an error naming the buffer.
-import { ShapeError } from '../util/errors.ts';
-import type { Gpu } from './gpu.ts';
+// Buffer checks, made generically where work is recorded: gpu.dispatch checks every storage binding against the size
+// its kernel declares from the dispatch's uniforms (Kernel.sizes) and refuses a written binding bound twice; gpu.copy
+// and gpu.clear check their byte ranges. A binding shorter than the work needs would read or write out of bounds
+// (clamped or dropped by robustness), and a window, copy or alias past what WebGPU allows fails only at submit, far
+// from the cause: each is an error naming the buffer.
+import { ShaderError, ShapeError } from '../util/errors.ts';
+import type { BindingInfo, Kernel, Uniforms } from './pipelines.ts';
 import { bufferOf, isRange, type Binding } from './ranges.ts';
 
-/** Throws unless `buf` holds at least `count` 4-byte `unit`s (its requested size when pooled, else its size). */
-export function checkBuffer(
-  gpu: Gpu,
-  where: string,
-  name: string,
-  buf: Binding,
-  count: number,
-  unit = 'f32',
+const ceil4 = (bytes: number) => Math.ceil(bytes / 4) * 4;
+
+/**
+ * Throws unless every storage binding holds at least what `kernel.sizes(uniforms)` declares for it, and every window
+ * lies within its buffer. `bytesOf` gives a buffer's requested bytes (the pool rounds sizes up).
+ */
+export function checkSizes(
+  kernel: Kernel,
+  bindings: BindingInfo[],
+  buffers: Record<string, Binding>,
+  uniforms: Uniforms,
+  bytesOf: (buf: GPUBuffer) => number,
 ): void {
-  const bytes = isRange(buf) ? buf.size : (gpu.pool.meta(buf)?.bytes ?? buf.size);
-  if (bytes < count * 4) {
-    throw new ShapeError(
-      `${where}: ${name} size, expected at least ${count * 4} bytes (${count} ${unit}), got ${bytes}`,
-    );
+  const sizes = kernel.sizes?.(uniforms);
+  for (const b of bindings) {
+    if (b.kind === 'uniform') continue;
+    const bound = buffers[b.name];
+    const buffer = bufferOf(bound);
+    const where = `${kernel.name}: binding '${b.name}' (${buffer.label})`;
+    if (isRange(bound)) checkExtent(`${where} window`, bound.offset, bound.size, bytesOf(buffer));
+    if (!sizes) continue;
+    const need = sizes[b.name];
+    if (need === undefined)
+      throw new ShaderError(`${kernel.name}: sizes, expected an entry for binding '${b.name}', got none`);
+    const bytes = isRange(bound) ? bound.size : bytesOf(buffer);
+    if (bytes < need * 4)
+      throw new ShapeError(`${where} size, expected ${need * 4} bytes or more, got ${bytes}`);
+  }
+  for (const name of Object.keys(sizes ?? {})) {
+    if (!bindings.some((b) => b.name === name && b.kind !== 'uniform'))
+      throw new ShaderError(`${kernel.name}: sizes, expected storage binding names, got '${name}'`);
   }
 }
 
-/** checkBuffer for each of `buffers`, each holding at least `counts[name]` f32. */
-export function checkBuffers(
-  gpu: Gpu,
-  where: string,
-  buffers: Record<string, Binding>,
-  counts: Record<string, number>,
-): void {
-  for (const [name, buf] of Object.entries(buffers)) checkBuffer(gpu, where, name, buf, counts[name]);
+// A buffer a dispatch writes (read_write in the WGSL) may not be bound again in it: WebGPU refuses the pair only when
+// the encoder is submitted, far from the cause, and an output sharing an input would overwrite what it reads.
+export function checkWrites(kernel: Kernel, bindings: BindingInfo[], buffers: Record<string, Binding>): void {
+  const storage = bindings.filter((b) => b.kind !== 'uniform');
+  for (const w of storage) {
+    if (w.kind !== 'storage') continue;
+    const written = bufferOf(buffers[w.name]);
+    const other = storage.find((b) => b !== w && bufferOf(buffers[b.name]) === written);
+    if (other)
+      throw new ShapeError(
+        `${kernel.name}: binding '${w.name}' (written), expected a buffer distinct from '${other.name}', got the same buffer (${written.label})`,
+      );
+  }
+}
+
+/** Throws unless bytes [offset, offset + size) lie within a buffer's `total` bytes (rounded up to whole words). */
+export function checkExtent(where: string, offset: number, size: number, total: number): void {
+  const aligned = Number.isInteger(offset) && offset % 4 === 0 && Number.isInteger(size);
+  if (!aligned || offset < 0 || size < 0 || offset + size > ceil4(total)) {
+    throw new ShapeError(
+      `${where}, expected bytes [offset, offset + size) within its ${total} (offset a multiple of 4), got [${offset}, ${offset + size})`,
+    );
+  }
 }
 
 /**

@@ -5,15 +5,16 @@ import { BufferPool, Scope, type BufferStats } from './buffers.ts';
 import { DeviceError, ShaderError, ShapeError } from '../util/errors.ts';
 import {
   PipelineCache,
-  type BindingInfo,
   type CompiledKernel,
   type Kernel,
   type UniformMember,
+  type Uniforms,
 } from './pipelines.ts';
-import { bufferOf, isRange, type Binding } from './ranges.ts';
+import { isRange, type Binding } from './ranges.ts';
 import { writeUniforms } from './uniforms.ts';
+import { checkExtent, checkSizes, checkWrites } from './check-buffer.ts';
 
-export type { Kernel } from './pipelines.ts';
+export type { Kernel, Uniforms } from './pipelines.ts';
 export type { Binding, BufferRange } from './ranges.ts';
 
 // WebGPU's numeric flags, spelled out so this module loads before Dawn installs the GPU* globals in Node.
@@ -33,7 +34,6 @@ export interface GpuStats extends BufferStats {
 }
 
 export type Workgroups = number | [number, number?, number?];
-export type Uniforms = Record<string, number>;
 
 export interface DispatchTiming {
   /** Called with the kernel name and a [begin, end] timestamp pair index when timing is on. */
@@ -156,14 +156,23 @@ export class Gpu {
     this.pool.destroy(buf);
   }
 
-  /** Record a zero fill of the first `bytes` (default: all). */
-  clear(buf: GPUBuffer, bytes?: number): void {
-    const size = bytes ?? buf.size;
-    this.encode().clearBuffer(buf, 0, Math.ceil(size / 4) * 4);
+  /** The bytes `buf` was requested with (the pool rounds a buffer's size up), or its size if not pooled. */
+  bytesOf(buf: GPUBuffer): number {
+    return this.pool.meta(buf)?.bytes ?? buf.size;
+  }
+
+  /** Record a zero fill of the first `bytes` (default: the requested size), rounded up to whole words. */
+  clear(buf: GPUBuffer, bytes = this.bytesOf(buf)): void {
+    const size = Math.ceil(bytes / 4) * 4;
+    checkExtent(`gpu.clear: buffer '${buf.label}'`, 0, size, this.bytesOf(buf));
+    this.encode().clearBuffer(buf, 0, size);
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
-    this.encode().copyBufferToBuffer(src, srcOffset, dst, dstOffset, Math.ceil(bytes / 4) * 4);
+    const size = Math.ceil(bytes / 4) * 4;
+    checkExtent(`gpu.copy: source '${src.label}'`, srcOffset, size, this.bytesOf(src));
+    checkExtent(`gpu.copy: destination '${dst.label}'`, dstOffset, size, this.bytesOf(dst));
+    this.encode().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
   }
 
   /** Open a scope: buffers allocated until it is disposed are released then, unless kept. Use with `using`. */
@@ -193,8 +202,7 @@ export class Gpu {
     count?: number,
     offset = 0,
   ): Promise<Float32Array | Int32Array | Uint32Array> {
-    const meta = this.pool.meta(buf);
-    const bytes = count !== undefined ? count * 4 : (meta?.bytes ?? buf.size) - offset * 4;
+    const bytes = count !== undefined ? count * 4 : this.bytesOf(buf) - offset * 4;
     const staging = this.device.createBuffer({
       label: `read ${buf.label}`,
       size: Math.max(4, bytes),
@@ -238,7 +246,8 @@ export class Gpu {
 
   /**
    * Record one compute dispatch. `buffers` binds storage buffers by their WGSL variable name; `uniforms` fills the
-   * kernel's uniform struct by member name (every member must be given, none extra).
+   * kernel's uniform struct by member name (every member must be given, none extra). Each binding must hold what the
+   * kernel's `sizes` declares from these uniforms (check-buffer.ts).
    */
   dispatch(
     kernel: Kernel,
@@ -269,7 +278,8 @@ export class Gpu {
       seen.add(b.name);
       entries.push({ binding: b.binding, resource: this.bindable(kernel, b.name, buf) });
     }
-    this.checkWrites(kernel, compiled.bindings, buffers);
+    checkWrites(kernel, compiled.bindings, buffers);
+    checkSizes(kernel, compiled.bindings, buffers, uniforms, (b) => this.bytesOf(b));
     for (const name of Object.keys(buffers)) {
       if (!seen.has(name)) {
         const names = compiled.bindings.map((b) => b.name).join(', ');
@@ -301,21 +311,6 @@ export class Gpu {
     pass.end();
   }
 
-  // A buffer a dispatch writes (read_write in the WGSL) may not be bound again in it: WebGPU refuses the pair only when
-  // the encoder is submitted, far from the cause, and an output sharing an input would overwrite what it reads.
-  private checkWrites(kernel: Kernel, bindings: BindingInfo[], buffers: Record<string, Binding>): void {
-    const storage = bindings.filter((b) => b.kind !== 'uniform');
-    for (const w of storage) {
-      if (w.kind !== 'storage') continue;
-      const written = bufferOf(buffers[w.name]);
-      const other = storage.find((b) => b !== w && bufferOf(buffers[b.name]) === written);
-      if (other)
-        throw new ShapeError(
-          `${kernel.name}: binding '${w.name}' (written), expected a buffer distinct from '${other.name}', got the same buffer (${written.label})`,
-        );
-    }
-  }
-
   // A whole buffer binds its requested bytes (the pool rounds sizes up); no binding may pass the limit: a kernel that
   // meets a larger tensor must bind it in windows (ranges.ts), so one that does not fails here, naming both.
   private bindable(kernel: Kernel, name: string, b: Binding): GPUBufferBinding {
@@ -323,7 +318,7 @@ export class Gpu {
     const buffer = range ? range.buffer : (b as GPUBuffer);
     const size = range ? range.size : buffer.size;
     if (size <= this.maxBindingBytes) return range ?? { buffer };
-    const requested = Math.ceil((this.pool.meta(buffer)?.bytes ?? size) / 4) * 4;
+    const requested = Math.ceil(this.bytesOf(buffer) / 4) * 4;
     if (!range && requested <= this.maxBindingBytes) return { buffer, size: requested };
     throw new ShapeError(
       `${kernel.name}: binding '${name}' (${buffer.label}), expected at most ${this.maxBindingBytes} bytes (binding limit), got ${range ? size : requested}`,

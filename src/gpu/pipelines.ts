@@ -3,11 +3,19 @@
 import { WgslReflect, ResourceType } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderError } from '../util/errors.ts';
 
+/** Uniform values by member name (gpu.dispatch packs them into the kernel's uniform struct). */
+export type Uniforms = Record<string, number>;
+
 /** A WGSL compute kernel: its name labels the pipeline and every error about it. */
 export interface Kernel {
   name: string;
   wgsl: string;
   entry?: string;
+  /**
+   * The least each storage binding must hold, in 4-byte elements (f32, i32 or u32 words), computed from the uniforms
+   * it is dispatched with: gpu.dispatch refuses a shorter binding (check-buffer.ts checkSizes). One entry per binding.
+   */
+  sizes?: (u: Uniforms) => Record<string, number>;
 }
 
 export interface UniformMember {

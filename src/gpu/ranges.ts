@@ -22,7 +22,7 @@ export function bufferOf(b: Binding): GPUBuffer {
 
 /** Whether binding `buf` whole stays within the binding limit (its requested bytes; the pool rounds sizes up). */
 export function fitsWhole(gpu: Gpu, buf: GPUBuffer): boolean {
-  return Math.ceil((gpu.pool.meta(buf)?.bytes ?? buf.size) / 4) * 4 <= gpu.maxBindingBytes;
+  return Math.ceil(gpu.bytesOf(buf) / 4) * 4 <= gpu.maxBindingBytes;
 }
 
 /** A window of a buffer: `binding`, and the element index of `first` counted from the binding's start. */

@@ -3,9 +3,8 @@
 // param −= lr/(1−β1^step) · m / (sqrt(v)/sqrt(1−β2^step) + eps). The bias corrections are computed in float64 here.
 // An updated weight that is not finite lowers status[0] to dims.slot (atomicMin), so one read after a step of many
 // tensors names the first one that went bad; status starts at NO_BAD_SLOT.
-import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import type { Gpu, Kernel, Uniforms } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import { elementRuns, slice } from '../gpu/ranges.ts';
 import type { AdamwDims } from '../ops/dims.ts';
@@ -53,8 +52,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
 `;
 }
 
-const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false) };
-const ADAMW_UPDATE_SCALED: Kernel = { name: 'adamw-update-scaled', wgsl: adamwWgsl(true) };
+const sizes = ({ n }: Uniforms) => ({ param: n, m: n, v: n, grad: n, status: 1 });
+const ADAMW_UPDATE: Kernel = { name: 'adamw-update', wgsl: adamwWgsl(false), sizes };
+const ADAMW_UPDATE_SCALED: Kernel = {
+  name: 'adamw-update-scaled',
+  wgsl: adamwWgsl(true),
+  sizes: (u) => ({ ...sizes(u), gradScale: 1 }),
+};
 
 export function adamwUpdate(
   gpu: Gpu,
@@ -67,7 +71,7 @@ export function adamwUpdate(
   dims: AdamwDims,
 ): void {
   const { n, lr, beta1, beta2, eps, weightDecay, step, slot } = dims;
-  checkDims(gpu, dims, { param, m, v, grad, status, ...(gradScale ? { gradScale } : {}) });
+  checkDims(dims);
   // PyTorch's order of operations: step_size = lr / (1 − β1^t), denom = sqrt(v) / sqrt(1 − β2^t) + eps.
   const uniforms = {
     n,
@@ -92,7 +96,7 @@ export function adamwUpdate(
   }
 }
 
-function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>): void {
+function checkDims(dims: AdamwDims): void {
   const fail = (what: string, expected: string, got: unknown) =>
     new ShapeError(`adamwUpdate: ${what}, expected ${expected}, got ${got}`);
   const { n, lr, beta1, beta2, eps, weightDecay, step, slot } = dims;
@@ -105,9 +109,5 @@ function checkDims(gpu: Gpu, dims: AdamwDims, buffers: Record<string, GPUBuffer>
   }
   for (const [key, x] of Object.entries({ lr, eps, weightDecay })) {
     if (!(x >= 0 && Number.isFinite(x))) throw fail(`dims.${key}`, 'a finite number ≥ 0', x);
-  }
-  for (const [name, buf] of Object.entries(buffers)) {
-    if (name === 'status') checkBuffer(gpu, 'adamwUpdate', name, buf, 1, 'u32');
-    else checkBuffer(gpu, 'adamwUpdate', name, buf, name === 'gradScale' ? 1 : n);
   }
 }

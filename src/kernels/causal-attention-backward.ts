@@ -4,7 +4,7 @@
 // key row) sums dv = Σ_i P_i·drop_i·dout_i and dk = scale·Σ_i dS_i·q_i over the queries i ≥ j of its query heads.
 import type { Gpu } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
+import { checkDistinct } from '../gpu/check-buffer.ts';
 import { shortRowGrid } from './rows.ts';
 import { ATTENTION_COMMON, WG, attentionUniforms, bucketed } from './causal-attention.ts';
 import type { CausalAttentionDims } from '../ops/dims.ts';
@@ -61,6 +61,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   for (var d = 0u; d < u.HS; d++) { dq[r * u.HS + d] = u.scale * acc[d]; }
 }
 `,
+  ({ q, kv, rows }) => ({ dq: q, dsum: rows, dout: q, out: q, lse: rows, q, k: kv, v: kv }),
 );
 
 const keyKernel = bucketed(
@@ -124,6 +125,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  ({ q, kv, rows }) => ({ dk: kv, dv: kv, dout: q, dsum: rows, lse: rows, q, k: kv, v: kv }),
 );
 
 /** dq (B, NQ, T, HS), dk and dv (B, NKV, T, HS) from dout (B, T, NQ·HS), the forward's out and lse; dsum (B, NQ, T) scratch. */
@@ -148,18 +150,13 @@ export function causalAttentionBackward(
       `${where}: dims.past and dims.TK, expected 0 and T = ${dims.T} (no cache), got ${uniforms.past} and ${uniforms.TK}`,
     );
   }
-  const { B, NQ, NKV, T, HS } = dims;
-  const counts = { q: B * NQ * T * HS, kv: B * NKV * T * HS, rows: B * NQ * T };
-  for (const [name, buf] of Object.entries({ dq, q, dout, out }))
-    checkBuffer(gpu, where, name, buf, counts.q);
-  for (const [name, buf] of Object.entries({ dk, dv, k, v })) checkBuffer(gpu, where, name, buf, counts.kv);
-  for (const [name, buf] of Object.entries({ dsum, lse })) checkBuffer(gpu, where, name, buf, counts.rows);
+  const { B, NKV, T, HS } = dims;
   checkDistinct(where, { dq, dk, dv }, { dout, out, lse, q, k, v }); // two dispatches: dq first, then dk and dv
   gpu.dispatch(
     queryKernel(HS),
     { dq, dsum, dout, out, lse, q, k, v },
     uniforms,
-    shortRowGrid(gpu, counts.rows, WG),
+    shortRowGrid(gpu, uniforms.rows, WG),
   );
   gpu.dispatch(
     keyKernel(HS),

@@ -3,9 +3,8 @@
 // written, never the (B, NQ, T, T) probabilities. Grouped-query: query head h reads KV head h / (NQ / NKV). Dropout
 // masks are those of dropout.ts over the flat (B, NQ, T, T) probabilities: the composed path's, bit for bit. A KV
 // cache is the same call with an offset: queries at positions past..past+T−1 over TK ≥ past + T key rows per head.
-import type { Gpu, Kernel } from '../gpu/gpu.ts';
+import type { Gpu, Kernel, Uniforms } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { shortRowGrid } from './rows.ts';
 import { FLOAT_WGSL, rowOfWgsl } from './row-wgsl.ts';
 import { PHILOX_WGSL, dropoutThreshold } from './dropout.ts';
@@ -33,15 +32,25 @@ fn drop(r: u32, j: u32) -> f32 {
 }
 ${rowOfWgsl(WG)}`;
 
-/** One compiled kernel per head-size bucket, built on first use. */
-export function bucketed(name: string, wgsl: (hsb: number) => string): (HS: number) => Kernel {
+/** One compiled kernel per head-size bucket, built on first use; `sizes` from the extents below. */
+export function bucketed(
+  name: string,
+  wgsl: (hsb: number) => string,
+  sizes: (e: ReturnType<typeof extents>) => Record<string, number>,
+): (HS: number) => Kernel {
   const kernels = new Map<number, Kernel>();
   return (HS) => {
     const hsb = HEAD_BUCKETS.find((b) => b >= HS)!;
     let k = kernels.get(hsb);
-    if (!k) kernels.set(hsb, (k = { name: `${name}-hs${hsb}`, wgsl: wgsl(hsb) }));
+    if (!k)
+      kernels.set(hsb, (k = { name: `${name}-hs${hsb}`, wgsl: wgsl(hsb), sizes: (u) => sizes(extents(u)) }));
     return k;
   };
+}
+
+/** Elements of a query-shaped tensor (q, out: rows·HS), of a key/value one (B·NKV·TK·HS) and of a row statistic. */
+function extents({ rows, NQ, NKV, T, HS, TK }: Uniforms): { q: number; kv: number; rows: number } {
+  return { q: rows * HS, kv: (rows / (NQ * T)) * NKV * TK * HS, rows };
 }
 
 const forwardKernel = bucketed(
@@ -97,6 +106,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   lse[r] = m + log(l);
 }
 `,
+  ({ q, kv, rows }) => ({ out: q, lse: rows, q, k: kv, v: kv }),
 );
 
 export function causalAttentionForward(
@@ -108,16 +118,8 @@ export function causalAttentionForward(
   v: GPUBuffer,
   dims: CausalAttentionDims,
 ): void {
-  const where = 'causalAttentionForward';
-  const uniforms = attentionUniforms(where, dims);
-  const { B, NQ, NKV, T, HS } = dims;
-  const { TK } = uniforms;
-  checkBuffer(gpu, where, 'out', out, B * T * NQ * HS);
-  checkBuffer(gpu, where, 'lse', lse, B * NQ * T);
-  checkBuffer(gpu, where, 'q', q, B * NQ * T * HS);
-  checkBuffer(gpu, where, 'k', k, B * NKV * TK * HS);
-  checkBuffer(gpu, where, 'v', v, B * NKV * TK * HS);
-  gpu.dispatch(forwardKernel(HS), { out, lse, q, k, v }, uniforms, shortRowGrid(gpu, uniforms.rows, WG));
+  const uniforms = attentionUniforms('causalAttentionForward', dims);
+  gpu.dispatch(forwardKernel(dims.HS), { out, lse, q, k, v }, uniforms, shortRowGrid(gpu, uniforms.rows, WG));
 }
 
 /** Whether the fused kernels take these sizes; otherwise attention runs composed (nn/attention.ts). */

@@ -119,6 +119,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 `,
+  sizes: ({ N, V }) => ({ losses: N, hits: N, stats: 2 * N, logits: N * V, targets: N }),
 });
 
 export const backwardKernel = (wg: number): Kernel => ({
@@ -160,6 +161,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 `,
+  sizes: ({ N, V }) => ({ dlogits: N * V, dloss: 1, logits: N * V, targets: N, stats: 2 * N }),
 });
 
 export const CROSS_ENTROPY_REDUCE: Kernel = {
@@ -191,4 +193,5 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
 }
 `,
+  sizes: ({ N }) => ({ total: 1, count: 1, values: N, targets: N }),
 };

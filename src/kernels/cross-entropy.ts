@@ -109,7 +109,7 @@ export function crossEntropyAccuracy(
   rows.release();
 }
 
-/** N, V ≥ 1 with u32 indices, every buffer large enough, none bound twice (WebGPU forbids a written alias). */
+/** N, V ≥ 1 with u32 indices, no buffer bound twice (the row pass and the reduction are separate dispatches). */
 function checkDims(gpu: Gpu, where: string, dims: CrossEntropyDims, buffers: Record<string, GPUBuffer>) {
   const fail = (what: string, expected: string, got: unknown) =>
     new ShapeError(`${where}: ${what}, expected ${expected}, got ${got}`);
@@ -122,15 +122,6 @@ function checkDims(gpu: Gpu, where: string, dims: CrossEntropyDims, buffers: Rec
   if (N * V >= 2 ** 32) throw fail('N·V', '< 2^32 (u32 indices)', N * V);
   const seen = new Map<GPUBuffer, string>();
   for (const [name, buf] of Object.entries(buffers)) {
-    const count = name.endsWith('logits')
-      ? N * V
-      : name === 'stats'
-        ? 2 * N
-        : ['losses', 'targets'].includes(name)
-          ? N
-          : 1;
-    const bytes = gpu.pool.meta(buf)?.bytes ?? buf.size;
-    if (bytes < count * 4) throw fail(`${name} size`, `≥ ${count * 4} bytes (${count} × 4)`, bytes);
     if (seen.has(buf)) throw fail(name, `a buffer other than ${seen.get(buf)}`, 'the same one');
     seen.set(buf, name);
   }

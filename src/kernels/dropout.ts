@@ -4,7 +4,6 @@
 // it instead of storing it, and src/reference/dropout.ts computes the same words on the CPU.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { DropoutDims } from '../ops/dims.ts';
 
@@ -61,25 +60,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ n }) => ({ out: n, x: n }),
 };
 
 export function dropoutForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: DropoutDims): void {
-  dispatch(gpu, 'dropoutForward', out, x, dims, { out: 'out', x: 'x' });
+  dispatch(gpu, 'dropoutForward', out, x, dims);
 }
 
 /** dx[i] = keep(i) ? dout[i] / (1 - p) : 0, with the mask of the forward call that used the same dims. */
 export function dropoutBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: DropoutDims): void {
-  dispatch(gpu, 'dropoutBackward', dx, dout, dims, { out: 'dx', x: 'dout' });
+  dispatch(gpu, 'dropoutBackward', dx, dout, dims);
 }
 
-function dispatch(
-  gpu: Gpu,
-  where: string,
-  out: GPUBuffer,
-  x: GPUBuffer,
-  dims: DropoutDims,
-  names: { out: string; x: string },
-): void {
+function dispatch(gpu: Gpu, where: string, out: GPUBuffer, x: GPUBuffer, dims: DropoutDims): void {
   const { n, p, seed, offset } = dims;
   if (!Number.isInteger(n) || n < 1 || n >= 2 ** 32) {
     throw new ShapeError(`${where}: dims.n, expected an integer in [1, 2^32), got ${n}`);
@@ -91,8 +84,6 @@ function dispatch(
       throw new ShapeError(`${where}: dims.${key}, expected a u32 integer in [0, 2^32), got ${v}`);
     }
   }
-  checkBuffer(gpu, where, names.out, out, n);
-  checkBuffer(gpu, where, names.x, x, n);
   // h / 2^32 ≥ p  ⇔  h ≥ ceil(p · 2^32) for integer h (p · 2^32 is exact in float64). Only for p > 1 - 2^-32 does the
   // threshold reach 2^32, where nothing is kept: the largest u32 threshold with scale 0 still outputs all zeros.
   const { threshold, scale } = dropoutThreshold(p);

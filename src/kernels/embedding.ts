@@ -5,7 +5,6 @@
 // A weight past the binding limit goes in windows of rows [v0, v0 + rows), one dispatch each (gpu/ranges.ts).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import { bindingRuns, window } from '../gpu/ranges.ts';
 import type { EmbeddingDims } from '../ops/dims.ts';
@@ -47,6 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ N, C, rows, skip }) => ({ out: N * C, ids: N, weight: operandWords(dtype, skip + rows * C) }),
 });
 
 const EMBEDDING_FORWARD = {
@@ -80,6 +80,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ N, C, rows, skip }) => ({ dweight: skip + rows * C, dout: N * C, ids: N }),
 };
 
 export function embeddingForward(
@@ -91,16 +92,6 @@ export function embeddingForward(
 ): void {
   const { N, C, V } = checkDims('embeddingForward', dims);
   const dtype = dims.dtype ?? 'f32';
-  checkBuffer(gpu, 'embeddingForward', 'out', out, N * C, 'elements');
-  checkBuffer(gpu, 'embeddingForward', 'ids', ids, N, 'elements');
-  checkBuffer(
-    gpu,
-    'embeddingForward',
-    'weight',
-    weight,
-    operandWords(dtype, V * C),
-    dtype === 'f32' ? 'elements' : `words (${V * C} ${dtype})`,
-  );
   const bytes = dtype === 'f32' ? 4 : 2;
   bindingRuns(gpu, V, C, bytes).forEach(({ first: v0, count: rows }, i) => {
     const w = window(gpu, weight, v0 * C, rows * C, bytes);
@@ -123,9 +114,6 @@ export function embeddingBackward(
   dims: EmbeddingDims,
 ): void {
   const { N, C, V } = checkDims('embeddingBackward', dims);
-  checkBuffer(gpu, 'embeddingBackward', 'dweight', dweight, V * C, 'elements');
-  checkBuffer(gpu, 'embeddingBackward', 'dout', dout, N * C, 'elements');
-  checkBuffer(gpu, 'embeddingBackward', 'ids', ids, N, 'elements');
   gpu.clear(dweight, V * C * 4);
   for (const { first: v0, count: rows } of bindingRuns(gpu, V, C)) {
     const w = window(gpu, dweight, v0 * C, rows * C);

@@ -36,7 +36,7 @@ const partialKernel = (wg: number): Kernel => ({
 // order): invocation k of workgroup w sums g_i² for i = w·${wg} + k + j·groups·${wg} (j ascending), starting from its
 // carry of the run before (first = 0); the last run ends in a fixed tree: partials[offset + w] = Σ of the workgroup.
 // Bindings: partials (all buffers' workgroups) written at [offset, offset + groups), g (n) read, carry (groups·${wg}).
-struct Dims { n: u32, offset: u32, first: u32, last: u32 }
+struct Dims { n: u32, offset: u32, first: u32, last: u32, groups: u32 }
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<uniform> u: Dims;
@@ -62,6 +62,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(global_invocation_id
   }
 }
 `,
+  sizes: ({ n, offset, groups }) => ({ partials: offset + groups, g: n, carry: groups * wg }),
 });
 
 const finalizeKernel = (wg: number): Kernel => ({
@@ -89,6 +90,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
   }
 }
 `,
+  sizes: ({ count }) => ({ norm: 1, scale: 1, partials: count }),
 });
 
 const kernelCache = new Map<number, { partial: Kernel; finalize: Kernel }>();
@@ -106,7 +108,7 @@ export function gradNorm(
   maxNorm: number,
   { wg, maxGroups }: GradNormShape = gradNormShape(gpu), // checks pass the other adapter kind's to cover both
 ): void {
-  checkArgs(gpu, norm, scale, grads, maxNorm);
+  checkArgs(norm, scale, grads, maxNorm);
   const { partial, finalize } = kernels(wg);
   // A gradient past the binding limit is summed in runs bound as windows (gpu/ranges.ts), each a multiple of the
   // grid, the invocations carrying their sums from run to run: the same additions in the same order as one binding.
@@ -122,7 +124,8 @@ export function gradNorm(
   grads.forEach(({ buffer, n }, k) => {
     const runs = elementRuns(gpu, n, fitted[k] * wg);
     runs.forEach(({ first, count: c }, r) => {
-      const uniforms = { n: c, offset, first: r === 0 ? 1 : 0, last: r === runs.length - 1 ? 1 : 0 };
+      const last = r === runs.length - 1 ? 1 : 0;
+      const uniforms = { n: c, offset, first: r === 0 ? 1 : 0, last, groups: fitted[k] };
       gpu.dispatch(partial, { partials, g: slice(buffer, first, c, n), carry }, uniforms, fitted[k]);
     });
     offset += fitted[k];
@@ -132,8 +135,8 @@ export function gradNorm(
   gpu.release(partials);
 }
 
+// Sizes are checked by each dispatch; norm, scale and the gradients must be distinct (written by different dispatches).
 function checkArgs(
-  gpu: Gpu,
   norm: GPUBuffer,
   scale: GPUBuffer,
   grads: { buffer: GPUBuffer; n: number }[],
@@ -143,16 +146,10 @@ function checkArgs(
     new ShapeError(`gradNorm: ${what}, expected ${expected}, got ${got}`);
   if (!(maxNorm >= 0 && Number.isFinite(maxNorm)))
     throw fail('maxNorm', 'a finite number ≥ 0 (0 = no clipping)', maxNorm);
-  const bytesOf = (buf: GPUBuffer) => gpu.pool.meta(buf)?.bytes ?? buf.size;
   if (norm === scale) throw fail('scale', 'a buffer other than norm', 'the same one');
-  for (const [name, buf] of Object.entries({ norm, scale })) {
-    if (bytesOf(buf) < 4) throw fail(`${name} size`, '≥ 4 bytes', bytesOf(buf));
-  }
   grads.forEach(({ buffer, n }, k) => {
     if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32)
       throw fail(`grads[${k}].n`, 'an integer in [0, 2^32)', n);
-    if (bytesOf(buffer) < n * 4)
-      throw fail(`grads[${k}] size`, `≥ ${n * 4} bytes (${n} × 4)`, bytesOf(buffer));
     if (buffer === norm || buffer === scale)
       throw fail(`grads[${k}]`, 'a buffer other than norm and scale', 'one of them');
   });

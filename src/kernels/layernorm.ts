@@ -2,7 +2,7 @@
 // and rstd = 1/√(var + eps). Forward saves mean and rstd (N) for the backward. Backward, with xhat = (x − mean)·rstd
 // and g = dout ⊙ weight: dx = rstd·(g − mean_c(g) − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat, dbias = Σ_n dout.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { checkBuffers, checkDistinct } from '../gpu/check-buffer.ts';
+import { checkDistinct } from '../gpu/check-buffer.ts';
 import { checkNormDims, columnChunkSums, rowShape, rowShapeGrid, SHORT_ROW, type RowShape } from './rows.ts';
 import { columnChunkSumsWgsl, rowMainWgsl } from './row-wgsl.ts';
 import type { LayernormDims } from '../ops/dims.ts';
@@ -45,6 +45,7 @@ ${rowMainWgsl(shape, WG, 'u.N')}
   }
 }
 `,
+  sizes: ({ N, C }) => ({ out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C }),
 });
 
 const backwardDxKernel = (shape: RowShape): Kernel => ({
@@ -81,6 +82,7 @@ ${rowMainWgsl(shape, WG, 'u.N')}
   }
 }
 `,
+  sizes: ({ N, C }) => ({ dx: N * C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N }),
 });
 
 const KERNELS = {
@@ -96,6 +98,7 @@ const LAYERNORM_BACKWARD_PARAMS: Kernel = {
     ['dout', 'x', 'mean', 'rstd'],
     ['dout[i] * (x[i] - mean[n]) * rstd[n]', 'dout[i]'],
   ),
+  sizes: ({ N, C, chunks }) => ({ partial: 2 * chunks * C, dout: N * C, x: N * C, mean: N, rstd: N }),
 };
 
 export function layernormForward(
@@ -111,8 +114,6 @@ export function layernormForward(
   const where = 'layernormForward';
   const { N, C, eps } = dims;
   checkNormDims(where, dims);
-  const sizes = { out: N * C, mean: N, rstd: N, x: N * C, weight: C, bias: C };
-  checkBuffers(gpu, where, { out, mean, rstd, x, weight, bias }, sizes);
   const shape = rowShape(C);
   gpu.dispatch(
     KERNELS.forward[shape],
@@ -138,13 +139,8 @@ export function layernormBackward(
   const where = 'layernormBackward';
   const { N, C } = dims;
   checkNormDims(where, dims);
-  const outputs: Record<string, GPUBuffer> = { dx };
-  if (dweight) outputs.dweight = dweight;
-  if (dbias) outputs.dbias = dbias;
-  const sizes = { dx: N * C, dweight: C, dbias: C, dout: N * C, x: N * C, weight: C, mean: N, rstd: N };
-  const inputs = { dout, x, weight, mean, rstd };
-  checkBuffers(gpu, where, { ...outputs, ...inputs }, sizes);
-  checkDistinct(where, outputs, inputs); // dx, dweight and dbias are written by different dispatches
+  // dx, dweight and dbias are written by different dispatches
+  checkDistinct(where, { dx, dweight, dbias }, { dout, x, weight, mean, rstd });
 
   const shape = rowShape(C);
   gpu.dispatch(

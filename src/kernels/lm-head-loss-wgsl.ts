@@ -48,6 +48,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   }
 }
 `,
+  sizes: ({ N, V, r0 }) => ({ logits: N * V, losses: r0 + N, hits: r0 + N, targets: r0 + N }),
 });
 
 export const SCALE_WG = 256;
@@ -72,4 +73,5 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ n }) => ({ x: n, dloss: 1, count: 1 }),
 };

@@ -13,7 +13,7 @@
 // layers' gradients).
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer, checkDistinct } from '../gpu/check-buffer.ts';
+import { checkDistinct } from '../gpu/check-buffer.ts';
 import { CROSS_ENTROPY_REDUCE } from './cross-entropy-wgsl.ts';
 import { rowWorkgroup } from './cross-entropy.ts';
 import { LM_HEAD_SCALE, rowsKernel, SCALE_WG } from './lm-head-loss-wgsl.ts';
@@ -68,13 +68,9 @@ export function lmHeadLossForward(
   out: LmHeadLossOutputs = {},
 ): void {
   const where = 'lmHeadLossForward';
-  check(gpu, where, dims, { hidden, weight, targets });
+  checkDims(where, dims);
   const { N, C, V, dtypeW } = dims;
   const { correct, dhidden = null, dweight = null } = out;
-  for (const [name, buf] of Object.entries({ loss, count, ...(correct && { correct }) }))
-    checkBuffer(gpu, where, name, buf, 1);
-  if (dhidden) checkBuffer(gpu, where, 'dhidden', dhidden, N * C);
-  if (dweight) checkBuffer(gpu, where, 'dweight', dweight, V * C);
   if (dweight && (dtypeW ?? 'f32') !== 'f32') {
     throw new ShapeError(
       `${where}: dweight, expected none for a ${dtypeW} weight (16-bit weights are frozen), got a buffer`,
@@ -122,13 +118,8 @@ export function lmHeadLossBackward(
   count: GPUBuffer, // (1)
   dims: LmHeadLossDims,
 ): void {
-  const where = 'lmHeadLossBackward';
   const { N, C, V } = dims;
-  checkBuffer(gpu, where, 'dloss', dloss, 1);
-  checkBuffer(gpu, where, 'count', count, 1);
-  if (dhidden) checkBuffer(gpu, where, 'dhidden', dhidden, N * C);
-  if (dweight) checkBuffer(gpu, where, 'dweight', dweight, V * C);
-  checkDistinct(where, { dhidden, dweight }, { dloss, count });
+  checkDistinct('lmHeadLossBackward', { dhidden, dweight }, { dloss, count });
   for (const [x, n] of [
     [dhidden, N * C],
     [dweight, V * C],
@@ -142,24 +133,15 @@ export function lmHeadLossBackward(
   }
 }
 
-/** N, C, V ≥ 1, chunk ≥ 1, the inputs large enough, the largest operand within u32 indices. */
-function check(
-  gpu: Gpu,
-  where: string,
-  dims: LmHeadLossDims,
-  inputs: Record<'hidden' | 'weight' | 'targets', GPUBuffer>,
-): void {
+/** N, C, V ≥ 1, chunk ≥ 1, the largest operand within u32 indices (the buffers' sizes are checked by each dispatch). */
+function checkDims(where: string, dims: LmHeadLossDims): void {
   const { N, C, V, chunk = 1 } = dims;
   for (const [key, v] of Object.entries({ N, C, V, chunk })) {
     if (!Number.isInteger(v) || v < 1)
       throw new ShapeError(`${where}: dims.${key}, expected an integer ≥ 1, got ${v}`);
   }
   if (V * C >= 2 ** 32) throw new ShapeError(`${where}: V·C, expected < 2^32 (u32 indices), got ${V * C}`);
-  checkBuffer(gpu, where, 'hidden', inputs.hidden, N * C);
   const dtypeW = dims.dtypeW ?? 'f32';
   if (!['f32', 'f16', 'bf16'].includes(dtypeW))
     throw new ShapeError(`${where}: dims.dtypeW, expected f32, f16 or bf16, got ${String(dtypeW)}`);
-  if (dtypeW === 'f32') checkBuffer(gpu, where, 'weight', inputs.weight, V * C);
-  else checkBuffer(gpu, where, 'weight', inputs.weight, Math.ceil((V * C) / 2), `u32 (${V * C} ${dtypeW})`);
-  checkBuffer(gpu, where, 'targets', inputs.targets, N, 'i32');
 }

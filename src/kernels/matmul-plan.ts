@@ -1,8 +1,6 @@
-// One matmul product resolved from its dims (defaults filled in, every field range-checked), and the buffer checks
-// that follow from it: what matmulForward and matmulBackward validate before encoding anything.
-import type { Gpu } from '../gpu/gpu.ts';
+// One matmul product resolved from its dims (defaults filled in, every field range-checked): what matmulForward and
+// matmulBackward validate before encoding anything (the buffers' sizes are checked by each dispatch).
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import type { OperandDtype } from './matmul-wgsl.ts';
 import type { MatmulDims } from '../ops/dims.ts';
 
@@ -58,13 +56,6 @@ export function resolvePlan(where: string, dims: MatmulDims): Plan {
       );
   }
   return { batch, M, N, K, transA, transB, strideA, strideB, strideOut: M * N, dtypeB, offA, offB, offOut };
-}
-
-// B holds its elements as f32, or as 16-bit halves two to a u32 word (offB counts elements either way).
-export function checkOperandB(gpu: Gpu, where: string, b: GPUBuffer, p: Plan): void {
-  const n = p.offB + span(p.batch, p.strideB, p.K * p.N);
-  if (p.dtypeB === 'f32') checkBuffer(gpu, where, 'b', b, n);
-  else checkBuffer(gpu, where, 'b', b, Math.ceil(n / 2), `u32 (${n} ${p.dtypeB})`);
 }
 
 /** Elements spanned by `batch` matrices of `matrix` elements, `stride` apart (0: one shared matrix). */

@@ -1,9 +1,15 @@
 // WGSL for the three matmul variants (dispatch, shapes and math in matmul.ts): one output per invocation (the
 // baseline), a register-blocked tile per invocation without workgroup memory (fast on SwiftShader), and workgroup-
 // memory tiles with a register tile per invocation (fast on real GPUs). Tile shapes are parameters; sizes are uniforms.
-import type { Kernel } from '../gpu/gpu.ts';
+import type { Kernel, Uniforms } from '../gpu/gpu.ts';
 import type { HalfDtype } from '../util/half.ts';
-import { dtypeSuffix, operandDeclaration, operandLoad, type OperandDtype } from './half-wgsl.ts';
+import {
+  dtypeSuffix,
+  operandDeclaration,
+  operandLoad,
+  operandWords,
+  type OperandDtype,
+} from './half-wgsl.ts';
 
 export type { OperandDtype };
 
@@ -18,7 +24,7 @@ const header = (dtype: OperandDtype) => /* wgsl */ `
 struct Dims {
   M: u32, N: u32, K: u32, strideA: u32, strideB: u32, strideOut: u32, sAm: u32, sAk: u32, sBk: u32, sBn: u32,
   accumulate: u32, hasBias: u32, batch0: u32, tileM0: u32, tileN0: u32, offA: u32, offB: u32, offOut: u32,
-  ldOut: u32, offBias: u32,
+  ldOut: u32, offBias: u32, batch: u32,
 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -38,6 +44,16 @@ fn store(b: u32, m: u32, n: u32, acc: f32) {
 // (n tile, m tile, batch) of this workgroup.
 fn tile(wid: vec3u) -> vec3u { return wid + vec3u(u.tileN0, u.tileM0, u.batch0); }
 `;
+
+// The elements each binding spans, one past the last the kernel touches (B in u32 words), for gpu.dispatch to check.
+const sizes =
+  (dtype: OperandDtype) =>
+  ({ batch, M, N, K, ...u }: Uniforms): Record<string, number> => ({
+    out: u.offOut + (batch - 1) * u.strideOut + (M - 1) * u.ldOut + N,
+    A: u.offA + (batch - 1) * u.strideA + (M - 1) * u.sAm + (K - 1) * u.sAk + 1,
+    B: operandWords(dtype, u.offB + (batch - 1) * u.strideB + (K - 1) * u.sBk + (N - 1) * u.sBn + 1),
+    bias: u.hasBias ? u.offBias + N : 0,
+  });
 
 export const NAIVE_WG = 16;
 
@@ -65,6 +81,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   store(b, m, n, acc);
 }
 `,
+  sizes: sizes(dtype),
 });
 
 export const MATMUL_NAIVE = naiveKernel('f32');
@@ -138,6 +155,7 @@ ${subgroup ? outside : ''}
   }
 }
 `,
+    sizes: sizes(dtype),
   };
 }
 
@@ -201,6 +219,7 @@ ${each((i, h) => `      acc${i}_${h} += a${i} * b${h};`)}
 ${each((i, h) => [0, 1, 2, 3].map((c) => `  if (m0 + lid.y + ${i * T}u < u.M && n0 + lid.x + ${(4 * h + c) * T}u < u.N) { store(b, m0 + lid.y + ${i * T}u, n0 + lid.x + ${(4 * h + c) * T}u, acc${i}_${h}[${c}]); }`).join('\n'))}
 }
 `,
+    sizes: sizes(dtype),
   };
 }
 

@@ -2,7 +2,7 @@
 // mean subtraction or bias. Forward saves rstd (N) for the backward. Backward, with xhat = x·rstd and
 // g = dout ⊙ weight: dx = rstd·(g − xhat·mean_c(g ⊙ xhat)), dweight = Σ_n dout ⊙ xhat.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
-import { checkBuffers, checkDistinct } from '../gpu/check-buffer.ts';
+import { checkDistinct } from '../gpu/check-buffer.ts';
 import { checkNormDims, columnChunkSums, rowGrid } from './rows.ts';
 import { columnChunkSumsWgsl, rowMainWgsl } from './row-wgsl.ts';
 import type { RmsnormDims } from '../ops/dims.ts';
@@ -33,6 +33,7 @@ ${rowMainWgsl('workgroup', WG, 'u.N')}
   if (lid == 0u) { rstd[row] = r; }
 }
 `,
+  sizes: ({ N, C }) => ({ out: N * C, rstd: N, x: N * C, weight: C }),
 };
 
 const RMSNORM_BACKWARD_DX: Kernel = {
@@ -59,12 +60,14 @@ ${rowMainWgsl('workgroup', WG, 'u.N')}
   }
 }
 `,
+  sizes: ({ N, C }) => ({ dx: N * C, dout: N * C, x: N * C, weight: C, rstd: N }),
 };
 
 // Workgroup ${WG}: partial[k, c] = Σ dout·x·rstd = Σ dout·xhat over the rows of chunk k.
 const RMSNORM_BACKWARD_WEIGHT: Kernel = {
   name: 'rmsnorm-backward-weight',
   wgsl: columnChunkSumsWgsl(WG, ['dout', 'x', 'rstd'], ['dout[i] * x[i] * rstd[n]']),
+  sizes: ({ N, C, chunks }) => ({ partial: chunks * C, dout: N * C, x: N * C, rstd: N }),
 };
 
 export function rmsnormForward(
@@ -78,7 +81,6 @@ export function rmsnormForward(
   const where = 'rmsnormForward';
   const { N, C, eps } = dims;
   checkNormDims(where, dims);
-  checkBuffers(gpu, where, { out, rstd, x, weight }, { out: N * C, rstd: N, x: N * C, weight: C });
   gpu.dispatch(RMSNORM_FORWARD, { out, rstd, x, weight }, { N, C, eps }, rowGrid(gpu, N));
 }
 
@@ -96,11 +98,7 @@ export function rmsnormBackward(
   const where = 'rmsnormBackward';
   const { N, C } = dims;
   checkNormDims(where, dims);
-  const outputs: Record<string, GPUBuffer> = dweight ? { dx, dweight } : { dx };
-  const sizes = { dx: N * C, dweight: C, dout: N * C, x: N * C, weight: C, rstd: N };
-  const inputs = { dout, x, weight, rstd };
-  checkBuffers(gpu, where, { ...outputs, ...inputs }, sizes);
-  checkDistinct(where, outputs, inputs); // dx and dweight are written by different dispatches
+  checkDistinct(where, { dx, dweight }, { dout, x, weight, rstd }); // dx and dweight: different dispatches
 
   gpu.dispatch(RMSNORM_BACKWARD_DX, { dx, dout, x, weight, rstd }, { N, C }, rowGrid(gpu, N));
   if (!dweight) return;

@@ -3,7 +3,6 @@
 // x[i]·sin. Backward is the inverse rotation (sin → −sin). Angles are exact modulo one turn: see frequencyTable.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { RopeDims } from '../ops/dims.ts';
 import { ropeInverseFrequencies, ropeKey, type Llama3RopeScaling } from '../ops/rope-frequencies.ts';
@@ -75,6 +74,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+    sizes: ({ pairs, half }) => ({ [dst]: 2 * pairs, [src]: 2 * pairs, freq: 2 * half }),
   };
 }
 
@@ -99,11 +99,7 @@ function rotate(
 ): void {
   const { B, NH, T, HS, theta, positionOffset } = dims;
   checkDims(where, dims);
-  const n = B * NH * T * HS;
-  const [[dstName, dst], [srcName, src]] = Object.entries(buffers);
-  checkBuffer(gpu, where, dstName, dst, n);
-  checkBuffer(gpu, where, srcName, src, n);
-  const pairs = n / 2;
+  const pairs = (B * NH * T * HS) / 2;
   if (pairs === 0) return;
   const freq = frequencies(gpu, HS, theta, dims.scaling);
   const uniforms = { pairs, half: HS / 2, T, offset: positionOffset };

@@ -4,7 +4,6 @@
 // dx first when other columns must be 0). Pure data movement: exact.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { SliceDims } from '../ops/dims.ts';
 
@@ -29,6 +28,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ rows, cols, width }) => ({ out: rows * width, x: rows * cols }),
 };
 
 const SLICE_BACKWARD: Kernel = {
@@ -51,22 +51,17 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ rows, cols, width }) => ({ dx: rows * cols, dout: rows * width }),
 };
 
 export function sliceForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SliceDims): void {
-  const where = 'sliceForward';
-  const { rows, cols, start, width } = checkDims(where, dims);
-  checkBuffer(gpu, where, 'out', out, rows * width);
-  checkBuffer(gpu, where, 'x', x, rows * cols);
+  const { rows, cols, start, width } = checkDims('sliceForward', dims);
   gpu.dispatch(SLICE_FORWARD, { out, x }, { rows, cols, start, width }, strideGroups(gpu, rows * width, WG));
 }
 
 /** dx[r, start + j] = dout[r, j]; every other column of dx keeps its value. */
 export function sliceBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: SliceDims): void {
-  const where = 'sliceBackward';
-  const { rows, cols, start, width } = checkDims(where, dims);
-  checkBuffer(gpu, where, 'dx', dx, rows * cols);
-  checkBuffer(gpu, where, 'dout', dout, rows * width);
+  const { rows, cols, start, width } = checkDims('sliceBackward', dims);
   gpu.dispatch(
     SLICE_BACKWARD,
     { dx, dout },

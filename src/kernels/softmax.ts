@@ -5,7 +5,6 @@ import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
 import { rowShape, rowShapeGrid, SHORT_ROW, type RowShape } from './rows.ts';
 import { FLOAT_WGSL, rowMainWgsl } from './row-wgsl.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import type { SoftmaxDims } from '../ops/dims.ts';
 
 const WG = 64;
@@ -81,6 +80,7 @@ ${rowMainWgsl(shape, WG, 'u.rows')}
   }
 }
 `,
+  sizes: ({ rows, cols }) => ({ out: rows * cols, x: rows * cols }),
 });
 
 const backwardKernel = (shape: RowShape): Kernel => ({
@@ -107,6 +107,7 @@ ${rowMainWgsl(shape, WG, 'u.rows')}
   }
 }
 `,
+  sizes: ({ rows, cols }) => ({ dx: rows * cols, dout: rows * cols, out: rows * cols }),
 });
 
 const KERNELS = {
@@ -116,9 +117,6 @@ const KERNELS = {
 
 export function softmaxForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SoftmaxDims): void {
   const uniforms = checkDims('softmaxForward', dims);
-  const count = dims.rows * dims.cols;
-  checkBuffer(gpu, 'softmaxForward', 'out', out, count);
-  checkBuffer(gpu, 'softmaxForward', 'x', x, count);
   const shape = rowShape(dims.cols);
   gpu.dispatch(KERNELS.forward[shape], { out, x }, uniforms, rowShapeGrid(gpu, shape, dims.rows, WG));
 }
@@ -131,10 +129,6 @@ export function softmaxBackward(
   dims: SoftmaxDims,
 ): void {
   const uniforms = checkDims('softmaxBackward', dims);
-  const count = dims.rows * dims.cols;
-  checkBuffer(gpu, 'softmaxBackward', 'dx', dx, count);
-  checkBuffer(gpu, 'softmaxBackward', 'dout', dout, count);
-  checkBuffer(gpu, 'softmaxBackward', 'out', out, count);
   const shape = rowShape(dims.cols);
   gpu.dispatch(KERNELS.backward[shape], { dx, dout, out }, uniforms, rowShapeGrid(gpu, shape, dims.rows, WG));
 }

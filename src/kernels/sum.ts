@@ -3,7 +3,6 @@
 // both "many short sums" and "few long sums" keep the GPU busy. Backward broadcasts: dx[o, a, i] = scale · dout[o, i].
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { SumDims } from '../ops/dims.ts';
 
@@ -39,6 +38,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ outer, axis, inner, chunks }) => ({ out: outer * chunks * inner, x: outer * axis * inner }),
 };
 
 const SUM_BACKWARD: Kernel = {
@@ -62,6 +62,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ outer, axis, inner }) => ({ dx: outer * axis * inner, dout: outer * inner }),
 };
 
 // Below this many outputs a long axis is split into chunks; chunks stay at least MIN_CHUNK long.
@@ -72,8 +73,6 @@ export function sumForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: SumDims
   const { outer, axis, inner } = dims;
   const scale = checkDims('sumForward', dims);
   const outputs = outer * inner;
-  checkBuffer(gpu, 'sumForward', 'out', out, outputs);
-  checkBuffer(gpu, 'sumForward', 'x', x, outputs * axis);
   let chunks = 1;
   if (outputs < TARGET_PARALLELISM && axis >= 2 * MIN_CHUNK) {
     chunks = Math.min(Math.floor(axis / MIN_CHUNK), Math.ceil(TARGET_PARALLELISM / outputs));
@@ -94,8 +93,6 @@ export function sumBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: SumD
   const { outer, axis, inner } = dims;
   const scale = checkDims('sumBackward', dims);
   const total = outer * axis * inner;
-  checkBuffer(gpu, 'sumBackward', 'dx', dx, total);
-  checkBuffer(gpu, 'sumBackward', 'dout', dout, outer * inner);
   gpu.dispatch(SUM_BACKWARD, { dx, dout }, { outer, axis, inner, scale }, strideGroups(gpu, total, WG));
 }
 

@@ -3,7 +3,6 @@
 // which never overflows and keeps 1 − σ exact where σ rounds to 1.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { SwigluDims } from '../ops/dims.ts';
 
@@ -40,10 +39,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ n }) => ({ out: n, gate: n, up: n }),
 };
 
 // With `withUp`, one pass writes both gradients; without, only dgate (dup alone is the forward with up ← dout).
 function backwardKernel(name: string, withUp: boolean): Kernel {
+  const outputs = withUp ? ['dgate', 'dup'] : ['dgate'];
   return {
     name,
     wgsl: /* wgsl */ `
@@ -52,7 +53,7 @@ function backwardKernel(name: string, withUp: boolean): Kernel {
     }.
 // Bindings: dgate (n)${withUp ? ', dup (n)' : ''} written; dout (n), gate (n), up (n) read.
 ${COMMON}
-${bindings(withUp ? ['dgate', 'dup'] : ['dgate'], ['dout', 'gate', 'up'])}
+${bindings(outputs, ['dout', 'gate', 'up'])}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
@@ -64,6 +65,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+    sizes: ({ n }) => Object.fromEntries([...outputs, 'dout', 'gate', 'up'].map((v) => [v, n])),
   };
 }
 
@@ -86,8 +88,7 @@ export function swigluForward(
   up: GPUBuffer,
   dims: SwigluDims,
 ): void {
-  const where = 'swigluForward';
-  checkAll(gpu, where, dims, { out, gate, up });
+  checkDims('swigluForward', dims);
   gpu.dispatch(SWIGLU_FORWARD, { out, gate, up }, { n: dims.n }, strideGroups(gpu, dims.n, WG));
 }
 
@@ -101,11 +102,7 @@ export function swigluBackward(
   up: GPUBuffer,
   dims: SwigluDims,
 ): void {
-  const where = 'swigluBackward';
-  const outputs: Record<string, GPUBuffer> = {};
-  if (dgate) outputs.dgate = dgate;
-  if (dup) outputs.dup = dup;
-  checkAll(gpu, where, dims, { ...outputs, dout, gate, up });
+  checkDims('swigluBackward', dims);
   const { n } = dims;
   if (dgate && dup)
     gpu.dispatch(SWIGLU_BACKWARD, { dgate, dup, dout, gate, up }, { n }, strideGroups(gpu, n, WG));
@@ -114,10 +111,8 @@ export function swigluBackward(
   else if (dup) gpu.dispatch(SWIGLU_FORWARD, { out: dup, gate, up: dout }, { n }, strideGroups(gpu, n, WG));
 }
 
-// dims.n in range and every buffer at least n f32 (dispatch refuses an output also bound as another binding).
-function checkAll(gpu: Gpu, where: string, { n }: SwigluDims, buffers: Record<string, GPUBuffer>): void {
+function checkDims(where: string, { n }: SwigluDims): void {
   if (!Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
     throw new ShapeError(`${where}: dims.n, expected an integer in [0, 2^32), got ${n}`);
   }
-  for (const [name, buf] of Object.entries(buffers)) checkBuffer(gpu, where, name, buf, n);
 }

@@ -3,7 +3,6 @@
 // (d0, d2, d1, d3) with d1 and d2 exchanged, so both directions share one kernel. Pure data movement: exact.
 import type { Gpu, Kernel } from '../gpu/gpu.ts';
 import { ShapeError } from '../util/errors.ts';
-import { checkBuffer } from '../gpu/check-buffer.ts';
 import { strideGroups } from './grid.ts';
 import type { TransposeDims } from '../ops/dims.ts';
 
@@ -33,26 +32,20 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   }
 }
 `,
+  sizes: ({ d0, d1, d2, d3 }) => ({ out: d0 * d1 * d2 * d3, x: d0 * d1 * d2 * d3 }),
 };
 
 export function transposeForward(gpu: Gpu, out: GPUBuffer, x: GPUBuffer, dims: TransposeDims): void {
-  dispatch(gpu, 'transposeForward', out, x, dims, { out: 'out', x: 'x' });
+  dispatch(gpu, 'transposeForward', out, x, dims);
 }
 
 /** dx (d0, d1, d2, d3) from dout (d0, d2, d1, d3): the forward swap with d1 and d2 exchanged. */
 export function transposeBackward(gpu: Gpu, dx: GPUBuffer, dout: GPUBuffer, dims: TransposeDims): void {
   const { d0, d1, d2, d3 } = dims;
-  dispatch(gpu, 'transposeBackward', dx, dout, { d0, d1: d2, d2: d1, d3 }, { out: 'dx', x: 'dout' });
+  dispatch(gpu, 'transposeBackward', dx, dout, { d0, d1: d2, d2: d1, d3 });
 }
 
-function dispatch(
-  gpu: Gpu,
-  where: string,
-  out: GPUBuffer,
-  x: GPUBuffer,
-  dims: TransposeDims,
-  names: { out: string; x: string },
-): void {
+function dispatch(gpu: Gpu, where: string, out: GPUBuffer, x: GPUBuffer, dims: TransposeDims): void {
   for (const key of ['d0', 'd1', 'd2', 'd3'] as const) {
     const v = dims[key];
     if (!Number.isInteger(v) || v < 1) {
@@ -64,8 +57,6 @@ function dispatch(
   if (total >= 2 ** 32) {
     throw new ShapeError(`${where}: d0·d1·d2·d3, expected < 2^32 (u32 indices), got ${total}`);
   }
-  checkBuffer(gpu, where, names.out, out, total);
-  checkBuffer(gpu, where, names.x, x, total);
   const groups = strideGroups(gpu, total, WG);
   gpu.dispatch(TRANSPOSE_FORWARD, { out, x }, { d0, d1, d2, d3 }, groups);
 }

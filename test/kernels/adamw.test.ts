@@ -42,12 +42,14 @@ describe('adamw kernel', () => {
     expect(() => adamwUpdate(gpu, param, m, v, grad, null, status, { ...dims, beta2: 1 })).toThrow(/dims.beta2/);
     expect(() => adamwUpdate(gpu, param, m, v, grad, null, status, { ...dims, lr: NaN })).toThrow(/dims.lr/);
     expect(() => adamwUpdate(gpu, param, m, v, grad, null, status, { ...dims, n: 5 })).toThrow(
-      'adamwUpdate: param size, expected at least 20 bytes (5 f32), got 16',
+      "adamw-update: binding 'param' (param) size, expected 20 bytes or more, got 16",
     );
     expect(() => adamwUpdate(gpu, param, m, m, grad, null, status, dims)).toThrow(
       /adamw-update: binding 'm' \(written\), expected a buffer distinct from 'v'/,
     );
-    expect(() => adamwUpdate(gpu, param, m, v, grad, gpu.alloc('s', 0), status, dims)).toThrow(/gradScale size/);
+    expect(() => adamwUpdate(gpu, param, m, v, grad, gpu.alloc('s', 0), status, dims)).toThrow(
+      "adamw-update-scaled: binding 'gradScale' (s) size, expected 4 bytes or more, got 0",
+    );
     expect(() => adamwUpdate(gpu, param, m, v, grad, null, status, { ...dims, slot: -1 })).toThrow(/dims.slot/);
   });
 });

@@ -57,9 +57,9 @@ describe('embedding kernels', () => {
       /dims.V, expected an integer ≥ 1/,
     );
     expect(() => embeddingForward(gpu, out, ids, weight, { N: 4, C: 2, V: 4 })).toThrow(
-      /weight size, expected at least 32/,
+      "embedding-forward: binding 'weight' (weight) size, expected 32 bytes or more, got 24",
     );
-    expect(() => embeddingForward(gpu, out, ids, weight, { N: 5, C: 2, V: 3 })).toThrow(/out size/);
+    expect(() => embeddingForward(gpu, out, ids, weight, { N: 5, C: 2, V: 3 })).toThrow(/embedding-forward: binding 'out' \(out\) size, expected 40 bytes or more/);
     expect(() => embeddingBackward(gpu, out, out, ids, { N: 4, C: 2, V: 3 })).toThrow(
       /embedding-backward: binding 'dweight' \(written\), expected a buffer distinct from 'dout'/,
     );

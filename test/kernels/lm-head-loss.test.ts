@@ -45,10 +45,10 @@ describe('lm-head-loss kernels', () => {
       /lmHeadLossForward: dims.chunk, expected an integer ≥ 1, got 0/,
     );
     expect(() => lmHeadLossForward(gpu, loss, count, h, w, t, { N: 4, C: 3, V: 6 })).toThrow(
-      /lmHeadLossForward: weight size, expected at least 72 bytes/,
+      "matmul-naive: binding 'B' (weight) size, expected 72 bytes or more, got 60",
     );
     expect(() => lmHeadLossBackward(gpu, h, null, loss, count, { N: 5, C: 3, V: 5 })).toThrow(
-      /lmHeadLossBackward: dhidden size, expected at least 60 bytes/,
+      "lm-head-loss-scale: binding 'x' (hidden) size, expected 60 bytes or more, got 48",
     );
     const dw = gpu.alloc('dw', 5 * 3 * 4);
     expect(() =>

@@ -51,7 +51,7 @@ describe('rmsnorm kernels', () => {
     const [v, r, w] = ['v', 'r', 'w'].map((name) => gpu.alloc(name, 4 * 4));
     const dims = { N: 3, C: 4, eps: 1e-5 };
     expect(() => rmsnormForward(gpu, big, r, v, w, dims)).toThrow(
-      'rmsnormForward: x size, expected at least 48 bytes (12 f32), got 16',
+      "rmsnorm-forward: binding 'x' (v) size, expected 48 bytes or more, got 16",
     );
     expect(() => rmsnormForward(gpu, big, r, big, w, dims)).toThrow(
       /rmsnorm-forward: binding 'out' \(written\), expected a buffer distinct from 'x'/,

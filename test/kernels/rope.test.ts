@@ -64,7 +64,7 @@ describe('rope kernels', () => {
     expect(() => ropeForward(gpu, a, b, { ...ok, theta: 0 })).toThrow(/dims.theta/);
     expect(() => ropeBackward(gpu, a, b, { ...ok, positionOffset: 1.5 })).toThrow(/dims.positionOffset/);
     expect(() => ropeForward(gpu, a, b, { ...ok, HS: 6 })).toThrow(
-      'ropeForward: out size, expected at least 144 bytes (36 f32), got 96',
+      "rope-forward: binding 'out' (a) size, expected 144 bytes or more, got 96",
     );
     expect(() => ropeBackward(gpu, a, a, ok)).toThrow(
       /rope-backward: binding 'dx' \(written\), expected a buffer distinct from 'dout', got the same buffer/,

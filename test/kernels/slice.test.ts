@@ -75,7 +75,7 @@ describe('slice kernels', () => {
     expect(() => sliceForward(gpu, a, b, { ...ok, width: 0 })).toThrow(ShapeError);
     expect(() => sliceForward(gpu, a, b, { ...ok, rows: 0 })).toThrow(ShapeError);
     expect(() => sliceForward(gpu, a, b, { ...ok, rows: 5 })).toThrow(
-      'sliceForward: x size, expected at least 200 bytes',
+      "slice-forward: binding 'x' (b) size, expected 200 bytes or more",
     );
     expect(() => sliceBackward(gpu, a, a, ok)).toThrow(ShapeError);
   });

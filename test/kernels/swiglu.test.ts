@@ -41,7 +41,7 @@ describe('swiglu kernels', () => {
     const [a, b, c] = [gpu.alloc('a', 16), gpu.alloc('b', 16), gpu.alloc('c', 16)];
     expect(() => swigluForward(gpu, a, b, c, { n: -1 })).toThrow(/dims.n, expected an integer/);
     expect(() => swigluForward(gpu, a, b, c, { n: 5 })).toThrow(
-      'swigluForward: out size, expected at least 20 bytes (5 f32), got 16',
+      "swiglu-forward: binding 'out' (a) size, expected 20 bytes or more, got 16",
     );
     expect(() => swigluForward(gpu, a, a, c, { n: 4 })).toThrow(
       /swiglu-forward: binding 'out' \(written\), expected a buffer distinct from 'gate'/,

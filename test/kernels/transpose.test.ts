@@ -52,7 +52,7 @@ describe('transpose kernels', () => {
     expect(() => transposeForward(gpu, a, b, { ...ok, d3: 1.5 })).toThrow(ShapeError);
     expect(() => transposeBackward(gpu, a, b, { ...ok, d2: -1 })).toThrow(ShapeError);
     expect(() => transposeForward(gpu, a, b, { ...ok, d3: 2 })).toThrow(
-      'transposeForward: out size, expected at least 192 bytes (48 f32), got 96',
+      "transpose-forward: binding 'out' (a) size, expected 192 bytes or more, got 96",
     );
     expect(() => transposeBackward(gpu, a, a, ok)).toThrow(
       /transpose-forward: binding 'out' \(written\), expected a buffer distinct from 'x', got the same buffer/,
