@@ -15,7 +15,7 @@ export interface Kernel {
    * The least each storage binding must hold, in 4-byte elements (f32, i32 or u32 words), computed from the uniforms
    * it is dispatched with: gpu.dispatch refuses a shorter binding (check-buffer.ts checkSizes). One entry per binding.
    */
-  sizes?: (u: Uniforms) => Record<string, number>;
+  sizes: (u: Uniforms) => Record<string, number>;
 }
 
 export interface UniformMember {

@@ -56,7 +56,7 @@ describe('dispatch sizes', () => {
     expect(() => gpu.dispatch(SHIFT, { x: past, y }, { n: 4 }, 1)).toThrow(
       "test-shift: binding 'x' (x-short) window, expected bytes [offset, offset + size) within its 64 (offset a multiple of 4), got [0, 80)",
     );
-    const undeclared = { name: 'test-undeclared', wgsl: WGSL };
+    const undeclared = { name: 'test-undeclared', wgsl: WGSL } as Kernel; // a plain-JS caller's kernel
     expect(() => gpu.dispatch(undeclared, { x: past, y }, { n: 4 }, 1)).toThrow(
       /test-undeclared: binding 'x' \(x-short\) window/,
     );

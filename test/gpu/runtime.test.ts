@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
 import { createDevice } from '../../src/gpu/device.ts';
+import type { Uniforms } from '../../src/gpu/pipelines.ts';
 import { ShaderError, ShapeError } from '../../src/util/errors.ts';
 
 const gpuPromise = testGpu();
@@ -17,6 +18,7 @@ struct Params { n: u32, alpha: f32 }
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
   if (g.x < p.n) { y[g.x] = x[g.x] + p.alpha; }
 }`,
+  sizes: (u: Uniforms) => ({ x: u.n, y: u.n }),
 };
 
 describe('gpu runtime', () => {
@@ -30,17 +32,27 @@ describe('gpu runtime', () => {
     gpu.dispatch(ADD_ONE, { x: y, y: x }, { n: 5, alpha: 1 }, 1);
     expect(Array.from(await gpu.read(x, 'f32'))).toEqual([2.5, 3.5, 4.5, 5.5, 6.5]);
     expect(gpu.stats().submits - before).toBe(1);
-    expect(() => gpu.dispatch(ADD_ONE, { x, y }, { n: 5 }, 1)).toThrow(/test-add-one: uniform 'alpha', expected a number/);
-    expect(() => gpu.dispatch(ADD_ONE, { x, y }, { n: 5, alpha: 1, beta: 2 }, 1)).toThrow(/uniform 'beta'.*unknown name/);
+    expect(() => gpu.dispatch(ADD_ONE, { x, y }, { n: 5 }, 1)).toThrow(
+      /test-add-one: uniform 'alpha', expected a number/,
+    );
+    expect(() => gpu.dispatch(ADD_ONE, { x, y }, { n: 5, alpha: 1, beta: 2 }, 1)).toThrow(
+      /uniform 'beta'.*unknown name/,
+    );
     expect(() => gpu.dispatch(ADD_ONE, { x }, { n: 5, alpha: 1 }, 1)).toThrow(/test-add-one: binding 'y'/);
-    expect(() => gpu.dispatch(ADD_ONE, { x, y }, { n: -1, alpha: 1 }, 1)).toThrow(/uniform 'n', expected a non-negative integer/);
+    expect(() => gpu.dispatch(ADD_ONE, { x, y }, { n: -1, alpha: 1 }, 1)).toThrow(
+      /uniform 'n', expected a non-negative integer/,
+    );
   });
 
   it('a shader compile error surfaces as a ShaderError naming the kernel and the line', async () => {
     const gpu = await gpuPromise;
     using _s = gpu.scope('t');
     const y = gpu.alloc('y', 4);
-    const broken = { name: 'broken-kernel', wgsl: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = foo; }' };
+    const broken = {
+      name: 'broken-kernel',
+      wgsl: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1) fn main() { y[0] = foo; }',
+      sizes: () => ({ y: 1 }),
+    };
     gpu.dispatch(broken, { y }, {}, 1);
     const err = await gpu.sync().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ShaderError);
@@ -51,7 +63,11 @@ describe('gpu runtime', () => {
   it('a validation error (buffer too small for the binding) surfaces as an Error naming the kernel', async () => {
     const gpu = await gpuPromise;
     using _s = gpu.scope('t');
-    const kernel = { name: 'needs-vec4-kernel', wgsl: '@group(0) @binding(0) var<storage, read_write> y: array<vec4f, 64>;\n@compute @workgroup_size(1) fn main() { y[0] = vec4f(1.0); }' };
+    const kernel = {
+      name: 'needs-vec4-kernel',
+      wgsl: '@group(0) @binding(0) var<storage, read_write> y: array<vec4f, 64>;\n@compute @workgroup_size(1) fn main() { y[0] = vec4f(1.0); }',
+      sizes: () => ({ y: 1 }), // understated: WebGPU's own validation, past checkSizes, is what this tests
+    };
     const y = gpu.alloc('small-y', 16); // 256 bytes after pool rounding; the binding needs 1024
     gpu.dispatch(kernel, { y }, {}, 1);
     const err = await gpu.sync().catch((e: unknown) => e);
@@ -84,7 +100,9 @@ describe('gpu runtime', () => {
     const gpu = await gpuPromise;
     const max = gpu.limits.maxBufferSize;
     expect(() => gpu.alloc('transformer.wte.weight', max + 4)).toThrow(ShapeError);
-    expect(() => gpu.alloc('transformer.wte.weight', max + 4)).toThrow(/transformer\.wte\.weight: buffer size, expected at most \d+ bytes \(device maxBufferSize\)/);
+    expect(() => gpu.alloc('transformer.wte.weight', max + 4)).toThrow(
+      /transformer\.wte\.weight: buffer size, expected at most \d+ bytes \(device maxBufferSize\)/,
+    );
     const small = await createDevice({ log: null, maxBindingBytes: 4096 });
     const x = small.upload('big-x', new Float32Array(2000).fill(1)); // 8000 bytes: two bindings' worth
     const y = small.alloc('big-y', 8000);
@@ -98,8 +116,12 @@ describe('gpu runtime', () => {
       small.dispatch(ADD_ONE, { x: bind(x), y: bind(y) }, { n: count, alpha: 1 }, Math.ceil(count / 64));
     }
     expect(Array.from(new Set(await small.read(y, 'f32')))).toEqual([2]);
-    expect(() => small.dispatch(ADD_ONE, { x: { buffer: x, offset: 0, size: 4100 }, y }, { n: 1, alpha: 1 }, 1)).toThrow(/binding 'x' \(big-x\), expected at most 4096 bytes \(binding limit\), got 4100/);
-    await expect(createDevice({ log: null, maxBindingBytes: 1000 })).rejects.toThrow(/maxBindingBytes, expected a multiple of 256 ≥ 1024, got 1000/);
+    expect(() =>
+      small.dispatch(ADD_ONE, { x: { buffer: x, offset: 0, size: 4100 }, y }, { n: 1, alpha: 1 }, 1),
+    ).toThrow(/binding 'x' \(big-x\), expected at most 4096 bytes \(binding limit\), got 4100/);
+    await expect(createDevice({ log: null, maxBindingBytes: 1000 })).rejects.toThrow(
+      /maxBindingBytes, expected a multiple of 256 ≥ 1024, got 1000/,
+    );
     small.dispose();
   });
 
