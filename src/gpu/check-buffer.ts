@@ -31,6 +31,10 @@ export function checkSizes(
     const need = sizes[b.name];
     if (need === undefined)
       throw new ShaderError(`${kernel.name}: sizes, expected an entry for binding '${b.name}', got none`);
+    if (!Number.isInteger(need) || need < 0)
+      throw new ShaderError(
+        `${kernel.name}: sizes['${b.name}'], expected a whole number of elements, got ${need}`,
+      );
     const bytes = isRange(bound) ? bound.size : bytesOf(buffer);
     if (bytes < need * 4)
       throw new ShapeError(`${where} size, expected ${need * 4} bytes or more, got ${bytes}`);
@@ -61,7 +65,7 @@ export function checkExtent(where: string, offset: number, size: number, total: 
   const aligned = Number.isInteger(offset) && offset % 4 === 0 && Number.isInteger(size);
   if (!aligned || offset < 0 || size < 0 || offset + size > ceil4(total)) {
     throw new ShapeError(
-      `${where}, expected bytes [offset, offset + size) within its ${total} (offset a multiple of 4), got [${offset}, ${offset + size})`,
+      `${where}, expected bytes [offset, offset + size) within its ${total} bytes (offset a multiple of 4), got [${offset}, ${offset + size})`,
     );
   }
 }

@@ -170,6 +170,10 @@ export class Gpu {
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     const size = Math.ceil(bytes / 4) * 4;
+    if (src === dst)
+      throw new ShapeError(
+        `gpu.copy: destination, expected a buffer other than the source, got '${src.label}'`,
+      );
     checkExtent(`gpu.copy: source '${src.label}'`, srcOffset, size, this.bytesOf(src));
     checkExtent(`gpu.copy: destination '${dst.label}'`, dstOffset, size, this.bytesOf(dst));
     this.encode().copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
@@ -203,6 +207,7 @@ export class Gpu {
     offset = 0,
   ): Promise<Float32Array | Int32Array | Uint32Array> {
     const bytes = count !== undefined ? count * 4 : this.bytesOf(buf) - offset * 4;
+    checkExtent(`gpu.read: buffer '${buf.label}'`, offset * 4, bytes, buf.size); // the pool's rounding may be read
     const staging = this.device.createBuffer({
       label: `read ${buf.label}`,
       size: Math.max(4, bytes),

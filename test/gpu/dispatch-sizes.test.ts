@@ -1,6 +1,7 @@
 // Buffer sizes are checked once, in gpu.dispatch, from the sizes each kernel declares for its bindings (computed from
 // the dispatch's uniforms), and gpu.copy / gpu.clear check their byte ranges: each refusal names the kernel or call,
-// the WGSL binding and the buffer's label, before anything is recorded.
+// the WGSL binding and the buffer's label, before that dispatch is recorded (an op of several dispatches may have
+// recorded its first ones).
 import { describe, expect, it } from 'vitest';
 import { testGpu } from '../helpers/gpu.ts';
 import type { Kernel } from '../../src/gpu/gpu.ts';
@@ -54,7 +55,7 @@ describe('dispatch sizes', () => {
     const y = gpu.alloc('y', 4 * 4);
     const past = { buffer: x, offset: 0, size: 80 };
     expect(() => gpu.dispatch(SHIFT, { x: past, y }, { n: 4 }, 1)).toThrow(
-      "test-shift: binding 'x' (x-short) window, expected bytes [offset, offset + size) within its 64 (offset a multiple of 4), got [0, 80)",
+      "test-shift: binding 'x' (x-short) window, expected bytes [offset, offset + size) within its 64 bytes (offset a multiple of 4), got [0, 80)",
     );
     const undeclared = { name: 'test-undeclared', wgsl: WGSL } as Kernel; // a plain-JS caller's kernel
     expect(() => gpu.dispatch(undeclared, { x: past, y }, { n: 4 }, 1)).toThrow(
@@ -71,6 +72,10 @@ describe('dispatch sizes', () => {
     expect(() => gpu.dispatch(missing, { x, y }, { n: 4 }, 1)).toThrow(
       "test-missing: sizes, expected an entry for binding 'x', got none",
     );
+    const nan: Kernel = { name: 'test-nan', wgsl: WGSL, sizes: (u) => ({ x: 2 * u.count, y: u.n }) }; // no uniform 'count'
+    expect(() => gpu.dispatch(nan, { x, y }, { n: 4 }, 1)).toThrow(
+      "test-nan: sizes['x'], expected a whole number of elements, got NaN",
+    );
     const extra: Kernel = { name: 'test-extra', wgsl: WGSL, sizes: (u) => ({ x: u.n, y: u.n, z: 1 }) };
     expect(() => gpu.dispatch(extra, { x, y }, { n: 4 }, 1)).toThrow(
       /test-extra: sizes, expected storage binding names, got 'z'/,
@@ -83,11 +88,19 @@ describe('dispatch sizes', () => {
     const src = gpu.upload('src', new Float32Array([1, 2, 3, 4]));
     const dst = gpu.upload('dst', new Float32Array([9, 9, 9, 9, 9, 9]));
     expect(() => gpu.copy(src, dst, 20)).toThrow(
-      "gpu.copy: source 'src', expected bytes [offset, offset + size) within its 16 (offset a multiple of 4), got [0, 20)",
+      "gpu.copy: source 'src', expected bytes [offset, offset + size) within its 16 bytes (offset a multiple of 4), got [0, 20)",
     );
     expect(() => gpu.copy(src, dst, 16, 0, 12)).toThrow(/gpu\.copy: destination 'dst', .*got \[12, 28\)/);
     expect(() => gpu.copy(src, dst, 4, 2)).toThrow(/offset a multiple of 4/);
-    expect(() => gpu.clear(dst, 28)).toThrow(/gpu\.clear: buffer 'dst', .*within its 24 .*got \[0, 28\)/);
+    expect(() => gpu.clear(dst, 28)).toThrow(
+      /gpu\.clear: buffer 'dst', .*within its 24 bytes .*got \[0, 28\)/,
+    );
+    expect(() => gpu.copy(src, src, 4, 0, 8)).toThrow(
+      "gpu.copy: destination, expected a buffer other than the source, got 'src'",
+    );
+    await expect(gpu.read(src, 'f32', 4, dst.size)).rejects.toThrow(
+      /gpu\.read: buffer 'src', .*got \[\d+, \d+\)/,
+    );
     gpu.copy(src, dst, 8, 8, 4);
     gpu.clear(dst, 4);
     expect(Array.from(await gpu.read(dst, 'f32'))).toEqual([0, 3, 4, 9, 9, 9]);
